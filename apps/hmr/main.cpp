@@ -1,0 +1,66 @@
+// hmr — hybrid music representations: one program, one subcommand per stage or experiment.
+#include <cstdio>
+#include <exception>
+
+#include "cli.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace hmr::app {
+
+std::vector<Command>& registry() {
+  static std::vector<Command> r;
+  return r;
+}
+bool register_command(const Command& c) {
+  registry().push_back(c);
+  return true;
+}
+const std::vector<Command>& commands() { return registry(); }
+
+std::unique_ptr<Backend> Common::backend() const {
+  std::string why;
+  auto b = make_backend(device, &why);
+  spdlog::info("device: {}", why);
+  return b;
+}
+
+}  // namespace hmr::app
+
+int main(int argc, char** argv) {
+  using namespace hmr::app;
+  CLI::App app{"hmr — hybrid music representations: MFCC, TF-IDF, VAEs, K-Means, t-SNE on GPU or CPU"};
+  app.set_version_flag("--version", std::string("hmr ") + HMR_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  Common common;
+  app.add_option("--device", common.device, "auto | cpu | cuda | cuda-emu")->default_val("auto");
+  app.add_option("--seed", common.seed, "random seed (same seed, same backend -> same output)");
+  app.add_option("--config", common.config, "TOML configuration file");
+  app.add_option("--out", common.out, "output file or directory");
+  app.add_option("--set", common.sets, "override a configuration key: --set key=value");
+  app.add_flag("-v,--verbose", common.verbose, "more output (-vv for trace)");
+  app.add_flag("-q,--quiet", common.quiet, "warnings and errors only");
+
+  auto cmds = commands();
+  std::sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return std::string(a.name) < b.name; });
+  for (const Command& c : cmds) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    c.setup(*sub, common);
+  }
+  // Logging must be set up before subcommand callbacks run (they run inside app.parse).
+  app.parse_complete_callback([&] { hmr::setup_logging(common.quiet ? -1 : common.verbose); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  } catch (const hmr::Error& e) {
+    std::fprintf(stderr, "hmr: error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hmr: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's test command: installs missing Debian packages, builds everything (nvcc target
+# for sm_90 when nvcc exists) and runs the whole suite: all labels in forward thread order, the
+# emulated and conformance tests again in reverse and seeded-random order, and the emulated
+# kernels once more under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc)
+
+cmake --preset ci >/dev/null
+cmake --build build/ci -j"$jobs"
+echo "== all tests (thread order: forward)"
+ctest --test-dir build/ci -j"$jobs" --output-on-failure
+echo "== emulated kernels and conformance (thread order: reverse)"
+CUEMU_ORDER=reverse ctest --test-dir build/ci -j"$jobs" --output-on-failure -L 'emu|conformance'
+echo "== emulated kernels (thread order: random, seed 7)"
+CUEMU_ORDER=random CUEMU_SEED=7 ctest --test-dir build/ci -j"$jobs" --output-on-failure -L emu
+
+echo "== emulated kernels under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake --preset asan >/dev/null
+targets=$(cmake --build build/asan --target help | awk -F: '/^test_[a-z]+:/{print $1}' | sort -u | tr '\n' ' ')
+cmake --build build/asan -j"$jobs" --target $targets
+ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan -j"$jobs" --output-on-failure -L emu
+echo "== all test stages passed"
