@@ -723,6 +723,7 @@ std::mutex g_attr_mutex;
 std::unordered_map<const void*, int> g_max_dyn_smem;
 
 // ---- fiber stack overflow: say so instead of dying silently --------------------------------------
+#if !defined(CUEMU_ASAN)
 void segv_handler(int sig, siginfo_t* info, void*) {
   Worker* w = t_worker;
   if (w && w->current) {
@@ -736,6 +737,7 @@ void segv_handler(int sig, siginfo_t* info, void*) {
   signal(sig, SIG_DFL);
   raise(sig);
 }
+#endif
 
 void install_segv_handler() {
 #if !defined(CUEMU_ASAN)
