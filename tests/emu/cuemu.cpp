@@ -201,6 +201,8 @@ struct Worker {
   std::unordered_map<const void*, void*> block_objects;
   Failure* failure = nullptr;
   int nthreads = 0;
+  // Threads of the current block in each waiting state; the hub scans only when they can release.
+  int n_barrier = 0, n_warp = 0, n_exited = 0;
 #if defined(CUEMU_ASAN)
   const void* hub_stack_bottom = nullptr;
   std::size_t hub_stack_size = 0;
@@ -247,6 +249,7 @@ void fiber_entry(bctx::transfer_t t) {
 #endif
   w.launch->thread_main(w.launch->pack);
   w.current->state = State::exited;
+  ++w.n_exited;
   fiber_finish(w);
 }
 
@@ -320,7 +323,13 @@ void resume(Worker& w, int t) {
 }
 
 // Release the block barrier if every live thread waits at it. Returns true when released.
+bool same_site(const std::source_location& a, const std::source_location& b) {
+  return a.line() == b.line() && a.column() == b.column() &&
+         (a.file_name() == b.file_name() || std::strcmp(a.file_name(), b.file_name()) == 0);
+}
+
 bool try_release_barrier(Worker& w) {
+  if (w.n_barrier == 0 || w.n_barrier + w.n_exited != w.nthreads) return false;
   int waiting = 0, live = 0, exited = 0;
   const ThreadSlot* first = nullptr;
   for (int t = 0; t < w.nthreads; ++t) {
@@ -345,8 +354,7 @@ bool try_release_barrier(Worker& w) {
   int count = 0, all = 1, any = 0;
   for (int t = 0; t < w.nthreads; ++t) {
     const ThreadSlot& s = w.slots[t];
-    if (s.site.line() != first->site.line() || s.site.column() != first->site.column() ||
-        std::strcmp(s.site.file_name(), first->site.file_name()) != 0) {
+    if (!same_site(s.site, first->site)) {
       fail(w, cudaErrorLaunchFailure,
            "divergent __syncthreads: thread " + std::to_string(t) + " waits at " + where(s.site) +
                ", thread 0 waits at " + where(first->site));
@@ -361,6 +369,7 @@ bool try_release_barrier(Worker& w) {
     s.barrier_result = count;  // __syncthreads_and/or derive from count and live threads
     s.state = State::runnable;
   }
+  w.n_barrier = 0;
   (void)all;
   (void)any;
   return true;
@@ -398,6 +407,7 @@ int shfl_source(detail::WarpOp op, int lane, int b, int width, bool* in_range) {
 
 // Release warp collectives whose whole mask has arrived. Returns true when something was released.
 bool try_release_warps(Worker& w) {
+  if (w.n_warp == 0) return false;
   bool released = false;
   const int nwarps = (w.nthreads + 31) / 32;
   for (int wp = 0; wp < nwarps; ++wp) {
@@ -519,6 +529,7 @@ bool try_release_warps(Worker& w) {
       }
       for (int m = 0; m < lanes; ++m)
         if ((mask >> m) & 1u) w.slots[base + m].state = State::runnable;
+      w.n_warp -= __builtin_popcount(mask);
       arrived &= ~mask;
       released = true;
     }
@@ -557,6 +568,7 @@ void run_block(Worker& w, const LaunchSpec& L, unsigned linear) {
   gridDim = L.grid;
   const int n = static_cast<int>(L.block.x * L.block.y * L.block.z);
   w.nthreads = n;
+  w.n_barrier = w.n_warp = w.n_exited = 0;
   w.ensure_slots(n);
   if (L.smem) std::memset(w.dyn_smem, 0xFF, L.smem);
   const std::size_t stack_bytes = config().stack_bytes;
@@ -816,6 +828,7 @@ namespace {
 int barrier(int predicate, const std::source_location& site) {
   ThreadSlot* s = current_slot();
   s->state = State::at_barrier;
+  ++t_worker->n_barrier;
   s->site = site;
   s->predicate = predicate;
   s->spins = 0;
@@ -848,6 +861,7 @@ std::uint64_t warp_collective(WarpOp op, unsigned mask, std::uint64_t value, int
     abort_fiber();
   }
   s->state = State::at_warp;
+  ++t_worker->n_warp;
   s->op = op;
   s->mask = mask;
   s->value = value;
