@@ -48,53 +48,58 @@
 
 namespace cuemu {
 
-// ---- vector types ---------------------------------------------------------------------------------
-struct uint3 {
-  unsigned int x, y, z;
-};
+// ---- vector types (every CUDA vector type: CCCL's tuple interface names them all) -------------------
+#define CUEMU_VECTOR_TYPES(name, T, align2, align4)                  \
+  struct name##1 {                                                   \
+    T x;                                                             \
+  };                                                                 \
+  struct alignas(align2) name##2 {                                   \
+    T x, y;                                                          \
+  };                                                                 \
+  struct name##3 {                                                   \
+    T x, y, z;                                                       \
+  };                                                                 \
+  struct alignas(align4) name##4 {                                   \
+    T x, y, z, w;                                                    \
+  };                                                                 \
+  inline name##1 make_##name##1(T x) { return {x}; }                 \
+  inline name##2 make_##name##2(T x, T y) { return {x, y}; }         \
+  inline name##3 make_##name##3(T x, T y, T z) { return {x, y, z}; } \
+  inline name##4 make_##name##4(T x, T y, T z, T w) { return {x, y, z, w}; }
+CUEMU_VECTOR_TYPES(char, signed char, 2, 4)
+CUEMU_VECTOR_TYPES(uchar, unsigned char, 2, 4)
+CUEMU_VECTOR_TYPES(short, short, 4, 8)
+CUEMU_VECTOR_TYPES(ushort, unsigned short, 4, 8)
+CUEMU_VECTOR_TYPES(int, int, 8, 16)
+CUEMU_VECTOR_TYPES(uint, unsigned int, 8, 16)
+CUEMU_VECTOR_TYPES(long, long, 16, 16)
+CUEMU_VECTOR_TYPES(ulong, unsigned long, 16, 16)
+CUEMU_VECTOR_TYPES(longlong, long long, 16, 16)
+CUEMU_VECTOR_TYPES(ulonglong, unsigned long long, 16, 16)
+CUEMU_VECTOR_TYPES(float, float, 8, 16)
+CUEMU_VECTOR_TYPES(double, double, 16, 16)
+#undef CUEMU_VECTOR_TYPES
+// CUDA 13's explicitly aligned 4-vectors of 8-byte types.
+#define CUEMU_ALIGNED_VECTOR4(name, T) \
+  struct alignas(16) name##4_16a {     \
+    T x, y, z, w;                      \
+  };                                   \
+  struct alignas(32) name##4_32a {     \
+    T x, y, z, w;                      \
+  };
+CUEMU_ALIGNED_VECTOR4(long, long)
+CUEMU_ALIGNED_VECTOR4(ulong, unsigned long)
+CUEMU_ALIGNED_VECTOR4(longlong, long long)
+CUEMU_ALIGNED_VECTOR4(ulonglong, unsigned long long)
+CUEMU_ALIGNED_VECTOR4(double, double)
+#undef CUEMU_ALIGNED_VECTOR4
+
 struct dim3 {
   unsigned int x, y, z;
   constexpr dim3(unsigned int vx = 1, unsigned int vy = 1, unsigned int vz = 1) : x(vx), y(vy), z(vz) {}
   constexpr dim3(uint3 v) : x(v.x), y(v.y), z(v.z) {}
   constexpr operator uint3() const { return {x, y, z}; }
 };
-struct alignas(8) float2 {
-  float x, y;
-};
-struct float3 {
-  float x, y, z;
-};
-struct alignas(16) float4 {
-  float x, y, z, w;
-};
-struct alignas(8) int2 {
-  int x, y;
-};
-struct int3 {
-  int x, y, z;
-};
-struct alignas(16) int4 {
-  int x, y, z, w;
-};
-struct alignas(8) uint2 {
-  unsigned int x, y;
-};
-struct alignas(16) uint4 {
-  unsigned int x, y, z, w;
-};
-struct alignas(16) double2 {
-  double x, y;
-};
-inline float2 make_float2(float x, float y) { return {x, y}; }
-inline float3 make_float3(float x, float y, float z) { return {x, y, z}; }
-inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
-inline int2 make_int2(int x, int y) { return {x, y}; }
-inline int3 make_int3(int x, int y, int z) { return {x, y, z}; }
-inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
-inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
-inline uint3 make_uint3(unsigned x, unsigned y, unsigned z) { return {x, y, z}; }
-inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
-inline double2 make_double2(double x, double y) { return {x, y}; }
 
 // ---- runtime types (values match CUDA's) -----------------------------------------------------------
 enum cudaError_t : int {

@@ -476,3 +476,19 @@ TEST(EmuRuntime, PlantedOutOfBoundsWriteIsReportedByAddressSanitizer) {
 }
 
 }  // namespace
+
+// Thrust compiles in the emulated build (host system, THRUST_DEVICE_SYSTEM_CPP) on device buffers.
+#include <thrust/execution_policy.h>
+#include <thrust/sort.h>
+
+namespace {
+TEST(EmuThrust, SortByKeyOnDeviceBuffers) {
+  const std::vector<unsigned> keys{5, 3, 7, 1, 0, 2, 6, 4};
+  std::vector<int> vals{0, 1, 2, 3, 4, 5, 6, 7};
+  Dev<unsigned> k(keys);
+  Dev<int> v(vals);
+  thrust::sort_by_key(thrust::device, k.p, k.p + 8, v.p);
+  EXPECT_EQ(k.get(), (std::vector<unsigned>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(v.get(), (std::vector<int>{4, 3, 5, 1, 7, 0, 6, 2}));
+}
+}  // namespace
