@@ -741,7 +741,7 @@ void segv_handler(int sig, siginfo_t* info, void*) {
   if (w && w->current) {
     const char* addr = static_cast<const char*>(info->si_addr);
     const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    if (addr >= w->current->stack - page && addr < w->current->stack + 4096) {
+    if (addr >= w->current->stack - page && addr < w->current->stack) {  // the guard page
       static const char msg[] = "cuemu: fiber stack overflow in a kernel thread; raise CUEMU_STACK_KB\n";
       (void)!write(2, msg, sizeof msg - 1);
     }

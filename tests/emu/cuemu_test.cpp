@@ -492,3 +492,17 @@ TEST(EmuThrust, SortByKeyOnDeviceBuffers) {
   EXPECT_EQ(v.get(), (std::vector<int>{4, 3, 5, 1, 7, 0, 6, 2}));
 }
 }  // namespace
+
+namespace {
+TEST(EmuRuntime, FiberStackOverflowIsNamed) {
+  const std::string cmd = std::string(CUEMU_PLANTED_STACK) + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string output;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) output += buf;
+  const int status = pclose(p);
+  EXPECT_NE(status, 0) << output;
+  EXPECT_NE(output.find("fiber stack overflow"), std::string::npos) << output;
+}
+}  // namespace
