@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "core/backend.h"
@@ -55,9 +56,8 @@ class KMeansRng {
   std::vector<std::int64_t> permutation(std::int64_t n);  // RandomState.permutation(n)
 
  private:
-  std::uint32_t mt_[624];
-  int idx_ = 624;
-  std::uint32_t next_u32();
+  std::mt19937 mt_;  // std::mt19937(seed) is MT19937 init_genrand, as numpy's legacy seeding
+  std::uint32_t next_u32() { return static_cast<std::uint32_t>(mt_()); }
 };
 
 // The greedy k-means++ initial centres of one run (x already centred by the caller or not: the
@@ -67,9 +67,11 @@ Matrix kmeans_plusplus(ConstMatrixView x, int k, KMeansRng& rng);
 // cpu twins of the per-iteration kernels (used by the cpu backend and the kernel tests).
 // Assign: labels[i] = argmin_j ||x_i - c_j||^2, dist[i] = that squared distance (float).
 void kmeans_assign_cpu(ConstMatrixView x, ConstMatrixView centers, std::int32_t* labels, float* dist);
-// Update: centers[j] = mean of rows labelled j (double accumulation); counts[j] = members.
-// Empty clusters are left for relocate; returns the number of empty clusters.
-int kmeans_update_cpu(ConstMatrixView x, const std::int32_t* labels, int k, Matrix& centers,
-                      std::vector<std::int64_t>& counts);
+// Update (one M-step as sklearn's lloyd_iter + _relocate_empty_clusters_dense): centers = mean of
+// the rows of each label (double sums in a fixed order), empty clusters re-seeded with the rows
+// farthest from their old centre (dist[i] = squared distance of row i to old_centers[labels[i]]).
+// Returns the summed squared centre shift; counts[j] = members of j after relocation.
+double kmeans_update_cpu(ConstMatrixView x, const std::int32_t* labels, const float* dist, ConstMatrixView old_centers,
+                         Matrix& centers, std::vector<std::int64_t>& counts);
 
 }  // namespace hmr::cluster

@@ -1,0 +1,34 @@
+// cluster/kmeans_lloyd.h — internal: one Lloyd run (sklearn _kmeans_single_lloyd) on a backend.
+// x is the column-centred data [n x d]; init the k starting centres [k x d]. The run iterates
+// until labels repeat (strict convergence), the summed squared centre shift is <= tol (absolute,
+// already scaled by the mean variance), or max_iter; without strict convergence a final
+// assignment makes labels consistent with the returned centres.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/matrix.h"
+#include "cuda/dispatch.h"
+
+namespace hmr::cluster {
+
+struct LloydRun {
+  std::vector<std::int32_t> labels;  // [n]
+  Matrix centers;                    // [k x d], in the centred frame
+  double inertia = 0.0;
+  int n_iter = 0;
+  bool strict = false;  // converged because labels stopped changing
+};
+
+LloydRun lloyd_cpu(ConstMatrixView xc, const Matrix& init, int max_iter, double tol);
+
+}  // namespace hmr::cluster
+
+// cuda: all runs share one upload of x; each run's init is given.
+HMR_DECLARE_CUDA(std::vector<hmr::cluster::LloydRun> kmeans_lloyd_runs(hmr::Backend& b, hmr::ConstMatrixView xc,
+                                                                       const std::vector<hmr::Matrix>& inits,
+                                                                       int max_iter, double tol);
+                 std::vector<std::int32_t> kmeans_predict(hmr::Backend & b, hmr::ConstMatrixView centers,
+                                                          hmr::ConstMatrixView x))
