@@ -25,10 +25,10 @@
 #include <string>
 #include <vector>
 
+#include <toml++/toml.h>
 #include "core/backend.h"
 #include "core/matrix.h"
 #include "prep/standardize.h"
-#include <toml++/toml.h>
 
 namespace hmr::nn {
 
@@ -45,7 +45,7 @@ Loss parse_loss(const std::string& s);
 
 struct VaeConfig {
   // architecture
-  int input_dim = 0;                // 0: taken from the training data
+  int input_dim = 0;                    // 0: taken from the training data
   std::vector<int> hidden = {128, 64};  // encoder widths; the decoder mirrors them
   int latent = 16;
   Activation activation = Activation::relu;
@@ -110,8 +110,8 @@ VaeModel init_vae(const VaeConfig& c, std::uint64_t seed);
 
 struct EpochStats {
   int epoch = 0;
-  double beta = 0;                      // the warm-up beta used this epoch
-  double total = 0, recon = 0, kl = 0;  // per-sample means over the epoch's batches
+  double beta = 0;                                     // the warm-up beta used this epoch
+  double total = 0, recon = 0, kl = 0;                 // per-sample means over the epoch's batches
   double val_total = -1, val_recon = -1, val_kl = -1;  // -1 without a validation split
   double seconds = 0;
 };
@@ -135,11 +135,11 @@ VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config, T
                    const EpochCallback& on_epoch = {});
 
 // Inference. x [n x input_dim] in the original units (the model's scaler is applied).
-Matrix encode_mu(Backend& backend, const VaeModel& m, const Matrix& x);       // [n x latent]
-Matrix encode_logvar(Backend& backend, const VaeModel& m, const Matrix& x);   // [n x latent]
+Matrix encode_mu(Backend& backend, const VaeModel& m, const Matrix& x);                     // [n x latent]
+Matrix encode_logvar(Backend& backend, const VaeModel& m, const Matrix& x);                 // [n x latent]
 Matrix sample_z(Backend& backend, const VaeModel& m, const Matrix& x, std::uint64_t seed);  // mu + std * eps
-Matrix reconstruct(Backend& backend, const VaeModel& m, const Matrix& x);     // decoder(mu), original units
-Matrix decode(Backend& backend, const VaeModel& m, const Matrix& z);          // [n x input_dim], original units
+Matrix reconstruct(Backend& backend, const VaeModel& m, const Matrix& x);  // decoder(mu), original units
+Matrix decode(Backend& backend, const VaeModel& m, const Matrix& z);       // [n x input_dim], original units
 
 // Per-sample loss terms of a model on data (z = mu, no sampling): the validation objective.
 struct LossTerms {

@@ -1,0 +1,213 @@
+// nn/safetensors.cpp — VAE models as .safetensors (https://huggingface.co/docs/safetensors):
+//   [u64 little-endian N][N bytes of JSON header, space padded to 8][tensor bytes]
+// The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end)} (offsets
+// relative to the byte buffer, tensors contiguous in state_dict order) plus "__metadata__", a
+// string -> string map. Names and shapes are those of the equivalent PyTorch module, so
+// `model.load_state_dict(safetensors.torch.load_file(path))` works; the architecture, loss, beta,
+// the full config and the scaler statistics live in the metadata.
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "nn/vae.h"
+
+namespace hmr::nn {
+
+namespace {
+
+std::string float_list(const std::vector<float>& v) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) s += fmt::format("{}{}", i ? ", " : "", v[i]);  // shortest round trip
+  return s + "]";
+}
+
+// Parses "[a, b, ...]" with strtof so every float comes back bit-exact.
+std::vector<float> parse_float_list(const std::string& path, const std::string& key, const std::string& text) {
+  std::vector<float> out;
+  std::string s = text;
+  for (char& c : s)
+    if (c == '[' || c == ']' || c == ',') c = ' ';
+  const char* p = s.c_str();
+  while (true) {
+    while (*p == ' ') ++p;
+    if (!*p) break;
+    char* end = nullptr;
+    errno = 0;
+    const float v = std::strtof(p, &end);
+    HMR_REQUIRE(end != p && errno == 0, "{}: metadata '{}' is not a list of numbers", path, key);
+    out.push_back(v);
+    p = end;
+  }
+  return out;
+}
+
+std::string arch_json(const VaeConfig& c) {
+  nlohmann::ordered_json a;
+  a["input_dim"] = c.input_dim;
+  a["hidden"] = c.hidden;
+  a["latent"] = c.latent;
+  a["activation"] = to_string(c.activation);
+  a["output"] = to_string(c.output);
+  return a.dump();
+}
+
+}  // namespace
+
+void save_safetensors(const std::filesystem::path& path, const VaeModel& m) {
+  HMR_REQUIRE(m.params.size() == param_count(m.config),
+              "save {}: the model has {} parameters, its architecture needs {}", path.string(), m.params.size(),
+              param_count(m.config));
+  const auto layout = param_layout(m.config);
+  nlohmann::ordered_json h;
+  std::size_t off = 0;
+  for (const auto& p : layout) {
+    h[p.name] = {{"dtype", "F32"}, {"shape", p.shape}, {"data_offsets", {off, off + 4 * p.size}}};
+    off += 4 * p.size;
+  }
+  nlohmann::ordered_json meta;
+  meta["format"] = "pt";
+  meta["hmr.arch"] = arch_json(m.config);
+  meta["hmr.loss"] = to_string(m.config.loss);
+  meta["hmr.beta"] = fmt::format("{}", m.config.beta);
+  meta["hmr.config"] = to_toml(m.config);
+  meta["hmr.standardized"] = m.standardized ? "true" : "false";
+  if (m.standardized) {
+    HMR_REQUIRE(m.scaler.mean.size() == static_cast<std::size_t>(m.config.input_dim) &&
+                    m.scaler.scale.size() == m.scaler.mean.size(),
+                "save {}: scaler statistics have {} entries, input_dim is {}", path.string(), m.scaler.mean.size(),
+                m.config.input_dim);
+    meta["hmr.scaler_mean"] = float_list(m.scaler.mean);
+    meta["hmr.scaler_scale"] = float_list(m.scaler.scale);
+  }
+  h["__metadata__"] = meta;
+  std::string header = h.dump();
+  header.append((8 - header.size() % 8) % 8, ' ');  // the reference writer aligns the data to 8 bytes
+  io::write_atomically(path, [&](std::ostream& out) {
+    unsigned char len[8];
+    std::uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
+    out.write(reinterpret_cast<const char*>(len), 8);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    for (const auto& p : layout)  // little-endian float32, as on every platform hmr targets
+      out.write(reinterpret_cast<const char*>(m.params.data() + p.offset), static_cast<std::streamsize>(4 * p.size));
+  });
+}
+
+VaeModel load_safetensors(const std::filesystem::path& path) {
+  const std::string ps = path.string();
+  std::ifstream in(path, std::ios::binary);
+  HMR_REQUIRE(in.good(), "{}: cannot open the model file", ps);
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<std::uint64_t>(in.tellg());
+  in.seekg(0);
+  HMR_REQUIRE(file_size >= 8, "{}: truncated safetensors file ({} bytes, no header length)", ps, file_size);
+  unsigned char len[8];
+  in.read(reinterpret_cast<char*>(len), 8);
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(len[i]) << (8 * i);
+  HMR_REQUIRE(n <= file_size - 8, "{}: truncated safetensors file (header of {} bytes, file has {} after the length)",
+              ps, n, file_size - 8);
+  HMR_REQUIRE(n <= (100u << 20), "{}: safetensors header of {} bytes is implausibly large", ps, n);
+  std::string header(n, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(n));
+  nlohmann::json h;
+  try {
+    h = nlohmann::json::parse(header);
+  } catch (const nlohmann::json::exception& e) {
+    input_error("{}: the safetensors header is not valid JSON: {}", ps, e.what());
+  }
+  HMR_REQUIRE(h.is_object(), "{}: the safetensors header is not a JSON object", ps);
+  const std::uint64_t data_size = file_size - 8 - n;
+
+  // Architecture and settings from the metadata.
+  HMR_REQUIRE(h.contains("__metadata__") && h["__metadata__"].is_object(),
+              "{}: no __metadata__ (not written by hmr; the architecture is unknown)", ps);
+  const auto& meta = h["__metadata__"];
+  auto meta_str = [&](const char* key) -> std::string {
+    HMR_REQUIRE(meta.contains(key) && meta[key].is_string(), "{}: metadata '{}' is missing", ps, key);
+    return meta[key].get<std::string>();
+  };
+  VaeConfig cfg;
+  if (meta.contains("hmr.config") && meta["hmr.config"].is_string()) {
+    try {
+      const toml::table t = toml::parse(meta["hmr.config"].get<std::string>());
+      if (const auto* v = t["vae"].as_table()) cfg = vae_config_from_toml(*v);
+    } catch (const toml::parse_error& e) {
+      input_error("{}: metadata 'hmr.config' is not valid TOML: {}", ps, std::string(e.description()));
+    }
+  }
+  try {
+    const auto a = nlohmann::json::parse(meta_str("hmr.arch"));
+    cfg.input_dim = a.at("input_dim").get<int>();
+    cfg.hidden = a.at("hidden").get<std::vector<int>>();
+    cfg.latent = a.at("latent").get<int>();
+    cfg.activation = parse_activation(a.at("activation").get<std::string>());
+    cfg.output = parse_output(a.at("output").get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    input_error("{}: metadata 'hmr.arch' is malformed: {}", ps, e.what());
+  }
+  cfg.loss = parse_loss(meta_str("hmr.loss"));
+  {
+    const std::string b = meta_str("hmr.beta");
+    char* end = nullptr;
+    cfg.beta = std::strtof(b.c_str(), &end);
+    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.beta' is not a number: '{}'", ps, b);
+  }
+  HMR_REQUIRE(cfg.input_dim > 0, "{}: metadata gives input_dim {}", ps, cfg.input_dim);
+  cfg.validate();
+
+  VaeModel m;
+  m.config = cfg;
+  m.layout = param_layout(cfg);
+  m.params.assign(param_count(cfg), 0.0f);
+  m.standardized = meta_str("hmr.standardized") == "true";
+  if (m.standardized) {
+    m.scaler.mean = parse_float_list(ps, "hmr.scaler_mean", meta_str("hmr.scaler_mean"));
+    m.scaler.scale = parse_float_list(ps, "hmr.scaler_scale", meta_str("hmr.scaler_scale"));
+    HMR_REQUIRE(m.scaler.mean.size() == static_cast<std::size_t>(cfg.input_dim) &&
+                    m.scaler.scale.size() == m.scaler.mean.size(),
+                "{}: scaler statistics have {} / {} entries, input_dim is {}", ps, m.scaler.mean.size(),
+                m.scaler.scale.size(), cfg.input_dim);
+  }
+
+  // Tensors: exactly the expected names, F32, expected shapes, inside the file.
+  std::size_t tensors = 0;
+  for (const auto& [name, t] : h.items())
+    if (name != "__metadata__") ++tensors;
+  for (const auto& p : m.layout) {
+    HMR_REQUIRE(h.contains(p.name), "{}: tensor '{}' is missing", ps, p.name);
+    const auto& t = h[p.name];
+    HMR_REQUIRE(t.is_object() && t.contains("dtype") && t.contains("shape") && t.contains("data_offsets"),
+                "{}: tensor '{}' has a malformed entry", ps, p.name);
+    const std::string dtype = t["dtype"].is_string() ? t["dtype"].get<std::string>() : "?";
+    HMR_REQUIRE(dtype == "F32", "{}: tensor '{}' has dtype {}, expected F32", ps, p.name, dtype);
+    std::vector<std::int64_t> shape;
+    std::vector<std::uint64_t> offs;
+    try {
+      shape = t["shape"].get<std::vector<std::int64_t>>();
+      offs = t["data_offsets"].get<std::vector<std::uint64_t>>();
+    } catch (const nlohmann::json::exception&) {
+      input_error("{}: tensor '{}' has a malformed shape or data_offsets", ps, p.name);
+    }
+    HMR_REQUIRE(shape == p.shape, "{}: tensor '{}' has shape [{}], the architecture needs [{}]", ps, p.name,
+                fmt::join(shape, ", "), fmt::join(p.shape, ", "));
+    HMR_REQUIRE(offs.size() == 2 && offs[0] <= offs[1] && offs[1] - offs[0] == 4 * p.size,
+                "{}: tensor '{}' has data_offsets that do not match its shape", ps, p.name);
+    HMR_REQUIRE(offs[1] <= data_size, "{}: truncated file: tensor '{}' ends at byte {} of a {}-byte data section", ps,
+                p.name, offs[1], data_size);
+    in.seekg(static_cast<std::streamoff>(8 + n + offs[0]));
+    in.read(reinterpret_cast<char*>(m.params.data() + p.offset), static_cast<std::streamsize>(4 * p.size));
+    HMR_REQUIRE(in.good(), "{}: could not read tensor '{}'", ps, p.name);
+  }
+  HMR_REQUIRE(tensors == m.layout.size(), "{}: {} tensors in the file, the architecture has {} (unexpected extras)", ps,
+              tensors, m.layout.size());
+  return m;
+}
+
+}  // namespace hmr::nn

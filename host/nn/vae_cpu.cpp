@@ -1,0 +1,522 @@
+// nn/vae_cpu.cpp — the cpu backend of the VAE engine: OpenBLAS GEMMs (row-major, no copies) and
+// OpenMP element-wise loops, templated on the precision so the gradient checks can run the very
+// same code in double. Every reduction has a fixed order (per-column / per-row sums, fixed
+// chunking for the gradient norm), so a run is bit-reproducible for a given thread count.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "nn/vae_net.h"
+
+namespace hmr::nn {
+
+NetPlan make_plan(const VaeConfig& c) {
+  NetPlan p;
+  p.input_dim = c.input_dim;
+  p.latent = c.latent;
+  p.output = c.output;
+  p.loss = c.loss;
+  std::size_t off = 0;
+  auto add = [&](int in, int out, Activation act) {
+    DenseLayer l;
+    l.in = in;
+    l.out = out;
+    l.act = act;
+    l.w = off;
+    off += static_cast<std::size_t>(in) * static_cast<std::size_t>(out);
+    l.b = off;
+    off += static_cast<std::size_t>(out);
+    p.widest = std::max({p.widest, in, out});
+    return l;
+  };
+  int prev = c.input_dim;
+  for (int h : c.hidden) {
+    p.enc.push_back(add(prev, h, c.activation));
+    prev = h;
+  }
+  p.head = add(prev, 2 * c.latent, Activation::identity);  // [W_mu; W_logvar], [b_mu; b_logvar]
+  prev = c.latent;
+  for (auto it = c.hidden.rbegin(); it != c.hidden.rend(); ++it) {
+    p.dec.push_back(add(prev, *it, c.activation));
+    prev = *it;
+  }
+  p.dec.push_back(add(prev, c.input_dim, Activation::identity));  // logits; output act in the loss
+  p.n_params = off;
+  return p;
+}
+
+// ---- noise: Philox4x32-10 (Salmon et al., SC'11) + Box-Muller -------------------------------------
+namespace {
+inline void philox_round(std::uint32_t c[4], const std::uint32_t k[2]) {
+  const std::uint64_t p0 = static_cast<std::uint64_t>(0xD2511F53u) * c[0];
+  const std::uint64_t p1 = static_cast<std::uint64_t>(0xCD9E8D57u) * c[2];
+  const std::uint32_t hi0 = static_cast<std::uint32_t>(p0 >> 32), lo0 = static_cast<std::uint32_t>(p0);
+  const std::uint32_t hi1 = static_cast<std::uint32_t>(p1 >> 32), lo1 = static_cast<std::uint32_t>(p1);
+  const std::uint32_t n0 = hi1 ^ c[1] ^ k[0], n2 = hi0 ^ c[3] ^ k[1];
+  c[0] = n0;
+  c[1] = lo1;
+  c[2] = n2;
+  c[3] = lo0;
+}
+inline void philox4x32_10(std::uint64_t counter, std::uint64_t seed, std::uint32_t out[4]) {
+  std::uint32_t c[4] = {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0u, 0u};
+  std::uint32_t k[2] = {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+  for (int r = 0; r < 10; ++r) {
+    philox_round(c, k);
+    k[0] += 0x9E3779B9u;
+    k[1] += 0xBB67AE85u;
+  }
+  std::memcpy(out, c, sizeof(c));
+}
+}  // namespace
+
+void normal_noise(float* out, std::size_t n, std::uint64_t seed) {
+  const std::int64_t blocks = static_cast<std::int64_t>((n + 3) / 4);
+#pragma omp parallel for schedule(static) if (blocks > 4096)
+  for (std::int64_t blk = 0; blk < blocks; ++blk) {
+    std::uint32_t u[4];
+    philox4x32_10(static_cast<std::uint64_t>(blk), seed, u);
+    double g[4];
+    for (int pair = 0; pair < 2; ++pair) {
+      // u1 in (0, 1] so the log is finite; u2 in [0, 1).
+      const double u1 = (static_cast<double>(u[2 * pair]) + 1.0) * 0x1p-32;
+      const double u2 = static_cast<double>(u[2 * pair + 1]) * 0x1p-32;
+      const double r = std::sqrt(-2.0 * std::log(u1));
+      g[2 * pair] = r * std::cos(2.0 * M_PI * u2);
+      g[2 * pair + 1] = r * std::sin(2.0 * M_PI * u2);
+    }
+    for (int j = 0; j < 4; ++j) {
+      const std::size_t i = static_cast<std::size_t>(blk) * 4 + static_cast<std::size_t>(j);
+      if (i < n) out[i] = static_cast<float>(g[j]);
+    }
+  }
+}
+
+namespace cpu {
+
+namespace {
+constexpr std::int64_t kParallelMin = 1 << 14;  // elements below which threads cost more than they save
+
+template <class T>
+inline T activate(T v, Activation a) {
+  switch (a) {
+    case Activation::relu:
+      return v > T(0) ? v : T(0);
+    case Activation::sigmoid:
+      return T(1) / (T(1) + std::exp(-v));
+    case Activation::tanh:
+      return std::tanh(v);
+    case Activation::identity:
+      break;
+  }
+  return v;
+}
+// Derivative expressed through the activation's output y.
+template <class T>
+inline T activate_grad(T y, Activation a) {
+  switch (a) {
+    case Activation::relu:
+      return y > T(0) ? T(1) : T(0);
+    case Activation::sigmoid:
+      return y * (T(1) - y);
+    case Activation::tanh:
+      return T(1) - y * y;
+    case Activation::identity:
+      break;
+  }
+  return T(1);
+}
+template <class T>
+inline T sigmoid(T a) {
+  return T(1) / (T(1) + std::exp(-a));
+}
+}  // namespace
+
+template <>
+void gemm_rm<float>(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                    int ldb, float beta, float* C, int ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B,
+              ldb, beta, C, ldc);
+}
+template <>
+void gemm_rm<double>(bool ta, bool tb, int m, int n, int k, double alpha, const double* A, int lda, const double* B,
+                     int ldb, double beta, double* C, int ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B,
+              ldb, beta, C, ldc);
+}
+
+template <class T>
+void bias_act_forward(T* y, const T* b, std::int64_t rows, int cols, Activation act) {
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    T* yr = y + r * cols;
+    switch (act) {  // hoisted so each loop vectorises
+      case Activation::relu:
+        for (int c = 0; c < cols; ++c) yr[c] = std::max(yr[c] + b[c], T(0));
+        break;
+      case Activation::identity:
+        for (int c = 0; c < cols; ++c) yr[c] += b[c];
+        break;
+      default:
+        for (int c = 0; c < cols; ++c) yr[c] = activate(yr[c] + b[c], act);
+    }
+  }
+}
+
+template <class T>
+void act_backward_bias_grad(T* dy, const T* y, std::int64_t rows, int cols, Activation act, T* db) {
+  constexpr int kChunk = 64;
+  const int chunks = (cols + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
+  for (int ch = 0; ch < chunks; ++ch) {
+    const int c0 = ch * kChunk, c1 = std::min(cols, c0 + kChunk);
+    double acc[kChunk] = {};
+    for (std::int64_t r = 0; r < rows; ++r) {
+      T* d = dy + r * cols;
+      const T* yr = y + r * cols;
+      if (act == Activation::identity) {
+        for (int c = c0; c < c1; ++c) acc[c - c0] += d[c];
+      } else if (act == Activation::relu) {
+        for (int c = c0; c < c1; ++c) {
+          d[c] = yr[c] > T(0) ? d[c] : T(0);
+          acc[c - c0] += d[c];
+        }
+      } else {
+        for (int c = c0; c < c1; ++c) {
+          d[c] *= activate_grad(yr[c], act);
+          acc[c - c0] += d[c];
+        }
+      }
+    }
+    for (int c = c0; c < c1; ++c) db[c] = static_cast<T>(acc[c - c0]);
+  }
+}
+
+template <class T>
+void reparam_forward(const T* h, const T* eps, T* z, std::int64_t rows, int latent) {
+#pragma omp parallel for schedule(static) if (rows * latent > kParallelMin)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* mu = h + r * 2 * latent;
+    const T* lv = mu + latent;
+    for (int j = 0; j < latent; ++j) z[r * latent + j] = mu[j] + std::exp(T(0.5) * lv[j]) * eps[r * latent + j];
+  }
+}
+
+template <class T>
+void reparam_kl_backward(const T* h, const T* eps, const T* dz, std::int64_t rows, int latent, T beta, T inv_batch,
+                         T* dh, double* kl_rows) {
+#pragma omp parallel for schedule(static) if (rows * latent > kParallelMin)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* mu = h + r * 2 * latent;
+    const T* lv = mu + latent;
+    T* dmu = dh + r * 2 * latent;
+    T* dlv = dmu + latent;
+    double kl = 0.0;
+    for (int j = 0; j < latent; ++j) {
+      const T e = std::exp(lv[j]), s = std::exp(T(0.5) * lv[j]), g = dz[r * latent + j];
+      kl += -0.5 * (1.0 + static_cast<double>(lv[j]) - static_cast<double>(mu[j]) * mu[j] - static_cast<double>(e));
+      dmu[j] = g + beta * mu[j] * inv_batch;
+      dlv[j] = g * T(0.5) * s * eps[r * latent + j] + beta * T(0.5) * (e - T(1)) * inv_batch;
+    }
+    kl_rows[r] = kl;
+  }
+}
+
+template <class T>
+void recon_loss_grad(const T* a, const T* x, std::int64_t rows, int cols, Output out, Loss loss, T inv_batch, T* da,
+                     double* loss_rows) {
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* ar = a + r * cols;
+    const T* xr = x + r * cols;
+    T* dr = da + r * cols;
+    double s = 0.0;
+    if (loss == Loss::bce) {
+      for (int c = 0; c < cols; ++c) {
+        const T v = ar[c];
+        s += static_cast<double>(std::max(v, T(0)) - v * xr[c] + std::log1p(std::exp(-std::abs(v))));
+        dr[c] = (sigmoid(v) - xr[c]) * inv_batch;
+      }
+    } else if (out == Output::sigmoid) {
+      for (int c = 0; c < cols; ++c) {
+        const T o = sigmoid(ar[c]), d = o - xr[c];
+        s += static_cast<double>(d) * d;
+        dr[c] = T(2) * d * o * (T(1) - o) * inv_batch;
+      }
+    } else {
+      for (int c = 0; c < cols; ++c) {
+        const T d = ar[c] - xr[c];
+        s += static_cast<double>(d) * d;
+        dr[c] = T(2) * d * inv_batch;
+      }
+    }
+    loss_rows[r] = s;
+  }
+}
+
+double grad_norm(const float* g, std::size_t n) {
+  constexpr int kChunks = 64;  // fixed, so the sum order does not depend on the thread count
+  double part[kChunks];
+  const std::size_t step = (n + kChunks - 1) / kChunks;
+#pragma omp parallel for schedule(static) if (n > static_cast <std::size_t>(kParallelMin))
+  for (int ch = 0; ch < kChunks; ++ch) {
+    const std::size_t i0 = std::min(n, ch * step), i1 = std::min(n, i0 + step);
+    double s = 0.0;
+    for (std::size_t i = i0; i < i1; ++i) s += static_cast<double>(g[i]) * g[i];
+    part[ch] = s;
+  }
+  double s = 0.0;
+  for (double p : part) s += p;
+  return std::sqrt(s);
+}
+
+float clip_scale(double norm, float max_norm) {
+  if (max_norm <= 0.0f) return 1.0f;
+  const double c = static_cast<double>(max_norm) / (norm + 1e-6);
+  return c < 1.0 ? static_cast<float>(c) : 1.0f;
+}
+
+void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, float lr, float b1, float b2, float eps,
+                 float wd, std::int64_t t, float scale) {
+  const double bc1 = 1.0 - std::pow(static_cast<double>(b1), static_cast<double>(t));
+  const double bc2 = 1.0 - std::pow(static_cast<double>(b2), static_cast<double>(t));
+  const float step = static_cast<float>(static_cast<double>(lr) / bc1);
+  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const std::int64_t nn = static_cast<std::int64_t>(n);
+#pragma omp parallel for schedule(static) if (nn > kParallelMin)
+  for (std::int64_t i = 0; i < nn; ++i) {
+    const float gi = scale * g[i] + wd * p[i];
+    const float mi = b1 * m[i] + (1.0f - b1) * gi;
+    const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= step * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
+// ---- the whole network ----------------------------------------------------------------------
+template <class T>
+void Net<T>::reserve(std::int64_t rows) {
+  if (rows <= cap_) return;
+  cap_ = rows;
+  const std::size_t nl = plan_.enc.size() + 1 + plan_.dec.size();
+  act_.resize(nl);
+  std::size_t i = 0;
+  for (const auto& l : plan_.enc) act_[i++].assign(static_cast<std::size_t>(rows * l.out), T(0));
+  act_[i++].assign(static_cast<std::size_t>(rows * plan_.head.out), T(0));
+  for (const auto& l : plan_.dec) act_[i++].assign(static_cast<std::size_t>(rows * l.out), T(0));
+  const std::size_t lat = static_cast<std::size_t>(rows * plan_.latent);
+  z_.assign(lat, T(0));
+  dz_.assign(lat, T(0));
+  dh_.assign(2 * lat, T(0));
+  da_.assign(static_cast<std::size_t>(rows * plan_.widest), T(0));
+  db_.assign(static_cast<std::size_t>(rows * plan_.widest), T(0));
+  rows_a_.assign(static_cast<std::size_t>(rows), 0.0);
+  rows_b_.assign(static_cast<std::size_t>(rows), 0.0);
+}
+
+namespace {
+template <class T>
+void dense_forward(const DenseLayer& l, const T* params, const T* in, std::int64_t rows, T* out, Activation act) {
+  gemm_rm<T>(false, true, static_cast<int>(rows), l.out, l.in, T(1), in, l.in, params + l.w, l.in, T(0), out, l.out);
+  bias_act_forward<T>(out, params + l.b, rows, l.out, act);
+}
+// d: gradient w.r.t. the layer's activated output (modified in place into the pre-activation
+// gradient); writes the weight and bias gradients, and d(input) into din unless din is null.
+template <class T>
+void dense_backward(const DenseLayer& l, const T* params, const T* in, const T* out, std::int64_t rows, T* d, T* grad,
+                    T* din) {
+  act_backward_bias_grad<T>(d, out, rows, l.out, l.act, grad + l.b);
+  gemm_rm<T>(true, false, l.out, l.in, static_cast<int>(rows), T(1), d, l.out, in, l.in, T(0), grad + l.w, l.in);
+  if (din)
+    gemm_rm<T>(false, false, static_cast<int>(rows), l.in, l.out, T(1), d, l.out, params + l.w, l.in, T(0), din, l.in);
+}
+}  // namespace
+
+template <class T>
+void Net<T>::encode(const T* params, const T* x, std::int64_t rows, T* h) {
+  reserve(rows);
+  const T* in = x;
+  for (std::size_t i = 0; i < plan_.enc.size(); ++i) {
+    dense_forward(plan_.enc[i], params, in, rows, act_[i].data(), plan_.enc[i].act);
+    in = act_[i].data();
+  }
+  dense_forward(plan_.head, params, in, rows, h, Activation::identity);
+}
+
+template <class T>
+void Net<T>::decode(const T* params, const T* z, std::int64_t rows, T* logits) {
+  reserve(rows);
+  const std::size_t base = plan_.enc.size() + 1;
+  const T* in = z;
+  for (std::size_t i = 0; i < plan_.dec.size(); ++i) {
+    T* out = i + 1 == plan_.dec.size() ? logits : act_[base + i].data();
+    dense_forward(plan_.dec[i], params, in, rows, out, plan_.dec[i].act);
+    in = out;
+  }
+}
+
+template <class T>
+StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std::int64_t rows, T beta, T* grad) {
+  reserve(rows);
+  const std::size_t ne = plan_.enc.size(), nd = plan_.dec.size(), base = ne + 1;
+  const int L = plan_.latent;
+  T* h = act_[ne].data();
+  encode(params, x, rows, h);
+  reparam_forward<T>(h, eps, z_.data(), rows, L);
+  decode(params, z_.data(), rows, act_[base + nd - 1].data());
+
+  const T inv_batch = T(1) / static_cast<T>(rows);
+  T* d = da_.data();
+  T* other = db_.data();
+  recon_loss_grad<T>(act_[base + nd - 1].data(), x, rows, plan_.input_dim, plan_.output, plan_.loss, inv_batch, d,
+                     rows_a_.data());
+  for (std::size_t i = nd; i-- > 0;) {
+    const T* in = i == 0 ? z_.data() : act_[base + i - 1].data();
+    T* din = i == 0 ? dz_.data() : other;
+    dense_backward(plan_.dec[i], params, in, act_[base + i].data(), rows, d, grad, din);
+    std::swap(d, other);
+  }
+  reparam_kl_backward<T>(h, eps, dz_.data(), rows, L, beta, inv_batch, dh_.data(), rows_b_.data());
+  dense_backward(plan_.head, params, ne ? act_[ne - 1].data() : x, h, rows, dh_.data(), grad,
+                 ne ? da_.data() : nullptr);
+  d = da_.data();
+  other = db_.data();
+  for (std::size_t i = ne; i-- > 0;) {
+    const T* in = i == 0 ? x : act_[i - 1].data();
+    dense_backward(plan_.enc[i], params, in, act_[i].data(), rows, d, grad, i == 0 ? nullptr : other);
+    std::swap(d, other);
+  }
+  StepLoss s;
+  s.rows = rows;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    s.recon += rows_a_[static_cast<std::size_t>(r)];
+    s.kl += rows_b_[static_cast<std::size_t>(r)];
+  }
+  return s;
+}
+
+#define HMR_NN_INSTANTIATE(T)                                                                               \
+  template void bias_act_forward<T>(T*, const T*, std::int64_t, int, Activation);                           \
+  template void act_backward_bias_grad<T>(T*, const T*, std::int64_t, int, Activation, T*);                 \
+  template void reparam_forward<T>(const T*, const T*, T*, std::int64_t, int);                              \
+  template void reparam_kl_backward<T>(const T*, const T*, const T*, std::int64_t, int, T, T, T*, double*); \
+  template void recon_loss_grad<T>(const T*, const T*, std::int64_t, int, Output, Loss, T, T*, double*);    \
+  template class Net<T>;
+HMR_NN_INSTANTIATE(float)
+HMR_NN_INSTANTIATE(double)
+#undef HMR_NN_INSTANTIATE
+
+}  // namespace cpu
+
+// ---- the cpu training engine ------------------------------------------------------------------
+namespace {
+
+class CpuEngine final : public Engine {
+ public:
+  explicit CpuEngine(const VaeConfig& c) : cfg_(c), plan_(make_plan(c)), net_(plan_) {
+    const std::size_t n = plan_.n_params;
+    p_.assign(n, 0.0f);
+    g_.assign(n, 0.0f);
+    m_.assign(n, 0.0f);
+    v_.assign(n, 0.0f);
+  }
+  void set_params(const std::vector<float>& p) override {
+    HMR_ASSERT(p.size() == plan_.n_params, "parameter count {} != {}", p.size(), plan_.n_params);
+    p_ = p;
+    std::fill(m_.begin(), m_.end(), 0.0f);
+    std::fill(v_.begin(), v_.end(), 0.0f);
+    t_ = 0;
+  }
+  std::vector<float> params() override { return p_; }
+  std::vector<float> grads() override { return g_; }
+
+  StepLoss step(ConstMatrixView x, ConstMatrixView eps, float beta, bool update) override {
+    HMR_ASSERT(x.ld == x.cols && eps.ld == eps.cols, "contiguous batches expected");
+    return run_step(x.data, eps.data, x.rows, beta, update);
+  }
+
+  void set_data(ConstMatrixView x) override {
+    data_ = Matrix(x.rows, x.cols);
+    for (std::int64_t r = 0; r < x.rows; ++r) std::memcpy(data_.row(r), x.row(r), sizeof(float) * x.cols);
+  }
+
+  StepLoss epoch(const std::vector<std::int32_t>& perm, float beta, std::uint64_t noise_seed) override {
+    const std::int64_t n = static_cast<std::int64_t>(perm.size()), D = plan_.input_dim, L = plan_.latent;
+    const std::int64_t B = std::min<std::int64_t>(cfg_.batch, n);
+    eps_.resize(static_cast<std::size_t>(n * L));
+    normal_noise(eps_.data(), eps_.size(), noise_seed);
+    xb_.resize(static_cast<std::size_t>(B * D));
+    StepLoss total;
+    for (std::int64_t s = 0; s < n; s += B) {
+      const std::int64_t rows = std::min(B, n - s);
+#pragma omp parallel for schedule(static) if (rows * D > (1 << 16))
+      for (std::int64_t r = 0; r < rows; ++r)
+        std::memcpy(xb_.data() + r * D, data_.row(perm[static_cast<std::size_t>(s + r)]), sizeof(float) * D);
+      const StepLoss l = run_step(xb_.data(), eps_.data() + s * L, rows, beta, true);
+      total.recon += l.recon;
+      total.kl += l.kl;
+      total.rows += l.rows;
+    }
+    return total;
+  }
+
+  Matrix encode(ConstMatrixView x) override {
+    HMR_ASSERT(x.ld == x.cols, "contiguous input expected");
+    Matrix h(x.rows, 2 * plan_.latent);
+    forward_in_chunks(x.rows, [&](std::int64_t r0, std::int64_t rows) {
+      net_.encode(p_.data(), x.data + r0 * x.cols, rows, h.row(r0));
+    });
+    return h;
+  }
+  Matrix decode_logits(ConstMatrixView z) override {
+    HMR_ASSERT(z.ld == z.cols, "contiguous input expected");
+    Matrix out(z.rows, plan_.input_dim);
+    forward_in_chunks(z.rows, [&](std::int64_t r0, std::int64_t rows) {
+      net_.decode(p_.data(), z.data + r0 * z.cols, rows, out.row(r0));
+    });
+    return out;
+  }
+
+ private:
+  template <class F>
+  void forward_in_chunks(std::int64_t n, F&& f) {
+    constexpr std::int64_t kChunk = 4096;  // bounds the activation workspace
+    for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) f(r0, std::min(kChunk, n - r0));
+  }
+
+  StepLoss run_step(const float* x, const float* eps, std::int64_t rows, float beta, bool update) {
+    const StepLoss l = net_.forward_backward(p_.data(), x, eps, rows, beta, g_.data());
+    if (update) {
+      const float scale =
+          cfg_.clip_norm > 0.0f ? cpu::clip_scale(cpu::grad_norm(g_.data(), g_.size()), cfg_.clip_norm) : 1.0f;
+      ++t_;
+      cpu::adam_update(p_.data(), g_.data(), m_.data(), v_.data(), p_.size(), cfg_.lr, cfg_.adam_beta1, cfg_.adam_beta2,
+                       cfg_.adam_eps, cfg_.weight_decay, t_, scale);
+    }
+    return l;
+  }
+
+  VaeConfig cfg_;
+  NetPlan plan_;
+  cpu::Net<float> net_;
+  std::vector<float> p_, g_, m_, v_, eps_, xb_;
+  std::int64_t t_ = 0;
+  Matrix data_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c) { return std::make_unique<CpuEngine>(c); }
+
+std::unique_ptr<Engine> make_engine(Backend& b, const VaeConfig& c) {
+  if (!b.is_cuda()) return make_cpu_engine(c);
+  return HMR_CUDA_CALL(b, make_vae_engine(b, c));
+}
+
+}  // namespace hmr::nn

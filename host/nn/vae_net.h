@@ -1,0 +1,138 @@
+// nn/vae_net.h — internal: the VAE as a list of dense layers over one flat parameter buffer, the
+// cpu twins of every kernel in kernels/nn (templated so the gradient tests run them in double),
+// and the training engine interface both backends implement.
+//
+// Layout (all row-major): a batch x is [B x D]; layer l maps [B x in] -> [B x out] with
+// W [out x in] (PyTorch Linear) and b [out]: Y = act(X W^T + b). The heads fc_mu and fc_logvar
+// are one layer of width 2L (weights adjacent in the flat buffer), so h = [mu | logvar] [B x 2L].
+// The decoder's last layer is linear; the output activation is folded into the loss, which takes
+// the logits (stable BCE with sigmoid output, gradient sigmoid(a) - x).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/matrix.h"
+#include "cuda/dispatch.h"
+#include "nn/vae.h"
+
+namespace hmr::nn {
+
+struct DenseLayer {
+  int in = 0, out = 0;
+  std::size_t w = 0, b = 0;  // offsets in the flat buffer
+  Activation act = Activation::identity;
+};
+
+struct NetPlan {
+  int input_dim = 0, latent = 0;
+  std::vector<DenseLayer> enc;  // encoder.0, encoder.2, ...
+  DenseLayer head;              // [fc_mu; fc_logvar]: out = 2 * latent, identity
+  std::vector<DenseLayer> dec;  // decoder.0, ...; the last one linear (logits)
+  Output output = Output::identity;
+  Loss loss = Loss::mse;
+  std::size_t n_params = 0;
+  int widest = 0;  // max layer width (workspace sizing)
+};
+
+NetPlan make_plan(const VaeConfig& c);
+
+// Loss sums of one batch (over its rows, not yet divided by B).
+struct StepLoss {
+  double recon = 0, kl = 0;  // sums over the batch rows
+  std::int64_t rows = 0;
+};
+
+// The training engine of a backend. set_params resets the Adam state.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual void set_params(const std::vector<float>& p) = 0;
+  virtual std::vector<float> params() = 0;
+  virtual std::vector<float> grads() = 0;  // dLoss/dparams of the last step, before clipping
+  // One step on a standardised batch x [B x D] with noise eps [B x L]: forward, backward and,
+  // when update, gradient clipping + Adam. Loss = mean over rows of recon + beta * kl.
+  virtual StepLoss step(ConstMatrixView x, ConstMatrixView eps, float beta, bool update) = 0;
+  // Keeps the (standardised) training rows resident for epoch().
+  virtual void set_data(ConstMatrixView x) = 0;
+  // One epoch of minibatches over the resident rows in the order `perm` (batch = config.batch,
+  // the last batch may be smaller); noise from the backend's generator seeded by noise_seed.
+  // Returns the loss sums over all rows.
+  virtual StepLoss epoch(const std::vector<std::int32_t>& perm, float beta, std::uint64_t noise_seed) = 0;
+  // Inference (no sampling): h = [mu | logvar] [n x 2L] and decoder logits [n x D].
+  virtual Matrix encode(ConstMatrixView x) = 0;
+  virtual Matrix decode_logits(ConstMatrixView z) = 0;
+  virtual bool graph_used() const { return false; }
+};
+
+std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c);
+std::unique_ptr<Engine> make_engine(Backend& b, const VaeConfig& c);
+
+// The cpu noise generator: eps [n] ~ N(0, 1) from Philox4x32-10 keyed by seed (counter = index),
+// Box-Muller; reproducible and independent of the thread count.
+void normal_noise(float* out, std::size_t n, std::uint64_t seed);
+
+// ---- cpu twins of kernels/nn (T = float for the engine, double for gradient checks) ----------
+namespace cpu {
+
+// C[m x n] = alpha * op(A) op(B) + beta * C, row-major, leading dimensions in elements.
+template <class T>
+void gemm_rm(bool ta, bool tb, int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb, T beta, T* C,
+             int ldc);
+// y[r][c] = act(y[r][c] + b[c]) in place, y [rows x cols].
+template <class T>
+void bias_act_forward(T* y, const T* b, std::int64_t rows, int cols, Activation act);
+// dy[r][c] *= act'(y[r][c]) (derivative from the activation's output y); db[c] = sum_r dy[r][c].
+template <class T>
+void act_backward_bias_grad(T* dy, const T* y, std::int64_t rows, int cols, Activation act, T* db);
+// z = mu + exp(0.5 logvar) * eps; h [B x 2L] = [mu | logvar], eps and z [B x L].
+template <class T>
+void reparam_forward(const T* h, const T* eps, T* z, std::int64_t rows, int latent);
+// kl_rows[r] = -0.5 sum_j (1 + lv - mu^2 - exp(lv)); dh = d(mean_r(beta * kl_r) + upstream)/dh:
+// dmu = dz + beta * mu * inv_batch, dlv = dz * 0.5 * exp(0.5 lv) * eps + beta * 0.5 (exp(lv) - 1) * inv_batch.
+template <class T>
+void reparam_kl_backward(const T* h, const T* eps, const T* dz, std::int64_t rows, int latent, T beta, T inv_batch,
+                         T* dh, double* kl_rows);
+// Reconstruction from logits a [B x D]: loss_rows[r] = sum_c l(a, x), da = inv_batch * dl/da.
+// mse: l = (o - x)^2, o = a or sigmoid(a); bce (sigmoid output): l = max(a,0) - a x + log1p(exp(-|a|)).
+template <class T>
+void recon_loss_grad(const T* a, const T* x, std::int64_t rows, int cols, Output out, Loss loss, T inv_batch, T* da,
+                     double* loss_rows);
+// Global L2 norm of g [n] (double accumulation, fixed chunking).
+double grad_norm(const float* g, std::size_t n);
+// torch.optim.Adam step t (1-based) on the flat buffer; the gradient is scaled by `scale` (clipping)
+// and weight decay is added to it: g' = scale * g + wd * p.
+void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, float lr, float b1, float b2, float eps,
+                 float wd, std::int64_t t, float scale);
+// The clipping factor torch.nn.utils.clip_grad_norm_ applies: min(1, max_norm / (norm + 1e-6)).
+float clip_scale(double norm, float max_norm);
+
+// The whole network on the cpu in precision T: forward + backward of one batch into `grad`
+// (overwritten). Used by the float engine and by the double-precision gradient checks.
+template <class T>
+class Net {
+ public:
+  explicit Net(const NetPlan& plan) : plan_(plan) {}
+  const NetPlan& plan() const { return plan_; }
+  // Returns loss sums; grad [n_params] receives d(mean loss)/d(params).
+  StepLoss forward_backward(const T* params, const T* x, const T* eps, std::int64_t rows, T beta, T* grad);
+  // Forward only: h [rows x 2L] (mu | logvar); logits of decoding z [rows x D].
+  void encode(const T* params, const T* x, std::int64_t rows, T* h);
+  void decode(const T* params, const T* z, std::int64_t rows, T* logits);
+
+ private:
+  void reserve(std::int64_t rows);
+  NetPlan plan_;
+  std::int64_t cap_ = 0;
+  std::vector<std::vector<T>> act_;  // post-activation output of each layer
+  std::vector<T> z_, dz_, dh_, da_, db_;
+  std::vector<double> rows_a_, rows_b_;
+};
+
+}  // namespace cpu
+}  // namespace hmr::nn
+
+HMR_DECLARE_CUDA(std::unique_ptr<hmr::nn::Engine> make_vae_engine(hmr::Backend& b, const hmr::nn::VaeConfig& c))

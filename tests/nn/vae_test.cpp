@@ -1,0 +1,574 @@
+// VAE engine tests: double-precision finite-difference checks of every layer, activation, loss
+// and the reparameterisation/KL backward (the cpu twins in double); each kernel against its cpu
+// twin under the emulator in every thread order; cpu vs cuda-emu (vs cuda) for one full training
+// step (loss and gradients, 1e-5 relative) and ten steps (weights, 1e-4); training behaviour
+// (loss decreases, same seed -> same weights, early stopping); configuration parsing and bad
+// inputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/error.h"
+#include "cuda/buffer.h"
+#include "nn/vae.cuh"
+#include "nn/vae.h"
+#include "nn/vae_net.h"
+#include "support/backends.h"
+#include "support/compare.h"
+#include "support/emu.h"
+
+namespace {
+
+using hmr::Matrix;
+using namespace hmr::nn;
+
+template <class T>
+std::vector<T> random_vec(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(u(rng));
+  return v;
+}
+
+Matrix random_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  return Matrix(rows, cols, random_vec<float>(static_cast<std::size_t>(rows * cols), seed, lo, hi));
+}
+
+VaeConfig tiny_config(Activation act = Activation::relu, Output out = Output::identity, Loss loss = Loss::mse) {
+  VaeConfig c;
+  c.input_dim = 7;
+  c.hidden = {6, 5};
+  c.latent = 3;
+  c.activation = act;
+  c.output = out;
+  c.loss = loss;
+  c.beta = 1.5f;
+  return c;
+}
+
+// ---- finite differences in double -------------------------------------------------------------
+
+struct NetCase {
+  Activation act;
+  Output out;
+  Loss loss;
+};
+
+class GradCheck : public ::testing::TestWithParam<NetCase> {};
+
+TEST_P(GradCheck, WholeNetworkMatchesCentralDifferences) {
+  const auto [act, out, loss] = GetParam();
+  const VaeConfig c = tiny_config(act, out, loss);
+  const NetPlan plan = make_plan(c);
+  const std::int64_t B = 4;
+  const auto seed = hmr::test::test_seed(7);
+  const VaeModel m = init_vae(c, seed);
+  std::vector<double> p(m.params.begin(), m.params.end());
+  const auto x =
+      random_vec<double>(static_cast<std::size_t>(B * c.input_dim), seed + 1, loss == Loss::bce ? 0.0 : -1.0, 1.0);
+  const auto eps = random_vec<double>(static_cast<std::size_t>(B * c.latent), seed + 2);
+  // Spread the log-variances so exp() terms matter: bias of fc_logvar.
+  const auto& lvb = m.find("fc_logvar.bias");
+  for (std::size_t i = 0; i < lvb.size; ++i) p[lvb.offset + i] = -0.5 + 0.4 * static_cast<double>(i);
+  const double beta = 1.5;
+  hmr::nn::cpu::Net<double> net(plan);
+  std::vector<double> grad(p.size());
+  auto loss_at = [&](const std::vector<double>& q) {
+    std::vector<double> g(q.size());
+    const auto l = net.forward_backward(q.data(), x.data(), eps.data(), B, beta, g.data());
+    return (l.recon + beta * l.kl) / static_cast<double>(B);
+  };
+  net.forward_backward(p.data(), x.data(), eps.data(), B, beta, grad.data());
+  std::vector<double> fd(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const double h = 1e-6;
+    auto q = p;
+    q[i] = p[i] + h;
+    const double up = loss_at(q);
+    q[i] = p[i] - h;
+    const double down = loss_at(q);
+    fd[i] = (up - down) / (2 * h);
+  }
+  EXPECT_ALLCLOSE(std::span<const double>(grad), std::span<const double>(fd), 1e-7, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Activations, GradCheck,
+                         ::testing::Values(NetCase{Activation::relu, Output::identity, Loss::mse},
+                                           NetCase{Activation::identity, Output::identity, Loss::mse},
+                                           NetCase{Activation::sigmoid, Output::sigmoid, Loss::mse},
+                                           NetCase{Activation::tanh, Output::sigmoid, Loss::bce},
+                                           NetCase{Activation::relu, Output::sigmoid, Loss::bce}));
+
+// d/dh of (sum(w . z) + beta * mean_r kl_r): the fused reparameterisation/KL backward alone.
+TEST(GradCheckOps, ReparamKlBackwardMatchesCentralDifferences) {
+  const std::int64_t B = 3;
+  const int L = 5;
+  auto h = random_vec<double>(static_cast<std::size_t>(B * 2 * L), 11);
+  const auto eps = random_vec<double>(static_cast<std::size_t>(B * L), 12);
+  const auto w = random_vec<double>(static_cast<std::size_t>(B * L), 13);  // upstream dz
+  const double beta = 2.5, inv = 1.0 / B;
+  auto f = [&](const std::vector<double>& hh) {
+    std::vector<double> z(static_cast<std::size_t>(B * L)), dh(hh.size()), kl(static_cast<std::size_t>(B));
+    hmr::nn::cpu::reparam_forward<double>(hh.data(), eps.data(), z.data(), B, L);
+    hmr::nn::cpu::reparam_kl_backward<double>(hh.data(), eps.data(), w.data(), B, L, beta, inv, dh.data(), kl.data());
+    double s = 0;
+    for (std::size_t i = 0; i < z.size(); ++i) s += w[i] * z[i];
+    for (double k : kl) s += beta * k * inv;
+    return s;
+  };
+  std::vector<double> dh(h.size()), kl(static_cast<std::size_t>(B));
+  hmr::nn::cpu::reparam_kl_backward<double>(h.data(), eps.data(), w.data(), B, L, beta, inv, dh.data(), kl.data());
+  for (std::int64_t r = 0; r < B; ++r) {  // closed-form KL
+    double want = 0;
+    for (int j = 0; j < L; ++j) {
+      const double mu = h[static_cast<std::size_t>(r * 2 * L + j)], lv = h[static_cast<std::size_t>(r * 2 * L + L + j)];
+      want += -0.5 * (1 + lv - mu * mu - std::exp(lv));
+    }
+    EXPECT_NEAR(kl[static_cast<std::size_t>(r)], want, 1e-12);
+  }
+  std::vector<double> fd(h.size());
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    auto q = h;
+    q[i] += 1e-6;
+    const double up = f(q);
+    q[i] -= 2e-6;
+    fd[i] = (up - f(q)) / 2e-6;
+  }
+  EXPECT_ALLCLOSE(std::span<const double>(dh), std::span<const double>(fd), 1e-8, 1e-6);
+}
+
+TEST(GradCheckOps, ReconLossAndActivationsMatchCentralDifferences) {
+  const std::int64_t B = 3;
+  const int D = 6;
+  const auto a = random_vec<double>(static_cast<std::size_t>(B * D), 21, -3, 3);
+  const auto x = random_vec<double>(static_cast<std::size_t>(B * D), 22, 0, 1);
+  const std::pair<Output, Loss> cases[] = {
+      {Output::identity, Loss::mse}, {Output::sigmoid, Loss::mse}, {Output::sigmoid, Loss::bce}};
+  for (auto [out, loss] : cases) {
+    auto f = [&](const std::vector<double>& aa) {
+      std::vector<double> da(aa.size()), rows(static_cast<std::size_t>(B));
+      hmr::nn::cpu::recon_loss_grad<double>(aa.data(), x.data(), B, D, out, loss, 0.25, da.data(), rows.data());
+      double s = 0;
+      for (double r : rows) s += 0.25 * r;
+      return s;
+    };
+    std::vector<double> da(a.size()), rows(static_cast<std::size_t>(B));
+    hmr::nn::cpu::recon_loss_grad<double>(a.data(), x.data(), B, D, out, loss, 0.25, da.data(), rows.data());
+    std::vector<double> fd(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      auto q = a;
+      q[i] += 1e-6;
+      const double up = f(q);
+      q[i] -= 2e-6;
+      fd[i] = (up - f(q)) / 2e-6;
+    }
+    EXPECT_ALLCLOSE(std::span<const double>(da), std::span<const double>(fd), 1e-8, 1e-6)
+        << to_string(out) << "/" << to_string(loss);
+  }
+  // Activation backward: d/dpre of sum(w . act(pre + b)) and the bias gradient (= column sums).
+  for (Activation act : {Activation::relu, Activation::identity, Activation::sigmoid, Activation::tanh}) {
+    const auto pre = random_vec<double>(static_cast<std::size_t>(B * D), 23, -2, 2);
+    const auto b = random_vec<double>(static_cast<std::size_t>(D), 24);
+    const auto w = random_vec<double>(static_cast<std::size_t>(B * D), 25);
+    auto f = [&](const std::vector<double>& bb) {
+      auto y = pre;
+      hmr::nn::cpu::bias_act_forward<double>(y.data(), bb.data(), B, D, act);
+      double s = 0;
+      for (std::size_t i = 0; i < y.size(); ++i) s += w[i] * y[i];
+      return s;
+    };
+    auto y = pre;
+    hmr::nn::cpu::bias_act_forward<double>(y.data(), b.data(), B, D, act);
+    auto dy = w;
+    std::vector<double> db(static_cast<std::size_t>(D));
+    hmr::nn::cpu::act_backward_bias_grad<double>(dy.data(), y.data(), B, D, act, db.data());
+    std::vector<double> fd(b.size());
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      auto q = b;
+      q[i] += 1e-6;
+      const double up = f(q);
+      q[i] -= 2e-6;
+      fd[i] = (up - f(q)) / 2e-6;
+    }
+    EXPECT_ALLCLOSE(std::span<const double>(db), std::span<const double>(fd), 1e-8, 1e-6) << to_string(act);
+  }
+}
+
+// Adam against the update rule written out from the torch.optim.Adam documentation, in double.
+TEST(AdamRule, MatchesTorchAdamWithWeightDecayAndClipping) {
+  const std::size_t n = 50;
+  auto p = random_vec<float>(n, 31);
+  std::vector<float> m(n, 0.0f), v(n, 0.0f);
+  std::vector<double> pd(p.begin(), p.end()), md(n, 0.0), vd(n, 0.0);
+  const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+  for (int t = 1; t <= 5; ++t) {
+    const auto g = random_vec<float>(n, 40 + static_cast<std::uint64_t>(t), -3, 3);
+    const double norm = hmr::nn::cpu::grad_norm(g.data(), n);
+    double want_norm = 0;
+    for (float gi : g) want_norm += static_cast<double>(gi) * gi;
+    EXPECT_NEAR(norm, std::sqrt(want_norm), 1e-9 * std::sqrt(want_norm));
+    const float scale = hmr::nn::cpu::clip_scale(norm, 1.0f);
+    EXPECT_NEAR(scale, 1.0 / (norm + 1e-6), 1e-6);
+    hmr::nn::cpu::adam_update(p.data(), g.data(), m.data(), v.data(), n, static_cast<float>(lr), 0.9f, 0.999f, 1e-8f,
+                              0.1f, t, scale);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double gi = static_cast<double>(scale) * g[i] + wd * pd[i];
+      md[i] = b1 * md[i] + (1 - b1) * gi;
+      vd[i] = b2 * vd[i] + (1 - b2) * gi * gi;
+      const double mhat = md[i] / (1 - std::pow(b1, t)), vhat = vd[i] / (1 - std::pow(b2, t));
+      pd[i] -= lr * mhat / (std::sqrt(vhat) + eps);
+    }
+  }
+  EXPECT_ALLCLOSE(p, pd, 1e-6, 1e-5);
+  EXPECT_EQ(hmr::nn::cpu::clip_scale(0.5, 1.0f), 1.0f);
+  EXPECT_EQ(hmr::nn::cpu::clip_scale(100.0, 0.0f), 1.0f);
+}
+
+TEST(VaeInit, TorchLinearBoundsAndLayout) {
+  VaeConfig c = tiny_config();
+  const VaeModel m = init_vae(c, 3);
+  const std::vector<std::string> names = {"encoder.0.weight", "encoder.0.bias", "encoder.2.weight", "encoder.2.bias",
+                                          "fc_mu.weight",     "fc_mu.bias",     "fc_logvar.weight", "fc_logvar.bias",
+                                          "decoder.0.weight", "decoder.0.bias", "decoder.2.weight", "decoder.2.bias",
+                                          "decoder.4.weight", "decoder.4.bias"};
+  ASSERT_EQ(m.layout.size(), names.size());
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto& p = m.layout[i];
+    EXPECT_EQ(p.name, names[i]);
+    total += p.size;
+    const std::string wname = p.name.ends_with(".bias") ? p.name.substr(0, p.name.size() - 4) + "weight" : p.name;
+    const double bound = 1.0 / std::sqrt(static_cast<double>(m.find(wname).shape[1]));
+    double lo = 1, hi = -1;
+    for (std::size_t k = 0; k < p.size; ++k) {
+      lo = std::min<double>(lo, m.params[p.offset + k]);
+      hi = std::max<double>(hi, m.params[p.offset + k]);
+    }
+    EXPECT_GE(lo, -bound) << p.name;
+    EXPECT_LE(hi, bound) << p.name;
+  }
+  EXPECT_EQ(total, m.params.size());
+  EXPECT_EQ(m.find("encoder.0.weight").shape, (std::vector<std::int64_t>{6, 7}));
+  EXPECT_EQ(m.find("fc_logvar.weight").shape, (std::vector<std::int64_t>{3, 5}));
+  EXPECT_EQ(m.find("decoder.4.weight").shape, (std::vector<std::int64_t>{7, 6}));
+  EXPECT_EQ(init_vae(c, 3).params, m.params);
+  EXPECT_NE(init_vae(c, 4).params, m.params);
+}
+
+// ---- kernels vs cpu twins under the emulator ----------------------------------------------------
+namespace emu = hmr::cuda_emu;
+
+template <class T>
+emu::DeviceBuffer<T> dev(const std::vector<T>& v) {
+  return emu::to_device(v, nullptr);
+}
+
+TEST(EmuVaeKernels, BiasActForwardAndBackwardMatchCpuTwin) {
+  const std::int64_t rows = 70;
+  const int cols = 45;  // two column tiles, one partial
+  const auto pre = random_vec<float>(static_cast<std::size_t>(rows * cols), 51, -2, 2);
+  const auto b = random_vec<float>(static_cast<std::size_t>(cols), 52);
+  const auto up = random_vec<float>(static_cast<std::size_t>(rows * cols), 53);
+  for (Activation act : {Activation::relu, Activation::identity, Activation::sigmoid, Activation::tanh}) {
+    auto y = pre;
+    hmr::nn::cpu::bias_act_forward<float>(y.data(), b.data(), rows, cols, act);
+    auto dy = up;
+    std::vector<float> db(static_cast<std::size_t>(cols));
+    hmr::nn::cpu::act_backward_bias_grad<float>(dy.data(), y.data(), rows, cols, act, db.data());
+    const auto got = hmr::test::in_all_orders([&] {
+      auto dy_d = dev(pre), b_d = dev(b), up_d = dev(up);
+      emu::DeviceBuffer<float> db_d(static_cast<std::size_t>(cols));
+      emu::kern::launch_bias_act_forward(dy_d.data(), b_d.data(), rows, cols, static_cast<int>(act), nullptr);
+      emu::kern::launch_act_backward_bias_grad(up_d.data(), dy_d.data(), rows, cols, static_cast<int>(act), db_d.data(),
+                                               nullptr);
+      auto out = dy_d.to_host(nullptr);
+      auto g = up_d.to_host(nullptr);
+      auto bb = db_d.to_host(nullptr);
+      out.insert(out.end(), g.begin(), g.end());
+      out.insert(out.end(), bb.begin(), bb.end());
+      return out;
+    });
+    std::vector<float> want = y;
+    want.insert(want.end(), dy.begin(), dy.end());
+    want.insert(want.end(), db.begin(), db.end());
+    EXPECT_ALLCLOSE(std::span<const float>(got), std::span<const float>(want), 1e-6, 1e-5) << to_string(act);
+  }
+}
+
+TEST(EmuVaeKernels, ReparamKlAndReconMatchCpuTwin) {
+  const std::int64_t rows = 37;
+  const int L = 40, D = 300;  // L > 32: lanes loop; D > 256: threads loop
+  const auto h = random_vec<float>(static_cast<std::size_t>(rows * 2 * L), 61);
+  const auto eps = random_vec<float>(static_cast<std::size_t>(rows * L), 62);
+  const auto dz = random_vec<float>(static_cast<std::size_t>(rows * L), 63);
+  std::vector<float> z(eps.size()), dh(h.size());
+  std::vector<double> kl(static_cast<std::size_t>(rows));
+  hmr::nn::cpu::reparam_forward<float>(h.data(), eps.data(), z.data(), rows, L);
+  hmr::nn::cpu::reparam_kl_backward<float>(h.data(), eps.data(), dz.data(), rows, L, 0.7f, 1.0f / rows, dh.data(),
+                                           kl.data());
+  const auto got = hmr::test::in_all_orders([&] {
+    auto h_d = dev(h), e_d = dev(eps), dz_d = dev(dz), beta_d = dev(std::vector<float>{0.7f});
+    emu::DeviceBuffer<float> z_d(z.size()), dh_d(dh.size());
+    emu::DeviceBuffer<double> kl_d(kl.size());
+    emu::kern::launch_reparam_forward(h_d.data(), e_d.data(), z_d.data(), rows, L, nullptr);
+    emu::kern::launch_reparam_kl_backward(h_d.data(), e_d.data(), dz_d.data(), rows, L, beta_d.data(), 1.0f / rows,
+                                          dh_d.data(), kl_d.data(), nullptr);
+    std::vector<double> out;
+    for (float v : z_d.to_host(nullptr)) out.push_back(v);
+    for (float v : dh_d.to_host(nullptr)) out.push_back(v);
+    for (double v : kl_d.to_host(nullptr)) out.push_back(v);
+    return out;
+  });
+  std::vector<double> want(z.begin(), z.end());
+  want.insert(want.end(), dh.begin(), dh.end());
+  want.insert(want.end(), kl.begin(), kl.end());
+  EXPECT_ALLCLOSE(std::span<const double>(got), std::span<const double>(want), 1e-6, 1e-5);
+
+  const auto a = random_vec<float>(static_cast<std::size_t>(rows * D), 64, -3, 3);
+  const auto x = random_vec<float>(static_cast<std::size_t>(rows * D), 65, 0, 1);
+  for (auto [out, loss] : {std::pair{Output::identity, Loss::mse}, std::pair{Output::sigmoid, Loss::mse},
+                           std::pair{Output::sigmoid, Loss::bce}}) {
+    std::vector<float> da(a.size());
+    std::vector<double> lr(static_cast<std::size_t>(rows));
+    hmr::nn::cpu::recon_loss_grad<float>(a.data(), x.data(), rows, D, out, loss, 1.0f / rows, da.data(), lr.data());
+    const auto g2 = hmr::test::in_all_orders([&] {
+      auto a_d = dev(a), x_d = dev(x);
+      emu::DeviceBuffer<float> da_d(a.size());
+      emu::DeviceBuffer<double> lr_d(lr.size()), losses(2);
+      emu::DeviceBuffer<int> counters = dev(std::vector<int>{0, 0});
+      emu::DeviceBuffer<double> kl_d = dev(kl);
+      emu::kern::launch_recon_loss_grad(a_d.data(), x_d.data(), rows, D, static_cast<int>(out), static_cast<int>(loss),
+                                        1.0f / rows, da_d.data(), lr_d.data(), nullptr);
+      emu::kern::launch_batch_loss_sum(lr_d.data(), kl_d.data(), rows, counters.data(), losses.data(), nullptr);
+      std::vector<double> o;
+      for (float v : da_d.to_host(nullptr)) o.push_back(v);
+      for (double v : lr_d.to_host(nullptr)) o.push_back(v);
+      for (double v : losses.to_host(nullptr)) o.push_back(v);
+      return o;
+    });
+    std::vector<double> w(da.begin(), da.end());
+    w.insert(w.end(), lr.begin(), lr.end());
+    double sr = 0, sk = 0;
+    for (double v : lr) sr += v;
+    for (double v : kl) sk += v;
+    w.push_back(sr);
+    w.push_back(sk);
+    EXPECT_ALLCLOSE(std::span<const double>(g2), std::span<const double>(w), 1e-6, 1e-5) << to_string(loss);
+  }
+}
+
+TEST(EmuVaeKernels, GradNormAdamAndGatherMatchCpuTwin) {
+  const std::size_t n = 70001;  // several blocks per norm partial and a ragged tail
+  const auto g = random_vec<float>(n, 71, -2, 2);
+  auto p = random_vec<float>(n, 72);
+  auto m = random_vec<float>(n, 73, -0.1, 0.1);
+  auto v = random_vec<float>(n, 74, 0, 0.1);
+  const double norm = hmr::nn::cpu::grad_norm(g.data(), n);
+  const float scale = hmr::nn::cpu::clip_scale(norm, 5.0f);
+  auto pc = p, mc = m, vc = v;
+  hmr::nn::cpu::adam_update(pc.data(), g.data(), mc.data(), vc.data(), n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 4, scale);
+  const auto got = hmr::test::in_all_orders([&] {
+    auto g_d = dev(g), p_d = dev(p), m_d = dev(m), v_d = dev(v);
+    auto counters = dev(std::vector<int>{0, 3});  // 3 steps taken: this is step t = 4
+    emu::DeviceBuffer<double> partial(static_cast<std::size_t>(emu::kern::norm_partials())), norm_d(1);
+    emu::DeviceBuffer<float> scale_d(1);
+    emu::kern::launch_grad_norm_partial(g_d.data(), static_cast<std::int64_t>(n), partial.data(), nullptr);
+    emu::kern::launch_clip_finalize(partial.data(), 5.0f, norm_d.data(), scale_d.data(), nullptr);
+    emu::kern::launch_adam(p_d.data(), g_d.data(), m_d.data(), v_d.data(), static_cast<std::int64_t>(n), 1e-3f, 0.9f,
+                           0.999f, 1e-8f, 0.01f, counters.data(), scale_d.data(), nullptr);
+    emu::kern::launch_advance_counters(counters.data(), nullptr);
+    std::vector<double> o;
+    o.push_back(norm_d.to_host(nullptr)[0]);
+    o.push_back(scale_d.to_host(nullptr)[0]);
+    for (int c : counters.to_host(nullptr)) o.push_back(c);
+    for (float x : p_d.to_host(nullptr)) o.push_back(x);
+    for (float x : m_d.to_host(nullptr)) o.push_back(x);
+    for (float x : v_d.to_host(nullptr)) o.push_back(x);
+    return o;
+  });
+  std::vector<double> want = {norm, scale, 1, 4};
+  want.insert(want.end(), pc.begin(), pc.end());
+  want.insert(want.end(), mc.begin(), mc.end());
+  want.insert(want.end(), vc.begin(), vc.end());
+  EXPECT_ALLCLOSE(std::span<const double>(got), std::span<const double>(want), 1e-7, 1e-5);
+
+  // Gather: step 2 of batches of 4 picks perm[8..11].
+  const int d = 5, L = 3;
+  const auto X = random_vec<float>(20 * d, 75);
+  const auto E = random_vec<float>(20 * L, 76);
+  std::vector<std::int32_t> perm(20);
+  for (int i = 0; i < 20; ++i) perm[static_cast<std::size_t>(i)] = (i * 7) % 20;
+  auto X_d = dev(X), E_d = dev(E);
+  auto perm_d = dev(perm);
+  auto counters = dev(std::vector<int>{2, 0});
+  emu::DeviceBuffer<float> xb(4 * d), eb(4 * L);
+  emu::kern::launch_gather_batch(X_d.data(), d, perm_d.data(), E_d.data(), L, 4, 4, counters.data(), xb.data(),
+                                 eb.data(), nullptr);
+  const auto xh = xb.to_host(nullptr), eh = eb.to_host(nullptr);
+  for (int i = 0; i < 4; ++i) {
+    for (int c = 0; c < d; ++c)
+      EXPECT_EQ(xh[static_cast<std::size_t>(i * d + c)], X[static_cast<std::size_t>(perm[8 + i] * d + c)]);
+    for (int j = 0; j < L; ++j)
+      EXPECT_EQ(eh[static_cast<std::size_t>(i * L + j)], E[static_cast<std::size_t>((8 + i) * L + j)]);
+  }
+}
+
+// ---- backends: one step, ten steps, training ------------------------------------------------------
+class ConfVae : public hmr::test::BackendTest {};
+
+TEST_P(ConfVae, OneStepLossAndGradientsMatchCpu) {
+  for (const NetCase nc : {NetCase{Activation::relu, Output::identity, Loss::mse},
+                           NetCase{Activation::tanh, Output::sigmoid, Loss::bce}}) {
+    VaeConfig c = tiny_config(nc.act, nc.out, nc.loss);
+    c.input_dim = 33;
+    c.hidden = {40, 20};
+    c.latent = 6;
+    const auto seed = hmr::test::test_seed(81);
+    const VaeModel m = init_vae(c, seed);
+    const Matrix x = random_matrix(48, c.input_dim, seed + 1, nc.loss == Loss::bce ? 0.0 : -2.0, 1.0);
+    const Matrix eps = random_matrix(48, c.latent, seed + 2);
+    auto ref = make_cpu_engine(c);
+    auto eng = make_engine(backend(), c);
+    ref->set_params(m.params);
+    eng->set_params(m.params);
+    const auto lr = ref->step(x, eps, c.beta, false);
+    const auto lg = eng->step(x, eps, c.beta, false);
+    EXPECT_NEAR(lg.recon, lr.recon, 1e-5 * std::abs(lr.recon));
+    EXPECT_NEAR(lg.kl, lr.kl, 1e-5 * std::abs(lr.kl) + 1e-9);
+    const auto gr = ref->grads(), gg = eng->grads();
+    double gmax = 0;
+    for (float v : gr) gmax = std::max(gmax, static_cast<double>(std::abs(v)));
+    // 1e-5 relative, with an absolute floor at 1e-6 of the largest gradient for entries that cancel.
+    EXPECT_ALLCLOSE(std::span<const float>(gg), std::span<const float>(gr), 1e-6 * gmax, 1e-5);
+  }
+}
+
+TEST_P(ConfVae, TenStepsWeightsMatchCpu) {
+  VaeConfig c = tiny_config();
+  c.input_dim = 20;
+  c.hidden = {32, 16};
+  c.latent = 4;
+  c.clip_norm = 5.0f;
+  c.weight_decay = 1e-3f;
+  const auto seed = hmr::test::test_seed(91);
+  const VaeModel m = init_vae(c, seed);
+  auto ref = make_cpu_engine(c);
+  auto eng = make_engine(backend(), c);
+  ref->set_params(m.params);
+  eng->set_params(m.params);
+  for (int s = 0; s < 10; ++s) {
+    const Matrix x = random_matrix(32, c.input_dim, seed + 10 + static_cast<std::uint64_t>(s), -2, 2);
+    const Matrix eps = random_matrix(32, c.latent, seed + 100 + static_cast<std::uint64_t>(s));
+    ref->step(x, eps, c.beta, true);
+    eng->step(x, eps, c.beta, true);
+  }
+  EXPECT_ALLCLOSE(std::span<const float>(eng->params()), std::span<const float>(ref->params()), 1e-6, 1e-4);
+  EXPECT_NE(ref->params(), m.params);
+}
+
+Matrix blobs(std::int64_t n, int d, std::uint64_t seed) {
+  // Three clusters on a 2-D manifold embedded in d dimensions plus noise.
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> proj(static_cast<std::size_t>(2 * d));
+  for (auto& v : proj) v = g(rng);
+  Matrix x(n, d);
+  for (std::int64_t r = 0; r < n; ++r) {
+    const int k = static_cast<int>(r % 3);
+    const float a = 3.0f * static_cast<float>(k) + 0.3f * g(rng), b = -2.0f * static_cast<float>(k) + 0.3f * g(rng);
+    for (int c = 0; c < d; ++c)
+      x(r, c) = a * proj[static_cast<std::size_t>(c)] + b * proj[static_cast<std::size_t>(d + c)] + 0.05f * g(rng);
+  }
+  return x;
+}
+
+TEST_P(ConfVae, TrainingLowersTheLossAndIsReproducible) {
+  VaeConfig c;
+  c.hidden = {32, 16};
+  c.latent = 2;
+  c.epochs = 8;
+  c.batch = 32;
+  c.lr = 3e-3f;
+  c.warmup_epochs = 3;
+  c.seed = hmr::test::test_seed(5);
+  const Matrix x = blobs(300, 12, c.seed);
+  TrainReport rep;
+  const VaeModel m = train_vae(backend(), x, c, &rep);
+  ASSERT_EQ(rep.epochs.size(), 8u);
+  EXPECT_LT(rep.epochs.back().total, 0.6 * rep.epochs.front().total);
+  EXPECT_NEAR(rep.epochs[0].beta, 1.0 / 3.0, 1e-6);
+  EXPECT_EQ(rep.epochs[5].beta, 1.0);
+  const VaeModel again = train_vae(backend(), x, c, nullptr);
+  EXPECT_TRUE(hmr::test::bitwise_equal(m.params, again.params));
+  EXPECT_TRUE(m.standardized);
+  const Matrix mu = encode_mu(backend(), m, x);
+  EXPECT_EQ(mu.rows(), 300);
+  EXPECT_EQ(mu.cols(), 2);
+  const Matrix rec = reconstruct(backend(), m, x);
+  double err = 0, var = 0;
+  for (std::int64_t r = 0; r < x.rows(); ++r)
+    for (std::int64_t k = 0; k < x.cols(); ++k) {
+      err += (rec(r, k) - x(r, k)) * (rec(r, k) - x(r, k));
+      var += x(r, k) * x(r, k);
+    }
+  EXPECT_LT(err, 0.5 * var);  // reconstruction in the original units explains most of the signal
+  const Matrix z1 = sample_z(backend(), m, x, 1), z2 = sample_z(backend(), m, x, 1);
+  EXPECT_EQ(z1.vec(), z2.vec());
+}
+
+TEST_P(ConfVae, ValidationAndEarlyStopping) {
+  VaeConfig c;
+  c.hidden = {16};
+  c.latent = 2;
+  c.epochs = 200;
+  c.batch = 50;
+  c.lr = 2e-2f;
+  c.val_fraction = 0.25f;
+  c.patience = 3;
+  const Matrix x = blobs(200, 8, 3);
+  TrainReport rep;
+  const VaeModel m = train_vae(backend(), x, c, &rep);
+  EXPECT_EQ(rep.n_val, 50);
+  EXPECT_EQ(rep.n_train, 150);
+  EXPECT_TRUE(rep.stopped_early);
+  EXPECT_LT(rep.epochs.size(), 200u);
+  EXPECT_EQ(static_cast<int>(rep.epochs.size()) - 1, rep.best_epoch + c.patience);
+  for (const auto& e : rep.epochs) EXPECT_GE(e.val_total, 0.0);
+  (void)m;
+}
+
+TEST_P(ConfVae, BadInputsGiveClearErrors) {
+  VaeConfig c;
+  c.hidden = {8};
+  c.latent = 2;
+  c.epochs = 1;
+  c.batch = 10;
+  Matrix x = random_matrix(20, 5, 1);
+  x(3, 2) = NAN;
+  EXPECT_THROW(train_vae(backend(), x, c), hmr::Error);
+  x(3, 2) = INFINITY;
+  EXPECT_THROW(train_vae(backend(), x, c), hmr::Error);
+  EXPECT_THROW(train_vae(backend(), Matrix(), c), hmr::Error);
+  c.batch = 21;
+  EXPECT_THROW(train_vae(backend(), random_matrix(20, 5, 1), c), hmr::Error);
+  c.batch = 10;
+  c.input_dim = 6;
+  EXPECT_THROW(train_vae(backend(), random_matrix(20, 5, 1), c), hmr::Error);
+  c.input_dim = 0;
+  const VaeModel m = train_vae(backend(), random_matrix(20, 5, 1), c);
+  EXPECT_THROW(encode_mu(backend(), m, random_matrix(4, 6, 2)), hmr::Error);
+  try {
+    encode_mu(backend(), m, random_matrix(4, 6, 2));
+  } catch (const hmr::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expects 5 features"), std::string::npos) << e.what();
+    EXPECT_EQ(e.exit_code(), 2);
+  }
+  c.loss = Loss::bce;
+  EXPECT_THROW(train_vae(backend(), random_matrix(20, 5, 1), c), hmr::Error);  // bce needs sigmoid output
+}
+
+HMR_INSTANTIATE_BACKENDS(ConfVae);
+
+}  // namespace
