@@ -1,0 +1,286 @@
+// audio/decode.cpp — libsndfile decoding, channel-mean downmix, libsoxr HQ resampling and the
+// ordered decode thread pool. Semantics follow librosa 0.10's load() (soundfile backend) and
+// resample(res_type="soxr_hq"); see decode.h.
+#include "audio/decode.h"
+
+#include <sndfile.h>
+#include <soxr.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+
+namespace hmr::audio {
+
+namespace {
+
+// RAII for SNDFILE*.
+struct SndFile {
+  SNDFILE* f = nullptr;
+  SF_INFO info{};
+  ~SndFile() {
+    if (f) sf_close(f);
+  }
+};
+
+std::string sf_format_name(int format) {
+  SF_FORMAT_INFO major{}, sub{};
+  major.format = format & SF_FORMAT_TYPEMASK;
+  sub.format = format & SF_FORMAT_SUBMASK;
+  const bool ok_major = sf_command(nullptr, SFC_GET_FORMAT_INFO, &major, sizeof(major)) == 0;
+  const bool ok_sub = sf_command(nullptr, SFC_GET_FORMAT_INFO, &sub, sizeof(sub)) == 0;
+  return fmt::format("{} / {}", ok_major && major.name ? major.name : "?", ok_sub && sub.name ? sub.name : "?");
+}
+
+void open_or_throw(const std::filesystem::path& path, SndFile& sf) {
+  std::error_code ec;
+  HMR_REQUIRE(std::filesystem::exists(path, ec), "{}: no such file", path.string());
+  HMR_REQUIRE(std::filesystem::is_regular_file(path, ec), "{}: not a regular file", path.string());
+  const auto bytes = std::filesystem::file_size(path, ec);
+  HMR_REQUIRE(!ec && bytes > 0, "{}: empty file (0 bytes)", path.string());
+  sf.f = sf_open(path.c_str(), SFM_READ, &sf.info);
+  HMR_REQUIRE(sf.f != nullptr, "{}: cannot decode: {}", path.string(), sf_strerror(nullptr));
+  HMR_REQUIRE(sf.info.channels > 0 && sf.info.samplerate > 0, "{}: invalid stream ({} channels at {} Hz)",
+              path.string(), sf.info.channels, sf.info.samplerate);
+  // The float32 scale soundfile uses: integer PCM divided by 2^(bits-1).
+  sf_command(sf.f, SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);
+}
+
+}  // namespace
+
+const std::vector<std::string>& audio_extensions() {
+  static const std::vector<std::string> ext{"wav",  "au",  "snd", "aif",  "aiff", "aifc",
+                                            "flac", "ogg", "oga", "opus", "mp3"};
+  return ext;
+}
+
+bool has_audio_extension(const std::filesystem::path& path) {
+  std::string e = path.extension().string();
+  if (e.empty()) return false;
+  e.erase(0, 1);
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto& all = audio_extensions();
+  return std::find(all.begin(), all.end(), e) != all.end();
+}
+
+AudioInfo probe_audio(const std::filesystem::path& path) {
+  SndFile sf;
+  open_or_throw(path, sf);
+  AudioInfo info;
+  info.sample_rate = sf.info.samplerate;
+  info.channels = sf.info.channels;
+  info.frames = static_cast<std::int64_t>(sf.info.frames);
+  info.format = sf_format_name(sf.info.format);
+  return info;
+}
+
+std::vector<float> resample(std::span<const float> y, double orig_sr, double target_sr) {
+  HMR_REQUIRE(orig_sr > 0 && target_sr > 0, "resample: sample rates must be positive (got {} -> {})", orig_sr,
+              target_sr);
+  if (orig_sr == target_sr) return {y.begin(), y.end()};
+  // librosa: n_samples = int(np.ceil(len(y) * ratio)), then fix_length (cut or zero-pad).
+  const auto n_out = static_cast<std::size_t>(std::ceil(static_cast<double>(y.size()) * (target_sr / orig_sr)));
+  std::vector<float> out(n_out + 64, 0.0f);
+  if (y.empty()) return {};
+  soxr_error_t err = nullptr;
+  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+  const soxr_runtime_spec_t rt = soxr_runtime_spec(1);
+  soxr_t s = soxr_create(orig_sr, target_sr, 1, &err, &io, &q, &rt);
+  if (err || !s)
+    runtime_error("libsoxr: cannot create a resampler {} -> {} Hz: {}", orig_sr, target_sr, err ? err : "?");
+  std::size_t done = 0;
+  // Feed the whole input (soxr consumes it in internal blocks), then flush the filter tail.
+  std::size_t in_pos = 0;
+  while (in_pos < y.size()) {
+    std::size_t idone = 0, odone = 0;
+    if (done + 4096 > out.size()) out.resize(out.size() * 2 + 4096, 0.0f);
+    err = soxr_process(s, y.data() + in_pos, y.size() - in_pos, &idone, out.data() + done, out.size() - done, &odone);
+    if (err) break;
+    in_pos += idone;
+    done += odone;
+  }
+  while (!err) {
+    std::size_t odone = 0;
+    if (done + 4096 > out.size()) out.resize(out.size() * 2 + 4096, 0.0f);
+    err = soxr_process(s, nullptr, 0, nullptr, out.data() + done, out.size() - done, &odone);
+    done += odone;
+    if (odone == 0) break;
+  }
+  soxr_delete(s);
+  if (err) runtime_error("libsoxr: resampling {} -> {} Hz failed: {}", orig_sr, target_sr, err);
+  if (done < n_out) std::fill(out.begin() + static_cast<std::ptrdiff_t>(done), out.end(), 0.0f);
+  out.resize(n_out);
+  return out;
+}
+
+AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt) {
+  HMR_REQUIRE(std::isfinite(opt.offset) && opt.offset >= 0, "{}: offset must be >= 0 seconds (got {})", path.string(),
+              opt.offset);
+  HMR_REQUIRE(std::isfinite(opt.duration) || opt.duration < 0, "{}: duration must be finite", path.string());
+  SndFile sf;
+  open_or_throw(path, sf);
+  const int ch = sf.info.channels, sr = sf.info.samplerate;
+  // librosa: seek(int(offset * sr_native)); read int(duration * sr_native) frames (or all).
+  const auto skip = static_cast<sf_count_t>(opt.offset * sr);
+  sf_count_t want = opt.duration >= 0 ? static_cast<sf_count_t>(opt.duration * sr) : -1;
+  if (skip > 0) {
+    if (sf.info.seekable && sf_seek(sf.f, skip, SEEK_SET) == skip) {
+      // positioned
+    } else {
+      // Not seekable (or seeking past the end): read and drop, so an offset past the end gives
+      // an empty read below, as soundfile does.
+      std::vector<float> junk(static_cast<std::size_t>(4096 * ch));
+      sf_count_t left = skip;
+      while (left > 0) {
+        const sf_count_t got = sf_readf_float(sf.f, junk.data(), std::min<sf_count_t>(left, 4096));
+        if (got <= 0) break;
+        left -= got;
+      }
+    }
+  }
+  std::vector<float> inter;
+  const sf_count_t block = 65536;
+  if (sf.info.frames > 0 && sf.info.frames < (sf_count_t{1} << 34)) {
+    const sf_count_t expect = want >= 0 ? std::min(want, sf.info.frames) : sf.info.frames;
+    inter.reserve(static_cast<std::size_t>(std::max<sf_count_t>(expect, 0) * ch));
+  }
+  sf_count_t total = 0;
+  for (;;) {
+    sf_count_t n = block;
+    if (want >= 0) n = std::min(n, want - total);
+    if (n <= 0) break;
+    const std::size_t at = inter.size();
+    inter.resize(at + static_cast<std::size_t>(n * ch));
+    const sf_count_t got = sf_readf_float(sf.f, inter.data() + at, n);
+    inter.resize(at + static_cast<std::size_t>(std::max<sf_count_t>(got, 0) * ch));
+    if (got <= 0) break;
+    total += got;
+  }
+  const int e = sf_error(sf.f);
+  HMR_REQUIRE(e == SF_ERR_NO_ERROR, "{}: decoding failed after {} frames: {}", path.string(), total, sf_strerror(sf.f));
+  // A PCM file whose data chunk ends before the header says it should is truncated: libsndfile
+  // reads what is there, but the clip is incomplete.
+  const int major = sf.info.format & SF_FORMAT_TYPEMASK;
+  if (skip == 0 && want < 0 && sf.info.frames > 0 && total < sf.info.frames &&
+      (major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF || major == SF_FORMAT_AU || major == SF_FORMAT_FLAC))
+    input_error("{}: truncated: {} of {} frames readable", path.string(), total, sf.info.frames);
+  if (total == 0) {
+    HMR_REQUIRE(skip == 0 || opt.offset == 0, "{}: offset {} s is past the end of the audio", path.string(),
+                opt.offset);
+    input_error("{}: no audio frames (zero-length audio)", path.string());
+  }
+
+  AudioClip clip;
+  clip.path = path.string();
+  clip.native_rate = sr;
+  clip.channels = ch;
+  std::vector<float> mono(static_cast<std::size_t>(total));
+  if (ch == 1) {
+    mono.assign(inter.begin(), inter.end());
+  } else {
+    // np.mean over channels in float32: sequential sum, then one division.
+    const float inv_n = static_cast<float>(ch);
+    for (sf_count_t i = 0; i < total; ++i) {
+      const float* fr = inter.data() + i * ch;
+      float acc = 0.0f;
+      for (int c = 0; c < ch; ++c) acc += fr[c];
+      mono[static_cast<std::size_t>(i)] = acc / inv_n;
+    }
+  }
+  inter = {};
+  for (std::size_t i = 0; i < mono.size(); ++i)
+    if (!std::isfinite(mono[i])) input_error("{}: non-finite sample at frame {}", path.string(), i);
+  if (opt.target_sr > 0 && opt.target_sr != sr) {
+    clip.samples = resample(mono, sr, opt.target_sr);
+    clip.sample_rate = opt.target_sr;
+  } else {
+    clip.samples = std::move(mono);
+    clip.sample_rate = sr;
+  }
+  return clip;
+}
+
+// ---- DecodePool -------------------------------------------------------------------------------
+
+struct DecodePool::Impl {
+  std::vector<std::filesystem::path> paths;
+  LoadOptions options;
+  int window = 1;
+  std::mutex m;
+  std::condition_variable ready_cv, space_cv;
+  std::vector<std::unique_ptr<DecodedItem>> done;  // [n]: finished items, handed out in order
+  std::size_t next_claim = 0;                      // next index a worker decodes
+  std::size_t next_out = 0;                        // next index handed to the consumer
+  bool stop = false;
+  std::vector<std::thread> workers;
+
+  void work() {
+    for (;;) {
+      std::size_t i;
+      {
+        std::unique_lock<std::mutex> lock(m);
+        // Stay at most `window` files ahead of the consumer: bounded memory.
+        space_cv.wait(lock, [&] { return stop || next_claim >= paths.size() || next_claim < next_out + window; });
+        if (stop || next_claim >= paths.size()) return;
+        i = next_claim++;
+      }
+      auto item = std::make_unique<DecodedItem>();
+      item->index = i;
+      try {
+        item->clip = load_audio(paths[i], options);
+      } catch (const std::exception& e) {
+        item->error = e.what();
+      }
+      {
+        std::lock_guard<std::mutex> lock(m);
+        done[i] = std::move(item);
+      }
+      ready_cv.notify_all();
+    }
+  }
+};
+
+DecodePool::DecodePool(std::vector<std::filesystem::path> paths, LoadOptions options, int threads, int window)
+    : impl_(std::make_unique<Impl>()) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (window <= 0) window = 4 * threads;
+  impl_->paths = std::move(paths);
+  impl_->options = options;
+  impl_->window = std::max(window, threads);
+  impl_->done.resize(impl_->paths.size());
+  const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), impl_->paths.size()));
+  for (int t = 0; t < n; ++t) impl_->workers.emplace_back([this] { impl_->work(); });
+}
+
+DecodePool::~DecodePool() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->m);
+    impl_->stop = true;
+  }
+  impl_->space_cv.notify_all();
+  for (auto& t : impl_->workers) t.join();
+}
+
+std::size_t DecodePool::size() const { return impl_->paths.size(); }
+
+bool DecodePool::next(DecodedItem& out) {
+  std::unique_lock<std::mutex> lock(impl_->m);
+  if (impl_->next_out >= impl_->paths.size()) return false;
+  const std::size_t i = impl_->next_out;
+  impl_->ready_cv.wait(lock, [&] { return impl_->done[i] != nullptr; });
+  out = std::move(*impl_->done[i]);
+  impl_->done[i].reset();
+  ++impl_->next_out;
+  lock.unlock();
+  impl_->space_cv.notify_all();
+  return true;
+}
+
+}  // namespace hmr::audio

@@ -1,0 +1,548 @@
+// audio/mfcc.cpp — librosa-parity MFCC: parameters, filter bank, DCT, the cpu backend and the
+// dispatch to the cuda backend (mfcc_cuda.cpp). See mfcc.h for the definition.
+//
+// cpu backend layout: each clip is cut into blocks of kBlock frames; a block is framed and
+// windowed into an FFTW-aligned [kBlock][n_fft] buffer, transformed by one batched r2c plan
+// (made once per n_fft and kept for the process), reduced to power and then to mel power with
+// the sparse filter rows, and stored frame-major in a [n_frames][n_mels] buffer. The dB
+// conversion needs the whole clip's peak, so log, clamp, DCT and summary run after the last block.
+// Threads take whole clips (OpenMP dynamic schedule); a batch with fewer clips than threads
+// splits each clip's blocks over the threads instead.
+#include "audio/mfcc.h"
+
+#include <fftw3.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <numbers>
+
+#include "core/error.h"
+#include "core/nvtx.h"
+#include "core/timer.h"
+#include "cuda/dispatch.h"
+
+HMR_DECLARE_CUDA(
+    hmr::audio::MfccResult mfcc_clips_cuda(hmr::Backend& b, const std::vector<std::span<const float>>& clips,
+                                           const hmr::audio::MfccParams& p, bool keep_frames);
+    hmr::audio::MfccResult mfcc_files_cuda(hmr::Backend & b, const std::vector<std::filesystem::path>& paths,
+                                           const hmr::audio::MfccParams& p, const hmr::audio::MfccOptions& options))
+
+namespace hmr::audio {
+
+// ---- parameters ---------------------------------------------------------------------------
+
+void check_params(const MfccParams& p) {
+  HMR_REQUIRE(p.sample_rate > 0, "mfcc: sample_rate must be > 0 (got {})", p.sample_rate);
+  HMR_REQUIRE(p.n_fft >= 2 && p.n_fft <= (1 << 16), "mfcc: n_fft must be in [2, 65536] (got {})", p.n_fft);
+  HMR_REQUIRE(p.hop_length > 0, "mfcc: hop_length must be > 0 (got {})", p.hop_length);
+  HMR_REQUIRE(p.win_length >= 0 && p.win_length <= p.n_fft, "mfcc: win_length must be in [0, n_fft={}] (got {})",
+              p.n_fft, p.win_length);
+  HMR_REQUIRE(std::isfinite(p.power) && p.power > 0, "mfcc: power must be > 0 (got {})", p.power);
+  HMR_REQUIRE(p.n_mels > 0 && p.n_mels <= 4096, "mfcc: n_mels must be in [1, 4096] (got {})", p.n_mels);
+  HMR_REQUIRE(p.n_mfcc > 0 && p.n_mfcc <= p.n_mels, "mfcc: n_mfcc must be in [1, n_mels={}] (got {})", p.n_mels,
+              p.n_mfcc);
+  const double fmax = p.fmax > 0 ? p.fmax : p.sample_rate / 2.0;
+  HMR_REQUIRE(std::isfinite(p.fmin) && p.fmin >= 0 && p.fmin < fmax, "mfcc: need 0 <= fmin < fmax (got {} and {})",
+              p.fmin, fmax);
+  HMR_REQUIRE(std::isfinite(p.amin) && p.amin > 0, "mfcc: amin must be > 0 (got {})", p.amin);
+  HMR_REQUIRE(std::isfinite(p.ref) && p.ref != 0, "mfcc: ref must be a non-zero number (got {})", p.ref);
+  HMR_REQUIRE(!std::isnan(p.top_db), "mfcc: top_db must be a number (<= 0 disables it)");
+  HMR_REQUIRE(std::isfinite(p.lifter) && p.lifter >= 0, "mfcc: lifter must be >= 0 (got {})", p.lifter);
+}
+
+int n_bins(const MfccParams& p) { return 1 + p.n_fft / 2; }
+
+std::int64_t frame_count(std::int64_t samples, const MfccParams& p) {
+  const std::int64_t padded = samples + (p.center ? 2 * (p.n_fft / 2) : 0);
+  if (samples <= 0 || padded < p.n_fft) return 0;
+  return 1 + (padded - p.n_fft) / p.hop_length;
+}
+
+std::vector<std::string> summary_columns(int n_mfcc) {
+  std::vector<std::string> c;
+  for (int k = 1; k <= n_mfcc; ++k) {
+    c.push_back(fmt::format("mfcc{}_mean", k));
+    c.push_back(fmt::format("mfcc{}_var", k));
+  }
+  return c;
+}
+
+// ---- window, filters, DCT ------------------------------------------------------------------
+
+std::vector<float> stft_window(const MfccParams& p) {
+  const int win = p.win_length > 0 ? p.win_length : p.n_fft;
+  std::vector<float> w(static_cast<std::size_t>(p.n_fft), 0.0f);
+  const int lpad = (p.n_fft - win) / 2;  // librosa.util.pad_center
+  for (int n = 0; n < win; ++n)          // periodic ("fftbins") Hann, scipy.signal.get_window
+    w[static_cast<std::size_t>(lpad + n)] =
+        static_cast<float>(0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * n / static_cast<double>(win)));
+  return w;
+}
+
+namespace {
+
+double hz_to_mel(double f, bool htk) {
+  if (htk) return 2595.0 * std::log10(1.0 + f / 700.0);
+  const double f_sp = 200.0 / 3, min_log_hz = 1000.0, min_log_mel = min_log_hz / f_sp;
+  const double logstep = std::log(6.4) / 27.0;
+  return f >= min_log_hz ? min_log_mel + std::log(f / min_log_hz) / logstep : f / f_sp;
+}
+
+double mel_to_hz(double m, bool htk) {
+  if (htk) return 700.0 * (std::pow(10.0, m / 2595.0) - 1.0);
+  const double f_sp = 200.0 / 3, min_log_hz = 1000.0, min_log_mel = min_log_hz / f_sp;
+  const double logstep = std::log(6.4) / 27.0;
+  return m >= min_log_mel ? min_log_hz * std::exp(logstep * (m - min_log_mel)) : f_sp * m;
+}
+
+}  // namespace
+
+MelFilters mel_filters(const MfccParams& p) {
+  check_params(p);
+  const int nb = n_bins(p), nm = p.n_mels;
+  const double fmax = p.fmax > 0 ? p.fmax : p.sample_rate / 2.0;
+  // mel_frequencies(n_mels + 2): np.linspace over the mel axis (last point exact), back to Hz.
+  const double lo = hz_to_mel(p.fmin, p.htk), hi = hz_to_mel(fmax, p.htk);
+  std::vector<double> mel_f(static_cast<std::size_t>(nm + 2));
+  const double step = (hi - lo) / (nm + 1);
+  for (int i = 0; i < nm + 2; ++i) mel_f[static_cast<std::size_t>(i)] = mel_to_hz(i * step + lo, p.htk);
+  mel_f.back() = mel_to_hz(hi, p.htk);
+  // np.fft.rfftfreq(n_fft, 1/sr)
+  const double df = 1.0 / (p.n_fft * (1.0 / p.sample_rate));
+  MelFilters m;
+  m.n_mels = nm;
+  m.n_bins = nb;
+  for (int i = 0; i < nm; ++i) {
+    const double f0 = mel_f[static_cast<std::size_t>(i)], f1 = mel_f[static_cast<std::size_t>(i + 1)],
+                 f2 = mel_f[static_cast<std::size_t>(i + 2)];
+    const double enorm = p.slaney_norm ? 2.0 / (f2 - f0) : 1.0;
+    std::vector<float> row(static_cast<std::size_t>(nb));
+    int first = -1, last = -1;
+    for (int k = 0; k < nb; ++k) {
+      const double fk = k * df;
+      const double lower = -(f0 - fk) / (f1 - f0), upper = (f2 - fk) / (f2 - f1);
+      // librosa stores the triangle in a float32 array, then scales it in place by the float64
+      // norm: two roundings, reproduced here.
+      const float tri = static_cast<float>(std::max(0.0, std::min(lower, upper)));
+      row[static_cast<std::size_t>(k)] = static_cast<float>(static_cast<double>(tri) * enorm);
+      if (row[static_cast<std::size_t>(k)] != 0.0f) {
+        if (first < 0) first = k;
+        last = k;
+      }
+    }
+    // A triangle's support is contiguous: keep [first, last] (an empty filter keeps nothing).
+    m.start.push_back(first < 0 ? 0 : first);
+    m.count.push_back(first < 0 ? 0 : last - first + 1);
+    m.offset.push_back(static_cast<int>(m.weights.size()));
+    if (first >= 0) m.weights.insert(m.weights.end(), row.begin() + first, row.begin() + last + 1);
+  }
+  return m;
+}
+
+Matrix MelFilters::dense() const {
+  Matrix d(n_mels, n_bins);
+  for (int i = 0; i < n_mels; ++i)
+    for (int j = 0; j < count[static_cast<std::size_t>(i)]; ++j)
+      d(i, start[static_cast<std::size_t>(i)] + j) =
+          weights[static_cast<std::size_t>(offset[static_cast<std::size_t>(i)] + j)];
+  return d;
+}
+
+Matrix dct_matrix(const MfccParams& p) {
+  // scipy.fftpack.dct(type=2, norm="ortho"): y_k = s_k sum_n x_n cos(pi k (2n + 1) / (2N)),
+  // s_0 = sqrt(1/N), s_k = sqrt(2/N); librosa's lifter multiplies row k-1 by 1 + L/2 sin(pi k / L).
+  const int n = p.n_mels;
+  Matrix d(p.n_mfcc, n);
+  for (int k = 0; k < p.n_mfcc; ++k) {
+    const double s = std::sqrt((k == 0 ? 1.0 : 2.0) / n);
+    const double lift = p.lifter > 0 ? 1.0 + p.lifter / 2.0 * std::sin(std::numbers::pi * (k + 1) / p.lifter) : 1.0;
+    for (int i = 0; i < n; ++i)
+      d(k, i) = static_cast<float>(lift * s * std::cos(std::numbers::pi * k * (2.0 * i + 1.0) / (2.0 * n)));
+  }
+  return d;
+}
+
+std::vector<float> summarize_frames(const Matrix& f) {
+  std::vector<float> out(static_cast<std::size_t>(2 * f.rows()));
+  const std::int64_t t = f.cols();
+  for (std::int64_t k = 0; k < f.rows(); ++k) {
+    double s = 0.0;
+    for (std::int64_t j = 0; j < t; ++j) s += f(k, j);
+    const double mean = t > 0 ? s / static_cast<double>(t) : 0.0;
+    double q = 0.0;
+    for (std::int64_t j = 0; j < t; ++j) {
+      const double d = f(k, j) - mean;
+      q += d * d;
+    }
+    out[static_cast<std::size_t>(2 * k)] = static_cast<float>(mean);
+    out[static_cast<std::size_t>(2 * k + 1)] = static_cast<float>(t > 0 ? q / static_cast<double>(t) : 0.0);
+  }
+  return out;
+}
+
+// ---- cpu backend --------------------------------------------------------------------------
+
+namespace {
+
+constexpr int kBlock = 16;  // frames per FFTW batch
+
+// Batched r2c plans, one per n_fft, made once (FFTW_MEASURE) and kept for the process; FFTW's
+// planner is not thread-safe, execution with the new-array interface is.
+fftwf_plan block_plan(int n_fft) {
+  static std::mutex mu;
+  static std::map<int, fftwf_plan> plans;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = plans.find(n_fft);
+  if (it != plans.end()) return it->second;
+  const int odist = (n_fft / 2 + 2) & ~1;  // even, so every row keeps the buffer's alignment
+  float* in = fftwf_alloc_real(static_cast<std::size_t>(kBlock) * n_fft);
+  fftwf_complex* out = fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * odist);
+  int n = n_fft;
+  fftwf_plan plan = fftwf_plan_many_dft_r2c(1, &n, kBlock, in, nullptr, 1, n_fft, out, nullptr, 1, odist,
+                                            FFTW_MEASURE | FFTW_DESTROY_INPUT);
+  fftwf_free(in);
+  fftwf_free(out);
+  HMR_ASSERT(plan != nullptr, "FFTW could not plan a batched r2c of length {}", n_fft);
+  plans.emplace(n_fft, plan);
+  return plan;
+}
+
+struct FftwDeleter {
+  void operator()(void* p) const { fftwf_free(p); }
+};
+
+// Read-only state shared by all threads for one parameter set.
+struct CpuPlan {
+  MfccParams p;
+  int nb = 0, odist = 0;
+  std::vector<float> window;
+  MelFilters mel;
+  std::vector<float> dct_t;  // [n_mels][n_mfcc]: DCT transposed so the inner loop runs over k
+  fftwf_plan plan = nullptr;
+  float log_ref = 0.0f;
+
+  explicit CpuPlan(const MfccParams& params) : p(params) {
+    check_params(p);
+    nb = n_bins(p);
+    odist = (p.n_fft / 2 + 2) & ~1;
+    window = stft_window(p);
+    mel = mel_filters(p);
+    const Matrix d = dct_matrix(p);
+    dct_t.resize(static_cast<std::size_t>(p.n_mels) * p.n_mfcc);
+    for (int k = 0; k < p.n_mfcc; ++k)
+      for (int m = 0; m < p.n_mels; ++m) dct_t[static_cast<std::size_t>(m) * p.n_mfcc + k] = d(k, m);
+    plan = block_plan(p.n_fft);
+    log_ref = static_cast<float>(10.0 * std::log10(std::max(p.amin, std::abs(p.ref))));
+  }
+};
+
+// Per-thread scratch: one block of frames and its spectra.
+struct Scratch {
+  std::unique_ptr<float, FftwDeleter> frames;
+  std::unique_ptr<fftwf_complex, FftwDeleter> spec;
+  std::vector<float> power;
+  explicit Scratch(const CpuPlan& c)
+      : frames(fftwf_alloc_real(static_cast<std::size_t>(kBlock) * c.p.n_fft)),
+        spec(fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * c.odist)),
+        power(static_cast<std::size_t>(c.nb)) {}
+};
+
+// Mel power of frames [f0, f1) of y into mel[(f - f0) * n_mels + m] (f1 - f0 <= kBlock).
+void mel_block(const CpuPlan& c, Scratch& s, std::span<const float> y, std::int64_t f0, std::int64_t f1, float* mel) {
+  const int n_fft = c.p.n_fft, hop = c.p.hop_length;
+  const std::int64_t pad = c.p.center ? n_fft / 2 : 0, len = static_cast<std::int64_t>(y.size());
+  float* fr = s.frames.get();
+  const float* w = c.window.data();
+  for (std::int64_t f = f0; f < f0 + kBlock; ++f) {
+    float* dst = fr + (f - f0) * n_fft;
+    if (f >= f1) {  // unused rows of the last block: transform zeros
+      std::fill(dst, dst + n_fft, 0.0f);
+      continue;
+    }
+    const std::int64_t base = f * hop - pad;
+    if (base >= 0 && base + n_fft <= len) {
+      const float* src = y.data() + base;
+      for (int j = 0; j < n_fft; ++j) dst[j] = src[j] * w[j];
+    } else {
+      for (int j = 0; j < n_fft; ++j) {
+        const std::int64_t i = base + j;
+        dst[j] = (i >= 0 && i < len) ? y[static_cast<std::size_t>(i)] * w[j] : 0.0f;
+      }
+    }
+  }
+  fftwf_execute_dft_r2c(c.plan, fr, s.spec.get());
+  const int nm = c.p.n_mels;
+  const bool pow2 = c.p.power == 2.0f, pow1 = c.p.power == 1.0f;
+  float* pw = s.power.data();
+  for (std::int64_t f = f0; f < f1; ++f) {
+    const fftwf_complex* X = s.spec.get() + (f - f0) * c.odist;
+    for (int k = 0; k < c.nb; ++k) {
+      const float p2 = X[k][0] * X[k][0] + X[k][1] * X[k][1];
+      pw[k] = pow2 ? p2 : (pow1 ? std::sqrt(p2) : std::pow(std::sqrt(p2), c.p.power));
+    }
+    float* out = mel + (f - f0) * nm;
+    for (int m = 0; m < nm; ++m) {
+      const float* wm = c.mel.weights.data() + c.mel.offset[static_cast<std::size_t>(m)];
+      const float* pm = pw + c.mel.start[static_cast<std::size_t>(m)];
+      const int cnt = c.mel.count[static_cast<std::size_t>(m)];
+      float acc = 0.0f;
+      for (int j = 0; j < cnt; ++j) acc += wm[j] * pm[j];
+      out[m] = acc;
+    }
+  }
+}
+
+// The mel power of one whole clip, [n_frames][n_mels]; blocks split over threads when `inner`.
+std::vector<float> clip_mel(const CpuPlan& c, std::span<const float> y, std::int64_t n_frames, bool inner) {
+  std::vector<float> mel(static_cast<std::size_t>(n_frames) * c.p.n_mels);
+  const std::int64_t blocks = (n_frames + kBlock - 1) / kBlock;
+  if (inner) {
+#pragma omp parallel
+    {
+      Scratch s(c);
+#pragma omp for schedule(static)
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::int64_t f0 = b * kBlock, f1 = std::min(n_frames, f0 + kBlock);
+        mel_block(c, s, y, f0, f1, mel.data() + f0 * c.p.n_mels);
+      }
+    }
+  } else {
+    Scratch s(c);
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t f0 = b * kBlock, f1 = std::min(n_frames, f0 + kBlock);
+      mel_block(c, s, y, f0, f1, mel.data() + f0 * c.p.n_mels);
+    }
+  }
+  return mel;
+}
+
+struct ClipOut {
+  std::vector<float> summary;  // [2 * n_mfcc]
+  Matrix frames;               // [n_mfcc x n_frames] when requested
+};
+
+// dB (with the clip's top_db floor), DCT and summary from a clip's mel power.
+ClipOut finish_clip(const CpuPlan& c, std::vector<float>& mel, std::int64_t n_frames, bool keep_frames) {
+  const int nm = c.p.n_mels, nk = c.p.n_mfcc;
+  const float amin = static_cast<float>(c.p.amin);
+  float peak = -INFINITY;
+  for (float& v : mel) {
+    v = 10.0f * std::log10(std::max(amin, v)) - c.log_ref;
+    peak = std::max(peak, v);
+  }
+  if (c.p.top_db > 0) {
+    const float floor = peak - static_cast<float>(c.p.top_db);
+    for (float& v : mel) v = std::max(v, floor);
+  }
+  ClipOut out;
+  if (keep_frames) out.frames = Matrix(nk, n_frames);
+  std::vector<double> sum(static_cast<std::size_t>(nk), 0.0);
+  std::vector<float> coef(static_cast<std::size_t>(n_frames) * nk);
+  for (std::int64_t f = 0; f < n_frames; ++f) {
+    float acc[512];  // n_mfcc <= n_mels <= 4096: chunks of 512 coefficients
+    const float* x = mel.data() + f * nm;
+    for (int k0 = 0; k0 < nk; k0 += 512) {
+      const int k1 = std::min(nk, k0 + 512);
+      std::fill(acc, acc + (k1 - k0), 0.0f);
+      for (int m = 0; m < nm; ++m) {
+        const float xm = x[m];
+        const float* d = c.dct_t.data() + static_cast<std::size_t>(m) * nk + k0;
+        for (int k = 0; k < k1 - k0; ++k) acc[k] += d[k] * xm;
+      }
+      for (int k = k0; k < k1; ++k) {
+        coef[static_cast<std::size_t>(f * nk + k)] = acc[k - k0];
+        sum[static_cast<std::size_t>(k)] += acc[k - k0];
+      }
+    }
+  }
+  out.summary.resize(static_cast<std::size_t>(2 * nk));
+  std::vector<double> mean(static_cast<std::size_t>(nk)), q(static_cast<std::size_t>(nk), 0.0);
+  for (int k = 0; k < nk; ++k) mean[static_cast<std::size_t>(k)] = sum[static_cast<std::size_t>(k)] / n_frames;
+  for (std::int64_t f = 0; f < n_frames; ++f)
+    for (int k = 0; k < nk; ++k) {
+      const double d = coef[static_cast<std::size_t>(f * nk + k)] - mean[static_cast<std::size_t>(k)];
+      q[static_cast<std::size_t>(k)] += d * d;
+    }
+  for (int k = 0; k < nk; ++k) {
+    out.summary[static_cast<std::size_t>(2 * k)] = static_cast<float>(mean[static_cast<std::size_t>(k)]);
+    out.summary[static_cast<std::size_t>(2 * k + 1)] = static_cast<float>(q[static_cast<std::size_t>(k)] / n_frames);
+  }
+  if (keep_frames)
+    for (std::int64_t f = 0; f < n_frames; ++f)
+      for (int k = 0; k < nk; ++k) out.frames(k, f) = coef[static_cast<std::size_t>(f * nk + k)];
+  return out;
+}
+
+void check_clip(std::span<const float> y, const MfccParams& p, const std::string& what) {
+  HMR_REQUIRE(!y.empty(), "mfcc: {} is empty (zero samples)", what);
+  HMR_REQUIRE(frame_count(static_cast<std::int64_t>(y.size()), p) > 0,
+              "mfcc: {} has {} samples, fewer than n_fft={} (center=false)", what, y.size(), p.n_fft);
+  for (std::size_t i = 0; i < y.size(); ++i)
+    HMR_REQUIRE(std::isfinite(y[i]), "mfcc: {} has a non-finite sample at index {}", what, i);
+}
+
+ClipOut compute_clip(const CpuPlan& c, std::span<const float> y, bool keep_frames, bool inner) {
+  const std::int64_t n_frames = frame_count(static_cast<std::int64_t>(y.size()), c.p);
+  std::vector<float> mel = clip_mel(c, y, n_frames, inner);
+  return finish_clip(c, mel, n_frames, keep_frames);
+}
+
+MfccResult assemble(std::vector<ClipOut>& outs, const std::vector<std::int64_t>& lengths, const std::vector<char>& ok,
+                    int n_mfcc, bool keep_frames) {
+  MfccResult r;
+  std::int64_t n_ok = 0;
+  for (char o : ok) n_ok += o ? 1 : 0;
+  r.summaries = Matrix(n_ok, 2 * n_mfcc);
+  std::int64_t row = 0;
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    if (!ok[i]) continue;
+    std::copy(outs[i].summary.begin(), outs[i].summary.end(), r.summaries.row(row));
+    r.index.push_back(i);
+    r.length.push_back(lengths[i]);
+    if (keep_frames) r.frames.push_back(std::move(outs[i].frames));
+    ++row;
+  }
+  return r;
+}
+
+MfccResult mfcc_clips_cpu(const std::vector<std::span<const float>>& clips, const MfccParams& p, bool keep_frames) {
+  const CpuPlan c(p);
+  const std::int64_t n = static_cast<std::int64_t>(clips.size());
+  std::vector<ClipOut> outs(clips.size());
+  std::vector<std::int64_t> lengths(clips.size());
+  std::vector<char> ok(clips.size(), 1);
+  Stopwatch sw;
+  if (n < cpu_threads()) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      outs[static_cast<std::size_t>(i)] = compute_clip(c, clips[static_cast<std::size_t>(i)], keep_frames, true);
+      lengths[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(clips[static_cast<std::size_t>(i)].size());
+    }
+  } else {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int64_t i = 0; i < n; ++i) {
+      outs[static_cast<std::size_t>(i)] = compute_clip(c, clips[static_cast<std::size_t>(i)], keep_frames, false);
+      lengths[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(clips[static_cast<std::size_t>(i)].size());
+    }
+  }
+  MfccResult r = assemble(outs, lengths, ok, p.n_mfcc, keep_frames);
+  r.compute_s = r.total_s = sw.seconds();
+  return r;
+}
+
+MfccResult mfcc_files_cpu(const std::vector<std::filesystem::path>& paths, const MfccParams& p, const MfccOptions& o) {
+  const CpuPlan c(p);
+  const std::int64_t n = static_cast<std::int64_t>(paths.size());
+  std::vector<ClipOut> outs(paths.size());
+  std::vector<std::int64_t> lengths(paths.size(), 0);
+  std::vector<char> ok(paths.size(), 0);
+  std::vector<std::string> errors(paths.size());
+  std::atomic<bool> abort{false};
+  std::atomic<std::size_t> done{0};
+  std::mutex progress_mu;
+  double decode_s = 0.0, compute_s = 0.0;
+  Stopwatch total;
+  const LoadOptions lo{p.sample_rate, o.offset, o.duration};
+  int threads = o.decode_threads > 0 ? o.decode_threads : cpu_threads();
+  // Decode and compute are fused per file: each thread reads a file, then computes it, so all
+  // cores stay busy on a mix of I/O, decoding and FFTs without a hand-off between pools.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : decode_s, compute_s)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    if (abort.load(std::memory_order_relaxed)) continue;
+    try {
+      Stopwatch sw;
+      AudioClip clip = load_audio(paths[u], lo);
+      decode_s += sw.seconds();
+      sw.reset();
+      check_clip(clip.samples, p, paths[u].string());
+      outs[u] = compute_clip(c, clip.samples, o.keep_frames, false);
+      compute_s += sw.seconds();
+      lengths[u] = clip.size();
+      ok[u] = 1;
+    } catch (const std::exception& e) {
+      errors[u] = e.what();
+      if (o.strict) abort = true;
+    }
+    const std::size_t d = ++done;
+    if (o.progress) {
+      std::lock_guard<std::mutex> lock(progress_mu);
+      o.progress(d, paths.size());
+    }
+  }
+  for (std::size_t i = 0; i < paths.size(); ++i)
+    if (!errors[i].empty() && o.strict) input_error("{}", errors[i]);
+  MfccResult r = assemble(outs, lengths, ok, p.n_mfcc, o.keep_frames);
+  for (std::size_t i = 0; i < paths.size(); ++i)
+    if (!ok[i]) r.skipped.push_back({paths[i].string(), errors[i]});
+  r.decode_s = decode_s / threads;
+  r.compute_s = compute_s / threads;
+  r.total_s = total.seconds();
+  return r;
+}
+
+}  // namespace
+
+Matrix melspectrogram_cpu(std::span<const float> y, const MfccParams& p) {
+  const CpuPlan c(p);
+  check_clip(y, p, "the clip");
+  const std::int64_t n_frames = frame_count(static_cast<std::int64_t>(y.size()), p);
+  const std::vector<float> mel = clip_mel(c, y, n_frames, true);
+  Matrix out(p.n_mels, n_frames);
+  for (std::int64_t f = 0; f < n_frames; ++f)
+    for (int m = 0; m < p.n_mels; ++m) out(m, f) = mel[static_cast<std::size_t>(f * p.n_mels + m)];
+  return out;
+}
+
+Matrix mfcc_cpu(std::span<const float> y, const MfccParams& p) {
+  const CpuPlan c(p);
+  check_clip(y, p, "the clip");
+  return compute_clip(c, y, true, true).frames;
+}
+
+// ---- dispatch -----------------------------------------------------------------------------
+
+MfccResult mfcc_clips(Backend& b, const std::vector<std::span<const float>>& clips, const MfccParams& p,
+                      bool keep_frames) {
+  NvtxRange range("audio/mfcc");
+  check_params(p);
+  for (std::size_t i = 0; i < clips.size(); ++i) check_clip(clips[i], p, fmt::format("clip {}", i));
+  if (clips.empty()) {
+    MfccResult r;
+    r.summaries = Matrix(0, 2 * p.n_mfcc);
+    return r;
+  }
+  if (!b.is_cuda()) return mfcc_clips_cpu(clips, p, keep_frames);
+  return HMR_CUDA_CALL(b, mfcc_clips_cuda(b, clips, p, keep_frames));
+}
+
+MfccResult mfcc_files(Backend& b, const std::vector<std::filesystem::path>& paths, const MfccParams& p,
+                      const MfccOptions& o) {
+  NvtxRange range("audio/mfcc_files");
+  check_params(p);
+  HMR_REQUIRE(std::isfinite(o.offset) && o.offset >= 0, "mfcc: offset must be >= 0 seconds (got {})", o.offset);
+  if (paths.empty()) {
+    MfccResult r;
+    r.summaries = Matrix(0, 2 * p.n_mfcc);
+    return r;
+  }
+  if (!b.is_cuda()) return mfcc_files_cpu(paths, p, o);
+  return HMR_CUDA_CALL(b, mfcc_files_cuda(b, paths, p, o));
+}
+
+Matrix mfcc_summaries(Backend& b, const std::vector<std::filesystem::path>& paths, const MfccParams& p,
+                      std::vector<SkippedFile>* skipped) {
+  MfccResult r = mfcc_files(b, paths, p, {});
+  if (skipped) skipped->insert(skipped->end(), r.skipped.begin(), r.skipped.end());
+  return std::move(r.summaries);
+}
+
+Matrix mfcc(Backend& b, std::span<const float> y, const MfccParams& p) {
+  MfccResult r = mfcc_clips(b, {y}, p, true);
+  return std::move(r.frames.front());
+}
+
+}  // namespace hmr::audio
