@@ -1,0 +1,471 @@
+// pipeline/common.cpp — what the three experiments share: staged outputs, settings from the
+// Config, K-Means + scoring of a method on its own space, t-SNE plots, label files, fusion and id
+// matching, metrics.json and the stage-timings table.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "eval/metrics.h"
+#include "io/atomic_file.h"
+#include "io/npy.h"
+#include "pipeline/runner.h"
+#include "plot/scatter.h"
+#include "prep/standardize.h"
+
+namespace hmr::pipeline {
+namespace fs = std::filesystem;
+
+// ---- public helpers ----------------------------------------------------------------------------
+
+LyricsInput parse_lyrics_arg(const std::string& arg) {
+  HMR_REQUIRE(!arg.empty(), "--lyrics: empty argument (expected FILE.csv or FILE.csv:LANG)");
+  LyricsInput in{fs::path(arg), ""};
+  const std::size_t colon = arg.rfind(':');
+  if (colon == std::string::npos || colon == 0) return in;
+  const std::string tag = arg.substr(colon + 1);
+  const bool plausible = !tag.empty() && tag.size() <= 16 && std::all_of(tag.begin(), tag.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+  });
+  // "C:\..." style or a path whose last component contains ':' keeps the colon.
+  if (!plausible) return in;
+  in.path = fs::path(arg.substr(0, colon));
+  in.language = tag;
+  return in;
+}
+
+const MethodScores* ExperimentResult::find(const std::string& method) const {
+  for (const auto& m : results)
+    if (m.method == method) return &m;
+  return nullptr;
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> match_ids(const std::vector<std::string>& a_ids,
+                                                           const std::vector<std::string>& b_ids) {
+  std::map<std::string, std::size_t> b_index;
+  for (std::size_t j = 0; j < b_ids.size(); ++j) {
+    const bool fresh = b_index.emplace(b_ids[j], j).second;
+    HMR_REQUIRE(fresh, "duplicate id '{}' (rows are paired by id, so ids must be unique)", b_ids[j]);
+  }
+  std::set<std::string> seen;
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t i = 0; i < a_ids.size(); ++i) {
+    HMR_REQUIRE(seen.insert(a_ids[i]).second, "duplicate id '{}' (rows are paired by id, so ids must be unique)",
+                a_ids[i]);
+    auto it = b_index.find(a_ids[i]);
+    if (it != b_index.end()) out.emplace_back(i, it->second);
+  }
+  return out;
+}
+
+std::vector<std::int32_t> encode_labels(const std::vector<std::string>& values, std::vector<std::string>& names) {
+  std::set<std::string> distinct(values.begin(), values.end());
+  names.assign(distinct.begin(), distinct.end());
+  std::map<std::string, std::int32_t> code;
+  for (std::size_t i = 0; i < names.size(); ++i) code[names[i]] = static_cast<std::int32_t>(i);
+  std::vector<std::int32_t> out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) out[i] = code[values[i]];
+  return out;
+}
+
+Matrix fuse_blocks(Backend& backend, const std::vector<const Matrix*>& blocks, const std::vector<double>& weights) {
+  HMR_REQUIRE(!blocks.empty() && blocks.size() == weights.size(), "fusion: {} blocks but {} weights", blocks.size(),
+              weights.size());
+  const std::int64_t n = blocks.front()->rows();
+  std::int64_t cols = 0;
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    HMR_REQUIRE(blocks[b]->rows() == n, "fusion: block {} has {} rows, block 0 has {} (rows must be the same tracks)",
+                b, blocks[b]->rows(), n);
+    HMR_REQUIRE(std::isfinite(weights[b]) && weights[b] >= 0.0, "fusion: weight {} of block {} must be >= 0",
+                weights[b], b);
+    cols += blocks[b]->cols();
+  }
+  Matrix fused(n, cols);
+  std::int64_t at = 0;
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    const Matrix& x = *blocks[b];
+    const Matrix z = prep::apply_scaler(backend, prep::fit_scaler(backend, x), x);
+    // Equal total variance per block (weight^2), whatever its width: a 32-d text latent must not
+    // outvote a 16-d audio latent just by having more columns.
+    const float s = static_cast<float>(weights[b] / std::sqrt(static_cast<double>(x.cols())));
+    for (std::int64_t r = 0; r < n; ++r)
+      for (std::int64_t c = 0; c < x.cols(); ++c) fused(r, at + c) = s * z(r, c);
+    at += x.cols();
+  }
+  return fused;
+}
+
+namespace {
+// JSON number or null (NaN/inf cannot be written as JSON numbers).
+nlohmann::ordered_json num(double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nullptr; }
+}  // namespace
+
+std::string metrics_json(const ExperimentResult& r) {
+  nlohmann::ordered_json j;
+  j["task"] = to_string(r.task);
+  j["device"] = r.device;
+  j["seed"] = r.seed;
+  j["n_samples"] = r.n_samples;
+  j["k"] = r.k;
+  j["primary_label"] = r.primary_label;
+  if (!r.second_label.empty()) j["second_label"] = r.second_label;
+  j["n_excluded"] = r.excluded.size();
+  nlohmann::ordered_json t = nlohmann::ordered_json::object();
+  for (const auto& [stage, s] : r.timings.items()) t[stage] = s;
+  t["total"] = r.timings.total();
+  j["timings_s"] = t;
+  nlohmann::ordered_json res = nlohmann::ordered_json::object();
+  const std::string suffix = r.second_label.empty() ? "" : "_" + r.second_label;
+  for (const auto& m : r.results) {
+    nlohmann::ordered_json e;
+    e["silhouette"] = num(m.silhouette);
+    e["calinski_harabasz"] = num(m.calinski_harabasz);
+    e["davies_bouldin"] = num(m.davies_bouldin);
+    if (m.ari) e["ari"] = num(*m.ari);
+    if (m.nmi) e["nmi"] = num(*m.nmi);
+    if (m.purity) e["purity"] = num(*m.purity);
+    if (m.ari_second) e["ari" + suffix] = num(*m.ari_second);
+    if (m.nmi_second) e["nmi" + suffix] = num(*m.nmi_second);
+    if (m.purity_second) e["purity" + suffix] = num(*m.purity_second);
+    e["space"] = m.space;
+    res[m.method] = e;
+  }
+  j["results"] = res;
+  return j.dump(2) + "\n";
+}
+
+std::string timings_table(const StageTimings& t) {
+  std::size_t w = 5;
+  for (const auto& [stage, s] : t.items()) w = std::max(w, stage.size());
+  std::string out;
+  for (const auto& [stage, s] : t.items()) out += fmt::format("  {:<{}}  {:9.3f} s\n", stage, w, s);
+  out += fmt::format("  {:<{}}  {:9.3f} s\n", "total", w, t.total());
+  return out;
+}
+
+// ---- runner machinery --------------------------------------------------------------------------
+namespace detail {
+
+OutputDir::OutputDir(const fs::path& out) : out_(out) {
+  HMR_REQUIRE(!out.empty(), "--out DIR is required (where the report, metrics and plots go)");
+  std::error_code ec;
+  HMR_REQUIRE(!fs::exists(out, ec) || fs::is_directory(out, ec), "cannot use --out {}: it is a file, not a folder",
+              out.string());
+  io::ensure_output_dir(out);
+  stage_ = out / fmt::format(".hmr-partial-{}", static_cast<long>(getpid()));
+  fs::remove_all(stage_, ec);
+  fs::create_directories(stage_, ec);
+  HMR_REQUIRE(!ec, "cannot use --out {}: cannot create {}: {}", out.string(), stage_.string(), ec.message());
+}
+
+OutputDir::~OutputDir() {
+  if (committed_) return;
+  std::error_code ec;
+  fs::remove_all(stage_, ec);
+}
+
+fs::path OutputDir::path(const std::string& name) {
+  if (std::find(names_.begin(), names_.end(), name) == names_.end()) names_.push_back(name);
+  return stage_ / name;
+}
+
+void OutputDir::commit() {
+  std::error_code ec;
+  for (const std::string& name : names_) {
+    const fs::path from = stage_ / name;
+    if (!fs::exists(from, ec)) continue;  // a writer that was skipped
+    fs::rename(from, out_ / name, ec);
+    if (ec) runtime_error("cannot move {} into {}: {}", name, out_.string(), ec.message());
+  }
+  fs::remove_all(stage_, ec);
+  committed_ = true;
+}
+
+nn::VaeConfig vae_settings(const Config& c, const std::string& section, std::uint64_t seed) {
+  nn::VaeConfig v = nn::vae_config_from_toml(c.table(section));
+  v.seed = seed;
+  v.validate();
+  return v;
+}
+
+cluster::KMeansOptions kmeans_settings(const Config& c, int k, std::uint64_t seed) {
+  cluster::KMeansOptions o;
+  o.k = k;
+  o.n_init = static_cast<int>(c.get_int("kmeans.n_init"));
+  o.max_iter = static_cast<int>(c.get_int("kmeans.max_iter"));
+  o.tol = c.get_double("kmeans.tol");
+  o.seed = seed;
+  return o;
+}
+
+embed::TsneOptions tsne_settings(const Config& c, std::int64_t n, std::uint64_t seed, std::string* note) {
+  embed::TsneOptions o;
+  o.perplexity = c.get_double("tsne.perplexity");
+  o.theta = c.get_double("tsne.theta");
+  o.iters = static_cast<int>(c.get_int("tsne.iters"));
+  o.early_exag = c.get_double("tsne.early_exag");
+  o.exag_iters = static_cast<int>(c.get_int("tsne.exag_iters"));
+  o.learning_rate = c.get_double("tsne.learning_rate");
+  o.momentum = c.get_double("tsne.momentum");
+  o.final_momentum = c.get_double("tsne.final_momentum");
+  const std::string init = c.get_string("tsne.init");
+  HMR_REQUIRE(init == "pca" || init == "random", "tsne.init must be \"pca\" or \"random\" (got \"{}\")", init);
+  o.init = init == "pca" ? embed::TsneInit::pca : embed::TsneInit::random;
+  o.seed = seed;
+  o.exag_iters = std::min(o.exag_iters, o.iters);
+  const double max_perp = static_cast<double>(n - 1) / 3.0;
+  if (o.perplexity > max_perp) {
+    if (note)
+      *note = fmt::format("t-SNE perplexity lowered from {:g} to {:.2f} = (n - 1) / 3 for n = {} samples", o.perplexity,
+                          max_perp, n);
+    o.perplexity = max_perp;
+  }
+  return o;
+}
+
+text::TfidfOptions tfidf_settings(const Config& c) {
+  text::TfidfOptions o;
+  o.max_features = c.get_int("tfidf.max_features");
+  HMR_REQUIRE(o.max_features >= 0, "tfidf.max_features must be >= 0 (0 = no limit)");
+  auto bound = [&](const char* key) {
+    // An integer is a document count, a float a share of the documents (scikit-learn).
+    const toml::node* n = c.root().at_path(key).node();
+    if (n && n->is_integer()) return text::DfBound::count(n->as_integer()->get());
+    return text::DfBound::share(c.get_double(key));
+  };
+  o.min_df = bound("tfidf.min_df");
+  o.max_df = bound("tfidf.max_df");
+  o.tokens.mode = text::parse_token_mode(c.get_string("tfidf.token_mode"));
+  o.tokens.lowercase = c.get_bool("tfidf.lowercase");
+  o.sublinear_tf = c.get_bool("tfidf.sublinear_tf");
+  if (c.has("tfidf.stop_words")) {
+    const toml::array* a = c.root().at_path("tfidf.stop_words").as_array();
+    if (a)
+      for (const auto& e : *a)
+        if (auto s = e.as_string()) o.tokens.stop_lists.push_back(s->get());
+  }
+  return o;
+}
+
+std::vector<std::int32_t> cluster_rows(Backend& b, const Matrix& x, const cluster::KMeansOptions& opt,
+                                       const std::string& what) {
+  HMR_REQUIRE(opt.k >= 2, "k = {} clusters: need at least 2", opt.k);
+  HMR_REQUIRE(opt.k <= x.rows(), "k = {} clusters but only {} {}: k cannot exceed the number of samples", opt.k,
+              x.rows(), what);
+  return cluster::kmeans(b, x, opt).labels;
+}
+
+namespace {
+// Label metrics on the rows whose truth code is >= 0.
+void label_metrics(const std::vector<std::int32_t>& truth, const std::vector<std::int32_t>& pred,
+                   std::optional<double>& ari, std::optional<double>& nmi, std::optional<double>& purity) {
+  std::vector<std::int32_t> t, p;
+  for (std::size_t i = 0; i < truth.size(); ++i)
+    if (truth[i] >= 0) {
+      t.push_back(truth[i]);
+      p.push_back(pred[i]);
+    }
+  if (t.size() < 2) return;
+  ari = eval::adjusted_rand(t, p);
+  nmi = eval::nmi(t, p);
+  purity = eval::purity(t, p);
+}
+}  // namespace
+
+MethodScores score_method(Backend& b, const std::string& method, const std::string& space, const Matrix& x,
+                          const std::vector<std::int32_t>& pred, const LabelSet& primary, const LabelSet& second,
+                          const Config& c, std::uint64_t seed) {
+  MethodScores s;
+  s.method = method;
+  s.space = space;
+  std::set<std::int32_t> distinct(pred.begin(), pred.end());
+  if (distinct.size() >= 2 && static_cast<std::int64_t>(distinct.size()) < x.rows()) {
+    eval::SilhouetteOptions so;
+    so.sample_size = c.get_int("metrics.silhouette_sample_size");
+    so.seed = seed;
+    if (so.sample_size >= x.rows()) so.sample_size = 0;
+    s.silhouette = eval::silhouette(b, x, pred, so);
+    s.calinski_harabasz = eval::calinski_harabasz(x, pred);
+    s.davies_bouldin = eval::davies_bouldin(x, pred);
+  } else {
+    spdlog::warn("{}: K-Means found {} distinct cluster(s); internal metrics are undefined (NaN)", method,
+                 distinct.size());
+    s.silhouette = s.calinski_harabasz = s.davies_bouldin = std::nan("");
+  }
+  if (!primary.empty()) label_metrics(primary.codes, pred, s.ari, s.nmi, s.purity);
+  if (!second.empty()) label_metrics(second.codes, pred, s.ari_second, s.nmi_second, s.purity_second);
+  return s;
+}
+
+void write_lines(OutputDir& out, const std::string& name, const std::vector<std::string>& lines) {
+  io::write_atomically(out.path(name), [&](std::ostream& os) {
+    for (const auto& l : lines) os << l << '\n';
+  });
+}
+
+void write_labels(OutputDir& out, const std::string& stem, const std::vector<std::int32_t>& codes,
+                  const std::vector<std::string>* names) {
+  io::write_npy(out.path(stem + ".npy"), codes);
+  if (names) write_lines(out, stem + "_names.txt", *names);
+}
+
+std::vector<std::string> tsne_plots(Backend& b, const Matrix& x, const std::string& tag, const std::string& title,
+                                    const std::vector<LabelSet>& colourings, const Config& c, std::uint64_t seed,
+                                    OutputDir& out, StageTimings& timings, std::vector<std::string>& notes) {
+  std::vector<std::string> plots;
+  if (!c.get_bool("tsne.enabled")) return plots;
+  if (x.rows() < 5) {
+    notes.push_back(fmt::format("t-SNE of {} skipped: {} samples (needs at least 5)", tag, x.rows()));
+    return plots;
+  }
+  std::string note;
+  const embed::TsneOptions opt = tsne_settings(c, x.rows(), seed, &note);
+  if (!note.empty() && std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
+  embed::TsneResult res;
+  {
+    ScopedStage st(&timings, "tsne");
+    res = embed::tsne(b, x, opt);
+  }
+  ScopedStage st(&timings, "plots");
+  io::write_npy(out.path("embedding_" + tag + ".npy"), res.y);
+  for (const LabelSet& l : colourings) {
+    const std::string stem = "tsne_" + tag + "_" + l.name;
+    plot::ScatterOptions so;
+    so.title = fmt::format("{} — coloured by {} (t-SNE, KL {:.3f})", title, l.name, res.kl);
+    // Unknown labels (-1) are drawn under their own name.
+    std::vector<std::int32_t> codes = l.codes;
+    std::vector<std::string> names = l.names;
+    if (std::any_of(codes.begin(), codes.end(), [](std::int32_t v) { return v < 0; })) {
+      names.push_back("(unknown)");
+      for (auto& v : codes)
+        if (v < 0) v = static_cast<std::int32_t>(names.size() - 1);
+    }
+    plot::scatter_plot(res.y, codes, names, so, out.path(stem + ".png").string(), out.path(stem + ".svg").string());
+    plots.push_back(stem + ".png");
+  }
+  return plots;
+}
+
+std::string label_counts(const LabelSet& l) {
+  std::vector<std::int64_t> n(l.names.size(), 0);
+  std::int64_t unknown = 0;
+  for (auto v : l.codes) {
+    if (v >= 0 && static_cast<std::size_t>(v) < n.size())
+      ++n[static_cast<std::size_t>(v)];
+    else
+      ++unknown;
+  }
+  std::string s;
+  for (std::size_t i = 0; i < n.size(); ++i) s += fmt::format("{}{} {}", i ? ", " : "", l.names[i], n[i]);
+  if (unknown) s += fmt::format("{}(unknown) {}", s.empty() ? "" : ", ", unknown);
+  return s;
+}
+
+std::string strip_section_tags(const std::string& lyrics) {
+  std::string out;
+  std::istringstream in(lyrics);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string_view t(line);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) t.remove_suffix(1);
+    if (t.size() >= 2 && t.front() == '[' && t.back() == ']' && t.find(']') == t.size() - 1) continue;
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+namespace {
+std::string cell(const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "—"; }
+std::string cell(double v) { return std::isfinite(v) ? fmt::format("{:.4f}", v) : "NaN"; }
+}  // namespace
+
+void write_report(OutputDir& out, const ExperimentResult& r, const ReportInputs& in, const Config& c) {
+  std::ostringstream md;
+  const char* title = r.task == Task::easy     ? "Easy — lyrics: TF-IDF -> text VAE -> K-Means"
+                      : r.task == Task::medium ? "Medium — paired lyrics + audio, fused latents"
+                                               : "Hard — genre from audio features with a beta-VAE";
+  md << "# hmr " << to_string(r.task) << ": " << title << "\n\n";
+  md << fmt::format("device `{}`, seed {}, {} samples, k = {}", r.device, r.seed, r.n_samples, r.k);
+  if (!r.excluded.empty()) md << fmt::format(", {} left out (listed below)", r.excluded.size());
+  md << ".\n\n## Inputs\n\n";
+  for (const auto& s : in.inputs) md << "- " << s << "\n";
+  for (const auto& s : in.counts) md << "- " << s << "\n";
+  md << "\n## Results\n\n";
+  md << fmt::format("Label metrics are against **{}**", r.primary_label);
+  if (!r.second_label.empty()) md << fmt::format(" (and **{}** in the second table)", r.second_label);
+  md << "; internal metrics are computed on each method's own space. Silhouette and Calinski-Harabasz: "
+        "higher is better; Davies-Bouldin: lower is better.\n\n";
+  md << fmt::format(
+      "| method | space | ARI | NMI | purity | silhouette | Calinski-Harabasz | Davies-Bouldin |\n"
+      "|---|---|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& m : r.results)
+    md << fmt::format("| `{}` | {} | {} | {} | {} | {} | {} | {} |\n", m.method, m.space, cell(m.ari), cell(m.nmi),
+                      cell(m.purity), cell(m.silhouette), cell(m.calinski_harabasz), cell(m.davies_bouldin));
+  if (!r.second_label.empty()) {
+    md << fmt::format("\nAgainst **{}** (same clusters):\n\n| method | ARI | NMI | purity |\n|---|---:|---:|---:|\n",
+                      r.second_label);
+    for (const auto& m : r.results)
+      md << fmt::format("| `{}` | {} | {} | {} |\n", m.method, cell(m.ari_second), cell(m.nmi_second),
+                        cell(m.purity_second));
+  }
+  if (!in.plots.empty()) {
+    md << "\n## Plots\n\n";
+    for (const auto& p : in.plots) {
+      const std::string svg = p.substr(0, p.size() - 4) + ".svg";
+      md << fmt::format("![{}]({})\n\n[SVG]({})\n\n", p, p, svg);
+    }
+  }
+  md << "## Stage timings\n\n| stage | seconds |\n|---|---:|\n";
+  for (const auto& [stage, s] : r.timings.items()) md << fmt::format("| {} | {:.3f} |\n", stage, s);
+  md << fmt::format("| **total** | **{:.3f}** |\n", r.timings.total());
+  if (!in.notes.empty()) {
+    md << "\n## Notes\n\n";
+    for (const auto& n : in.notes) md << "- " << n << "\n";
+  }
+  if (!r.excluded.empty()) {
+    md << fmt::format("\n## Left out ({})\n\n", r.excluded.size());
+    const std::size_t show = std::min<std::size_t>(r.excluded.size(), 200);
+    for (std::size_t i = 0; i < show; ++i) md << "- " << r.excluded[i] << "\n";
+    if (show < r.excluded.size()) md << fmt::format("- ... and {} more (excluded.txt)\n", r.excluded.size() - show);
+  }
+  md << "\n## Files\n\n";
+  std::vector<std::string> names = out.names();
+  names.push_back("report.md");
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  for (const auto& n : names) md << "- `" << n << "`\n";
+  md << "\n## Configuration\n\n```toml\n" << c.to_toml() << "```\n";
+  const std::string text = md.str();
+  io::write_atomically(out.path("report.md"), [&](std::ostream& os) { os << text; });
+}
+
+void write_metrics(OutputDir& out, const ExperimentResult& r) {
+  const std::string text = metrics_json(r);
+  io::write_atomically(out.path("metrics.json"), [&](std::ostream& os) { os << text; });
+}
+
+void print_summary(const ExperimentResult& r) {
+  if (quiet()) return;
+  std::string table =
+      fmt::format("hmr {}: {} samples, k = {}, device {}\n", to_string(r.task), r.n_samples, r.k, r.device);
+  table += fmt::format("  {:<18} {:>8} {:>8} {:>8} {:>10}\n", "method", "ARI", "NMI", "purity", "silhouette");
+  for (const auto& m : r.results)
+    table += fmt::format("  {:<18} {:>8} {:>8} {:>8} {:>10}\n", m.method, cell(m.ari), cell(m.nmi), cell(m.purity),
+                         cell(m.silhouette));
+  table += "stage timings:\n" + timings_table(r.timings);
+  table += fmt::format("report: {}\n", (r.out / "report.md").string());
+  std::fputs(table.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace detail
+}  // namespace hmr::pipeline

@@ -1,0 +1,367 @@
+// pipeline/config.cpp — layered experiment configuration (defaults < --config < --set < --seed)
+// over toml++ tables. Every key must exist in the task's defaults, and a value keeps the type of
+// its default (ints widen to floats; integral floats narrow to ints), so a typo or a wrong type is
+// one clear input error instead of a silently ignored setting.
+#include "pipeline/config.h"
+
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+
+namespace hmr::pipeline {
+
+namespace defaults {
+extern const std::string_view easy, medium, hard;
+}
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string> split_key(std::string_view key) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = key.find('.', start);
+    parts.emplace_back(key.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+const char* type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table:
+      return "a section";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "true/false";
+    default:
+      return "a date/time";
+  }
+}
+
+// The node at a dotted key, or nullptr.
+const toml::node* find(const toml::table& root, std::string_view key) {
+  const toml::node* cur = &root;
+  for (const std::string& part : split_key(key)) {
+    const toml::table* t = cur->as_table();
+    if (!t) return nullptr;
+    cur = t->get(part);
+    if (!cur) return nullptr;
+  }
+  return cur;
+}
+
+// A copy of `value` converted to the type of `def`, or nullopt when it cannot be.
+std::optional<std::unique_ptr<toml::node>> coerce(const toml::node& def, const toml::node& value) {
+  using R = std::optional<std::unique_ptr<toml::node>>;
+  switch (def.type()) {
+    case toml::node_type::integer:
+      if (auto i = value.as_integer()) return R(std::make_unique<toml::value<std::int64_t>>(i->get()));
+      if (auto f = value.as_floating_point()) {
+        const double d = f->get();
+        if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15)
+          return R(std::make_unique<toml::value<std::int64_t>>(static_cast<std::int64_t>(d)));
+      }
+      return std::nullopt;
+    case toml::node_type::floating_point:
+      if (auto f = value.as_floating_point()) return R(std::make_unique<toml::value<double>>(f->get()));
+      if (auto i = value.as_integer()) return R(std::make_unique<toml::value<double>>(static_cast<double>(i->get())));
+      return std::nullopt;
+    case toml::node_type::boolean:
+      if (auto b = value.as_boolean()) return R(std::make_unique<toml::value<bool>>(b->get()));
+      return std::nullopt;
+    case toml::node_type::string:
+      if (auto s = value.as_string()) return R(std::make_unique<toml::value<std::string>>(s->get()));
+      return std::nullopt;
+    case toml::node_type::array: {
+      const toml::array* want = def.as_array();
+      const toml::array* got = value.as_array();
+      if (!got) return std::nullopt;
+      auto out = std::make_unique<toml::array>();
+      // The element type is that of the default's elements (an empty default takes anything).
+      const toml::node* elem_def = want->empty() ? nullptr : want->get(0);
+      for (const toml::node& e : *got) {
+        if (!elem_def) {
+          out->push_back(e);
+          continue;
+        }
+        auto c = coerce(*elem_def, e);
+        if (!c) return std::nullopt;
+        if (auto i = (*c)->as_integer())
+          out->push_back(i->get());
+        else if (auto f = (*c)->as_floating_point())
+          out->push_back(f->get());
+        else if (auto b = (*c)->as_boolean())
+          out->push_back(b->get());
+        else if (auto s = (*c)->as_string())
+          out->push_back(s->get());
+        else
+          return std::nullopt;
+      }
+      return R(std::move(out));
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+void collect_leaves(const toml::table& t, const std::string& prefix,
+                    std::vector<std::pair<std::string, const toml::node*>>& out) {
+  for (const auto& [k, v] : t) {
+    const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const toml::table* sub = v.as_table())
+      collect_leaves(*sub, key, out);
+    else
+      out.emplace_back(key, &v);
+  }
+}
+
+toml::table parse_toml(std::string_view text, const std::string& source) {
+  try {
+    return toml::parse(text, std::string_view(source));
+  } catch (const toml::parse_error& e) {
+    input_error("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line, e.source().begin.column, e.description());
+  }
+}
+
+}  // namespace
+
+const char* to_string(Task t) {
+  switch (t) {
+    case Task::easy:
+      return "easy";
+    case Task::medium:
+      return "medium";
+    case Task::hard:
+      return "hard";
+  }
+  return "?";
+}
+
+std::string_view Config::default_text(Task task) {
+  switch (task) {
+    case Task::easy:
+      return defaults::easy;
+    case Task::medium:
+      return defaults::medium;
+    case Task::hard:
+      return defaults::hard;
+  }
+  return {};
+}
+
+Config Config::defaults(Task task) {
+  return Config(task, parse_toml(default_text(task), fmt::format("<defaults of {}>", to_string(task))));
+}
+
+void Config::assign(std::string_view key, const toml::node& value, std::string_view origin) {
+  const toml::node* def = find(root_, key);
+  if (!def) {
+    // Name the section's keys so the user sees what was meant.
+    const auto parts = split_key(key);
+    std::string known;
+    const toml::node* sec = parts.size() > 1 ? find(root_, key.substr(0, key.rfind('.'))) : &root_;
+    if (sec && sec->as_table())
+      for (const auto& [k, v] : *sec->as_table()) known += (known.empty() ? "" : ", ") + std::string(k.str());
+    input_error("{}: unknown configuration key '{}' for hmr {}{}", origin, key, to_string(task_),
+                known.empty() ? std::string() : fmt::format(" (keys here: {})", known));
+  }
+  HMR_REQUIRE(!def->is_table(), "{}: '{}' is a section, not a value", origin, key);
+  auto converted = coerce(*def, value);
+  HMR_REQUIRE(converted.has_value(), "{}: '{}' must be {} (got {})", origin, key, type_name(*def), type_name(value));
+  // tfidf.min_df / max_df keep their own numeric type: an integer is a document count, a float a
+  // share of the documents (scikit-learn's int-or-float semantics).
+  if ((key == "tfidf.min_df" || key == "tfidf.max_df") && (value.is_integer() || value.is_floating_point())) {
+    if (auto i = value.as_integer())
+      converted = std::make_unique<toml::value<std::int64_t>>(i->get());
+    else
+      converted = std::make_unique<toml::value<double>>(value.as_floating_point()->get());
+  }
+  const auto parts = split_key(key);
+  toml::table* parent = &root_;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) parent = (*parent)[parts[i]].as_table();
+  HMR_ASSERT(parent != nullptr, "config parent of {} vanished", key);
+  const std::unique_ptr<toml::node> v = std::move(*converted);
+  if (auto i = v->as_integer())
+    parent->insert_or_assign(parts.back(), i->get());
+  else if (auto f = v->as_floating_point())
+    parent->insert_or_assign(parts.back(), f->get());
+  else if (auto b = v->as_boolean())
+    parent->insert_or_assign(parts.back(), b->get());
+  else if (auto s = v->as_string())
+    parent->insert_or_assign(parts.back(), s->get());
+  else if (auto a = v->as_array())
+    parent->insert_or_assign(parts.back(), *a);
+}
+
+void Config::merge_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  HMR_REQUIRE(std::filesystem::is_regular_file(path, ec), "--config {}: no such file", path.string());
+  std::ifstream in(path, std::ios::binary);
+  HMR_REQUIRE(in.good(), "--config {}: cannot read the file", path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const toml::table t = parse_toml(ss.str(), path.string());
+  std::vector<std::pair<std::string, const toml::node*>> leaves;
+  collect_leaves(t, "", leaves);
+  for (const auto& [key, node] : leaves) assign(key, *node, fmt::format("--config {}", path.string()));
+}
+
+void Config::set(std::string_view assignment) {
+  const std::size_t eq = assignment.find('=');
+  HMR_REQUIRE(eq != std::string_view::npos && eq > 0, "--set {}: expected section.key=value", assignment);
+  const std::string key(trim(assignment.substr(0, eq)));
+  const std::string_view raw = trim(assignment.substr(eq + 1));
+  const std::string origin = fmt::format("--set {}", assignment);
+  const toml::node* def = find(root_, key);
+  if (def && def->is_string() && (raw.empty() || raw.front() != '"')) {
+    // Strings may be written bare: --set tfidf.token_mode=sklearn
+    assign(key, toml::value<std::string>(std::string(raw)), origin);
+    return;
+  }
+  std::string doc = "v = ";
+  if (def && def->is_array() && (raw.empty() || raw.front() != '['))
+    doc += "[" + std::string(raw) + "]";  // --set vae.hidden=512,256
+  else
+    doc += std::string(raw);
+  toml::table parsed;
+  try {
+    parsed = toml::parse(std::string_view(doc), std::string_view("--set"));
+  } catch (const toml::parse_error& e) {
+    if (def && def->is_array() && (raw.empty() || raw.front() != '[')) {
+      // Bare words in a list: --set tfidf.stop_words=english,bangla
+      toml::array words;
+      std::size_t start = 0;
+      while (start <= raw.size()) {
+        const std::size_t comma = std::min(raw.find(',', start), raw.size());
+        const std::string_view w = trim(raw.substr(start, comma - start));
+        if (!w.empty()) words.push_back(std::string(w));
+        start = comma + 1;
+      }
+      assign(key, words, origin);
+      return;
+    }
+    input_error("{}: cannot read the value '{}' ({})", origin, raw, e.description());
+  }
+  const toml::node* v = parsed.get("v");
+  HMR_REQUIRE(v != nullptr, "{}: missing value", origin);
+  assign(key, *v, origin);
+}
+
+void Config::set_all(const std::vector<std::string>& assignments) {
+  for (const auto& a : assignments) set(a);
+}
+
+void Config::set_seed(std::uint64_t seed) {
+  HMR_REQUIRE(seed <= static_cast<std::uint64_t>(INT64_MAX), "--seed {}: must be below 2^63", seed);
+  assign("experiment.seed", toml::value<std::int64_t>(static_cast<std::int64_t>(seed)), "--seed");
+}
+
+bool Config::has(std::string_view key) const { return find(root_, key) != nullptr; }
+
+namespace {
+const toml::node& need(const toml::table& root, std::string_view key) {
+  const toml::node* n = find(root, key);
+  HMR_REQUIRE(n != nullptr, "configuration key '{}' is missing", key);
+  return *n;
+}
+}  // namespace
+
+std::int64_t Config::get_int(std::string_view key) const {
+  const toml::node& n = need(root_, key);
+  auto v = n.as_integer();
+  HMR_REQUIRE(v != nullptr, "configuration key '{}' must be an integer", key);
+  return v->get();
+}
+
+double Config::get_double(std::string_view key) const {
+  const toml::node& n = need(root_, key);
+  if (auto f = n.as_floating_point()) return f->get();
+  if (auto i = n.as_integer()) return static_cast<double>(i->get());
+  input_error("configuration key '{}' must be a number", key);
+}
+
+bool Config::get_bool(std::string_view key) const {
+  const toml::node& n = need(root_, key);
+  auto v = n.as_boolean();
+  HMR_REQUIRE(v != nullptr, "configuration key '{}' must be true or false", key);
+  return v->get();
+}
+
+std::string Config::get_string(std::string_view key) const {
+  const toml::node& n = need(root_, key);
+  auto v = n.as_string();
+  HMR_REQUIRE(v != nullptr, "configuration key '{}' must be a string", key);
+  return v->get();
+}
+
+std::vector<std::int64_t> Config::get_int_array(std::string_view key) const {
+  const toml::node& n = need(root_, key);
+  auto a = n.as_array();
+  HMR_REQUIRE(a != nullptr, "configuration key '{}' must be an array", key);
+  std::vector<std::int64_t> out;
+  for (const toml::node& e : *a) {
+    auto i = e.as_integer();
+    HMR_REQUIRE(i != nullptr, "configuration key '{}' must be an array of integers", key);
+    out.push_back(i->get());
+  }
+  return out;
+}
+
+std::vector<double> Config::get_double_array(std::string_view key) const {
+  const toml::node& n = need(root_, key);
+  auto a = n.as_array();
+  HMR_REQUIRE(a != nullptr, "configuration key '{}' must be an array", key);
+  std::vector<double> out;
+  for (const toml::node& e : *a) {
+    if (auto f = e.as_floating_point())
+      out.push_back(f->get());
+    else if (auto i = e.as_integer())
+      out.push_back(static_cast<double>(i->get()));
+    else
+      input_error("configuration key '{}' must be an array of numbers", key);
+  }
+  return out;
+}
+
+const toml::table& Config::table(std::string_view section) const {
+  const toml::node& n = need(root_, section);
+  auto t = n.as_table();
+  HMR_REQUIRE(t != nullptr, "configuration key '{}' must be a section", section);
+  return *t;
+}
+
+std::string Config::to_toml() const {
+  std::ostringstream os;
+  os << "# hmr " << to_string(task_) << " — the resolved configuration of this run (hmr " << HMR_VERSION << ").\n"
+     << "# Repeat the run with: hmr " << to_string(task_) << " --config config.toml <inputs> --out DIR\n\n"
+     << root_ << "\n";
+  return os.str();
+}
+
+void Config::write(const std::filesystem::path& path) const {
+  const std::string text = to_toml();
+  io::write_atomically(path, [&](std::ostream& os) { os << text; });
+}
+
+}  // namespace hmr::pipeline

@@ -1,0 +1,93 @@
+// pipeline/runner.h — machinery the three experiment runners share (not a public API): the
+// staged output folder, stage settings read from the Config, K-Means + scoring of one method,
+// t-SNE plots, and the report/metrics writers.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/kmeans.h"
+#include "embed/tsne.h"
+#include "nn/vae.h"
+#include "pipeline/experiments.h"
+#include "text/tfidf.h"
+
+namespace hmr::pipeline::detail {
+
+// Outputs are written into a hidden staging folder inside `out` and renamed into `out` by
+// commit(); without commit (an exception) the staging folder is removed, so a failed run leaves
+// `out` as it was. Files written through path() are recorded for the report and metrics.
+class OutputDir {
+ public:
+  explicit OutputDir(const std::filesystem::path& out);  // input error when out is unusable
+  ~OutputDir();
+  OutputDir(const OutputDir&) = delete;
+  OutputDir& operator=(const OutputDir&) = delete;
+  std::filesystem::path path(const std::string& name);  // staging path of `name` (recorded)
+  const std::filesystem::path& out() const { return out_; }
+  const std::vector<std::string>& names() const { return names_; }
+  void commit();
+
+ private:
+  std::filesystem::path out_, stage_;
+  std::vector<std::string> names_;
+  bool committed_ = false;
+};
+
+// A label of the samples: int codes into sorted names.
+struct LabelSet {
+  std::string name;  // "language", "genre"
+  std::vector<std::int32_t> codes;
+  std::vector<std::string> names;
+  bool empty() const { return codes.empty(); }
+};
+
+// Settings from the Config.
+nn::VaeConfig vae_settings(const Config& c, const std::string& section, std::uint64_t seed);
+cluster::KMeansOptions kmeans_settings(const Config& c, int k, std::uint64_t seed);
+// perplexity lowered to (n - 1) / 3 when n is small; *note receives a sentence when it was.
+embed::TsneOptions tsne_settings(const Config& c, std::int64_t n, std::uint64_t seed, std::string* note);
+text::TfidfOptions tfidf_settings(const Config& c);
+
+// K-Means on x with k clusters; input error when k > rows.
+std::vector<std::int32_t> cluster_rows(Backend& b, const Matrix& x, const cluster::KMeansOptions& opt,
+                                       const std::string& what);
+
+// Internal metrics on x, label metrics against primary/second (when non-empty; a second label
+// may have -1 codes = unknown, those rows are left out of its metrics).
+MethodScores score_method(Backend& b, const std::string& method, const std::string& space, const Matrix& x,
+                          const std::vector<std::int32_t>& pred, const LabelSet& primary, const LabelSet& second,
+                          const Config& c, std::uint64_t seed);
+
+// t-SNE of x, saved as embedding_<tag>.npy, with one PNG+SVG scatter per colouring
+// (tsne_<tag>_<label.name>.png/.svg). Returns the plot file names (PNG) for the report.
+std::vector<std::string> tsne_plots(Backend& b, const Matrix& x, const std::string& tag, const std::string& title,
+                                    const std::vector<LabelSet>& colourings, const Config& c, std::uint64_t seed,
+                                    OutputDir& out, StageTimings& timings, std::vector<std::string>& notes);
+
+// Writes labels (.npy) and their names (.txt, one per line).
+void write_labels(OutputDir& out, const std::string& stem, const std::vector<std::int32_t>& codes,
+                  const std::vector<std::string>* names = nullptr);
+void write_lines(OutputDir& out, const std::string& name, const std::vector<std::string>& lines);
+
+// What the report says besides the result.
+struct ReportInputs {
+  std::vector<std::string> inputs;  // "lyrics: a.csv (bn), 640 rows" ...
+  std::vector<std::string> counts;  // "language: bn 32, en 32"
+  std::vector<std::string> notes;   // perplexity lowered, rows skipped, ...
+  std::vector<std::string> plots;   // PNG names
+};
+void write_report(OutputDir& out, const ExperimentResult& r, const ReportInputs& in, const Config& c);
+void write_metrics(OutputDir& out, const ExperimentResult& r);
+
+// "bn 32, en 32"
+std::string label_counts(const LabelSet& l);
+// Drops lines that are only a [Section] tag ("[Chorus]", "[Verse 1: X]").
+std::string strip_section_tags(const std::string& lyrics);
+// Prints the timings table and where the report is (stdout), unless quiet.
+void print_summary(const ExperimentResult& r);
+
+}  // namespace hmr::pipeline::detail
