@@ -98,7 +98,7 @@ void normal_noise(float* out, std::size_t n, std::uint64_t seed) {
 namespace cpu {
 
 namespace {
-constexpr std::int64_t kParallelMin = 1 << 14;  // elements below which threads cost more than they save
+constexpr std::int64_t kParallelMin = 1 << 17;  // elements below which threads cost more than they save
 
 template <class T>
 inline T activate(T v, Activation a) {
@@ -154,47 +154,65 @@ template <class T>
 void bias_act_forward(T* y, const T* b, std::int64_t rows, int cols, Activation act) {
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
   for (std::int64_t r = 0; r < rows; ++r) {
-    T* yr = y + r * cols;
+    T* __restrict yr = y + r * cols;
+    const T* __restrict br = b;
     switch (act) {  // hoisted so each loop vectorises
       case Activation::relu:
-        for (int c = 0; c < cols; ++c) yr[c] = std::max(yr[c] + b[c], T(0));
+#pragma omp simd
+        for (int c = 0; c < cols; ++c) {
+          const T v = yr[c] + br[c];
+          yr[c] = v > T(0) ? v : T(0);
+        }
         break;
       case Activation::identity:
-        for (int c = 0; c < cols; ++c) yr[c] += b[c];
+#pragma omp simd
+        for (int c = 0; c < cols; ++c) yr[c] += br[c];
         break;
       default:
-        for (int c = 0; c < cols; ++c) yr[c] = activate(yr[c] + b[c], act);
+        for (int c = 0; c < cols; ++c) yr[c] = activate(yr[c] + br[c], act);
     }
   }
 }
 
+namespace {
+// db[c] = sum_r d[r][c]: a transposed GEMV against a vector of ones (BLAS order, deterministic for
+// a given thread count).
+std::vector<float>& ones_f(std::size_t n) {
+  thread_local std::vector<float> v;
+  if (v.size() < n) v.assign(n, 1.0f);
+  return v;
+}
+std::vector<double>& ones_d(std::size_t n) {
+  thread_local std::vector<double> v;
+  if (v.size() < n) v.assign(n, 1.0);
+  return v;
+}
+void column_sums(const float* d, std::int64_t rows, int cols, float* db) {
+  cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(rows), cols, 1.0f, d, cols,
+              ones_f(static_cast<std::size_t>(rows)).data(), 1, 0.0f, db, 1);
+}
+void column_sums(const double* d, std::int64_t rows, int cols, double* db) {
+  cblas_dgemv(CblasRowMajor, CblasTrans, static_cast<int>(rows), cols, 1.0, d, cols,
+              ones_d(static_cast<std::size_t>(rows)).data(), 1, 0.0, db, 1);
+}
+}  // namespace
+
 template <class T>
 void act_backward_bias_grad(T* dy, const T* y, std::int64_t rows, int cols, Activation act, T* db) {
-  constexpr int kChunk = 64;
-  const int chunks = (cols + kChunk - 1) / kChunk;
+  if (act != Activation::identity) {
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
-  for (int ch = 0; ch < chunks; ++ch) {
-    const int c0 = ch * kChunk, c1 = std::min(cols, c0 + kChunk);
-    double acc[kChunk] = {};
     for (std::int64_t r = 0; r < rows; ++r) {
-      T* d = dy + r * cols;
-      const T* yr = y + r * cols;
-      if (act == Activation::identity) {
-        for (int c = c0; c < c1; ++c) acc[c - c0] += d[c];
-      } else if (act == Activation::relu) {
-        for (int c = c0; c < c1; ++c) {
-          d[c] = yr[c] > T(0) ? d[c] : T(0);
-          acc[c - c0] += d[c];
-        }
+      T* __restrict d = dy + r * cols;
+      const T* __restrict yr = y + r * cols;
+      if (act == Activation::relu) {
+#pragma omp simd
+        for (int c = 0; c < cols; ++c) d[c] = yr[c] > T(0) ? d[c] : T(0);
       } else {
-        for (int c = c0; c < c1; ++c) {
-          d[c] *= activate_grad(yr[c], act);
-          acc[c - c0] += d[c];
-        }
+        for (int c = 0; c < cols; ++c) d[c] *= activate_grad(yr[c], act);
       }
     }
-    for (int c = c0; c < c1; ++c) db[c] = static_cast<T>(acc[c - c0]);
   }
+  if (rows > 0 && cols > 0) column_sums(dy, rows, cols, db);
 }
 
 template <class T>

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""PyTorch CPU baseline for hmr's VAE training throughput (bench/nn/vae_bench.cpp).
+
+Trains the same models as bench_nn -- the text VAE (5000 -> 512 -> latent 32, sigmoid output,
+BCE) and the audio VAE (40 -> 128 -> 64 -> latent 16, MSE) -- for one epoch of minibatch Adam
+over the same number of rows (4096 text, 16384 audio) at batch 64, 256 and 1024, the way a
+PyTorch user writes it (nn.Sequential, torch.optim.Adam, reduction='sum' / batch). It then runs
+bench_nn's cpu cases (unless --no-hmr) and prints samples/s for both and the ratio hmr / torch.
+
+Usage (needs the venv with torch: scripts/setup-venv.sh --torch):
+  python bench/nn/torch_vae_bench.py --hmr build/default/bench/bench_nn [--threads N] [--repeats 3]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self, d, hidden, latent, sigmoid_out):
+        super().__init__()
+        enc, prev = [], d
+        for h in hidden:
+            enc += [nn.Linear(prev, h), nn.ReLU()]
+            prev = h
+        self.encoder = nn.Sequential(*enc)
+        self.fc_mu = nn.Linear(prev, latent)
+        self.fc_logvar = nn.Linear(prev, latent)
+        dec, prev = [], latent
+        for h in reversed(hidden):
+            dec += [nn.Linear(prev, h), nn.ReLU()]
+            prev = h
+        dec.append(nn.Linear(prev, d))
+        if sigmoid_out:
+            dec.append(nn.Sigmoid())
+        self.decoder = nn.Sequential(*dec)
+
+    def forward(self, x):
+        h = self.encoder(x)
+        mu, logvar = self.fc_mu(h), self.fc_logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        return self.decoder(z), mu, logvar
+
+
+def train_epoch(model, opt, x, batch, bce):
+    n = x.shape[0]
+    for s in range(0, n, batch):
+        xb = x[s:s + batch]
+        out, mu, logvar = model(xb)
+        if bce:
+            recon = F.binary_cross_entropy(out, xb, reduction="sum")
+        else:
+            recon = F.mse_loss(out, xb, reduction="sum")
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        loss = (recon + kl) / xb.shape[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def torch_rate(text, batch, repeats):
+    rng = np.random.default_rng(1)
+    if text:
+        n, d = 4096, 5000
+        x = np.where(rng.random((n, d)) < 0.01, rng.random((n, d)), 0.0).astype(np.float32)
+        model = VAE(d, [512], 32, True)
+    else:
+        n, d = 16384, 40
+        x = rng.standard_normal((n, d)).astype(np.float32)
+        model = VAE(d, [128, 64], 16, False)
+    xt = torch.from_numpy(x)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train_epoch(model, opt, xt[: batch * 2], batch, text)  # warm-up
+    best, best_cpu = float("inf"), float("inf")
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        train_epoch(model, opt, xt, batch, text)
+        best = min(best, time.perf_counter() - t)
+        best_cpu = min(best_cpu, time.process_time() - c)
+    return n / best, n / best_cpu
+
+
+def hmr_rates(binary, repeats):
+    out = subprocess.run(
+        [binary, "--benchmark_filter=cpu", "--benchmark_format=json", f"--benchmark_repetitions={repeats}",
+         "--benchmark_report_aggregates_only=false"],
+        check=True, capture_output=True, text=True).stdout
+    rates = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("run_type") != "iteration":
+            continue
+        # BM_VaeTrainEpoch/audio_40_128_64_16_cpu/64/real_time
+        parts = b["name"].split("/")
+        key = ("text" if parts[1].startswith("text") else "audio", int(parts[2]))
+        per_cpu = b["items_per_second"] * b["real_time"] / b["cpu_time"]  # items per process-CPU second
+        old = rates.get(key, (0.0, 0.0))
+        rates[key] = (max(old[0], b["items_per_second"]), max(old[1], per_cpu))
+    return rates
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hmr", default="build/default/bench/bench_nn", help="path of bench_nn")
+    ap.add_argument("--no-hmr", action="store_true")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}")
+    hmr = {} if args.no_hmr else hmr_rates(args.hmr, args.repeats)
+    print("samples/s by wall clock, and [per process-CPU second] (robust on a shared machine)")
+    print(f"{'model':<20}{'batch':>6}{'torch wall':>12}{'[cpu]':>10}{'hmr wall':>12}{'[cpu]':>10}"
+          f"{'ratio wall':>12}{'[cpu]':>8}")
+    for text in (False, True):
+        for batch in (64, 256, 1024):
+            t, tc = torch_rate(text, batch, args.repeats)
+            name = "text 5000-512-32" if text else "audio 40-128-64-16"
+            h, hc = hmr.get(("text" if text else "audio", batch), (0.0, 0.0))
+            line = f"{name:<20}{batch:>6}{t:>12.0f}{tc:>10.0f}"
+            if h:
+                line += f"{h:>12.0f}{hc:>10.0f}{h / t:>11.2f}x{hc / tc:>7.2f}x"
+            print(line)
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
