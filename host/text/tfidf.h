@@ -105,6 +105,8 @@ void weight_rows_cpu(const TfidfModel& model, Csr& counts);
 // A model on disk: vocabulary.txt (one term per line), idf.npy (float32), tfidf_model.json
 // (options, df, n_documents). load_model reads what save_model wrote.
 void save_model(const std::filesystem::path& dir, const TfidfModel& model);
+// The options as the JSON object tfidf_model.json holds (for reports).
+std::string options_to_json(const TfidfOptions& options);
 TfidfModel load_model(const std::filesystem::path& dir);
 
 }  // namespace hmr::text

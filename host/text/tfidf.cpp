@@ -1,0 +1,756 @@
+// text/tfidf.cpp — TfidfVectorizer semantics (see tfidf.h): counting, vocabulary pruning and
+// sorting, idf, the cpu weighting and dispatch to the cuda weighting kernel, model files.
+//
+// Pipeline of fit: documents are normalised and tokenised in parallel (OpenMP, one ICU iterator
+// per thread); term ids are handed out in one sequential pass in order of first occurrence (a
+// fixed order whatever the thread count); each row's ids are then sorted and run-length coded in
+// parallel into (id, count); df, corpus frequency and pruning follow
+// sklearn CountVectorizer._limit_features; surviving terms are sorted by code point (UTF-8 byte
+// order = code point order = Python's str order) and the columns renumbered.
+//
+// max_features ties: sklearn keeps `(-tfs[mask]).argsort()[:limit]` over the alphabetically
+// sorted vocabulary, with numpy's default (unstable) argsort. numpy >= 1.25 dispatches that to
+// SIMD sorts (x86-simd-sort on AVX-512/AVX2 machines) whose order among equal frequencies depends
+// on the CPU, so sklearn itself keeps different terms on different machines when the cut falls
+// inside a run of equal frequencies. hmr uses the one machine-independent rule numpy also gives
+// with kind="stable": higher corpus frequency first, ties by vocabulary order (code point order).
+#include "text/tfidf.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/nvtx.h"
+#include "cuda/dispatch.h"
+#include "io/atomic_file.h"
+#include "io/npy.h"
+
+HMR_DECLARE_CUDA(void weight_rows(hmr::Backend& b, const hmr::text::TfidfModel& model, hmr::text::Csr& counts))
+
+namespace hmr::text {
+
+namespace {
+
+struct SvHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using TermMap = std::unordered_map<std::string_view, std::int32_t, SvHash, std::equal_to<>>;
+
+// Normalised text and the token views into it, per document.
+struct Tokenized {
+  std::vector<std::string> text;
+  std::vector<std::vector<std::string_view>> tokens;
+};
+
+Tokenized tokenize_all(const Tokenizer& tok, const std::vector<std::string>& docs) {
+  const std::int64_t n = static_cast<std::int64_t>(docs.size());
+  Tokenized t;
+  t.text.resize(docs.size());
+  t.tokens.resize(docs.size());
+  // Errors cannot leave an OpenMP region: remember the first and rethrow after it.
+  std::string first_error;
+  std::int64_t first_doc = -1;
+#pragma omp parallel for schedule(dynamic, 16)
+  for (std::int64_t d = 0; d < n; ++d) {
+    const auto i = static_cast<std::size_t>(d);
+    try {
+      t.text[i] = tok.normalize(docs[i]);
+      t.tokens[i].reserve(t.text[i].size() / 6 + 4);
+      tok.token_views(t.text[i], t.tokens[i]);
+    } catch (const std::exception& e) {
+#pragma omp critical(hmr_text_tokenize_error)
+      if (first_doc < 0 || d < first_doc) {
+        first_doc = d;
+        first_error = e.what();
+      }
+    }
+  }
+  if (first_doc >= 0) input_error("document {}: {}", first_doc, first_error);
+  return t;
+}
+
+// Sorts a row's column ids and run-length codes them into (column, count).
+void encode_row(std::vector<std::int32_t>& ids, std::vector<std::int32_t>& cols, std::vector<float>& counts) {
+  std::sort(ids.begin(), ids.end());
+  for (std::size_t k = 0; k < ids.size();) {
+    std::size_t e = k + 1;
+    while (e < ids.size() && ids[e] == ids[k]) ++e;
+    cols.push_back(ids[k]);
+    counts.push_back(static_cast<float>(e - k));  // exact: a document has < 2^24 tokens
+    k = e;
+  }
+}
+
+// Rows of (column, count) -> CSR.
+Csr assemble(std::int64_t cols, std::vector<std::vector<std::int32_t>>& row_cols,
+             std::vector<std::vector<float>>& row_counts) {
+  Csr m;
+  m.rows = static_cast<std::int64_t>(row_cols.size());
+  m.cols = cols;
+  m.indptr.assign(static_cast<std::size_t>(m.rows + 1), 0);
+  for (std::size_t r = 0; r < row_cols.size(); ++r)
+    m.indptr[r + 1] = m.indptr[r] + static_cast<std::int64_t>(row_cols[r].size());
+  m.indices.resize(static_cast<std::size_t>(m.indptr.back()));
+  m.data.resize(static_cast<std::size_t>(m.indptr.back()));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < m.rows; ++r) {
+    const auto i = static_cast<std::size_t>(r);
+    std::copy(row_cols[i].begin(), row_cols[i].end(), m.indices.begin() + m.indptr[i]);
+    std::copy(row_counts[i].begin(), row_counts[i].end(), m.data.begin() + m.indptr[i]);
+  }
+  return m;
+}
+
+void check_options(const TfidfOptions& o) {
+  const auto check_bound = [](const DfBound& b, const char* name) {
+    if (b.fraction)
+      HMR_REQUIRE(b.value >= 0.0 && b.value <= 1.0, "tfidf: {} as a fraction must lie in [0, 1], got {}", name,
+                  b.value);
+    else
+      HMR_REQUIRE(b.value >= 1.0 && b.value == std::floor(b.value),
+                  "tfidf: {} as a document count must be an integer >= 1, got {}", name, b.value);
+  };
+  check_bound(o.min_df, "min_df");
+  check_bound(o.max_df, "max_df");
+  HMR_REQUIRE(o.max_features >= 0, "tfidf: max_features must be >= 1 (or 0 for no limit), got {}", o.max_features);
+}
+
+std::vector<double> compute_idf(const TfidfOptions& o, const std::vector<std::int64_t>& df, std::int64_t n) {
+  std::vector<double> idf(df.size(), 1.0);
+  if (!o.use_idf) return idf;
+  const double s = o.smooth_idf ? 1.0 : 0.0;
+  // Same operation order as sklearn: (n + s) / (df + s), log, + 1. Without smoothing a term
+  // with df 0 cannot occur (every vocabulary term was seen in some document).
+  for (std::size_t j = 0; j < df.size(); ++j)
+    idf[j] = std::log((static_cast<double>(n) + s) / (static_cast<double>(df[j]) + s)) + 1.0;
+  return idf;
+}
+
+// Fit: counts with the final (pruned, sorted) vocabulary, filling `model`.
+Csr fit_counts(const std::vector<std::string>& docs, const TfidfOptions& opt, TfidfModel& model, TfidfStats* stats) {
+  check_options(opt);
+  const std::int64_t n = static_cast<std::int64_t>(docs.size());
+  HMR_REQUIRE(n > 0, "tfidf: no documents to fit on");
+  const Tokenizer tok(opt.tokens);
+  Tokenized t;
+  {
+    NvtxRange r("tfidf/tokenize");
+    t = tokenize_all(tok, docs);
+  }
+  NvtxRange r("tfidf/count");
+  // 1. term ids in order of first occurrence
+  TermMap ids;
+  std::vector<std::string_view> terms;
+  std::size_t total = 0;
+  for (const auto& v : t.tokens) total += v.size();
+  ids.reserve(std::min<std::size_t>(total, 1u << 22));
+  std::vector<std::vector<std::int32_t>> row_ids(docs.size());
+  for (std::size_t d = 0; d < docs.size(); ++d) {
+    auto& out = row_ids[d];
+    out.reserve(t.tokens[d].size());
+    for (const auto tokv : t.tokens[d]) {
+      auto [it, fresh] = ids.try_emplace(tokv, static_cast<std::int32_t>(terms.size()));
+      if (fresh) terms.push_back(tokv);
+      out.push_back(it->second);
+    }
+  }
+  HMR_REQUIRE(!terms.empty(), "tfidf: empty vocabulary; perhaps the documents only contain stop words");
+  HMR_REQUIRE(terms.size() < static_cast<std::size_t>(INT32_MAX), "tfidf: vocabulary too large ({} terms)",
+              terms.size());
+  if (stats) {
+    stats->tokens.resize(docs.size());
+    for (std::size_t d = 0; d < docs.size(); ++d) stats->tokens[d] = static_cast<std::int64_t>(t.tokens[d].size());
+  }
+  // 2. rows as (id, count)
+  std::vector<std::vector<std::int32_t>> row_cols(docs.size());
+  std::vector<std::vector<float>> row_counts(docs.size());
+#pragma omp parallel for schedule(dynamic, 16)
+  for (std::int64_t d = 0; d < n; ++d) {
+    const auto i = static_cast<std::size_t>(d);
+    encode_row(row_ids[i], row_cols[i], row_counts[i]);
+    std::vector<std::int32_t>().swap(row_ids[i]);
+  }
+  // 3. df and corpus frequency (binary counts when binary, as sklearn fills X.data with 1 first)
+  const std::size_t v = terms.size();
+  std::vector<std::int64_t> df(v, 0), tf(v, 0);
+  for (std::size_t d = 0; d < docs.size(); ++d)
+    for (std::size_t k = 0; k < row_cols[d].size(); ++k) {
+      const auto j = static_cast<std::size_t>(row_cols[d][k]);
+      ++df[j];
+      tf[j] += opt.binary ? 1 : static_cast<std::int64_t>(row_counts[d][k]);
+    }
+  // 4. pruning (sklearn: max_doc_count < min_doc_count is an error)
+  const double high = opt.max_df.limit(n), low = opt.min_df.limit(n);
+  HMR_REQUIRE(high >= low, "tfidf: max_df corresponds to < documents than min_df ({} < {} of {} documents)", high, low,
+              n);
+  std::vector<std::int32_t> keep;
+  keep.reserve(v);
+  for (std::size_t j = 0; j < v; ++j) {
+    const auto f = static_cast<double>(df[j]);
+    if (f <= high && f >= low) keep.push_back(static_cast<std::int32_t>(j));
+  }
+  const auto by_term = [&](std::int32_t a, std::int32_t b) {
+    return terms[static_cast<std::size_t>(a)] < terms[static_cast<std::size_t>(b)];
+  };
+  if (opt.max_features > 0 && static_cast<std::int64_t>(keep.size()) > opt.max_features) {
+    const auto mf = static_cast<std::ptrdiff_t>(opt.max_features);
+    std::partial_sort(keep.begin(), keep.begin() + mf, keep.end(), [&](std::int32_t a, std::int32_t b) {
+      const auto ta = tf[static_cast<std::size_t>(a)], tb = tf[static_cast<std::size_t>(b)];
+      return ta != tb ? ta > tb : by_term(a, b);
+    });
+    keep.resize(static_cast<std::size_t>(mf));
+  }
+  HMR_REQUIRE(!keep.empty(), "tfidf: after pruning, no terms remain; try a lower min_df or a higher max_df");
+  std::sort(keep.begin(), keep.end(), by_term);
+  // 5. renumber columns
+  std::vector<std::int32_t> new_col(v, -1);
+  for (std::size_t c = 0; c < keep.size(); ++c)
+    new_col[static_cast<std::size_t>(keep[c])] = static_cast<std::int32_t>(c);
+  model = TfidfModel{};
+  model.options = opt;
+  model.n_documents = n;
+  model.vocabulary.reserve(keep.size());
+  model.df.reserve(keep.size());
+  for (const auto j : keep) {
+    model.vocabulary.emplace_back(terms[static_cast<std::size_t>(j)]);
+    model.df.push_back(df[static_cast<std::size_t>(j)]);
+  }
+  model.idf = compute_idf(opt, model.df, n);
+  if (stats) stats->pruned_terms = static_cast<std::int64_t>(v - keep.size());
+#pragma omp parallel for schedule(dynamic, 16)
+  for (std::int64_t d = 0; d < n; ++d) {
+    const auto i = static_cast<std::size_t>(d);
+    auto& cols = row_cols[i];
+    auto& cnt = row_counts[i];
+    std::vector<std::pair<std::int32_t, float>> kept;
+    kept.reserve(cols.size());
+    for (std::size_t k = 0; k < cols.size(); ++k) {
+      const std::int32_t c = new_col[static_cast<std::size_t>(cols[k])];
+      if (c >= 0) kept.emplace_back(c, cnt[k]);
+    }
+    std::sort(kept.begin(), kept.end());
+    cols.resize(kept.size());
+    cnt.resize(kept.size());
+    for (std::size_t k = 0; k < kept.size(); ++k) {
+      cols[k] = kept[k].first;
+      cnt[k] = kept[k].second;
+    }
+  }
+  return assemble(static_cast<std::int64_t>(keep.size()), row_cols, row_counts);
+}
+
+void count_empty_rows(const Csr& m, TfidfStats* stats) {
+  if (!stats) return;
+  stats->empty_rows = 0;
+  for (std::int64_t r = 0; r < m.rows; ++r) {
+    bool any = false;
+    for (std::int64_t k = m.indptr[static_cast<std::size_t>(r)]; k < m.indptr[static_cast<std::size_t>(r) + 1]; ++k)
+      any = any || m.data[static_cast<std::size_t>(k)] != 0.0f;
+    stats->empty_rows += any ? 0 : 1;
+  }
+}
+
+void check_model(const TfidfModel& m) {
+  HMR_REQUIRE(!m.vocabulary.empty(), "tfidf: the model has an empty vocabulary");
+  HMR_REQUIRE(m.idf.size() == m.vocabulary.size(), "tfidf: the model has {} idf values for {} terms", m.idf.size(),
+              m.vocabulary.size());
+}
+
+}  // namespace
+
+// ---- small pieces ------------------------------------------------------------------------------
+
+DfBound DfBound::parse(std::string_view s) {
+  const std::string str(s);
+  HMR_REQUIRE(!str.empty(), "tfidf: empty document-frequency bound");
+  const bool is_float = str.find_first_of(".eE") != std::string::npos;
+  if (is_float) {
+    double v = 0.0;
+    const auto [p, ec] = std::from_chars(str.data(), str.data() + str.size(), v);
+    HMR_REQUIRE(ec == std::errc() && p == str.data() + str.size(), "tfidf: '{}' is not a number", str);
+    return share(v);
+  }
+  std::int64_t v = 0;
+  const auto [p, ec] = std::from_chars(str.data(), str.data() + str.size(), v);
+  HMR_REQUIRE(ec == std::errc() && p == str.data() + str.size(), "tfidf: '{}' is not an integer or a fraction", str);
+  return count(v);
+}
+
+Norm parse_norm(std::string_view name) {
+  if (name == "l2") return Norm::l2;
+  if (name == "l1") return Norm::l1;
+  if (name == "none") return Norm::none;
+  input_error("unknown norm '{}' (expected l2, l1 or none)", name);
+}
+
+const char* to_string(Norm n) { return n == Norm::l2 ? "l2" : (n == Norm::l1 ? "l1" : "none"); }
+
+std::int64_t TfidfModel::find(std::string_view term) const {
+  const auto it = std::lower_bound(vocabulary.begin(), vocabulary.end(), term,
+                                   [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
+  return it != vocabulary.end() && *it == term ? it - vocabulary.begin() : -1;
+}
+
+Matrix to_dense(const Csr& m) {
+  Matrix out(m.rows, m.cols, 0.0f);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < m.rows; ++r)
+    for (std::int64_t k = m.indptr[static_cast<std::size_t>(r)]; k < m.indptr[static_cast<std::size_t>(r) + 1]; ++k)
+      out(r, m.indices[static_cast<std::size_t>(k)]) = m.data[static_cast<std::size_t>(k)];
+  return out;
+}
+
+// ---- weighting -------------------------------------------------------------------------------
+
+void weight_rows_cpu(const TfidfModel& model, Csr& m) {
+  check_model(model);
+  HMR_REQUIRE(m.cols == static_cast<std::int64_t>(model.vocabulary.size()),
+              "tfidf: the count matrix has {} columns, the model {} terms", m.cols, model.vocabulary.size());
+  const TfidfOptions& o = model.options;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < m.rows; ++r) {
+    const auto a = static_cast<std::size_t>(m.indptr[static_cast<std::size_t>(r)]);
+    const auto b = static_cast<std::size_t>(m.indptr[static_cast<std::size_t>(r) + 1]);
+    // float64 throughout, as sklearn; one cast at the end.
+    double w[64];
+    std::vector<double> big;
+    double* val = w;
+    if (b - a > 64) {
+      big.resize(b - a);
+      val = big.data();
+    }
+    double s = 0.0;
+    for (std::size_t k = a; k < b; ++k) {
+      double tf = o.binary ? 1.0 : static_cast<double>(m.data[k]);
+      if (o.sublinear_tf) tf = std::log(tf) + 1.0;
+      const double x = o.use_idf ? tf * model.idf[static_cast<std::size_t>(m.indices[k])] : tf;
+      val[k - a] = x;
+      s += o.norm == Norm::l2 ? x * x : std::fabs(x);
+    }
+    double scale = 1.0;
+    if (o.norm != Norm::none && s > 0.0) scale = o.norm == Norm::l2 ? std::sqrt(s) : s;
+    for (std::size_t k = a; k < b; ++k) m.data[k] = static_cast<float>(val[k - a] / scale);
+  }
+}
+
+void weight_rows(Backend& backend, const TfidfModel& model, Csr& counts) {
+  NvtxRange range("tfidf/weight");
+  if (!backend.is_cuda()) return weight_rows_cpu(model, counts);
+  check_model(model);
+  HMR_REQUIRE(counts.cols == static_cast<std::int64_t>(model.vocabulary.size()),
+              "tfidf: the count matrix has {} columns, the model {} terms", counts.cols, model.vocabulary.size());
+  HMR_CUDA_CALL(backend, weight_rows(backend, model, counts));
+}
+
+// ---- fit / transform -------------------------------------------------------------------------
+
+Csr count_matrix(const TfidfModel& model, const std::vector<std::string>& docs, TfidfStats* stats) {
+  check_model(model);
+  const Tokenizer tok(model.options.tokens);
+  Tokenized t;
+  {
+    NvtxRange r("tfidf/tokenize");
+    t = tokenize_all(tok, docs);
+  }
+  NvtxRange r("tfidf/count");
+  TermMap lookup;
+  lookup.reserve(model.vocabulary.size());
+  for (std::size_t j = 0; j < model.vocabulary.size(); ++j)
+    lookup.emplace(std::string_view(model.vocabulary[j]), static_cast<std::int32_t>(j));
+  const std::int64_t n = static_cast<std::int64_t>(docs.size());
+  std::vector<std::vector<std::int32_t>> row_cols(docs.size());
+  std::vector<std::vector<float>> row_counts(docs.size());
+#pragma omp parallel for schedule(dynamic, 16)
+  for (std::int64_t d = 0; d < n; ++d) {
+    const auto i = static_cast<std::size_t>(d);
+    std::vector<std::int32_t> ids;
+    ids.reserve(t.tokens[i].size());
+    for (const auto tokv : t.tokens[i]) {
+      const auto it = lookup.find(tokv);
+      if (it != lookup.end()) ids.push_back(it->second);
+    }
+    encode_row(ids, row_cols[i], row_counts[i]);
+  }
+  if (stats) {
+    stats->tokens.resize(docs.size());
+    for (std::size_t d = 0; d < docs.size(); ++d) stats->tokens[d] = static_cast<std::int64_t>(t.tokens[d].size());
+  }
+  return assemble(static_cast<std::int64_t>(model.vocabulary.size()), row_cols, row_counts);
+}
+
+Csr fit_transform(Backend& backend, const std::vector<std::string>& docs, const TfidfOptions& options,
+                  TfidfModel& model, TfidfStats* stats) {
+  NvtxRange range("tfidf/fit_transform");
+  Csr m = fit_counts(docs, options, model, stats);
+  weight_rows(backend, model, m);
+  count_empty_rows(m, stats);
+  return m;
+}
+
+Csr transform(Backend& backend, const TfidfModel& model, const std::vector<std::string>& docs, TfidfStats* stats) {
+  NvtxRange range("tfidf/transform");
+  Csr m = count_matrix(model, docs, stats);
+  weight_rows(backend, model, m);
+  count_empty_rows(m, stats);
+  return m;
+}
+
+Csr fit_transform(const std::vector<std::string>& docs, const TfidfOptions& options, TfidfModel& model,
+                  TfidfStats* stats) {
+  NvtxRange range("tfidf/fit_transform");
+  Csr m = fit_counts(docs, options, model, stats);
+  weight_rows_cpu(model, m);
+  count_empty_rows(m, stats);
+  return m;
+}
+
+TfidfModel fit(const std::vector<std::string>& docs, const TfidfOptions& options) {
+  TfidfModel model;
+  fit_counts(docs, options, model, nullptr);
+  return model;
+}
+
+Csr transform(const TfidfModel& model, const std::vector<std::string>& docs, TfidfStats* stats) {
+  NvtxRange range("tfidf/transform");
+  Csr m = count_matrix(model, docs, stats);
+  weight_rows_cpu(model, m);
+  count_empty_rows(m, stats);
+  return m;
+}
+
+// ---- npz (scipy.sparse.save_npz layout, stored zip) ------------------------------------------
+
+namespace {
+
+void put16(std::string& s, std::uint32_t v) {
+  s.push_back(static_cast<char>(v & 0xff));
+  s.push_back(static_cast<char>((v >> 8) & 0xff));
+}
+void put32(std::string& s, std::uint32_t v) {
+  put16(s, v & 0xffff);
+  put16(s, v >> 16);
+}
+std::uint32_t get16(const std::string& s, std::size_t at) {
+  return static_cast<std::uint32_t>(static_cast<unsigned char>(s[at])) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + 1])) << 8);
+}
+std::uint32_t get32(const std::string& s, std::size_t at) { return get16(s, at) | (get16(s, at + 2) << 16); }
+
+// CRC-32 of the zip format (ISO 3309 / ITU-T V.42, reflected polynomial 0xEDB88320, initial and
+// final XOR 0xFFFFFFFF; check value CRC("123456789") = 0xCBF43926). zlib's crc32() computes the
+// same; it is written out here because the build does not link zlib.
+std::uint32_t zip_crc32(const std::string& bytes) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (const char ch : bytes) c = table[(c ^ static_cast<unsigned char>(ch)) & 0xFFu] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+struct ZipEntry {
+  std::string name;
+  std::string bytes;
+};
+
+// A zip archive with stored (uncompressed) members; fixed 1980-01-01 timestamps so the same
+// matrix gives the same file. Zip64 is not needed below 4 GiB (checked).
+std::string zip_stored(const std::vector<ZipEntry>& entries) {
+  constexpr std::uint32_t kDosTime = 0, kDosDate = (0u << 9) | (1u << 5) | 1u;
+  std::string out, central;
+  for (const auto& e : entries) {
+    HMR_REQUIRE(e.bytes.size() < 0xFFFFFFFFull && out.size() < 0xFFFFFFFFull,
+                "npz: member {} is too large for a zip without zip64", e.name);
+    const std::uint32_t crc = zip_crc32(e.bytes);
+    const auto size = static_cast<std::uint32_t>(e.bytes.size());
+    const auto offset = static_cast<std::uint32_t>(out.size());
+    put32(out, 0x04034b50);
+    put16(out, 20);  // version needed: 2.0
+    put16(out, 0);   // flags
+    put16(out, 0);   // method: stored
+    put16(out, kDosTime);
+    put16(out, kDosDate);
+    put32(out, crc);
+    put32(out, size);
+    put32(out, size);
+    put16(out, static_cast<std::uint32_t>(e.name.size()));
+    put16(out, 0);
+    out += e.name;
+    out += e.bytes;
+    put32(central, 0x02014b50);
+    put16(central, 20);  // made by: 2.0, MS-DOS attributes
+    put16(central, 20);
+    put16(central, 0);
+    put16(central, 0);
+    put16(central, kDosTime);
+    put16(central, kDosDate);
+    put32(central, crc);
+    put32(central, size);
+    put32(central, size);
+    put16(central, static_cast<std::uint32_t>(e.name.size()));
+    put16(central, 0);  // extra
+    put16(central, 0);  // comment
+    put16(central, 0);  // disk
+    put16(central, 0);  // internal attributes
+    put32(central, 0);  // external attributes
+    put32(central, offset);
+    central += e.name;
+  }
+  const auto cd_offset = static_cast<std::uint32_t>(out.size());
+  out += central;
+  put32(out, 0x06054b50);
+  put16(out, 0);
+  put16(out, 0);
+  put16(out, static_cast<std::uint32_t>(entries.size()));
+  put16(out, static_cast<std::uint32_t>(entries.size()));
+  put32(out, static_cast<std::uint32_t>(central.size()));
+  put32(out, cd_offset);
+  put16(out, 0);
+  return out;
+}
+
+// A parsed .npy member: descr (e.g. "<f4", "|S3"), shape, payload.
+struct NpyView {
+  std::string descr;
+  std::vector<std::int64_t> shape;
+  std::string payload;
+};
+
+NpyView parse_npy(const std::string& bytes, const std::string& where) {
+  HMR_REQUIRE(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0, "{}: not a .npy member", where);
+  const int major = static_cast<unsigned char>(bytes[6]);
+  std::size_t hlen = 0, start = 0;
+  if (major == 1) {
+    hlen = get16(bytes, 8);
+    start = 10;
+  } else {
+    HMR_REQUIRE(bytes.size() >= 12, "{}: truncated .npy header", where);
+    hlen = get32(bytes, 8);
+    start = 12;
+  }
+  HMR_REQUIRE(start + hlen <= bytes.size(), "{}: truncated .npy header", where);
+  const std::string header = bytes.substr(start, hlen);
+  NpyView v;
+  const auto field = [&](const std::string& key) -> std::string {
+    const auto k = header.find("'" + key + "'");
+    HMR_REQUIRE(k != std::string::npos, "{}: .npy header without {}", where, key);
+    return header.substr(header.find(':', k) + 1);
+  };
+  const std::string d = field("descr");
+  const auto q1 = d.find('\''), q2 = d.find('\'', q1 + 1);
+  v.descr = d.substr(q1 + 1, q2 - q1 - 1);
+  HMR_REQUIRE(field("fortran_order").find("True") > field("fortran_order").find(','),
+              "{}: Fortran-ordered arrays are not supported", where);
+  const std::string s = field("shape");
+  const auto p1 = s.find('('), p2 = s.find(')');
+  std::string dims = s.substr(p1 + 1, p2 - p1 - 1);
+  std::size_t i = 0;
+  while (i < dims.size()) {
+    while (i < dims.size() && (dims[i] == ' ' || dims[i] == ',')) ++i;
+    std::size_t j = i;
+    while (j < dims.size() && dims[j] >= '0' && dims[j] <= '9') ++j;
+    if (j > i) v.shape.push_back(std::stoll(dims.substr(i, j - i)));
+    i = j + (j == i ? 1 : 0);
+  }
+  v.payload = bytes.substr(start + hlen);
+  return v;
+}
+
+template <class T>
+std::vector<T> npy_as(const NpyView& v, const std::string& where) {
+  std::int64_t count = 1;
+  for (auto d : v.shape) count *= d;
+  const auto take = [&](auto tag) {
+    using S = decltype(tag);
+    HMR_REQUIRE(v.payload.size() >= static_cast<std::size_t>(count) * sizeof(S), "{}: truncated payload", where);
+    std::vector<T> out(static_cast<std::size_t>(count));
+    for (std::int64_t k = 0; k < count; ++k) {
+      S x;
+      std::memcpy(&x, v.payload.data() + k * static_cast<std::int64_t>(sizeof(S)), sizeof(S));
+      out[static_cast<std::size_t>(k)] = static_cast<T>(x);
+    }
+    return out;
+  };
+  if (v.descr == "<f4") return take(float{});
+  if (v.descr == "<f8") return take(double{});
+  if (v.descr == "<i4") return take(std::int32_t{});
+  if (v.descr == "<i8") return take(std::int64_t{});
+  input_error("{}: unsupported dtype {}", where, v.descr);
+}
+
+}  // namespace
+
+void write_npz(const std::filesystem::path& path, const Csr& m) {
+  HMR_REQUIRE(static_cast<std::int64_t>(m.indptr.size()) == m.rows + 1 && m.indices.size() == m.data.size(),
+              "npz: inconsistent CSR matrix ({} rows, {} indptr, {} indices, {} values)", m.rows, m.indptr.size(),
+              m.indices.size(), m.data.size());
+  std::vector<ZipEntry> e;
+  // scipy's member order: indices, indptr, format, shape, data; int32 index arrays where they fit.
+  e.push_back({"indices.npy", io::npy_bytes("i4", {m.nnz()}, m.indices.data(), m.indices.size() * 4)});
+  if (m.nnz() <= INT32_MAX) {
+    std::vector<std::int32_t> p(m.indptr.begin(), m.indptr.end());
+    e.push_back({"indptr.npy", io::npy_bytes("i4", {m.rows + 1}, p.data(), p.size() * 4)});
+  } else {
+    e.push_back({"indptr.npy", io::npy_bytes("i8", {m.rows + 1}, m.indptr.data(), m.indptr.size() * 8)});
+  }
+  e.push_back({"format.npy", io::npy_bytes("S3", {}, "csr", 3)});
+  const std::int64_t shape[2] = {m.rows, m.cols};
+  e.push_back({"shape.npy", io::npy_bytes("i8", {2}, shape, sizeof(shape))});
+  e.push_back({"data.npy", io::npy_bytes("f4", {m.nnz()}, m.data.data(), m.data.size() * 4)});
+  const std::string zip = zip_stored(e);
+  io::write_atomically(path, [&](std::ostream& os) { os.write(zip.data(), static_cast<std::streamsize>(zip.size())); });
+}
+
+Csr read_npz(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  HMR_REQUIRE(in.good(), "{}: cannot open .npz file", path.string());
+  const std::string z((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string where = path.string();
+  std::unordered_map<std::string, NpyView> members;
+  std::size_t at = 0;
+  while (at + 30 <= z.size() && get32(z, at) == 0x04034b50) {
+    const auto flags = get16(z, at + 6), method = get16(z, at + 8);
+    const auto size = get32(z, at + 18), name_len = get16(z, at + 26), extra_len = get16(z, at + 28);
+    HMR_REQUIRE(method == 0 && (flags & 8) == 0, "{}: compressed .npz members are not supported (save uncompressed)",
+                where);
+    const std::string name = z.substr(at + 30, name_len);
+    const std::size_t data_at = at + 30 + name_len + extra_len;
+    HMR_REQUIRE(data_at + size <= z.size(), "{}: truncated zip member {}", where, name);
+    const std::string bytes = z.substr(data_at, size);
+    const std::uint32_t crc = zip_crc32(bytes);
+    HMR_REQUIRE(crc == get32(z, at + 14), "{}: CRC mismatch in member {}", where, name);
+    members[name] = parse_npy(bytes, where + ":" + name);
+    at = data_at + size;
+  }
+  for (const char* need : {"data.npy", "indices.npy", "indptr.npy", "shape.npy", "format.npy"})
+    HMR_REQUIRE(members.count(need), "{}: not a sparse-matrix .npz (no {})", where, need);
+  HMR_REQUIRE(members["format.npy"].payload.substr(0, 3) == "csr", "{}: the matrix is not in CSR format", where);
+  Csr m;
+  const auto shape = npy_as<std::int64_t>(members["shape.npy"], where);
+  HMR_REQUIRE(shape.size() == 2, "{}: shape must have 2 entries", where);
+  m.rows = shape[0];
+  m.cols = shape[1];
+  m.indptr = npy_as<std::int64_t>(members["indptr.npy"], where);
+  m.indices = npy_as<std::int32_t>(members["indices.npy"], where);
+  m.data = npy_as<float>(members["data.npy"], where);
+  HMR_REQUIRE(static_cast<std::int64_t>(m.indptr.size()) == m.rows + 1 && m.indices.size() == m.data.size() &&
+                  m.indptr.back() == m.nnz(),
+              "{}: inconsistent CSR arrays", where);
+  return m;
+}
+
+// ---- model files -------------------------------------------------------------------------------
+
+namespace {
+
+nlohmann::json options_json(const TfidfOptions& o) {
+  const auto bound = [](const DfBound& b) {
+    return b.fraction ? nlohmann::json(b.value) : nlohmann::json(static_cast<std::int64_t>(b.value));
+  };
+  return {{"token_mode", to_string(o.tokens.mode)},
+          {"lowercase", o.tokens.lowercase},
+          {"normalize", to_string(o.tokens.normalization)},
+          {"stop_lists", o.tokens.stop_lists},
+          {"stop_words", o.tokens.stop_words},
+          {"min_graphemes", o.tokens.min_graphemes},
+          {"min_df", bound(o.min_df)},
+          {"max_df", bound(o.max_df)},
+          {"max_features", o.max_features},
+          {"binary", o.binary},
+          {"use_idf", o.use_idf},
+          {"smooth_idf", o.smooth_idf},
+          {"sublinear_tf", o.sublinear_tf},
+          {"norm", to_string(o.norm)}};
+}
+
+TfidfOptions options_from_json(const nlohmann::json& j) {
+  TfidfOptions o;
+  o.tokens.mode = parse_token_mode(j.at("token_mode").get<std::string>());
+  o.tokens.lowercase = j.at("lowercase").get<bool>();
+  o.tokens.normalization = parse_normalization(j.at("normalize").get<std::string>());
+  o.tokens.stop_lists = j.at("stop_lists").get<std::vector<std::string>>();
+  o.tokens.stop_words = j.at("stop_words").get<std::vector<std::string>>();
+  o.tokens.min_graphemes = j.at("min_graphemes").get<std::int32_t>();
+  const auto bound = [](const nlohmann::json& b) {
+    return b.is_number_integer() ? DfBound::count(b.get<std::int64_t>()) : DfBound::share(b.get<double>());
+  };
+  o.min_df = bound(j.at("min_df"));
+  o.max_df = bound(j.at("max_df"));
+  o.max_features = j.at("max_features").get<std::int64_t>();
+  o.binary = j.at("binary").get<bool>();
+  o.use_idf = j.at("use_idf").get<bool>();
+  o.smooth_idf = j.at("smooth_idf").get<bool>();
+  o.sublinear_tf = j.at("sublinear_tf").get<bool>();
+  o.norm = parse_norm(j.at("norm").get<std::string>());
+  return o;
+}
+
+}  // namespace
+
+std::string options_to_json(const TfidfOptions& options) { return options_json(options).dump(); }
+
+void save_model(const std::filesystem::path& dir, const TfidfModel& model) {
+  check_model(model);
+  io::ensure_output_dir(dir);
+  io::write_atomically(dir / "vocabulary.txt", [&](std::ostream& os) {
+    for (const auto& t : model.vocabulary) os << t << '\n';
+  });
+  std::vector<float> idf(model.idf.begin(), model.idf.end());
+  io::write_npy(dir / "idf.npy", idf);
+  nlohmann::json j = {{"format", "hmr-tfidf-model-1"},
+                      {"options", options_json(model.options)},
+                      {"n_documents", model.n_documents},
+                      {"vocabulary_size", model.vocabulary.size()},
+                      {"df", model.df},
+                      {"idf", model.idf}};  // float64, exact: transform with a loaded model = in memory
+  io::write_atomically(dir / "tfidf_model.json", [&](std::ostream& os) { os << j.dump(1) << '\n'; });
+}
+
+TfidfModel load_model(const std::filesystem::path& dir) {
+  const auto json_path = dir / "tfidf_model.json";
+  std::ifstream in(json_path);
+  HMR_REQUIRE(in.good(), "{}: cannot open the TF-IDF model (run hmr tfidf --out to make one)", json_path.string());
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    input_error("{}: not valid JSON: {}", json_path.string(), e.what());
+  }
+  TfidfModel m;
+  try {
+    HMR_REQUIRE(j.value("format", "") == "hmr-tfidf-model-1", "{}: unknown model format", json_path.string());
+    m.options = options_from_json(j.at("options"));
+    m.n_documents = j.at("n_documents").get<std::int64_t>();
+    m.df = j.at("df").get<std::vector<std::int64_t>>();
+    m.idf = j.at("idf").get<std::vector<double>>();
+  } catch (const nlohmann::json::exception& e) {
+    input_error("{}: malformed model: {}", json_path.string(), e.what());
+  }
+  std::ifstream voc(dir / "vocabulary.txt", std::ios::binary);
+  HMR_REQUIRE(voc.good(), "{}: cannot open", (dir / "vocabulary.txt").string());
+  for (std::string line; std::getline(voc, line);) m.vocabulary.push_back(line);
+  HMR_REQUIRE(m.vocabulary.size() == m.idf.size() && m.df.size() == m.idf.size(),
+              "{}: vocabulary.txt has {} terms but the model {} idf values", dir.string(), m.vocabulary.size(),
+              m.idf.size());
+  HMR_REQUIRE(std::is_sorted(m.vocabulary.begin(), m.vocabulary.end()), "{}: vocabulary.txt is not sorted",
+              dir.string());
+  return m;
+}
+
+}  // namespace hmr::text

@@ -1,0 +1,288 @@
+// text/tokenize.cpp — normalisation (ICU Normalizer2, case mapping) and the sklearn / unicode
+// tokenizers described in tokenize.h.
+//
+// Why the sklearn tokenizer is a scanner and not a regex: `(?u)\b\w\w+\b` evaluated by Python's
+// re on a str finds exactly the maximal runs of \w code points of length >= 2 (\b needs a non-\w
+// code point or the text's edge on both sides, and \w+ is greedy), so one pass over the code
+// points with CPython's \w predicate reproduces it. CPython: Modules/_sre/sre.c SRE_UNI_IS_WORD =
+// Py_UNICODE_ISALNUM || '_'; Objects/unicodectype.c: isalnum = isalpha (gc Lu/Ll/Lt/Lm/Lo) ||
+// isdecimal || isdigit || isnumeric (a numeric value, Unihan numerics included = ICU
+// Numeric_Type != None).
+#include "text/tokenize.h"
+
+#include <unicode/brkiter.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
+#include <unicode/utext.h>
+#include <unicode/utf8.h>
+
+#include <array>
+#include <memory>
+#include <mutex>
+
+#include "core/error.h"
+#include "io/csv.h"
+
+namespace hmr::text {
+
+namespace {
+
+const std::vector<std::string> kEnglish = {
+#include "text/stop_words_english.inc"
+};
+const std::vector<std::string> kBangla = {
+#include "text/stop_words_bangla.inc"
+};
+
+bool is_ascii(std::string_view s) {
+  for (const char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  return true;
+}
+
+// Python's \w for ASCII, looked up without ICU (most of any corpus).
+constexpr std::array<bool, 128> kAsciiWord = [] {
+  std::array<bool, 128> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  t['_'] = true;
+  return t;
+}();
+
+void check_utf8(std::string_view s) {
+  const std::size_t bad = io::find_invalid_utf8(s);
+  HMR_REQUIRE(bad == std::string_view::npos, "tokenize: invalid UTF-8 at byte offset {} of a document", bad);
+}
+
+void check_icu(UErrorCode status, const char* what) {
+  if (U_FAILURE(status)) runtime_error("ICU {} failed: {}", what, u_errorName(status));
+}
+
+// Prototype break iterators, created once; each thread clones its own (ICU iterators are not
+// thread-safe, cloning is much cheaper than creating).
+struct Prototypes {
+  std::unique_ptr<icu::BreakIterator> word, grapheme;
+  Prototypes() {
+    UErrorCode st = U_ZERO_ERROR;
+    word.reset(icu::BreakIterator::createWordInstance(icu::Locale::getRoot(), st));
+    check_icu(st, "word break iterator");
+    grapheme.reset(icu::BreakIterator::createCharacterInstance(icu::Locale::getRoot(), st));
+    check_icu(st, "character break iterator");
+  }
+};
+const Prototypes& prototypes() {
+  static const Prototypes p;
+  return p;
+}
+
+struct ThreadIterators {
+  std::unique_ptr<icu::BreakIterator> word, grapheme;
+  UText* word_text = nullptr;
+  UText* grapheme_text = nullptr;
+  ThreadIterators() {
+    word.reset(prototypes().word->clone());
+    grapheme.reset(prototypes().grapheme->clone());
+    HMR_ASSERT(word && grapheme, "cannot clone ICU break iterators");
+  }
+  ~ThreadIterators() {
+    if (word_text) utext_close(word_text);
+    if (grapheme_text) utext_close(grapheme_text);
+  }
+  ThreadIterators(const ThreadIterators&) = delete;
+  ThreadIterators& operator=(const ThreadIterators&) = delete;
+};
+ThreadIterators& thread_iterators() {
+  thread_local ThreadIterators it;
+  return it;
+}
+
+// Points `bi` at UTF-8 text without copying it (native indexes are byte offsets).
+void set_utf8(icu::BreakIterator& bi, UText*& ut, std::string_view s) {
+  UErrorCode st = U_ZERO_ERROR;
+  ut = utext_openUTF8(ut, s.data(), static_cast<int64_t>(s.size()), &st);
+  check_icu(st, "utext_openUTF8");
+  bi.setText(ut, st);
+  check_icu(st, "BreakIterator::setText");
+}
+
+// At least `n` grapheme clusters in `s`? Stops counting once it knows.
+bool has_graphemes(std::string_view s, std::int32_t n) {
+  if (n <= 1) return !s.empty();
+  if (is_ascii(s)) return static_cast<std::int64_t>(s.size()) >= n;  // no CRLF inside a word
+  ThreadIterators& it = thread_iterators();
+  set_utf8(*it.grapheme, it.grapheme_text, s);
+  std::int32_t count = 0;
+  for (std::int32_t b = it.grapheme->next(); b != icu::BreakIterator::DONE; b = it.grapheme->next())
+    if (++count >= n) return true;
+  return false;
+}
+
+bool has_letter_or_number(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned char b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      if ((b >= '0' && b <= '9') || ((b | 0x20) >= 'a' && (b | 0x20) <= 'z')) return true;
+      ++i;
+      continue;
+    }
+    UChar32 c;
+    U8_NEXT(s.data(), i, s.size(), c);
+    if (c >= 0 && (U_GET_GC_MASK(c) & (U_GC_L_MASK | U_GC_N_MASK))) return true;
+  }
+  return false;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  return out;
+}
+
+}  // namespace
+
+TokenMode parse_token_mode(std::string_view name) {
+  if (name == "unicode") return TokenMode::unicode;
+  if (name == "sklearn") return TokenMode::sklearn;
+  input_error("unknown token mode '{}' (expected unicode or sklearn)", name);
+}
+
+Normalization parse_normalization(std::string_view name) {
+  if (name == "auto") return Normalization::automatic;
+  if (name == "nfc") return Normalization::nfc;
+  if (name == "none") return Normalization::none;
+  input_error("unknown normalisation '{}' (expected auto, nfc or none)", name);
+}
+
+const char* to_string(TokenMode m) { return m == TokenMode::unicode ? "unicode" : "sklearn"; }
+const char* to_string(Normalization n) {
+  return n == Normalization::automatic ? "auto" : (n == Normalization::nfc ? "nfc" : "none");
+}
+
+const std::vector<std::string>& builtin_stop_words(std::string_view name) {
+  if (name == "english") return kEnglish;
+  if (name == "bangla" || name == "bengali") return kBangla;
+  input_error("unknown stop-word list '{}' (built in: english, bangla)", name);
+}
+
+bool python_is_word(char32_t c) {
+  if (c < 128) return kAsciiWord[c];
+  const UChar32 u = static_cast<UChar32>(c);
+  if (U_GET_GC_MASK(u) & U_GC_L_MASK) return true;
+  return u_getIntPropertyValue(u, UCHAR_NUMERIC_TYPE) != U_NT_NONE;
+}
+
+std::int64_t count_graphemes(std::string_view s) {
+  if (s.empty()) return 0;
+  ThreadIterators& it = thread_iterators();
+  set_utf8(*it.grapheme, it.grapheme_text, s);
+  std::int64_t count = 0;
+  for (std::int32_t b = it.grapheme->next(); b != icu::BreakIterator::DONE; b = it.grapheme->next()) ++count;
+  return count;
+}
+
+Tokenizer::Tokenizer(const TokenizerOptions& options) : options_(options) {
+  HMR_REQUIRE(options_.min_graphemes >= 1, "tokenize: the shortest token must be >= 1 character, got {}",
+              options_.min_graphemes);
+  // Stop words are normalised the way documents are, so "AND" in a list matches "and" tokens.
+  const auto add = [this](const std::string& w) {
+    check_utf8(w);
+    stop_.insert(normalize(w));
+  };
+  for (const auto& name : options_.stop_lists)
+    for (const auto& w : builtin_stop_words(name)) add(w);
+  for (const auto& w : options_.stop_words) add(w);
+}
+
+std::string Tokenizer::normalize(std::string_view doc) const {
+  const bool unicode = options_.mode == TokenMode::unicode;
+  const bool nfc =
+      options_.normalization == Normalization::nfc || (options_.normalization == Normalization::automatic && unicode);
+  // ASCII is NFC already, and lower-casing and case folding agree on it.
+  if (is_ascii(doc)) return options_.lowercase ? ascii_lower(doc) : std::string(doc);
+  check_utf8(doc);
+  icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(doc.data(), static_cast<int32_t>(doc.size())));
+  UErrorCode st = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc_norm = nfc ? icu::Normalizer2::getNFCInstance(st) : nullptr;
+  check_icu(st, "NFC instance");
+  if (nfc_norm && !nfc_norm->isNormalized(u, st)) {
+    u = nfc_norm->normalize(u, st);
+    check_icu(st, "NFC normalisation");
+  }
+  if (options_.lowercase) {
+    if (unicode) {
+      u.foldCase(U_FOLD_CASE_DEFAULT);  // full folding: "Straße" -> "strasse"
+      // Folding can leave a non-NFC sequence (e.g. U+01F0 -> j + U+030C): normalise again.
+      if (nfc_norm && !nfc_norm->isNormalized(u, st)) u = nfc_norm->normalize(u, st);
+      check_icu(st, "NFC normalisation");
+    } else {
+      u.toLower(icu::Locale::getRoot());  // = Python str.lower(): full mapping + final sigma
+    }
+  }
+  std::string out;
+  out.reserve(doc.size());
+  u.toUTF8String(out);
+  return out;
+}
+
+void Tokenizer::token_views(std::string_view text, std::vector<std::string_view>& out) const {
+  const auto emit = [&](std::string_view tok) {
+    if (stop_.empty() || stop_.find(tok) == stop_.end()) out.push_back(tok);
+  };
+  if (options_.mode == TokenMode::sklearn) {
+    std::size_t start = 0, run = 0;  // run: code points in the current \w run
+    std::size_t i = 0;
+    while (i < text.size()) {
+      const std::size_t at = i;
+      bool word;
+      const unsigned char b = static_cast<unsigned char>(text[i]);
+      if (b < 0x80) {
+        word = kAsciiWord[b];
+        ++i;
+      } else {
+        UChar32 c;
+        U8_NEXT(text.data(), i, text.size(), c);
+        word = c >= 0 && python_is_word(static_cast<char32_t>(c));
+      }
+      if (word) {
+        if (run++ == 0) start = at;
+      } else {
+        if (run >= 2) emit(text.substr(start, at - start));
+        run = 0;
+      }
+    }
+    if (run >= 2) emit(text.substr(start));
+    return;
+  }
+  if (text.empty()) return;
+  ThreadIterators& it = thread_iterators();
+  icu::BreakIterator& bi = *it.word;
+  set_utf8(bi, it.word_text, text);
+  std::int32_t a = bi.first();
+  for (std::int32_t b = bi.next(); b != icu::BreakIterator::DONE; a = b, b = bi.next()) {
+    // Spaces, punctuation and symbol-only segments (emoji) hold no letter or number.
+    const std::string_view seg = text.substr(static_cast<std::size_t>(a), static_cast<std::size_t>(b - a));
+    if (!has_letter_or_number(seg)) continue;
+    if (!has_graphemes(seg, options_.min_graphemes)) continue;
+    emit(seg);
+  }
+}
+
+void Tokenizer::tokenize_into(std::string_view doc, std::vector<std::string>& out) const {
+  const std::string norm = normalize(doc);
+  std::vector<std::string_view> views;
+  token_views(norm, views);
+  for (const auto v : views) out.emplace_back(v);
+}
+
+std::vector<std::string> Tokenizer::tokenize(std::string_view doc) const {
+  std::vector<std::string> out;
+  tokenize_into(doc, out);
+  return out;
+}
+
+bool Tokenizer::is_stop_word(std::string_view token) const { return stop_.find(token) != stop_.end(); }
+
+}  // namespace hmr::text
