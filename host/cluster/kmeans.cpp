@@ -112,7 +112,8 @@ Matrix kmeans_plusplus(ConstMatrixView x, int k, KMeansRng& rng) {
   std::vector<double> cand_pot(static_cast<std::size_t>(trials));
   for (int c = 1; c < k; ++c) {
     acc = 0.0;
-    for (std::int64_t i = 0; i < n; ++i) cdf[static_cast<std::size_t>(i)] = (acc += closest[static_cast<std::size_t>(i)]);
+    for (std::int64_t i = 0; i < n; ++i)
+      cdf[static_cast<std::size_t>(i)] = (acc += closest[static_cast<std::size_t>(i)]);
     for (int t = 0; t < trials; ++t) {
       const double v = rng.uniform() * pot;
       cand[static_cast<std::size_t>(t)] = std::min(search_left(cdf, v), n - 1);  // np.clip as sklearn
@@ -157,8 +158,8 @@ void kmeans_assign_cpu(ConstMatrixView x, ConstMatrixView centers, std::int32_t*
   for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) {
     const std::int64_t rows = std::min(kChunk, n - r0);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(k),
-                static_cast<int>(d), 1.0f, x.row(r0), static_cast<int>(x.ld), centers.data, static_cast<int>(centers.ld),
-                0.0f, dots.data(), static_cast<int>(k));
+                static_cast<int>(d), 1.0f, x.row(r0), static_cast<int>(x.ld), centers.data,
+                static_cast<int>(centers.ld), 0.0f, dots.data(), static_cast<int>(k));
 #pragma omp parallel for schedule(static)
     for (std::int64_t r = 0; r < rows; ++r) {
       const float* dr = dots.data() + r * k;
@@ -352,7 +353,8 @@ KMeansResult kmeans(Backend& backend, ConstMatrixView x, const KMeansOptions& op
     mean[static_cast<std::size_t>(c)] = mu;
     var[static_cast<std::size_t>(c)] = q / static_cast<double>(n);
   }
-  const double tol = opt.tol == 0.0 ? 0.0 : opt.tol * std::accumulate(var.begin(), var.end(), 0.0) / static_cast<double>(d);
+  const double tol =
+      opt.tol == 0.0 ? 0.0 : opt.tol * std::accumulate(var.begin(), var.end(), 0.0) / static_cast<double>(d);
   std::vector<float> meanf(static_cast<std::size_t>(d));
   for (std::size_t c = 0; c < meanf.size(); ++c) meanf[c] = static_cast<float>(mean[c]);
   Matrix xc(n, d);

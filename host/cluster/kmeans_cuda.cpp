@@ -45,8 +45,8 @@ std::vector<cluster::LloydRun> kmeans_lloyd_runs(hmr::Backend& b, hmr::ConstMatr
       const int todo = std::min(batch, max_iter - enqueued);
       for (int t = 0; t < todo; ++t) {
         kern::launch_kmeans_assign(dx.data(), n, d, centers.data(), k, labels.data(), dist.data(), status.data(), s);
-        kern::launch_kmeans_update_partial(dx.data(), n, d, labels.data(), k, psum.data(), pcount.data(),
-                                           status.data(), s);
+        kern::launch_kmeans_update_partial(dx.data(), n, d, labels.data(), k, psum.data(), pcount.data(), status.data(),
+                                           s);
         kern::launch_kmeans_update_finalize(psum.data(), pcount.data(), chunks, dx.data(), n, d, labels.data(),
                                             dist.data(), k, centers.data(), sums.data(), counts.data(), empty.data(),
                                             tol, max_iter, status.data(), s);
@@ -61,8 +61,7 @@ std::vector<cluster::LloydRun> kmeans_lloyd_runs(hmr::Backend& b, hmr::ConstMatr
     run.n_iter = hstatus[kern::kIter];
     run.strict = hstatus[kern::kStrict] != 0;
     // Without strict convergence the labels belong to the previous centres: one more E-step.
-    if (!run.strict)
-      kern::launch_kmeans_assign(dx.data(), n, d, centers.data(), k, labels.data(), nullptr, nullptr, s);
+    if (!run.strict) kern::launch_kmeans_assign(dx.data(), n, d, centers.data(), k, labels.data(), nullptr, nullptr, s);
     kern::launch_kmeans_inertia_partial(dx.data(), n, d, centers.data(), labels.data(), ipart.data(), s);
     kern::launch_sum_partials(ipart.data(), chunks, inert.data(), s);
     run.labels = labels.to_host(s);

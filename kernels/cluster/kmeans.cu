@@ -102,12 +102,12 @@ __global__ void __launch_bounds__(kThreads)
     kmeans_update_finalize_kernel(const double* __restrict__ psum, const long long* __restrict__ pcount, int chunks,
                                   const float* __restrict__ x, std::int64_t n, int d,
                                   const std::int32_t* __restrict__ labels, const float* __restrict__ dist, int k,
-                                  float* centers, double* sums, long long* counts, int* empty, double tol,
-                                  int max_iter, int* status) {
+                                  float* centers, double* sums, long long* counts, int* empty, double tol, int max_iter,
+                                  int* status) {
   GPU_SHARED(red, double[kThreads]);
   GPU_SHARED(arg_v, float[kThreads]);
   GPU_SHARED(arg_i, long long[kThreads]);
-  GPU_SHARED(ctl, long long[4]);  // n_empty, chosen index, its distance (bits), relocation on
+  GPU_SHARED(ctl, long long[4]);   // n_empty, chosen index, its distance (bits), relocation on
   if (status[kDone] != 0) return;  // one block: uniform
   const int kd = k * d;
   for (int o = threadIdx.x; o < kd; o += kThreads) {
@@ -207,9 +207,8 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 __global__ void __launch_bounds__(kThreads)
-    kmeans_inertia_partial_kernel(const float* __restrict__ x, std::int64_t n, int d,
-                                  const float* __restrict__ centers, const std::int32_t* __restrict__ labels,
-                                  double* __restrict__ partial) {
+    kmeans_inertia_partial_kernel(const float* __restrict__ x, std::int64_t n, int d, const float* __restrict__ centers,
+                                  const std::int32_t* __restrict__ labels, double* __restrict__ partial) {
   GPU_SHARED(red, double[kThreads]);
   const std::int64_t r0 = static_cast<std::int64_t>(blockIdx.x) * kChunkRows;
   const std::int64_t r1 = r0 + kChunkRows < n ? r0 + kChunkRows : n;
@@ -228,8 +227,8 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
-__global__ void __launch_bounds__(kThreads) sum_partials_kernel(const double* __restrict__ partial, int count,
-                                                                double* __restrict__ out) {
+__global__ void __launch_bounds__(kThreads)
+    sum_partials_kernel(const double* __restrict__ partial, int count, double* __restrict__ out) {
   GPU_SHARED(red, double[kThreads]);
   double acc = 0.0;
   for (int i = threadIdx.x; i < count; i += kThreads) acc += partial[i];
@@ -248,8 +247,8 @@ void launch_kmeans_assign(const float* x, std::int64_t n, int d, const float* ce
              kCenterTileFloats);
   const int tile_k = kCenterTileFloats / d < k ? kCenterTileFloats / d : k;
   const std::size_t smem = static_cast<std::size_t>(tile_k) * static_cast<std::size_t>(d) * sizeof(float);
-  HMR_LAUNCH(kmeans_assign_kernel, gpu::div_up(static_cast<std::size_t>(n), kThreads), kThreads, smem, stream, x, n,
-             d, centers, k, tile_k, labels, dist, status);
+  HMR_LAUNCH(kmeans_assign_kernel, gpu::div_up(static_cast<std::size_t>(n), kThreads), kThreads, smem, stream, x, n, d,
+             centers, k, tile_k, labels, dist, status);
 }
 
 void launch_kmeans_update_partial(const float* x, std::int64_t n, int d, const std::int32_t* labels, int k,

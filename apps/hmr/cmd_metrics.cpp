@@ -1,0 +1,100 @@
+// hmr metrics — clustering scores of a labelling (scikit-learn definitions): silhouette,
+// Calinski-Harabasz, Davies-Bouldin on the data, and ARI, NMI, purity against --truth. Prints a
+// table and writes metrics.json in the layout of DESIGN.md ({"task", "device", "seed",
+// "n_samples", "k", "timings_s", "results": {method: {...}}}). Thin: parse, call eval::, print.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "eval/metrics.h"
+#include "io/atomic_file.h"
+#include "io/npy.h"
+
+namespace {
+
+struct MetricsArgs {
+  std::string input, pred, truth, method = "kmeans", task = "metrics";
+  std::int64_t sample_size = 0;
+  bool contingency = false;
+};
+
+void setup(CLI::App& sub, hmr::app::Common& common) {
+  auto a = std::make_shared<MetricsArgs>();
+  sub.add_option("--input,-i", a->input, "data [N x d] the labels cluster (.npy)")->required();
+  sub.add_option("--pred,-p", a->pred, "predicted labels (.npy, N int32/int64)")->required();
+  sub.add_option("--truth,-t", a->truth, "reference labels (.npy): adds ari, nmi, purity");
+  sub.add_option("--method", a->method, "name of the method under \"results\"")->capture_default_str();
+  sub.add_option("--task", a->task, "value of \"task\"")->capture_default_str();
+  sub.add_option("--sample-size", a->sample_size, "silhouette on a random subset of this size (0: all; --seed)")
+      ->capture_default_str();
+  sub.add_flag("--contingency", a->contingency, "also print the contingency table (needs --truth)");
+  sub.footer("Output: prints the scores; --out FILE.json or DIR (-> DIR/metrics.json) writes them.");
+  sub.callback([a, &common] {
+    const hmr::Matrix x = hmr::io::read_matrix(a->input);
+    const auto pred = hmr::io::read_labels(a->pred);
+    HMR_REQUIRE(static_cast<std::int64_t>(pred.size()) == x.rows(), "metrics: {} has {} labels for the {} rows of {}",
+                a->pred, pred.size(), x.rows(), a->input);
+    std::vector<std::int32_t> truth;
+    if (!a->truth.empty()) {
+      truth = hmr::io::read_labels(a->truth);
+      HMR_REQUIRE(truth.size() == pred.size(), "metrics: {} has {} labels but {} has {}", a->truth, truth.size(),
+                  a->pred, pred.size());
+    }
+    auto backend = common.backend();
+    hmr::eval::ScoreOptions so;
+    so.silhouette.sample_size = a->sample_size;
+    so.silhouette.seed = common.seed;
+    hmr::Stopwatch sw;
+    const auto scores = hmr::eval::score_all(
+        *backend, x, pred, truth.empty() ? std::nullopt : std::optional<hmr::eval::Labels>(hmr::eval::Labels(truth)),
+        so);
+    const double secs = sw.seconds();
+    std::vector<std::int32_t> distinct(pred.begin(), pred.end());
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+
+    std::printf("%lld samples, %zu clusters, on %s (%.3f s)\n", static_cast<long long>(x.rows()), distinct.size(),
+                backend->name().c_str(), secs);
+    std::printf("  silhouette         %.6f\n  calinski_harabasz  %.6f\n  davies_bouldin     %.6f\n", scores.silhouette,
+                scores.calinski_harabasz, scores.davies_bouldin);
+    if (scores.ari)
+      std::printf("  ari                %.6f\n  nmi                %.6f\n  purity             %.6f\n", *scores.ari,
+                  *scores.nmi, *scores.purity);
+    if (a->contingency && !truth.empty()) {
+      const auto c = hmr::eval::contingency(truth, pred);
+      std::printf("contingency (rows: truth, columns: predicted)\n%8s", "");
+      for (auto v : c.clusters) std::printf(" %7d", v);
+      std::printf("\n");
+      for (std::size_t i = 0; i < c.classes.size(); ++i) {
+        std::printf("%8d", c.classes[i]);
+        for (std::size_t j = 0; j < c.clusters.size(); ++j) std::printf(" %7lld", static_cast<long long>(c.at(i, j)));
+        std::printf("\n");
+      }
+    }
+    if (!common.out.empty()) {
+      std::filesystem::path out(common.out);
+      if (std::filesystem::is_directory(out) || out.extension() != ".json") {
+        hmr::io::ensure_output_dir(out);
+        out /= "metrics.json";
+      }
+      nlohmann::ordered_json j;
+      j["task"] = a->task;
+      j["device"] = backend->name();
+      j["seed"] = common.seed;
+      j["n_samples"] = x.rows();
+      j["k"] = distinct.size();
+      j["timings_s"] = {{"metrics", secs}};
+      j["results"][a->method] = nlohmann::ordered_json::parse(hmr::eval::to_json(scores));
+      hmr::io::write_atomically(out, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+      std::printf("wrote %s\n", out.c_str());
+    }
+  });
+}
+
+HMR_COMMAND("metrics", "clustering scores (silhouette, CH, DB, ARI, NMI, purity) of a labelling", setup);
+
+}  // namespace

@@ -1,0 +1,447 @@
+// eval/metrics.cpp — clustering metrics with scikit-learn's definitions, accumulated in double.
+// Sources: sklearn/metrics/cluster/_unsupervised.py (silhouette_samples, calinski_harabasz_score,
+// davies_bouldin_score) and _supervised.py (contingency_matrix, pair_confusion_matrix,
+// adjusted_rand_score, mutual_info_score, entropy, normalized_mutual_info_score).
+// Silhouette: rows are grouped by cluster (a stable counting sort), so each row's per-cluster
+// distance sums are sums over contiguous segments; the cpu backend forms row tiles of distances
+// with one dgemm each (||a||^2 + ||b||^2 - 2 a.b on centred data, in double, as sklearn's float64
+// upcast), the cuda backend tiles exact differences on the device (silhouette_cuda.cpp). Neither
+// stores the n x n matrix.
+#include "eval/metrics.h"
+
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cluster/kmeans.h"
+#include "core/error.h"
+#include "core/nvtx.h"
+#include "eval/silhouette_detail.h"
+
+namespace hmr::eval {
+
+namespace {
+
+void check_x(ConstMatrixView x, const char* what) {
+  HMR_REQUIRE(x.rows > 0 && x.cols > 0, "{}: empty input ({} x {})", what, x.rows, x.cols);
+  std::int64_t r = 0, c = 0;
+  HMR_REQUIRE(all_finite(x, &r, &c), "{}: input contains NaN or infinity at row {}, column {}", what, r, c);
+}
+
+// Labels -> codes 0..k-1 in sorted order of the distinct values (np.unique's return_inverse).
+struct Encoded {
+  std::vector<std::int32_t> values;  // distinct, sorted
+  std::vector<std::int32_t> code;    // [n]
+  std::vector<std::int64_t> count;   // [k]
+  int k() const { return static_cast<int>(values.size()); }
+};
+
+Encoded encode(Labels l) {
+  Encoded e;
+  e.values.assign(l.begin(), l.end());
+  std::sort(e.values.begin(), e.values.end());
+  e.values.erase(std::unique(e.values.begin(), e.values.end()), e.values.end());
+  e.code.resize(l.size());
+  e.count.assign(e.values.size(), 0);
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    const auto c =
+        static_cast<std::int32_t>(std::lower_bound(e.values.begin(), e.values.end(), l[i]) - e.values.begin());
+    e.code[i] = c;
+    ++e.count[static_cast<std::size_t>(c)];
+  }
+  return e;
+}
+
+Encoded check_internal(ConstMatrixView x, Labels labels, const char* what) {
+  check_x(x, what);
+  HMR_REQUIRE(static_cast<std::int64_t>(labels.size()) == x.rows, "{}: {} labels for {} samples", what, labels.size(),
+              x.rows);
+  Encoded e = encode(labels);
+  HMR_REQUIRE(e.k() >= 2 && e.k() <= x.rows - 1,
+              "{}: number of labels is {}. Valid values are 2 to n_samples - 1 (inclusive)", what, e.k());
+  return e;
+}
+
+void check_pair(Labels truth, Labels pred, const char* what) {
+  HMR_REQUIRE(truth.size() == pred.size(), "{}: labels_true and labels_pred must have same size, got {} and {}", what,
+              truth.size(), pred.size());
+  HMR_REQUIRE(!truth.empty(), "{}: empty label arrays", what);
+}
+
+// Cluster centroids in double [k x d].
+std::vector<double> centroids(ConstMatrixView x, const Encoded& e) {
+  const std::int64_t d = x.cols;
+  std::vector<double> c(static_cast<std::size_t>(e.k()) * static_cast<std::size_t>(d), 0.0);
+  for (std::int64_t i = 0; i < x.rows; ++i) {
+    double* ci = c.data() + static_cast<std::size_t>(e.code[static_cast<std::size_t>(i)]) * static_cast<std::size_t>(d);
+    for (std::int64_t j = 0; j < d; ++j) ci[j] += x(i, j);
+  }
+  for (int q = 0; q < e.k(); ++q)
+    for (std::int64_t j = 0; j < d; ++j)
+      c[static_cast<std::size_t>(q) * static_cast<std::size_t>(d) + j] /=
+          static_cast<double>(e.count[static_cast<std::size_t>(q)]);
+  return c;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Silhouette.
+
+namespace detail {
+
+SortedData sort_by_cluster(ConstMatrixView x, Labels labels, std::vector<std::int32_t>* codes_out) {
+  const Encoded e = encode(labels);
+  SortedData s;
+  s.k = e.k();
+  s.offsets.assign(static_cast<std::size_t>(s.k) + 1, 0);
+  for (int q = 0; q < s.k; ++q)
+    s.offsets[static_cast<std::size_t>(q) + 1] =
+        s.offsets[static_cast<std::size_t>(q)] + e.count[static_cast<std::size_t>(q)];
+  std::vector<std::int64_t> next(s.offsets.begin(), s.offsets.end() - 1);
+  s.order.resize(static_cast<std::size_t>(x.rows));
+  for (std::int64_t i = 0; i < x.rows; ++i)
+    s.order[static_cast<std::size_t>(next[static_cast<std::size_t>(e.code[static_cast<std::size_t>(i)])]++)] = i;
+  // Centre (in double, then float) so that the distance formulas lose less to cancellation.
+  std::vector<double> mean(static_cast<std::size_t>(x.cols), 0.0);
+  for (std::int64_t i = 0; i < x.rows; ++i)
+    for (std::int64_t c = 0; c < x.cols; ++c) mean[static_cast<std::size_t>(c)] += x(i, c);
+  for (auto& m : mean) m /= static_cast<double>(x.rows);
+  s.x = Matrix(x.rows, x.cols);
+  for (std::int64_t r = 0; r < x.rows; ++r) {
+    const std::int64_t src = s.order[static_cast<std::size_t>(r)];
+    for (std::int64_t c = 0; c < x.cols; ++c)
+      s.x(r, c) = static_cast<float>(static_cast<double>(x(src, c)) - mean[static_cast<std::size_t>(c)]);
+  }
+  if (codes_out) *codes_out = e.code;
+  return s;
+}
+
+void silhouette_sums_cpu(const SortedData& s, std::int64_t row0, std::int64_t rows, double* sums) {
+  const std::int64_t n = s.x.rows(), d = s.x.cols();
+  const int k = s.k;
+  std::vector<double> xd(static_cast<std::size_t>(n) * static_cast<std::size_t>(d)), norm(static_cast<std::size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    double q = 0.0;
+    for (std::int64_t c = 0; c < d; ++c) {
+      const double v = s.x(i, c);
+      xd[static_cast<std::size_t>(i * d + c)] = v;
+      q += v * v;
+    }
+    norm[static_cast<std::size_t>(i)] = q;
+  }
+  // Row tiles of at most ~32 MB of doubles.
+  const std::int64_t tile =
+      std::max<std::int64_t>(1, std::min<std::int64_t>(rows, (4 << 20) / std::max<std::int64_t>(n, 1)));
+  std::vector<double> g(static_cast<std::size_t>(tile) * static_cast<std::size_t>(n));
+  for (std::int64_t t0 = row0; t0 < row0 + rows; t0 += tile) {
+    const std::int64_t tr = std::min(tile, row0 + rows - t0);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(tr), static_cast<int>(n), static_cast<int>(d),
+                1.0, xd.data() + t0 * d, static_cast<int>(d), xd.data(), static_cast<int>(d), 0.0, g.data(),
+                static_cast<int>(n));
+#pragma omp parallel for schedule(static)
+    for (std::int64_t r = 0; r < tr; ++r) {
+      const std::int64_t i = t0 + r;
+      const double ni = norm[static_cast<std::size_t>(i)];
+      double* gr = g.data() + r * n;
+      for (std::int64_t j = 0; j < n; ++j) {
+        const double v = ni + norm[static_cast<std::size_t>(j)] - 2.0 * gr[j];
+        gr[j] = v > 0.0 ? std::sqrt(v) : 0.0;
+      }
+      gr[i] = 0.0;  // sklearn zeroes the diagonal of X-vs-X distances
+      double* out = sums + (i - row0) * k;
+      for (int q = 0; q < k; ++q) {
+        double acc = 0.0;
+        for (std::int64_t j = s.offsets[static_cast<std::size_t>(q)]; j < s.offsets[static_cast<std::size_t>(q) + 1];
+             ++j)
+          acc += gr[j];
+        out[q] = acc;
+      }
+    }
+  }
+}
+
+std::vector<double> silhouette_from_sums(const SortedData& s, const std::vector<double>& sums) {
+  const std::int64_t n = s.x.rows();
+  const int k = s.k;
+  std::vector<double> sil(static_cast<std::size_t>(n), 0.0);
+  for (int q = 0; q < k; ++q) {
+    const std::int64_t size = s.offsets[static_cast<std::size_t>(q) + 1] - s.offsets[static_cast<std::size_t>(q)];
+    for (std::int64_t r = s.offsets[static_cast<std::size_t>(q)]; r < s.offsets[static_cast<std::size_t>(q) + 1]; ++r) {
+      if (size <= 1) continue;  // singleton clusters score 0
+      const double* row = sums.data() + r * k;
+      const double a = row[q] / static_cast<double>(size - 1);
+      double b = std::numeric_limits<double>::infinity();
+      for (int o = 0; o < k; ++o) {
+        if (o == q) continue;
+        const double m = row[o] / static_cast<double>(s.offsets[static_cast<std::size_t>(o) + 1] -
+                                                      s.offsets[static_cast<std::size_t>(o)]);
+        b = std::min(b, m);
+      }
+      const double den = std::max(a, b);
+      sil[static_cast<std::size_t>(s.order[static_cast<std::size_t>(r)])] = den > 0.0 ? (b - a) / den : 0.0;
+    }
+  }
+  return sil;
+}
+
+}  // namespace detail
+
+std::vector<double> silhouette_samples(Backend& backend, ConstMatrixView x, Labels labels) {
+  NvtxRange range("metrics/silhouette");
+  check_internal(x, labels, "silhouette");
+  const detail::SortedData s = detail::sort_by_cluster(x, labels, nullptr);
+  std::vector<double> sums;
+  if (backend.is_cuda()) {
+    sums = HMR_CUDA_CALL(backend, silhouette_sums(backend, s));
+  } else {
+    sums.resize(static_cast<std::size_t>(x.rows) * static_cast<std::size_t>(s.k));
+    detail::silhouette_sums_cpu(s, 0, x.rows, sums.data());
+  }
+  return detail::silhouette_from_sums(s, sums);
+}
+
+double silhouette(Backend& backend, ConstMatrixView x, Labels labels, const SilhouetteOptions& opt) {
+  check_x(x, "silhouette");
+  HMR_REQUIRE(static_cast<std::int64_t>(labels.size()) == x.rows, "silhouette: {} labels for {} samples", labels.size(),
+              x.rows);
+  std::vector<double> sil;
+  if (opt.sample_size > 0 && opt.sample_size < x.rows) {
+    // sklearn: indices = RandomState(seed).permutation(n)[:sample_size]
+    cluster::KMeansRng rng(static_cast<std::uint32_t>(opt.seed & 0xffffffffULL));
+    const auto perm = rng.permutation(x.rows);
+    Matrix sub(opt.sample_size, x.cols);
+    std::vector<std::int32_t> sl(static_cast<std::size_t>(opt.sample_size));
+    for (std::int64_t i = 0; i < opt.sample_size; ++i) {
+      const std::int64_t src = perm[static_cast<std::size_t>(i)];
+      std::copy_n(x.row(src), x.cols, sub.row(i));
+      sl[static_cast<std::size_t>(i)] = labels[static_cast<std::size_t>(src)];
+    }
+    sil = silhouette_samples(backend, sub, sl);
+  } else {
+    HMR_REQUIRE(opt.sample_size >= 0, "silhouette: sample_size={} must be positive", opt.sample_size);
+    sil = silhouette_samples(backend, x, labels);
+  }
+  double acc = 0.0;
+  for (double v : sil) acc += v;
+  return acc / static_cast<double>(sil.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calinski-Harabasz and Davies-Bouldin.
+
+double calinski_harabasz(ConstMatrixView x, Labels labels) {
+  NvtxRange range("metrics/calinski_harabasz");
+  const Encoded e = check_internal(x, labels, "calinski_harabasz");
+  const std::int64_t n = x.rows, d = x.cols;
+  const int k = e.k();
+  const std::vector<double> cen = centroids(x, e);
+  std::vector<double> mean(static_cast<std::size_t>(d), 0.0);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t c = 0; c < d; ++c) mean[static_cast<std::size_t>(c)] += x(i, c);
+  for (auto& m : mean) m /= static_cast<double>(n);
+  double extra = 0.0, intra = 0.0;
+  for (int q = 0; q < k; ++q) {
+    double s = 0.0;
+    for (std::int64_t c = 0; c < d; ++c) {
+      const double v =
+          cen[static_cast<std::size_t>(q) * static_cast<std::size_t>(d) + c] - mean[static_cast<std::size_t>(c)];
+      s += v * v;
+    }
+    extra += static_cast<double>(e.count[static_cast<std::size_t>(q)]) * s;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double* ci =
+        cen.data() + static_cast<std::size_t>(e.code[static_cast<std::size_t>(i)]) * static_cast<std::size_t>(d);
+    for (std::int64_t c = 0; c < d; ++c) {
+      const double v = x(i, c) - ci[c];
+      intra += v * v;
+    }
+  }
+  if (intra == 0.0) return 1.0;
+  return extra * static_cast<double>(n - k) / (intra * static_cast<double>(k - 1));
+}
+
+double davies_bouldin(ConstMatrixView x, Labels labels) {
+  NvtxRange range("metrics/davies_bouldin");
+  const Encoded e = check_internal(x, labels, "davies_bouldin");
+  const std::int64_t n = x.rows, d = x.cols;
+  const int k = e.k();
+  const std::vector<double> cen = centroids(x, e);
+  std::vector<double> intra(static_cast<std::size_t>(k), 0.0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const int q = e.code[static_cast<std::size_t>(i)];
+    const double* ci = cen.data() + static_cast<std::size_t>(q) * static_cast<std::size_t>(d);
+    double s = 0.0;
+    for (std::int64_t c = 0; c < d; ++c) {
+      const double v = x(i, c) - ci[c];
+      s += v * v;
+    }
+    intra[static_cast<std::size_t>(q)] += std::sqrt(s);
+  }
+  for (int q = 0; q < k; ++q)
+    intra[static_cast<std::size_t>(q)] /= static_cast<double>(e.count[static_cast<std::size_t>(q)]);
+  std::vector<double> cd(static_cast<std::size_t>(k) * static_cast<std::size_t>(k), 0.0);
+  bool all_intra_zero = true, all_cd_zero = true;
+  for (int q = 0; q < k; ++q) all_intra_zero = all_intra_zero && std::fabs(intra[static_cast<std::size_t>(q)]) <= 1e-8;
+  for (int p = 0; p < k; ++p)
+    for (int q = 0; q < k; ++q) {
+      double s = 0.0;
+      for (std::int64_t c = 0; c < d; ++c) {
+        const double v = cen[static_cast<std::size_t>(p) * static_cast<std::size_t>(d) + c] -
+                         cen[static_cast<std::size_t>(q) * static_cast<std::size_t>(d) + c];
+        s += v * v;
+      }
+      cd[static_cast<std::size_t>(p * k + q)] = std::sqrt(s);
+      all_cd_zero = all_cd_zero && cd[static_cast<std::size_t>(p * k + q)] <= 1e-8;
+    }
+  if (all_intra_zero || all_cd_zero) return 0.0;  // np.allclose(..., 0) as sklearn
+  double total = 0.0;
+  for (int p = 0; p < k; ++p) {
+    double best = 0.0;
+    for (int q = 0; q < k; ++q) {
+      const double dist = cd[static_cast<std::size_t>(p * k + q)];
+      const double v =
+          dist == 0.0 ? 0.0 : (intra[static_cast<std::size_t>(p)] + intra[static_cast<std::size_t>(q)]) / dist;
+      best = std::max(best, v);
+    }
+    total += best;
+  }
+  return total / static_cast<double>(k);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Label-based metrics.
+
+Contingency contingency(Labels truth, Labels pred) {
+  check_pair(truth, pred, "contingency");
+  const Encoded t = encode(truth), p = encode(pred);
+  Contingency c;
+  c.classes = t.values;
+  c.clusters = p.values;
+  c.counts.assign(t.values.size() * p.values.size(), 0);
+  for (std::size_t i = 0; i < truth.size(); ++i)
+    ++c.counts[static_cast<std::size_t>(t.code[i]) * p.values.size() + static_cast<std::size_t>(p.code[i])];
+  return c;
+}
+
+double adjusted_rand(Labels truth, Labels pred) {
+  check_pair(truth, pred, "adjusted_rand");
+  const Contingency c = contingency(truth, pred);
+  const std::size_t r = c.classes.size(), q = c.clusters.size();
+  using I = __int128;
+  const I n = static_cast<I>(truth.size());
+  std::vector<I> nc(r, 0), nk(q, 0);
+  I sum_sq = 0;
+  for (std::size_t i = 0; i < r; ++i)
+    for (std::size_t j = 0; j < q; ++j) {
+      const I v = c.at(i, j);
+      nc[i] += v;
+      nk[j] += v;
+      sum_sq += v * v;
+    }
+  I dot_k = 0, dot_c = 0;
+  for (std::size_t i = 0; i < r; ++i)
+    for (std::size_t j = 0; j < q; ++j) {
+      dot_k += static_cast<I>(c.at(i, j)) * nk[j];
+      dot_c += static_cast<I>(c.at(i, j)) * nc[i];
+    }
+  // sklearn pair_confusion_matrix (ordered pairs), then adjusted_rand_score.
+  const I tp = sum_sq - n, fp = dot_k - sum_sq, fn = dot_c - sum_sq, tn = n * n - fp - fn - sum_sq;
+  if (fn == 0 && fp == 0) return 1.0;
+  const long double num = 2.0L * static_cast<long double>(tp * tn - fn * fp);
+  const long double den = static_cast<long double>((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn));
+  return static_cast<double>(num / den);
+}
+
+namespace {
+double entropy(const std::vector<std::int64_t>& counts) {
+  double total = 0.0;
+  for (auto v : counts) total += static_cast<double>(v);
+  if (total == 0.0) return 1.0;
+  double h = 0.0;
+  const double lt = std::log(total);
+  for (auto v : counts)
+    if (v > 0) h -= (static_cast<double>(v) / total) * (std::log(static_cast<double>(v)) - lt);
+  return h;
+}
+}  // namespace
+
+double nmi(Labels truth, Labels pred) {
+  check_pair(truth, pred, "nmi");
+  const Contingency c = contingency(truth, pred);
+  const std::size_t r = c.classes.size(), q = c.clusters.size();
+  if (r == q && (r == 1 || r == 0)) return 1.0;
+  std::vector<std::int64_t> pi(r, 0), pj(q, 0);
+  for (std::size_t i = 0; i < r; ++i)
+    for (std::size_t j = 0; j < q; ++j) {
+      pi[i] += c.at(i, j);
+      pj[j] += c.at(i, j);
+    }
+  double mi = 0.0;
+  if (r > 1 && q > 1) {
+    const double total = static_cast<double>(truth.size());
+    const double log_total = std::log(total);
+    // Nonzero entries in sklearn's order (sp.find on a CSR matrix: row by row).
+    for (std::size_t i = 0; i < r; ++i)
+      for (std::size_t j = 0; j < q; ++j) {
+        const std::int64_t v = c.at(i, j);
+        if (v == 0) continue;
+        const double nm = static_cast<double>(v) / total;
+        const double outer = static_cast<double>(pi[i] * pj[j]);
+        const double log_outer = -std::log(outer) + std::log(total) + std::log(total);
+        double term = nm * (std::log(static_cast<double>(v)) - log_total) + nm * log_outer;
+        if (std::fabs(term) < std::numeric_limits<double>::epsilon()) term = 0.0;
+        mi += term;
+      }
+    mi = std::max(mi, 0.0);
+  }
+  if (mi == 0.0) return 0.0;
+  const double h_true = entropy(pi), h_pred = entropy(pj);
+  return mi / ((h_true + h_pred) / 2.0);
+}
+
+double purity(Labels truth, Labels pred) {
+  check_pair(truth, pred, "purity");
+  const Contingency c = contingency(truth, pred);
+  std::int64_t s = 0;
+  for (std::size_t j = 0; j < c.clusters.size(); ++j) {
+    std::int64_t best = 0;
+    for (std::size_t i = 0; i < c.classes.size(); ++i) best = std::max(best, c.at(i, j));
+    s += best;
+  }
+  return static_cast<double>(s) / static_cast<double>(truth.size());
+}
+
+ClusterScores score_all(Backend& backend, ConstMatrixView x, Labels pred, std::optional<Labels> truth,
+                        const ScoreOptions& opt) {
+  ClusterScores s;
+  s.silhouette = silhouette(backend, x, pred, opt.silhouette);
+  s.calinski_harabasz = calinski_harabasz(x, pred);
+  s.davies_bouldin = davies_bouldin(x, pred);
+  if (truth) {
+    s.ari = adjusted_rand(*truth, pred);
+    s.nmi = nmi(*truth, pred);
+    s.purity = purity(*truth, pred);
+  }
+  return s;
+}
+
+std::string to_json(const ClusterScores& s, int indent) {
+  nlohmann::ordered_json j;
+  j["silhouette"] = s.silhouette;
+  j["calinski_harabasz"] = s.calinski_harabasz;
+  j["davies_bouldin"] = s.davies_bouldin;
+  if (s.ari) j["ari"] = *s.ari;
+  if (s.nmi) j["nmi"] = *s.nmi;
+  if (s.purity) j["purity"] = *s.purity;
+  return j.dump(indent);
+}
+
+}  // namespace hmr::eval
