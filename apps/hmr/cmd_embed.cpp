@@ -1,0 +1,53 @@
+// hmr embed — apply a trained VAE (.safetensors from `hmr train`) to features: the latent mean
+// (mu), a sample z = mu + exp(0.5 logvar) * eps (seeded), logvar, or the reconstruction (decoder of
+// mu, in the features' original units). Writes float32 .npy. Thin: parse, call hmr::nn, write.
+#include <cstdio>
+
+#include "cli.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "io/npy.h"
+#include "nn/vae.h"
+
+namespace hmr::app {
+Matrix read_vae_features(const std::string& path, const std::string& columns, bool* sparse_text);  // cmd_train.cpp
+}
+
+namespace {
+
+struct EmbedArgs {
+  std::string model, features, what = "mu", columns = "mfcc";
+};
+
+void setup(CLI::App& sub, hmr::app::Common& common) {
+  auto a = std::make_shared<EmbedArgs>();
+  sub.add_option("--model", a->model, "model.safetensors written by hmr train")->required();
+  sub.add_option("--features", a->features, "X.npy | features.csv (Kaggle layout) | tfidf.npz")->required();
+  sub.add_option("--what", a->what, "mu | z | logvar | recon")
+      ->check(CLI::IsMember({"mu", "z", "logvar", "recon"}))
+      ->capture_default_str();
+  sub.add_option("--columns", a->columns, "features.csv: regex selecting the feature columns")->capture_default_str();
+  sub.footer("--out Z.npy is required; --seed sets the noise of --what z.");
+  sub.callback([a, &common] {
+    HMR_REQUIRE(!common.out.empty(), "embed: --out Z.npy is required");
+    const hmr::nn::VaeModel m = hmr::nn::load_safetensors(a->model);
+    const hmr::Matrix x = hmr::app::read_vae_features(a->features, a->columns, nullptr);
+    auto backend = common.backend();
+    hmr::Matrix out;
+    if (a->what == "mu")
+      out = hmr::nn::encode_mu(*backend, m, x);
+    else if (a->what == "z")
+      out = hmr::nn::sample_z(*backend, m, x, common.seed);
+    else if (a->what == "logvar")
+      out = hmr::nn::encode_logvar(*backend, m, x);
+    else
+      out = hmr::nn::reconstruct(*backend, m, x);
+    hmr::io::write_npy(common.out, out);
+    std::printf("%s: %lld x %lld -> %s\n", a->what.c_str(), static_cast<long long>(out.rows()),
+                static_cast<long long>(out.cols()), common.out.c_str());
+  });
+}
+
+HMR_COMMAND("embed", "apply a trained VAE: latent mu | z | logvar | reconstruction -> .npy", setup);
+
+}  // namespace

@@ -1,0 +1,164 @@
+// hmr train — train a (beta-)VAE on a feature matrix and save it as .safetensors (PyTorch names).
+// Features: X.npy (float32 [n x d]), a Kaggle-layout features.csv (MFCC columns chosen by
+// --columns) or a TF-IDF tfidf.npz (scipy CSR, densified; used as is, not standardised).
+// Settings: defaults < --config FILE.toml ([vae] table or root) < --set key=value < flags.
+// Thin: parse, call hmr::nn::train_vae, print.
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "audio/sources.h"
+#include "cli.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "io/atomic_file.h"
+#include "io/npy.h"
+#include "nn/vae.h"
+#include "text/tfidf.h"
+
+namespace hmr::app {
+
+// Reads the feature matrix of `hmr train` / `hmr embed` (shared by both commands).
+Matrix read_vae_features(const std::string& path, const std::string& columns, bool* sparse_text) {
+  namespace fs = std::filesystem;
+  HMR_REQUIRE(fs::exists(path), "{}: no such features file", path);
+  const std::string ext = fs::path(path).extension().string();
+  if (sparse_text) *sparse_text = false;
+  if (ext == ".npy") return io::read_matrix(path);
+  if (ext == ".csv") return audio::read_features_csv(path, columns).features;
+  if (ext == ".npz") {
+    if (sparse_text) *sparse_text = true;
+    return text::to_dense(text::read_npz(path));
+  }
+  input_error("{}: unsupported features file (expected .npy, a Kaggle features .csv or a TF-IDF .npz)", path);
+}
+
+}  // namespace hmr::app
+
+namespace {
+
+struct TrainArgs {
+  std::string features, columns = "mfcc", hidden, activation, output, loss, history, standardize = "auto";
+  int epochs = 0, batch = 0, latent = 0, warmup = -1, patience = -1;
+  float lr = 0, beta = -1, val_fraction = -1, clip_norm = -1, weight_decay = -1;
+  bool no_graph = false;
+};
+
+void setup(CLI::App& sub, hmr::app::Common& common) {
+  auto a = std::make_shared<TrainArgs>();
+  sub.add_option("--features", a->features, "X.npy | features.csv (Kaggle layout) | tfidf.npz")->required();
+  sub.add_option("--columns", a->columns, "features.csv: regex selecting the feature columns")->capture_default_str();
+  sub.add_option("--epochs", a->epochs, "training epochs (default 100)");
+  sub.add_option("--batch", a->batch, "minibatch size (default 64)");
+  sub.add_option("--lr", a->lr, "Adam learning rate (default 1e-3)");
+  sub.add_option("--beta", a->beta, "KL weight (beta-VAE; default 1)");
+  sub.add_option("--warmup", a->warmup, "epochs over which beta ramps up linearly (default 0)");
+  sub.add_option("--hidden", a->hidden, "encoder widths, e.g. 512 or 128,64 (decoder mirrors them)");
+  sub.add_option("--latent", a->latent, "latent dimension (default 16)");
+  sub.add_option("--activation", a->activation, "hidden activation: relu | identity | sigmoid | tanh");
+  sub.add_option("--output", a->output, "decoder output: identity | sigmoid");
+  sub.add_option("--loss", a->loss, "reconstruction loss: mse (sum over features) | bce (needs sigmoid output)");
+  sub.add_option("--weight-decay", a->weight_decay, "Adam L2 weight decay (default 0)");
+  sub.add_option("--clip-norm", a->clip_norm, "clip the global gradient norm (0 = off)");
+  sub.add_option("--val-fraction", a->val_fraction, "rows held out for validation (default 0)");
+  sub.add_option("--patience", a->patience, "early stopping after N epochs without validation gain (0 = off)");
+  sub.add_option("--standardize", a->standardize,
+                 "auto (yes for dense features, no for tfidf.npz) | true | false; statistics are saved with the model")
+      ->check(CLI::IsMember({"auto", "true", "false"}))
+      ->capture_default_str();
+  sub.add_flag("--no-cuda-graph", a->no_graph, "launch every step directly instead of replaying a CUDA Graph");
+  sub.add_option("--history", a->history, "also write the per-epoch losses as JSON to this file");
+  sub.footer(
+      "--out MODEL.safetensors is required. Example:\n"
+      "  hmr train --features X.npy --config vae.toml --beta 4 --latent 16 --out model.safetensors");
+  sub.callback([a, &common, &sub] {
+    using namespace hmr::nn;
+    HMR_REQUIRE(!common.out.empty(), "train: --out MODEL.safetensors is required");
+    VaeConfig c;
+    bool standardize_set = false;
+    if (!common.config.empty()) {
+      c = vae_config_from_file(common.config);
+      toml::table root = toml::parse_file(common.config);
+      const toml::table* t = root["vae"].as_table() ? root["vae"].as_table() : &root;
+      standardize_set = t->contains("standardize");
+    }
+    for (const auto& kv : common.sets) {
+      const auto eq = kv.find('=');
+      HMR_REQUIRE(eq != std::string::npos, "train: --set expects key=value, got '{}'", kv);
+      apply_override(c, kv.substr(0, eq), kv.substr(eq + 1));
+      standardize_set |= kv.substr(0, eq) == "standardize" || kv.substr(0, eq) == "vae.standardize";
+    }
+    if (a->epochs) c.epochs = a->epochs;
+    if (a->batch) c.batch = a->batch;
+    if (a->lr > 0) c.lr = a->lr;
+    if (a->beta >= 0) c.beta = a->beta;
+    if (a->warmup >= 0) c.warmup_epochs = a->warmup;
+    if (!a->hidden.empty()) apply_override(c, "hidden", a->hidden);
+    if (a->latent) c.latent = a->latent;
+    if (!a->activation.empty()) c.activation = parse_activation(a->activation);
+    if (!a->output.empty()) c.output = parse_output(a->output);
+    if (!a->loss.empty()) c.loss = parse_loss(a->loss);
+    if (a->weight_decay >= 0) c.weight_decay = a->weight_decay;
+    if (a->clip_norm >= 0) c.clip_norm = a->clip_norm;
+    if (a->val_fraction >= 0) c.val_fraction = a->val_fraction;
+    if (a->patience >= 0) c.patience = a->patience;
+    if (a->no_graph) c.cuda_graph = false;
+    if (sub.get_parent()->count("--seed")) c.seed = common.seed;
+
+    bool sparse_text = false;
+    const hmr::Matrix x = hmr::app::read_vae_features(a->features, a->columns, &sparse_text);
+    if (a->standardize != "auto")
+      c.standardize = a->standardize == "true";
+    else if (sparse_text && !standardize_set)
+      c.standardize = false;  // TF-IDF is used as is
+    c.validate();
+
+    auto backend = common.backend();
+    spdlog::info("train: {} rows x {} features, hidden [{}], latent {}, {} + {} x KL, {} epochs, batch {}, lr {}",
+                 x.rows(), x.cols(), fmt::join(c.hidden, ", "), c.latent, to_string(c.loss), c.beta, c.epochs, c.batch,
+                 c.lr);
+    hmr::Progress bar("train", c.epochs);
+    TrainReport rep;
+    const VaeModel m = train_vae(*backend, x, c, &rep, [&](const EpochStats& e) {
+      std::string s = fmt::format("loss {:.4g} (recon {:.4g}, kl {:.4g})", e.total, e.recon, e.kl);
+      if (e.val_total >= 0) s += fmt::format(" val {:.4g}", e.val_total);
+      bar.update(e.epoch + 1, s);
+    });
+    const auto& last = rep.epochs.back();
+    bar.finish(fmt::format("loss {:.4g}", last.total));
+    save_safetensors(common.out, m);
+    if (!a->history.empty()) {
+      nlohmann::ordered_json h;
+      h["backend"] = rep.backend;
+      h["n_train"] = rep.n_train;
+      h["n_val"] = rep.n_val;
+      h["best_epoch"] = rep.best_epoch;
+      h["stopped_early"] = rep.stopped_early;
+      h["cuda_graph"] = rep.cuda_graph;
+      h["seconds"] = rep.seconds;
+      h["samples_per_second"] = rep.samples_per_second;
+      for (const auto& e : rep.epochs)
+        h["epochs"].push_back({{"epoch", e.epoch + 1},
+                               {"beta", e.beta},
+                               {"total", e.total},
+                               {"recon", e.recon},
+                               {"kl", e.kl},
+                               {"val_total", e.val_total},
+                               {"val_recon", e.val_recon},
+                               {"val_kl", e.val_kl},
+                               {"seconds", e.seconds}});
+      hmr::io::write_atomically(a->history, [&](std::ostream& o) { o << h.dump(2) << "\n"; });
+    }
+    std::printf("trained on %s: %zu epochs%s, loss %.6g (recon %.6g, kl %.6g)", rep.backend.c_str(), rep.epochs.size(),
+                rep.stopped_early ? " (early stop)" : "", last.total, last.recon, last.kl);
+    if (last.val_total >= 0) std::printf(", val %.6g (best epoch %d)", last.val_total, rep.best_epoch + 1);
+    std::printf("\n%lld training rows, %.1f s, %.0f samples/s%s\nmodel: %s\n", static_cast<long long>(rep.n_train),
+                rep.seconds, rep.samples_per_second, rep.cuda_graph ? ", CUDA Graph replay" : "", common.out.c_str());
+  });
+}
+
+HMR_COMMAND("train", "train a (beta-)VAE on features (.npy, features.csv, tfidf.npz) -> model.safetensors", setup);
+
+}  // namespace
