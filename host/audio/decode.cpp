@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -50,6 +51,31 @@ void open_or_throw(const std::filesystem::path& path, SndFile& sf) {
               path.string(), sf.info.channels, sf.info.samplerate);
   // The float32 scale soundfile uses: integer PCM divided by 2^(bits-1).
   sf_command(sf.f, SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);
+}
+
+// libsndfile's header log says "data : 176400 (should be 59956)" (WAV), "Data Size : N (should
+// be M)" (AU) or "SSND : N (should be M)" (AIFF) when the audio chunk runs past the end of the
+// file. Streaming placeholders (0, 0xFFFFFFFF) and a few bytes of slack are not truncation.
+std::string truncation(SNDFILE* f) {
+  char log[8192] = {0};
+  sf_command(f, SFC_GET_LOG_INFO, log, sizeof(log) - 1);
+  const std::string text(log);
+  for (const char* key : {"data :", "Data Size :", "SSND :"}) {
+    const auto at = text.find(key);
+    if (at == std::string::npos) continue;
+    const auto eol = text.find('\n', at);
+    const std::string line = text.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+    long long declared = 0, actual = 0;
+    const auto colon = line.find(':');
+    const auto should = line.find("(should be ");
+    if (should == std::string::npos) continue;
+    if (std::sscanf(line.c_str() + colon + 1, "%lld", &declared) != 1) continue;
+    if (std::sscanf(line.c_str() + should + 11, "%lld", &actual) != 1) continue;
+    if (declared <= 0 || declared >= 0xFFFFFF00LL) continue;
+    if (declared - actual > 1024)
+      return fmt::format("the header declares {} bytes of audio, the file holds {}", declared, actual);
+  }
+  return {};
 }
 
 }  // namespace
@@ -165,11 +191,13 @@ AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt) 
   }
   const int e = sf_error(sf.f);
   HMR_REQUIRE(e == SF_ERR_NO_ERROR, "{}: decoding failed after {} frames: {}", path.string(), total, sf_strerror(sf.f));
-  // A PCM file whose data chunk ends before the header says it should is truncated: libsndfile
-  // reads what is there, but the clip is incomplete.
+  // A file that ends before its header says it should is truncated. libsndfile quietly reads
+  // what is there (for PCM it even shrinks info.frames), so look at what its header parser
+  // logged, and at a short read for compressed formats.
+  const std::string why = truncation(sf.f);
+  HMR_REQUIRE(why.empty(), "{}: truncated: {}", path.string(), why);
   const int major = sf.info.format & SF_FORMAT_TYPEMASK;
-  if (skip == 0 && want < 0 && sf.info.frames > 0 && total < sf.info.frames &&
-      (major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF || major == SF_FORMAT_AU || major == SF_FORMAT_FLAC))
+  if (skip == 0 && want < 0 && sf.info.frames > 0 && total < sf.info.frames && major == SF_FORMAT_FLAC)
     input_error("{}: truncated: {} of {} frames readable", path.string(), total, sf.info.frames);
   if (total == 0) {
     HMR_REQUIRE(skip == 0 || opt.offset == 0, "{}: offset {} s is past the end of the audio", path.string(),

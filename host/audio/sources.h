@@ -44,10 +44,10 @@ struct FeatureTable {
   std::vector<std::int32_t> labels;      // codes into label_names; empty when there is no label column
   std::vector<std::string> label_names;  // sorted
 };
-// column_regex selects feature columns by ECMAScript regex search over the header (default
-// "mfcc"); id_column / label_column name the id and label columns ("" when absent: row numbers /
-// unlabelled; a named column that is missing is an input error). A non-numeric or non-finite
-// feature value is an input error naming the file, line and column.
+// column_regex selects feature columns by ECMAScript regex search over the header names (default
+// "mfcc"), leaving out the id and label columns. label_column must exist unless it is "" (then
+// the table is unlabelled); the id column falls back to row numbers when absent. A non-numeric or
+// non-finite feature value is an input error naming the file, line and column.
 FeatureTable read_features_csv(const std::filesystem::path& csv, const std::string& column_regex = "mfcc",
                                const std::string& label_column = "label", const std::string& id_column = "filename");
 // True when `csv` looks like a Kaggle features CSV (has columns matching mfcc\d+_mean).

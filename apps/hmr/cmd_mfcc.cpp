@@ -1,0 +1,96 @@
+// hmr mfcc — audio (GTZAN folder, manifest CSV, files) or a Kaggle features CSV -> librosa-parity
+// MFCC summaries (.npy [n, 2 * n_mfcc] + Kaggle-layout CSV), optionally the frames. Thin: parse,
+// call audio::run_mfcc_job, print.
+#include <cstdio>
+
+#include "audio/mfcc_job.h"
+#include "cli.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+
+namespace {
+
+struct MfccArgs {
+  std::vector<std::string> inputs;
+  std::string frames = "none";
+  hmr::audio::MfccJob job;
+  std::string norm = "slaney";
+  bool no_center = false;
+};
+
+void setup(CLI::App& sub, hmr::app::Common& common) {
+  auto a = std::make_shared<MfccArgs>();
+  auto& p = a->job.params;
+  auto& o = a->job.options;
+  sub.add_option("inputs", a->inputs,
+                 "a GTZAN folder (ROOT/<label>/*.wav|au|...), a manifest CSV (id,audio[,label,...]), audio files, "
+                 "or a Kaggle features CSV")
+      ->required();
+  sub.add_option("--label-column", a->job.label_column, "manifest column holding the label (default: 'label' if any)");
+  sub.add_option("--columns", a->job.feature_regex, "features CSV input: regex selecting the columns")
+      ->capture_default_str();
+  sub.add_option("--frames", a->frames, "also write the MFCC frames: none | npy (one file per clip) | ragged")
+      ->check(CLI::IsMember({"none", "npy", "ragged"}))
+      ->capture_default_str();
+  sub.add_flag("--strict", o.strict, "stop at the first unreadable file instead of skipping it");
+  sub.add_option("--threads", o.decode_threads, "decoder threads (0 = all cores)")->capture_default_str();
+  sub.add_option("--offset", o.offset, "seconds skipped at the start of each file (librosa offset)")
+      ->capture_default_str();
+  sub.add_option("--duration", o.duration, "seconds read from each file (librosa duration; < 0 = all)")
+      ->capture_default_str();
+  sub.add_option("--sr", p.sample_rate, "target sample rate (soxr HQ resampling)")->capture_default_str();
+  sub.add_option("--n-mfcc", p.n_mfcc, "MFCC coefficients")->capture_default_str();
+  sub.add_option("--n-mels", p.n_mels, "mel bands")->capture_default_str();
+  sub.add_option("--n-fft", p.n_fft, "FFT length")->capture_default_str();
+  sub.add_option("--hop-length", p.hop_length, "hop between frames")->capture_default_str();
+  sub.add_option("--win-length", p.win_length, "Hann window length (0 = n_fft)")->capture_default_str();
+  sub.add_flag("--no-center", a->no_center, "no n_fft/2 zero padding at the ends (librosa center=False)");
+  sub.add_option("--power", p.power, "spectrogram exponent (2 = power, 1 = magnitude)")->capture_default_str();
+  sub.add_option("--fmin", p.fmin, "lowest mel frequency (Hz)")->capture_default_str();
+  sub.add_option("--fmax", p.fmax, "highest mel frequency (Hz; 0 = sr/2)")->capture_default_str();
+  sub.add_flag("--htk", p.htk, "HTK mel formula instead of Slaney's");
+  sub.add_option("--norm", a->norm, "mel filter normalisation: slaney | none")
+      ->check(CLI::IsMember({"slaney", "none"}))
+      ->capture_default_str();
+  sub.add_option("--top-db", p.top_db, "dB floor below each clip's peak (<= 0: none)")->capture_default_str();
+  sub.add_option("--lifter", p.lifter, "cepstral liftering (0: none)")->capture_default_str();
+  sub.footer(
+      "Writes into --out DIR: mfcc_summary.npy (float32 [n, 2*n_mfcc], mfcc1_mean, mfcc1_var, ...),\n"
+      "mfcc_features.csv (filename,length,mfcc1_mean,...,label), labels.npy + label_names.txt when labelled,\n"
+      "frames (--frames) and mfcc_run.json. Unreadable files are reported and skipped (exit 2 only if none\n"
+      "could be processed, or at the first one with --strict). Numbers follow librosa 0.10 defaults.");
+  sub.callback([a, &common] {
+    HMR_REQUIRE(!common.out.empty(), "mfcc: --out DIR is required");
+    auto& job = a->job;
+    job.inputs = a->inputs;
+    job.out = common.out;
+    job.frames = hmr::audio::parse_frames_output(a->frames);
+    job.params.center = !a->no_center;
+    job.params.slaney_norm = a->norm == "slaney";
+    auto backend = common.backend();
+    std::unique_ptr<hmr::Progress> bar;
+    job.options.progress = [&bar](std::size_t done, std::size_t total) {
+      if (!bar) bar = std::make_unique<hmr::Progress>("mfcc", static_cast<std::int64_t>(total));
+      bar->update(static_cast<std::int64_t>(done));
+    };
+    const auto r = hmr::audio::run_mfcc_job(*backend, job);
+    if (bar) bar->finish();
+    if (r.source == "features-csv") {
+      std::printf("mfcc: %zu rows read from the features CSV (no audio decoded); outputs in %s\n", r.processed,
+                  common.out.c_str());
+      return;
+    }
+    std::printf("mfcc: %zu of %zu files (%s source), %.1f s of audio in %.2f s: %.1f files/s on %s\n", r.processed,
+                r.inputs, r.source.c_str(), r.audio_seconds, r.seconds, r.files_per_s, backend->description().c_str());
+    if (!r.skipped.empty()) {
+      std::printf("skipped %zu file(s):\n", r.skipped.size());
+      for (const auto& s : r.skipped) std::printf("  %s\n", s.reason.c_str());
+    }
+    std::printf("outputs in %s\n", common.out.c_str());
+  });
+}
+
+HMR_COMMAND("mfcc", "audio -> librosa-parity MFCC summaries (GTZAN folder, manifest, files or features CSV)", setup);
+
+}  // namespace
