@@ -3,7 +3,12 @@
 // code 2 and one line saying what, where and why; runtime failures exit with code 1.
 #pragma once
 
+#if defined(__CUDACC__)
+#include <sstream>
+#include <string_view>
+#else
 #include <fmt/format.h>
+#endif
 
 #include <stdexcept>
 #include <string>
@@ -26,13 +31,47 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
 };
 
+namespace detail {
+#if defined(__CUDACC__)
+// nvcc cannot compile fmt's headers in C++20 mode, so kernels/*.cu get a small run-time
+// formatter with the same "{}" placeholders (format specs are accepted and ignored).
 template <class... A>
-[[noreturn]] void input_error(fmt::format_string<A...> f, A&&... a) {
-  throw Error(ErrorKind::input, fmt::format(f, std::forward<A>(a)...));
+using format_string = std::string_view;
+inline void format_rest(std::ostringstream& os, std::string_view f) { os << f; }
+template <class T, class... R>
+void format_rest(std::ostringstream& os, std::string_view f, const T& v, const R&... rest) {
+  const auto open = f.find('{');
+  const auto close = open == std::string_view::npos ? open : f.find('}', open);
+  if (close == std::string_view::npos) {
+    os << f;
+    return;
+  }
+  os << f.substr(0, open) << v;
+  format_rest(os, f.substr(close + 1), rest...);
 }
 template <class... A>
-[[noreturn]] void runtime_error(fmt::format_string<A...> f, A&&... a) {
-  throw Error(ErrorKind::runtime, fmt::format(f, std::forward<A>(a)...));
+std::string format(std::string_view f, const A&... a) {
+  std::ostringstream os;
+  format_rest(os, f, a...);
+  return os.str();
+}
+#else
+template <class... A>
+using format_string = fmt::format_string<A...>;
+template <class... A>
+std::string format(fmt::format_string<A...> f, A&&... a) {
+  return fmt::format(f, std::forward<A>(a)...);
+}
+#endif
+}  // namespace detail
+
+template <class... A>
+[[noreturn]] void input_error(detail::format_string<A...> f, A&&... a) {
+  throw Error(ErrorKind::input, detail::format(f, std::forward<A>(a)...));
+}
+template <class... A>
+[[noreturn]] void runtime_error(detail::format_string<A...> f, A&&... a) {
+  throw Error(ErrorKind::runtime, detail::format(f, std::forward<A>(a)...));
 }
 
 }  // namespace hmr
@@ -44,9 +83,10 @@ template <class... A>
   } while (0)
 
 // HMR_ASSERT(cond, "fmt", args...): an internal invariant; failing it is a bug in hmr.
-#define HMR_ASSERT(cond, ...)                                                                                       \
-  do {                                                                                                              \
-    if (!(cond))                                                                                                    \
-      throw ::hmr::Error(::hmr::ErrorKind::runtime,                                                                 \
-                         fmt::format("internal error at {}:{}: {}", __FILE__, __LINE__, fmt::format(__VA_ARGS__))); \
+#define HMR_ASSERT(cond, ...)                                                                     \
+  do {                                                                                            \
+    if (!(cond))                                                                                  \
+      throw ::hmr::Error(::hmr::ErrorKind::runtime,                                               \
+                         ::hmr::detail::format("internal error at {}:{}: {}", __FILE__, __LINE__, \
+                                               ::hmr::detail::format(__VA_ARGS__)));              \
   } while (0)
