@@ -453,19 +453,20 @@ void write_metrics(OutputDir& out, const ExperimentResult& r) {
   io::write_atomically(out.path("metrics.json"), [&](std::ostream& os) { os << text; });
 }
 
+}  // namespace detail
+
 void print_summary(const ExperimentResult& r) {
   if (quiet()) return;
   std::string table =
       fmt::format("hmr {}: {} samples, k = {}, device {}\n", to_string(r.task), r.n_samples, r.k, r.device);
   table += fmt::format("  {:<18} {:>8} {:>8} {:>8} {:>10}\n", "method", "ARI", "NMI", "purity", "silhouette");
   for (const auto& m : r.results)
-    table += fmt::format("  {:<18} {:>8} {:>8} {:>8} {:>10}\n", m.method, cell(m.ari), cell(m.nmi), cell(m.purity),
-                         cell(m.silhouette));
+    table += fmt::format("  {:<18} {:>8} {:>8} {:>8} {:>10}\n", m.method, detail::cell(m.ari), detail::cell(m.nmi),
+                         detail::cell(m.purity), detail::cell(m.silhouette));
   table += "stage timings:\n" + timings_table(r.timings);
   table += fmt::format("report: {}\n", (r.out / "report.md").string());
   std::fputs(table.c_str(), stdout);
   std::fflush(stdout);
 }
 
-}  // namespace detail
 }  // namespace hmr::pipeline

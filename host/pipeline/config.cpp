@@ -174,6 +174,15 @@ Config Config::defaults(Task task) {
   return Config(task, parse_toml(default_text(task), fmt::format("<defaults of {}>", to_string(task))));
 }
 
+Config Config::resolve(Task task, const std::filesystem::path& file, const std::vector<std::string>& sets,
+                       std::optional<std::uint64_t> seed) {
+  Config c = defaults(task);
+  if (!file.empty()) c.merge_file(file);
+  c.set_all(sets);
+  if (seed) c.set_seed(*seed);
+  return c;
+}
+
 void Config::assign(std::string_view key, const toml::node& value, std::string_view origin) {
   const toml::node* def = find(root_, key);
   if (!def) {

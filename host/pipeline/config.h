@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,9 @@ class Config {
   // The compiled-in defaults of a task (the bytes of data/configs/<task>.toml).
   static Config defaults(Task task);
   static std::string_view default_text(Task task);
+  // All four layers at once: defaults, the file (when not empty), the overrides, the seed (when set).
+  static Config resolve(Task task, const std::filesystem::path& file, const std::vector<std::string>& sets,
+                        std::optional<std::uint64_t> seed);
 
   Task task() const { return task_; }
 

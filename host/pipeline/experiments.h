@@ -107,4 +107,7 @@ std::string metrics_json(const ExperimentResult& r);
 // One line per stage with seconds, and the total (what `hmr <task>` prints).
 std::string timings_table(const StageTimings& t);
 
+// Prints the methods' label metrics, the stage timings and where the report is (stdout), unless -q.
+void print_summary(const ExperimentResult& r);
+
 }  // namespace hmr::pipeline

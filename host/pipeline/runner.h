@@ -87,7 +87,5 @@ void write_metrics(OutputDir& out, const ExperimentResult& r);
 std::string label_counts(const LabelSet& l);
 // Drops lines that are only a [Section] tag ("[Chorus]", "[Verse 1: X]").
 std::string strip_section_tags(const std::string& lyrics);
-// Prints the timings table and where the report is (stdout), unless quiet.
-void print_summary(const ExperimentResult& r);
 
 }  // namespace hmr::pipeline::detail

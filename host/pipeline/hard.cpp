@@ -1,0 +1,266 @@
+// pipeline/hard.cpp — hmr hard: genre structure from per-clip audio features.
+//   input   a GTZAN-layout folder (label = folder; MFCC summaries computed here, librosa parity)
+//           or a Kaggle-layout features CSV (feature columns chosen by a regex, default "mfcc")
+//   rows    [n x d] features (d = 40 for 20 MFCC means + variances), genre labels
+//   methods vae_kmeans        beta-VAE (beta 4, latent 16) mu -> K-Means, k = number of genres
+//           raw_kmeans        K-Means on the standardised features
+//           pca_kmeans        PCA (16) of the standardised features -> K-Means
+//           plain_vae_kmeans  the same VAE with beta 1 -> K-Means
+// All methods see the same rows, are scored on their own space and against the genre.
+// Sources: Higgins et al., beta-VAE (ICLR 2017); Tzanetakis & Cook, GTZAN (2002).
+#include <algorithm>
+#include <set>
+
+#include "audio/mfcc.h"
+#include "audio/sources.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "decomp/pca.h"
+#include "io/npy.h"
+#include "pipeline/runner.h"
+#include "prep/standardize.h"
+
+namespace hmr::pipeline {
+namespace fs = std::filesystem;
+using namespace detail;
+
+namespace {
+
+struct HardData {
+  Matrix x;  // [n x d] features
+  std::vector<std::string> ids;
+  LabelSet genre;
+  std::vector<std::string> columns;
+  std::string input_line;
+};
+
+audio::MfccParams mfcc_settings(const Config& c) {
+  audio::MfccParams p;
+  p.sample_rate = static_cast<int>(c.get_int("mfcc.sample_rate"));
+  p.n_fft = static_cast<int>(c.get_int("mfcc.n_fft"));
+  p.hop_length = static_cast<int>(c.get_int("mfcc.hop_length"));
+  p.n_mels = static_cast<int>(c.get_int("mfcc.n_mels"));
+  p.n_mfcc = static_cast<int>(c.get_int("mfcc.n_mfcc"));
+  audio::check_params(p);
+  return p;
+}
+
+HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimings& timings,
+                    std::vector<std::string>& excluded) {
+  std::error_code ec;
+  HMR_REQUIRE(fs::exists(root, ec), "--gtzan {}: no such folder", root.string());
+  HMR_REQUIRE(fs::is_directory(root, ec), "--gtzan {}: not a folder (give ROOT with ROOT/<genre>/*.wav)",
+              root.string());
+  audio::AudioSet set;
+  {
+    ScopedStage st(&timings, "load");
+    set = audio::list_gtzan(root);
+  }
+  HMR_REQUIRE(set.size() > 0, "--gtzan {}: no audio files in ROOT/<genre>/", root.string());
+  HMR_REQUIRE(set.label_names.size() >= 2,
+              "--gtzan {}: only one genre folder ('{}'); genre clustering needs at least 2 genres", root.string(),
+              set.label_names.empty() ? std::string("?") : set.label_names.front());
+  const audio::MfccParams p = mfcc_settings(c);
+  audio::MfccOptions mo;
+  mo.offset = c.get_double("mfcc.offset");
+  mo.duration = c.get_double("mfcc.duration");
+  audio::MfccResult r;
+  {
+    ScopedStage st(&timings, "mfcc");
+    r = audio::mfcc_files(b, set.paths, p, mo);
+  }
+  for (const auto& s : r.skipped) excluded.push_back(fmt::format("{}: unreadable audio ({})", s.path, s.reason));
+  HMR_REQUIRE(r.summaries.rows() > 0, "--gtzan {}: none of the {} audio files could be read", root.string(),
+              set.size());
+  HardData d;
+  d.x = std::move(r.summaries);
+  d.genre.name = "genre";
+  d.genre.names = set.label_names;
+  for (std::size_t i : r.index) {
+    d.ids.push_back(set.ids[i]);
+    d.genre.codes.push_back(set.labels[i]);
+  }
+  d.columns = audio::summary_columns(p.n_mfcc);
+  d.input_line = fmt::format(
+      "GTZAN folder `{}`: {} clips in {} genre folders, {} read; MFCC summaries (librosa "
+      "0.10 defaults, {} coefficients: mean + variance = {} features)",
+      root.string(), set.size(), set.label_names.size(), d.x.rows(), p.n_mfcc, d.x.cols());
+  return d;
+}
+
+HardData load_features(const fs::path& csv, const Config& c, StageTimings& timings) {
+  std::error_code ec;
+  HMR_REQUIRE(fs::is_regular_file(csv, ec), "--features {}: no such file", csv.string());
+  ScopedStage st(&timings, "load");
+  const std::string label_col = c.get_string("features.label_column");
+  HMR_REQUIRE(!label_col.empty(), "features.label_column is empty: Hard needs the genre labels");
+  audio::FeatureTable t =
+      audio::read_features_csv(csv, c.get_string("features.columns"), label_col, c.get_string("features.id_column"));
+  HMR_REQUIRE(!t.labels.empty(), "--features {}: no label column '{}'", csv.string(), label_col);
+  HMR_REQUIRE(t.label_names.size() >= 2, "--features {}: only one genre ('{}'); genre clustering needs at least 2",
+              csv.string(), t.label_names.front());
+  HardData d;
+  d.x = std::move(t.features);
+  d.ids = std::move(t.ids);
+  d.genre.name = "genre";
+  d.genre.codes = std::move(t.labels);
+  d.genre.names = std::move(t.label_names);
+  d.columns = std::move(t.columns);
+  d.input_line = fmt::format("Kaggle-layout features CSV `{}`: {} rows, {} feature columns matching '{}'", csv.string(),
+                             d.x.rows(), d.x.cols(), c.get_string("features.columns"));
+  return d;
+}
+
+}  // namespace
+
+ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, const fs::path& out_dir) {
+  HMR_REQUIRE(in.gtzan.empty() != in.features.empty(),
+              "hard: give exactly one input: --gtzan DIR (GTZAN layout) or --features FILE.csv (Kaggle layout)");
+  ExperimentResult r;
+  r.task = Task::hard;
+  r.device = b.name();
+  r.seed = c.seed();
+  r.primary_label = "genre";
+  r.out = out_dir;
+  OutputDir out(out_dir);
+  ReportInputs rep;
+
+  HardData d =
+      in.gtzan.empty() ? load_features(in.features, c, r.timings) : load_gtzan(b, in.gtzan, c, r.timings, r.excluded);
+  const std::int64_t n = d.x.rows();
+  r.n_samples = n;
+  const std::int64_t k_cfg = c.get_int("experiment.k");
+  HMR_REQUIRE(k_cfg >= 0, "experiment.k = {}: must be >= 2 (or 0 for the number of genres)", k_cfg);
+  r.k = static_cast<int>(k_cfg == 0 ? static_cast<std::int64_t>(d.genre.names.size()) : k_cfg);
+  HMR_REQUIRE(r.k >= 2, "experiment.k = {}: need at least 2 clusters", r.k);
+  HMR_REQUIRE(r.k <= n, "k = {} clusters but only {} tracks: k cannot exceed the number of tracks", r.k, n);
+  rep.inputs.push_back(d.input_line);
+  rep.counts.push_back("genre: " + label_counts(d.genre));
+  const LabelSet none;
+  const std::uint64_t seed = r.seed;
+  const cluster::KMeansOptions km = kmeans_settings(c, r.k, seed);
+
+  // Baseline 1: K-Means on the standardised features.
+  Matrix xs;
+  {
+    ScopedStage st(&r.timings, "standardize");
+    xs = prep::apply_scaler(b, prep::fit_scaler(b, d.x), d.x);
+  }
+  std::vector<std::pair<std::string, std::vector<std::int32_t>>> labels;
+  const std::string feat_space = fmt::format("standardised features ({}-d)", d.x.cols());
+  if (c.get_bool("baselines.raw")) {
+    std::vector<std::int32_t> p;
+    {
+      ScopedStage st(&r.timings, "kmeans");
+      p = cluster_rows(b, xs, km, "tracks");
+    }
+    ScopedStage st(&r.timings, "metrics");
+    r.results.push_back(score_method(b, "raw_kmeans", feat_space, xs, p, d.genre, none, c, seed));
+    labels.emplace_back("raw_kmeans", std::move(p));
+  }
+
+  // Baseline 2: PCA + K-Means, scored on the PCA space.
+  if (c.get_bool("baselines.pca")) {
+    std::int64_t comps = c.get_int("pca.components");
+    HMR_REQUIRE(comps >= 1, "pca.components = {}: must be >= 1", comps);
+    const std::int64_t max_comps = std::min(n, d.x.cols());
+    if (comps > max_comps) {
+      rep.notes.push_back(fmt::format("PCA components lowered from {} to {} = min(n, d)", comps, max_comps));
+      comps = max_comps;
+    }
+    decomp::PcaOptions po;
+    po.solver = decomp::parse_pca_solver(c.get_string("pca.solver"));
+    po.seed = seed;
+    Matrix z;
+    decomp::Pca pca;
+    {
+      ScopedStage st(&r.timings, "pca");
+      z = decomp::fit_transform(b, xs, static_cast<int>(comps), &pca, po);
+    }
+    double evr = 0;
+    for (double v : pca.explained_variance_ratio) evr += v;
+    std::vector<std::int32_t> p;
+    {
+      ScopedStage st(&r.timings, "kmeans");
+      p = cluster_rows(b, z, km, "tracks");
+    }
+    {
+      ScopedStage st(&r.timings, "metrics");
+      r.results.push_back(score_method(b, "pca_kmeans",
+                                       fmt::format("PCA {} components ({:.1f}% of the variance)", comps, 100 * evr), z,
+                                       p, d.genre, none, c, seed));
+    }
+    io::write_npy(out.path("latent_pca.npy"), z);
+    labels.emplace_back("pca_kmeans", std::move(p));
+  }
+
+  // The VAEs (the model standardises its input itself and keeps the scaler in the model file).
+  auto vae_method = [&](const std::string& method, const std::string& file_tag, float beta) {
+    nn::VaeConfig vc = vae_settings(c, "vae", seed);
+    vc.beta = beta;
+    nn::VaeModel model;
+    nn::TrainReport tr;
+    {
+      ScopedStage st(&r.timings, "train_" + file_tag);
+      model = nn::train_vae(b, d.x, vc, &tr);
+    }
+    Matrix mu;
+    {
+      ScopedStage st(&r.timings, "encode");
+      mu = nn::encode_mu(b, model, d.x);
+    }
+    std::vector<std::int32_t> p;
+    {
+      ScopedStage st(&r.timings, "kmeans");
+      p = cluster_rows(b, mu, km, "tracks");
+    }
+    {
+      ScopedStage st(&r.timings, "metrics");
+      r.results.push_back(score_method(b, method, fmt::format("{} mu ({}-d, beta {:g})", file_tag, vc.latent, beta), mu,
+                                       p, d.genre, none, c, seed));
+    }
+    if (!tr.epochs.empty()) {
+      const auto& e = tr.epochs.back();
+      rep.notes.push_back(fmt::format("{}: {} epochs in {:.2f} s, final loss {:.4f} (reconstruction {:.4f}, KL {:.4f})",
+                                      file_tag, tr.epochs.size(), tr.seconds, e.total, e.recon, e.kl));
+    }
+    ScopedStage st(&r.timings, "write");
+    nn::save_safetensors(out.path("model_" + file_tag + ".safetensors"), model);
+    io::write_npy(out.path("latent_" + file_tag + ".npy"), mu);
+    labels.emplace_back(method, std::move(p));
+    return mu;
+  };
+  const float beta = static_cast<float>(c.get_double("vae.beta"));
+  const Matrix mu = vae_method("vae_kmeans", "vae", beta);
+  if (c.get_bool("baselines.plain_vae")) vae_method("plain_vae_kmeans", "plain_vae", 1.0f);
+  // The primary method first in the tables.
+  std::stable_partition(r.results.begin(), r.results.end(),
+                        [](const MethodScores& m) { return m.method == "vae_kmeans"; });
+
+  // Plots of the beta-VAE latent.
+  LabelSet cluster_set;
+  cluster_set.name = "cluster";
+  for (const auto& [m, p] : labels)
+    if (m == "vae_kmeans") cluster_set.codes = p;
+  for (int i = 0; i < r.k; ++i) cluster_set.names.push_back(fmt::format("cluster {}", i));
+  rep.plots = tsne_plots(b, mu, "vae", fmt::format("Hard: beta-VAE latent (beta {:g})", beta), {d.genre, cluster_set},
+                         c, seed, out, r.timings, rep.notes);
+
+  {
+    ScopedStage st(&r.timings, "write");
+    io::write_npy(out.path("features.npy"), d.x);
+    write_lines(out, "feature_columns.txt", d.columns);
+    write_lines(out, "ids.txt", d.ids);
+    write_labels(out, "truth_genre", d.genre.codes, &d.genre.names);
+    for (const auto& [m, p] : labels) write_labels(out, "labels_" + m, p);
+    if (!r.excluded.empty()) write_lines(out, "excluded.txt", r.excluded);
+    c.write(out.path("config.toml"));
+  }
+  write_metrics(out, r);  // timings up to here; report.md repeats them
+  write_report(out, r, rep, c);
+  out.commit();
+  r.files = out.names();
+  return r;
+}
+
+}  // namespace hmr::pipeline

@@ -1,0 +1,343 @@
+// pipeline/medium.cpp — hmr medium: paired tracks (audio + lyrics) and their fused latent.
+//   manifest  id,audio,lyrics|lyrics_file,language[,genre] (paths relative to the manifest)
+//   audio     MFCC summary [n x 40] -> audio VAE (40-128-64-16) -> mu_audio [n x 16]
+//   lyrics    TF-IDF [n x <=5000] -> text VAE (5000-512-32, sigmoid/BCE) -> mu_text [n x 32]
+//   fused     [w_t * std(mu_text) / sqrt(32) | w_a * std(mu_audio) / sqrt(16)] row by row of the
+//             SAME track (joined on id, never on position) -> K-Means
+// text_only / audio_only cluster each mu alone, on the same tracks. A track whose audio is
+// missing or unreadable, whose lyrics are missing, empty or tokenless, or whose language is empty
+// is listed (excluded.txt, report.md) and left out of every method.
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "audio/mfcc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "io/csv.h"
+#include "io/npy.h"
+#include "pipeline/runner.h"
+
+namespace hmr::pipeline {
+namespace fs = std::filesystem;
+using namespace detail;
+
+namespace {
+
+struct Track {
+  std::string id, language, genre, lyrics;
+  fs::path audio;
+  std::int64_t line = 0;
+};
+
+std::optional<std::size_t> optional_column(const io::CsvTable& t, const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  return t.find_column(name);
+}
+
+audio::MfccParams mfcc_settings(const Config& c) {
+  audio::MfccParams p;
+  p.sample_rate = static_cast<int>(c.get_int("mfcc.sample_rate"));
+  p.n_fft = static_cast<int>(c.get_int("mfcc.n_fft"));
+  p.hop_length = static_cast<int>(c.get_int("mfcc.hop_length"));
+  p.n_mels = static_cast<int>(c.get_int("mfcc.n_mels"));
+  p.n_mfcc = static_cast<int>(c.get_int("mfcc.n_mfcc"));
+  audio::check_params(p);
+  return p;
+}
+
+}  // namespace
+
+ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c, const fs::path& out_dir) {
+  std::error_code ec;
+  HMR_REQUIRE(!in.manifest.empty(), "medium: --manifest tracks.csv is required");
+  HMR_REQUIRE(fs::is_regular_file(in.manifest, ec), "--manifest {}: no such file", in.manifest.string());
+  ExperimentResult r;
+  r.task = Task::medium;
+  r.device = b.name();
+  r.seed = c.seed();
+  r.primary_label = "language";
+  r.out = out_dir;
+  OutputDir out(out_dir);
+  ReportInputs rep;
+  const std::uint64_t seed = r.seed;
+
+  // ---- manifest -> candidate tracks ----
+  std::vector<Track> tracks;
+  const fs::path base = in.manifest.parent_path();
+  bool has_genre = false;
+  {
+    ScopedStage st(&r.timings, "load");
+    const io::CsvTable t = io::read_csv(in.manifest);
+    const std::string src = in.manifest.string();
+    const std::size_t id_col = t.column(c.get_string("experiment.id_column"));
+    const std::size_t audio_col = t.column(c.get_string("experiment.audio_column"));
+    const std::size_t lang_col = t.column(c.get_string("experiment.language_column"));
+    const auto lyr_col = optional_column(t, c.get_string("experiment.lyrics_column"));
+    const auto lyr_file_col = optional_column(t, c.get_string("experiment.lyrics_file_column"));
+    HMR_REQUIRE(lyr_col || lyr_file_col, "--manifest {}: no lyrics column ('{}' with the text or '{}' with a file)",
+                src, c.get_string("experiment.lyrics_column"), c.get_string("experiment.lyrics_file_column"));
+    const auto genre_col = optional_column(t, c.get_string("experiment.genre_column"));
+    has_genre = genre_col.has_value();
+    HMR_REQUIRE(t.size() > 0, "--manifest {}: no tracks (only a header)", src);
+    const bool strip = c.get_bool("experiment.strip_section_tags");
+    std::map<std::string, std::int64_t> seen;
+    for (std::size_t row = 0; row < t.size(); ++row) {
+      Track tr;
+      tr.line = t.lines[row];
+      tr.id = t.at(row, id_col);
+      HMR_REQUIRE(!tr.id.empty(), "{}:{}: empty id", src, tr.line);
+      const auto [it, fresh] = seen.emplace(tr.id, tr.line);
+      HMR_REQUIRE(fresh, "{}:{}: id '{}' already used on line {} (tracks are paired by id)", src, tr.line, tr.id,
+                  it->second);
+      tr.language = t.at(row, lang_col);
+      if (genre_col) tr.genre = t.at(row, *genre_col);
+      const std::string& a = t.at(row, audio_col);
+      if (tr.language.empty()) {
+        r.excluded.push_back(fmt::format("{} (line {}): no language", tr.id, tr.line));
+        continue;
+      }
+      if (a.empty()) {
+        r.excluded.push_back(fmt::format("{} (line {}): no audio path", tr.id, tr.line));
+        continue;
+      }
+      tr.audio = fs::path(a).is_absolute() ? fs::path(a) : base / a;
+      if (!fs::is_regular_file(tr.audio, ec)) {
+        r.excluded.push_back(fmt::format("{} (line {}): audio file {} not found", tr.id, tr.line, tr.audio.string()));
+        continue;
+      }
+      if (lyr_col && !t.at(row, *lyr_col).empty()) {
+        tr.lyrics = t.at(row, *lyr_col);
+      } else if (lyr_file_col && !t.at(row, *lyr_file_col).empty()) {
+        const std::string& lf = t.at(row, *lyr_file_col);
+        const fs::path p = fs::path(lf).is_absolute() ? fs::path(lf) : base / lf;
+        std::ifstream f(p, std::ios::binary);
+        if (!f.good()) {
+          r.excluded.push_back(fmt::format("{} (line {}): lyrics file {} not readable", tr.id, tr.line, p.string()));
+          continue;
+        }
+        std::stringstream ss;
+        ss << f.rdbuf();
+        tr.lyrics = ss.str();
+        if (io::find_invalid_utf8(tr.lyrics) != std::string::npos) {
+          r.excluded.push_back(fmt::format("{} (line {}): lyrics file {} is not UTF-8", tr.id, tr.line, p.string()));
+          continue;
+        }
+      }
+      if (strip) tr.lyrics = strip_section_tags(tr.lyrics);
+      if (tr.lyrics.find_first_not_of(" \t\r\n") == std::string::npos) {
+        r.excluded.push_back(fmt::format("{} (line {}): no lyrics", tr.id, tr.line));
+        continue;
+      }
+      tracks.push_back(std::move(tr));
+    }
+  }
+  HMR_REQUIRE(!tracks.empty(), "--manifest {}: no track has both readable audio and lyrics ({} left out, first: {})",
+              in.manifest.string(), r.excluded.size(), r.excluded.empty() ? "" : r.excluded.front());
+
+  // ---- audio: MFCC summaries, keyed by id ----
+  std::map<std::string, std::size_t> audio_row;
+  Matrix summaries;
+  const audio::MfccParams mp = mfcc_settings(c);
+  {
+    std::vector<fs::path> paths;
+    for (const auto& t : tracks) paths.push_back(t.audio);
+    audio::MfccOptions mo;
+    mo.offset = c.get_double("mfcc.offset");
+    mo.duration = c.get_double("mfcc.duration");
+    audio::MfccResult res;
+    {
+      ScopedStage st(&r.timings, "mfcc");
+      res = audio::mfcc_files(b, paths, mp, mo);
+    }
+    for (std::size_t i = 0; i < res.index.size(); ++i) audio_row[tracks[res.index[i]].id] = i;
+    for (const auto& s : res.skipped) {
+      for (const auto& t : tracks)
+        if (t.audio.string() == s.path)
+          r.excluded.push_back(fmt::format("{} (line {}): unreadable audio ({})", t.id, t.line, s.reason));
+    }
+    summaries = std::move(res.summaries);
+  }
+  std::vector<Track> kept;
+  for (auto& t : tracks)
+    if (audio_row.count(t.id)) kept.push_back(std::move(t));
+  tracks = std::move(kept);
+
+  // ---- lyrics: TF-IDF; tracks whose lyrics have too few terms are left out ----
+  text::Csr tfidf;
+  text::TfidfModel tmodel;
+  {
+    const std::int64_t min_tokens = c.get_int("experiment.min_tokens");
+    for (int round = 0; round < 2; ++round) {
+      HMR_REQUIRE(!tracks.empty(), "--manifest {}: no track is left with both audio and lyrics ({} left out)",
+                  in.manifest.string(), r.excluded.size());
+      std::vector<std::string> docs;
+      for (const auto& t : tracks) docs.push_back(t.lyrics);
+      {
+        ScopedStage st(&r.timings, "tfidf");
+        tfidf = text::fit_transform(b, docs, tfidf_settings(c), tmodel);
+      }
+      std::vector<Track> ok;
+      for (std::size_t i = 0; i < tracks.size(); ++i) {
+        const std::int64_t terms = tfidf.indptr[i + 1] - tfidf.indptr[i];
+        if (terms >= std::max<std::int64_t>(min_tokens, 1))
+          ok.push_back(std::move(tracks[i]));
+        else
+          r.excluded.push_back(fmt::format("{} (line {}): lyrics have {} TF-IDF terms (min {})", tracks[i].id,
+                                           tracks[i].line, terms, min_tokens));
+      }
+      const bool all = ok.size() == tracks.size();
+      tracks = std::move(ok);
+      if (all) break;  // else refit on the tracks that stay
+    }
+  }
+  const std::int64_t n = static_cast<std::int64_t>(tracks.size());
+  r.n_samples = n;
+  r.k = static_cast<int>(c.get_int("experiment.k"));
+  HMR_REQUIRE(r.k >= 2, "experiment.k = {}: need at least 2 clusters", r.k);
+  HMR_REQUIRE(r.k <= n, "k = {} clusters but only {} complete tracks: k cannot exceed the number of tracks", r.k, n);
+
+  // Rows of both modalities in the same (manifest) order, joined on id.
+  std::vector<std::string> ids;
+  for (const auto& t : tracks) ids.push_back(t.id);
+  Matrix x_text = text::to_dense(tfidf);
+  Matrix x_audio(n, summaries.cols());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::size_t src = audio_row.at(ids[static_cast<std::size_t>(i)]);
+    std::copy(summaries.row(static_cast<std::int64_t>(src)),
+              summaries.row(static_cast<std::int64_t>(src)) + summaries.cols(), x_audio.row(i));
+  }
+
+  LabelSet lang, genre;
+  lang.name = "language";
+  {
+    std::vector<std::string> v;
+    for (const auto& t : tracks) v.push_back(t.language);
+    lang.codes = encode_labels(v, lang.names);
+  }
+  if (has_genre) {
+    std::vector<std::string> v;
+    bool any = false;
+    for (const auto& t : tracks) {
+      v.push_back(t.genre);
+      any = any || !t.genre.empty();
+    }
+    if (any) {
+      genre.name = "genre";
+      std::vector<std::string> known;
+      for (const auto& g : v)
+        if (!g.empty()) known.push_back(g);
+      std::vector<std::string> names;
+      encode_labels(known, names);
+      genre.names = names;
+      for (const auto& g : v) {
+        const auto it = std::lower_bound(names.begin(), names.end(), g);
+        genre.codes.push_back(g.empty() ? -1 : static_cast<std::int32_t>(it - names.begin()));
+      }
+      r.second_label = "genre";
+    }
+  }
+  rep.inputs.push_back(fmt::format("manifest `{}`: {} tracks with both modalities ({} left out)", in.manifest.string(),
+                                   n, r.excluded.size()));
+  rep.inputs.push_back(
+      fmt::format("audio: MFCC summaries ({} coefficients, mean + variance = {} features)", mp.n_mfcc, x_audio.cols()));
+  rep.inputs.push_back(fmt::format("lyrics: TF-IDF, {} terms ({} mode), {} stored values", tfidf.cols,
+                                   c.get_string("tfidf.token_mode"), tfidf.nnz()));
+  rep.counts.push_back("language: " + label_counts(lang));
+  if (!genre.empty()) rep.counts.push_back("genre: " + label_counts(genre));
+
+  // ---- the two VAEs ----
+  auto train = [&](const std::string& section, const Matrix& x, const std::string& tag) {
+    const nn::VaeConfig vc = vae_settings(c, section, seed);
+    nn::TrainReport tr;
+    nn::VaeModel m;
+    {
+      ScopedStage st(&r.timings, "train_" + tag);
+      m = nn::train_vae(b, x, vc, &tr);
+    }
+    Matrix mu;
+    {
+      ScopedStage st(&r.timings, "encode");
+      mu = nn::encode_mu(b, m, x);
+    }
+    if (!tr.epochs.empty()) {
+      const auto& e = tr.epochs.back();
+      rep.notes.push_back(fmt::format(
+          "{}: {}-{}-{} trained {} epochs in {:.2f} s, final loss {:.4f} "
+          "(reconstruction {:.4f}, KL {:.4f})",
+          tag, x.cols(), fmt::join(vc.hidden, "-"), vc.latent, tr.epochs.size(), tr.seconds, e.total, e.recon, e.kl));
+    }
+    ScopedStage st(&r.timings, "write");
+    nn::save_safetensors(out.path("model_" + tag + ".safetensors"), m);
+    io::write_npy(out.path("latent_" + tag.substr(0, tag.find('_')) + ".npy"), mu);
+    return mu;
+  };
+  const Matrix mu_text = train("text_vae", x_text, "text_vae");
+  const Matrix mu_audio = train("audio_vae", x_audio, "audio_vae");
+  Matrix fused;
+  {
+    ScopedStage st(&r.timings, "fuse");
+    fused = fuse_blocks(b, {&mu_text, &mu_audio},
+                        {c.get_double("fusion.text_weight"), c.get_double("fusion.audio_weight")});
+  }
+
+  // ---- K-Means + scores per method, each on its own space ----
+  const cluster::KMeansOptions km = kmeans_settings(c, r.k, seed);
+  std::vector<std::int32_t> fused_labels;
+  auto method = [&](const std::string& name, const std::string& space, const Matrix& x) {
+    std::vector<std::int32_t> p;
+    {
+      ScopedStage st(&r.timings, "kmeans");
+      p = cluster_rows(b, x, km, "complete tracks");
+    }
+    {
+      ScopedStage st(&r.timings, "metrics");
+      r.results.push_back(score_method(b, name, space, x, p, lang, genre, c, seed));
+    }
+    write_labels(out, "labels_" + name, p);
+    return p;
+  };
+  fused_labels =
+      method("fused",
+             fmt::format("fused latent ({}-d: text {} + audio {}, weights {:g}/{:g})", fused.cols(), mu_text.cols(),
+                         mu_audio.cols(), c.get_double("fusion.text_weight"), c.get_double("fusion.audio_weight")),
+             fused);
+  method("text_only", fmt::format("text VAE mu ({}-d)", mu_text.cols()), mu_text);
+  method("audio_only", fmt::format("audio VAE mu ({}-d)", mu_audio.cols()), mu_audio);
+
+  LabelSet cluster_set;
+  cluster_set.name = "cluster";
+  cluster_set.codes = fused_labels;
+  for (int i = 0; i < r.k; ++i) cluster_set.names.push_back(fmt::format("cluster {}", i));
+  std::vector<LabelSet> colourings{lang};
+  if (!genre.empty()) colourings.push_back(genre);
+  colourings.push_back(cluster_set);
+  rep.plots = tsne_plots(b, fused, "fused", "Medium: fused text + audio latent", colourings, c, seed, out, r.timings,
+                         rep.notes);
+
+  {
+    ScopedStage st(&r.timings, "write");
+    io::write_npy(out.path("latent_fused.npy"), fused);
+    io::write_npy(out.path("features_audio.npy"), x_audio);
+    text::write_npz(out.path("tfidf.npz"), tfidf);
+    write_lines(out, "vocabulary.txt", tmodel.vocabulary);
+    write_lines(out, "ids.txt", ids);
+    write_labels(out, "truth_language", lang.codes, &lang.names);
+    if (!genre.empty()) write_labels(out, "truth_genre", genre.codes, &genre.names);
+    if (!r.excluded.empty()) write_lines(out, "excluded.txt", r.excluded);
+    c.write(out.path("config.toml"));
+  }
+  if (!r.excluded.empty())
+    spdlog::warn("medium: {} track(s) left out (missing or unreadable modality), listed in excluded.txt; first: {}",
+                 r.excluded.size(), r.excluded.front());
+  write_metrics(out, r);
+  write_report(out, r, rep, c);
+  out.commit();
+  r.files = out.names();
+  return r;
+}
+
+}  // namespace hmr::pipeline
