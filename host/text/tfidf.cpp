@@ -153,7 +153,7 @@ Csr fit_counts(const std::vector<std::string>& docs, const TfidfOptions& opt, Tf
   std::vector<std::string_view> terms;
   std::size_t total = 0;
   for (const auto& v : t.tokens) total += v.size();
-  ids.reserve(std::min<std::size_t>(total, 1u << 22));
+  ids.reserve(total / 8 + 1024);  // vocabularies grow far slower than token counts
   std::vector<std::vector<std::int32_t>> row_ids(docs.size());
   for (std::size_t d = 0; d < docs.size(); ++d) {
     auto& out = row_ids[d];
