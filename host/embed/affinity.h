@@ -26,9 +26,9 @@ struct Knn {
 
 struct Csr {
   std::int64_t n = 0;
-  std::vector<std::int64_t> indptr;  // [n + 1]
-  std::vector<std::int32_t> indices; // [nnz] sorted within each row
-  std::vector<float> data;           // [nnz]
+  std::vector<std::int64_t> indptr;   // [n + 1]
+  std::vector<std::int32_t> indices;  // [nnz] sorted within each row
+  std::vector<float> data;            // [nnz]
   std::int64_t nnz() const { return static_cast<std::int64_t>(indices.size()); }
 };
 

@@ -8,12 +8,14 @@
 // (>= 0: internal node, < 0: leaf at sorted position ~c), the sorted-position range
 // [first, last] it covers, and, from a bottom-up pass in which the second thread to reach a
 // node combines its two children (left then right, so the result is order-independent), its
-// centre of mass, point count and the largest side of its points' bounding box.
+// centre of mass, point count, bounding box and size: the largest side of the Morton (quadtree)
+// cell its keys share, as scikit-learn's quadtree measures cells, or, for points that share one
+// code, the diagonal of their bounding box.
 //
 // Gradient (FIt-SNE / openTSNE convention, no factor 4): with w_ij = 1 / (1 + |y_i - y_j|^2)
 // and Z = sum_{i != j} w_ij,
 //   grad_i = exag * sum_j p_ij w_ij (y_i - y_j)  -  (1/Z) sum_{j != i} w_ij^2 (y_i - y_j).
-// A node whose box side s satisfies s^2 < theta^2 |y_i - com|^2 (and does not hold i) stands in
+// A node whose size s satisfies s^2 < theta^2 |y_i - com|^2 (and does not hold i) stands in
 // for its points; theta = 0 therefore opens every node and sums every pair exactly.
 #pragma once
 
@@ -32,16 +34,16 @@ inline constexpr int kMortonBits3 = 10;  // bits per axis in 3-D
 struct Tree {
   std::int64_t n = 0;
   int dims = 2;
-  std::vector<std::uint32_t> code;   // [n] sorted Morton codes
-  std::vector<std::int32_t> order;   // [n] point index at each sorted position
-  std::vector<float> ys;             // [n x dims] points in sorted order
-  std::vector<std::int32_t> child;   // [(n-1) x 2]
-  std::vector<std::int32_t> parent;  // [(n-1) + n]: internal nodes, then leaves; root: -1
+  std::vector<std::uint32_t> code;        // [n] sorted Morton codes
+  std::vector<std::int32_t> order;        // [n] point index at each sorted position
+  std::vector<float> ys;                  // [n x dims] points in sorted order
+  std::vector<std::int32_t> child;        // [(n-1) x 2]
+  std::vector<std::int32_t> parent;       // [(n-1) + n]: internal nodes, then leaves; root: -1
   std::vector<std::int32_t> first, last;  // [n-1]
-  std::vector<float> com;            // [(n-1) x dims]
-  std::vector<float> bmin, bmax;     // [(n-1) x dims] bounding box of the node's points
-  std::vector<float> size;           // [n-1] largest side of the box
-  std::vector<float> count;          // [n-1] points under the node
+  std::vector<float> com;                 // [(n-1) x dims]
+  std::vector<float> bmin, bmax;          // [(n-1) x dims] bounding box of the node's points
+  std::vector<float> size;                // [n-1] largest side of the box
+  std::vector<float> count;               // [n-1] points under the node
 };
 
 // Morton code of every point (unsorted) within the square box [lo, lo + side]^dims.

@@ -29,30 +29,30 @@ enum class TsneInit { pca, random };
 
 struct TsneOptions {
   double perplexity = 30.0;
-  double theta = 0.5;          // Barnes-Hut opening angle; 0 = exact repulsion
-  int iters = 1000;            // total iterations, early exaggeration included
-  double early_exag = 12.0;    // exaggeration of P during the first exag_iters iterations
+  double theta = 0.5;        // Barnes-Hut opening angle; 0 = exact repulsion
+  int iters = 1000;          // total iterations, early exaggeration included
+  double early_exag = 12.0;  // exaggeration of P during the first exag_iters iterations
   int exag_iters = 250;
-  double learning_rate = 0.0;  // <= 0: 'auto' = max(N / early_exag, 200)
-  double momentum = 0.5;       // during early exaggeration
-  double final_momentum = 0.8; // afterwards
-  double min_gain = 0.01;      // gains: +0.2 when the step changes sign, x0.8 otherwise
-  TsneInit init = TsneInit::pca;  // pca: top principal components scaled to std 1e-4
-  std::uint64_t seed = 42;     // random init (and nothing else: the rest is deterministic)
-  int dims = 2;                // 2 or 3
-  int neighbours = 0;          // <= 0: min(N - 1, 3 * perplexity)
-  int kl_every = 50;           // progress callback period (iterations); 0 = never
+  double learning_rate = 0.0;           // <= 0: 'auto' = max(N / early_exag, 200)
+  double momentum = 0.5;                // during early exaggeration
+  double final_momentum = 0.8;          // afterwards
+  double min_gain = 0.01;               // gains: +0.2 when the step changes sign, x0.8 otherwise
+  TsneInit init = TsneInit::pca;        // pca: top principal components scaled to std 1e-4
+  std::uint64_t seed = 42;              // random init (and nothing else: the rest is deterministic)
+  int dims = 2;                         // 2 or 3
+  int neighbours = 0;                   // <= 0: min(N - 1, 3 * perplexity)
+  int kl_every = 50;                    // progress callback period (iterations); 0 = never
   std::int64_t exact_kl_max_n = 10000;  // final KL with the exact O(N^2) Z up to this N
 };
 
 struct TsneResult {
-  Matrix y;                  // [N x dims]
-  double kl = 0.0;           // KL(P || Q) of the final embedding
-  bool kl_exact = false;     // true: Z summed exactly; false: Barnes-Hut estimate of Z
-  double seconds = 0.0;      // wall time of tsne() in total
-  int neighbours = 0;        // k actually used
-  double learning_rate = 0.0;  // the learning rate actually used
-  StageTimings timings;      // "tsne/knn", "tsne/affinities", "tsne/optimize", "tsne/kl"
+  Matrix y;                                        // [N x dims]
+  double kl = 0.0;                                 // KL(P || Q) of the final embedding
+  bool kl_exact = false;                           // true: Z summed exactly; false: Barnes-Hut estimate of Z
+  double seconds = 0.0;                            // wall time of tsne() in total
+  int neighbours = 0;                              // k actually used
+  double learning_rate = 0.0;                      // the learning rate actually used
+  StageTimings timings;                            // "tsne/knn", "tsne/affinities", "tsne/optimize", "tsne/kl"
   std::vector<std::pair<int, double>> kl_history;  // (iteration, KL with the BH estimate of Z)
 };
 

@@ -15,7 +15,7 @@ namespace hmr::plot {
 
 struct ScatterOptions {
   std::string title;
-  int width = 900;   // pixels (PNG) / points (SVG)
+  int width = 900;  // pixels (PNG) / points (SVG)
   int height = 720;
   double point_radius = 0.0;  // <= 0: chosen from N (smaller for larger N)
   double alpha = 0.8;

@@ -1,0 +1,93 @@
+// hmr tsne — Barnes-Hut t-SNE of an [N x d] .npy array into an [N x 2|3] .npy embedding, with an
+// optional scatter plot (PNG + SVG) coloured by a label array. Thin: parse, call embed::tsne and
+// plot::scatter_plot, print.
+#include <cstdio>
+#include <filesystem>
+
+#include "cli.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "embed/tsne.h"
+#include "io/npy.h"
+#include "plot/scatter.h"
+
+namespace {
+
+struct TsneArgs {
+  std::string input, plot, labels, label_names, title, init = "pca";
+  hmr::embed::TsneOptions opt;
+};
+
+void setup(CLI::App& sub, hmr::app::Common& common) {
+  auto a = std::make_shared<TsneArgs>();
+  sub.add_option("--input,-i", a->input, "input array [N x d] (.npy, float32/float64)")->required();
+  sub.add_option("--perplexity", a->opt.perplexity, "perplexity (neighbours k = min(N-1, 3 x perplexity))")
+      ->capture_default_str();
+  sub.add_option("--theta", a->opt.theta, "Barnes-Hut opening angle (0 = exact)")->capture_default_str();
+  sub.add_option("--iters", a->opt.iters, "iterations in total")->capture_default_str();
+  sub.add_option("--early-exag", a->opt.early_exag, "early exaggeration factor")->capture_default_str();
+  sub.add_option("--exag-iters", a->opt.exag_iters, "iterations with early exaggeration")->capture_default_str();
+  sub.add_option("--learning-rate", a->opt.learning_rate, "learning rate (<= 0: auto = max(N / early_exag, 200))")
+      ->capture_default_str();
+  sub.add_option("--dims", a->opt.dims, "output dimensions (2 or 3)")->capture_default_str();
+  sub.add_option("--init", a->init, "initialisation: pca | random")
+      ->check(CLI::IsMember({"pca", "random"}))
+      ->capture_default_str();
+  sub.add_option("--plot", a->plot, "write a scatter plot to this .png (and the same name with .svg)");
+  sub.add_option("--labels", a->labels, "labels (.npy int32/int64, N values) colouring the plot");
+  sub.add_option("--label-names", a->label_names, "text file with one name per label value");
+  sub.add_option("--title", a->title, "plot title");
+  sub.footer("Output: --out Y.npy (required). Progress shows the iteration and KL every 50 iterations.");
+  sub.callback([a, &common] {
+    HMR_REQUIRE(!common.out.empty(), "tsne: --out Y.npy is required");
+    HMR_REQUIRE(a->plot.empty() || a->opt.dims == 2 || a->opt.dims == 3, "tsne: --plot needs dims 2 or 3");
+    const hmr::Matrix x = hmr::io::read_matrix(a->input);
+    std::vector<std::int32_t> labels;
+    if (!a->labels.empty()) {
+      labels = hmr::io::read_labels(a->labels);
+      HMR_REQUIRE(static_cast<std::int64_t>(labels.size()) == x.rows(), "tsne: {} has {} labels for {} rows of {}",
+                  a->labels, labels.size(), x.rows(), a->input);
+    }
+    std::vector<std::string> names;
+    if (!a->label_names.empty()) names = hmr::plot::read_label_names(a->label_names);
+    a->opt.seed = common.seed;
+    a->opt.init = a->init == "random" ? hmr::embed::TsneInit::random : hmr::embed::TsneInit::pca;
+    auto backend = common.backend();
+    hmr::Progress bar("t-SNE", a->opt.iters);
+    const auto progress = [&](int it, double kl) {
+      const std::string status = fmt::format("KL {:.4f}", kl);
+      if (bar.active())
+        bar.update(it, status);
+      else
+        spdlog::info("t-SNE iteration {:>5}/{}: {}", it, a->opt.iters, status);
+    };
+    const auto res = hmr::embed::tsne(*backend, x, a->opt, progress);
+    bar.finish(fmt::format("KL {:.4f}", res.kl));
+    hmr::io::write_npy(common.out, res.y);
+    if (!a->plot.empty()) {
+      hmr::plot::ScatterOptions po;
+      po.title = a->title.empty() ? fmt::format("t-SNE of {} (perplexity {:g})",
+                                                std::filesystem::path(a->input).filename().string(), a->opt.perplexity)
+                                  : a->title;
+      const std::string svg = std::filesystem::path(a->plot).replace_extension(".svg").string();
+      hmr::plot::scatter_plot(res.y.view(), labels, names, po, a->plot, svg);
+      spdlog::info("plot: {} and {}", a->plot, svg);
+    }
+    std::printf("t-SNE: %lld points x %lld -> %d dims on %s, k = %d, learning rate %.1f, %d iterations\n",
+                static_cast<long long>(x.rows()), static_cast<long long>(x.cols()), a->opt.dims,
+                backend->name().c_str(), res.neighbours, res.learning_rate, a->opt.iters);
+    std::printf("KL divergence %.6f (%s Z), %.2f s (", res.kl, res.kl_exact ? "exact" : "Barnes-Hut estimate of",
+                res.seconds);
+    bool first = true;
+    for (const auto& [name, secs] : res.timings.items()) {
+      std::printf("%s%s %.2f s", first ? "" : ", ", name.c_str(), secs);
+      first = false;
+    }
+    std::printf(")\nwrote %s\n", common.out.c_str());
+  });
+}
+
+HMR_COMMAND("tsne", "Barnes-Hut t-SNE of an .npy array (cpu or cuda), optional scatter plot", setup);
+
+}  // namespace

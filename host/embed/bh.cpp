@@ -1,0 +1,374 @@
+// embed/bh.cpp — cpu twins of the Barnes-Hut t-SNE kernels: Morton codes, LSD radix sort,
+// Karras radix tree, bottom-up centres of mass with arrival counters, per-point tree traversal
+// for repulsion, CSR attraction, the gains/momentum update, and exact O(N^2) references.
+// Parallel loops write disjoint outputs and every sum has a fixed order, so the result does not
+// depend on the thread count.
+#include "embed/bh.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/nvtx.h"
+#include "cuda/dispatch.h"
+#include "embed/bh_common.cuh"
+
+HMR_DECLARE_CUDA(double bh_gradient(hmr::Backend& b, const hmr::embed::Csr& p, hmr::ConstMatrixView y, double theta,
+                                    double exag, std::vector<float>& grad);
+                 double exact_z(hmr::Backend& b, hmr::ConstMatrixView y))
+
+namespace hmr::embed {
+
+namespace {
+
+constexpr std::int64_t kSumChunk = 4096;  // fixed chunking of Z sums (independent of threads)
+
+// Sum of v in fixed chunks of kSumChunk then sequentially over chunks, in double.
+double fixed_order_sum(const float* v, std::int64_t n) {
+  const std::int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
+  std::vector<double> part(static_cast<std::size_t>(chunks), 0.0);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    double s = 0.0;
+    const std::int64_t e = std::min(n, (c + 1) * kSumChunk);
+    for (std::int64_t i = c * kSumChunk; i < e; ++i) s += v[i];
+    part[static_cast<std::size_t>(c)] = s;
+  }
+  double s = 0.0;
+  for (double p : part) s += p;
+  return s;
+}
+
+// Stable LSD radix sort of (code, position) pairs, 8 bits per pass.
+void radix_sort(std::vector<std::uint32_t>& code, std::vector<std::int32_t>& val) {
+  const std::size_t n = code.size();
+  std::vector<std::uint32_t> c2(n);
+  std::vector<std::int32_t> v2(n);
+  for (int shift = 0; shift < 32; shift += 8) {
+    std::size_t hist[257] = {};
+    for (std::size_t i = 0; i < n; ++i) ++hist[((code[i] >> shift) & 255u) + 1];
+    for (int b = 0; b < 256; ++b) hist[b + 1] += hist[b];
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t o = hist[(code[i] >> shift) & 255u]++;
+      c2[o] = code[i];
+      v2[o] = val[i];
+    }
+    code.swap(c2);
+    val.swap(v2);
+  }
+}
+
+template <int D>
+void build_tree_impl(ConstMatrixView y, Tree& t) {
+  const std::int64_t n = y.rows;
+  std::vector<float> lo;
+  float side = 0.0f;
+  morton_codes_cpu(y, t.code, lo, side);
+  const float scale = static_cast<float>(1u << (D == 2 ? kMortonBits2 : kMortonBits3)) / side;
+  t.order.resize(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) t.order[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(i);
+  radix_sort(t.code, t.order);
+  t.ys.resize(static_cast<std::size_t>(n * D));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t p = 0; p < n; ++p)
+    for (int c = 0; c < D; ++c) t.ys[static_cast<std::size_t>(p * D + c)] = y(t.order[static_cast<std::size_t>(p)], c);
+  const std::int64_t m = n - 1;
+  t.child.resize(static_cast<std::size_t>(2 * m));
+  t.first.resize(static_cast<std::size_t>(m));
+  t.last.resize(static_cast<std::size_t>(m));
+  t.parent.assign(static_cast<std::size_t>(m + n), -1);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < m; ++i) {
+    std::int32_t l, r;
+    bh::karras_node(t.code.data(), n, i, &l, &r, &t.first[static_cast<std::size_t>(i)],
+                    &t.last[static_cast<std::size_t>(i)]);
+    t.child[static_cast<std::size_t>(2 * i)] = l;
+    t.child[static_cast<std::size_t>(2 * i + 1)] = r;
+    t.parent[static_cast<std::size_t>(l >= 0 ? l : m + ~l)] = static_cast<std::int32_t>(i);
+    t.parent[static_cast<std::size_t>(r >= 0 ? r : m + ~r)] = static_cast<std::int32_t>(i);
+  }
+  t.com.resize(static_cast<std::size_t>(m * D));
+  t.bmin.resize(static_cast<std::size_t>(m * D));
+  t.bmax.resize(static_cast<std::size_t>(m * D));
+  t.size.resize(static_cast<std::size_t>(m));
+  t.count.resize(static_cast<std::size_t>(m));
+  // Bottom-up: each leaf walks to the root; at every node the first arrival stops and the second
+  // combines the two children, so each node is written once, after both children, without locks.
+  std::vector<int> arrivals(static_cast<std::size_t>(m), 0);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t leaf = 0; leaf < n; ++leaf) {
+    std::int32_t node = t.parent[static_cast<std::size_t>(m + leaf)];
+    while (node >= 0) {
+      if (__atomic_fetch_add(&arrivals[static_cast<std::size_t>(node)], 1, __ATOMIC_ACQ_REL) == 0) break;
+      float cnt[2], cm[2][D], mn[2][D], mx[2][D];
+      for (int s = 0; s < 2; ++s) {
+        const std::int32_t c = t.child[static_cast<std::size_t>(2 * node + s)];
+        if (c < 0) {
+          cnt[s] = 1.0f;
+          for (int d = 0; d < D; ++d) cm[s][d] = mn[s][d] = mx[s][d] = t.ys[static_cast<std::size_t>(~c) * D + d];
+        } else {
+          cnt[s] = t.count[static_cast<std::size_t>(c)];
+          for (int d = 0; d < D; ++d) {
+            cm[s][d] = t.com[static_cast<std::size_t>(c) * D + d];
+            mn[s][d] = t.bmin[static_cast<std::size_t>(c) * D + d];
+            mx[s][d] = t.bmax[static_cast<std::size_t>(c) * D + d];
+          }
+        }
+      }
+      const float total = cnt[0] + cnt[1];
+      float side = 0.0f;
+      for (int d = 0; d < D; ++d) {
+        const std::size_t o = static_cast<std::size_t>(node) * D + d;
+        t.com[o] = (cnt[0] * cm[0][d] + cnt[1] * cm[1][d]) / total;
+        t.bmin[o] = std::min(mn[0][d], mn[1][d]);
+        t.bmax[o] = std::max(mx[0][d], mx[1][d]);
+        side += (t.bmax[o] - t.bmin[o]) * (t.bmax[o] - t.bmin[o]);
+      }
+      t.count[static_cast<std::size_t>(node)] = total;
+      const float cell =
+          bh::cell_width<D>(t.code[static_cast<std::size_t>(t.first[static_cast<std::size_t>(node)])],
+                            t.code[static_cast<std::size_t>(t.last[static_cast<std::size_t>(node)])], scale);
+      t.size[static_cast<std::size_t>(node)] = cell >= 0.0f ? cell : std::sqrt(side);
+      node = t.parent[static_cast<std::size_t>(node)];
+    }
+  }
+}
+
+template <int D>
+double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std::vector<float>& zi) {
+  const std::int64_t n = t.n;
+  const float theta2 = static_cast<float>(theta * theta);
+  rep.assign(static_cast<std::size_t>(n * D), 0.0f);
+  zi.assign(static_cast<std::size_t>(n), 0.0f);
+  std::vector<float> zs(static_cast<std::size_t>(n));  // in sorted order, for the fixed-order sum
+#pragma omp parallel for schedule(dynamic, 64)
+  for (std::int64_t p = 0; p < n; ++p) {
+    const float* yp = t.ys.data() + p * D;
+    float f[D] = {};
+    float z = 0.0f;
+    std::int32_t stack[80];
+    int sp = 0;
+    stack[sp++] = 0;
+    while (sp > 0) {
+      const std::int32_t c = stack[--sp];
+      if (c < 0) {  // a leaf: one point, exact
+        const std::int64_t q = ~c;
+        if (q == p) continue;
+        const float* yq = t.ys.data() + q * D;
+        float diff[D], d2 = 0.0f;
+        for (int d = 0; d < D; ++d) {
+          diff[d] = yp[d] - yq[d];
+          d2 += diff[d] * diff[d];
+        }
+        const float w = 1.0f / (1.0f + d2);
+        z += w;
+        for (int d = 0; d < D; ++d) f[d] += w * w * diff[d];
+        continue;
+      }
+      const std::size_t o = static_cast<std::size_t>(c);
+      float diff[D], d2 = 0.0f;
+      for (int d = 0; d < D; ++d) {
+        diff[d] = yp[d] - t.com[o * D + d];
+        d2 += diff[d] * diff[d];
+      }
+      const bool holds_p = t.first[o] <= p && p <= t.last[o];
+      const float s = t.size[o];
+      if (!holds_p && s * s < theta2 * d2) {
+        const float w = 1.0f / (1.0f + d2), m = t.count[o];
+        z += m * w;
+        for (int d = 0; d < D; ++d) f[d] += m * w * w * diff[d];
+      } else {
+        stack[sp++] = t.child[2 * o + 1];
+        stack[sp++] = t.child[2 * o];
+      }
+    }
+    const std::size_t i = static_cast<std::size_t>(t.order[static_cast<std::size_t>(p)]);
+    for (int d = 0; d < D; ++d) rep[i * D + d] = f[d];
+    zi[i] = z;
+    zs[static_cast<std::size_t>(p)] = z;
+  }
+  return fixed_order_sum(zs.data(), n);
+}
+
+}  // namespace
+
+void morton_codes_cpu(ConstMatrixView y, std::vector<std::uint32_t>& codes, std::vector<float>& lo, float& side) {
+  const std::int64_t n = y.rows;
+  const int D = static_cast<int>(y.cols);
+  lo.assign(static_cast<std::size_t>(D), std::numeric_limits<float>::infinity());
+  std::vector<float> hi(static_cast<std::size_t>(D), -std::numeric_limits<float>::infinity());
+  for (std::int64_t i = 0; i < n; ++i)
+    for (int d = 0; d < D; ++d) {
+      lo[static_cast<std::size_t>(d)] = std::min(lo[static_cast<std::size_t>(d)], y(i, d));
+      hi[static_cast<std::size_t>(d)] = std::max(hi[static_cast<std::size_t>(d)], y(i, d));
+    }
+  side = 0.0f;
+  for (int d = 0; d < D; ++d) side = std::max(side, hi[static_cast<std::size_t>(d)] - lo[static_cast<std::size_t>(d)]);
+  if (!(side > 0.0f)) side = 1.0f;  // all points identical: any box will do
+  const int bits = D == 2 ? kMortonBits2 : kMortonBits3;
+  const float scale = static_cast<float>(1u << bits) / side;
+  codes.resize(static_cast<std::size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i)
+    codes[static_cast<std::size_t>(i)] =
+        D == 2 ? bh::morton<2>(y.row(i), lo.data(), scale) : bh::morton<3>(y.row(i), lo.data(), scale);
+}
+
+Tree build_tree_cpu(ConstMatrixView y) {
+  HMR_ASSERT(y.rows >= 2 && (y.cols == 2 || y.cols == 3), "build_tree: {} x {} embedding", y.rows, y.cols);
+  HMR_ASSERT(y.ld == y.cols, "build_tree expects a contiguous embedding");
+  Tree t;
+  t.n = y.rows;
+  t.dims = static_cast<int>(y.cols);
+  if (t.dims == 2)
+    build_tree_impl<2>(y, t);
+  else
+    build_tree_impl<3>(y, t);
+  return t;
+}
+
+double repulsion_cpu(const Tree& t, double theta, std::vector<float>& rep, std::vector<float>& zi) {
+  return t.dims == 2 ? repulsion_impl<2>(t, theta, rep, zi) : repulsion_impl<3>(t, theta, rep, zi);
+}
+
+void attraction_cpu(const Csr& p, ConstMatrixView y, std::vector<float>& attr, double* plogw) {
+  const std::int64_t n = p.n;
+  const int D = static_cast<int>(y.cols);
+  attr.assign(static_cast<std::size_t>(n * D), 0.0f);
+  std::vector<float> rowlog(plogw ? static_cast<std::size_t>(n) : 0);
+#pragma omp parallel for schedule(dynamic, 256)
+  for (std::int64_t i = 0; i < n; ++i) {
+    float f[3] = {0.0f, 0.0f, 0.0f};
+    float lg = 0.0f;
+    const float* yi = y.row(i);
+    for (std::int64_t e = p.indptr[static_cast<std::size_t>(i)]; e < p.indptr[static_cast<std::size_t>(i + 1)]; ++e) {
+      const float* yj = y.row(p.indices[static_cast<std::size_t>(e)]);
+      float diff[3], d2 = 0.0f;
+      for (int d = 0; d < D; ++d) {
+        diff[d] = yi[d] - yj[d];
+        d2 += diff[d] * diff[d];
+      }
+      const float pw = p.data[static_cast<std::size_t>(e)] / (1.0f + d2);
+      for (int d = 0; d < D; ++d) f[d] += pw * diff[d];
+      if (plogw) lg += p.data[static_cast<std::size_t>(e)] * std::log1p(d2);
+    }
+    for (int d = 0; d < D; ++d) attr[static_cast<std::size_t>(i * D + d)] = f[d];
+    if (plogw) rowlog[static_cast<std::size_t>(i)] = lg;
+  }
+  if (plogw) *plogw = fixed_order_sum(rowlog.data(), n);
+}
+
+void update_cpu(std::vector<float>& y, std::vector<float>& update, std::vector<float>& gains,
+                const std::vector<float>& attr, const std::vector<float>& rep, double z, double exag, double lr,
+                double momentum, double min_gain) {
+  const auto m = static_cast<std::int64_t>(y.size());
+  const float inv_z = static_cast<float>(1.0 / z), ex = static_cast<float>(exag), eta = static_cast<float>(lr),
+              mom = static_cast<float>(momentum), gmin = static_cast<float>(min_gain);
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t e = 0; e < m; ++e) {
+    const float g = ex * attr[static_cast<std::size_t>(e)] - rep[static_cast<std::size_t>(e)] * inv_z;
+    float u = update[static_cast<std::size_t>(e)], gn = gains[static_cast<std::size_t>(e)];
+    gn = (u * g < 0.0f) ? gn + 0.2f : gn * 0.8f;
+    gn = gn < gmin ? gmin : gn;
+    u = mom * u - eta * gn * g;
+    gains[static_cast<std::size_t>(e)] = gn;
+    update[static_cast<std::size_t>(e)] = u;
+    y[static_cast<std::size_t>(e)] += u;
+  }
+}
+
+std::vector<double> exact_gradient(const Csr& p, ConstMatrixView y, double exag, double* z_out) {
+  const std::int64_t n = y.rows;
+  const int D = static_cast<int>(y.cols);
+  std::vector<double> rep(static_cast<std::size_t>(n * D), 0.0), g(static_cast<std::size_t>(n * D), 0.0);
+  std::vector<double> zrow(static_cast<std::size_t>(n), 0.0);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    double z = 0.0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      if (j == i) continue;
+      double d2 = 0.0, diff[3];
+      for (int d = 0; d < D; ++d) {
+        diff[d] = static_cast<double>(y(i, d)) - y(j, d);
+        d2 += diff[d] * diff[d];
+      }
+      const double w = 1.0 / (1.0 + d2);
+      z += w;
+      for (int d = 0; d < D; ++d) rep[static_cast<std::size_t>(i * D + d)] += w * w * diff[d];
+    }
+    zrow[static_cast<std::size_t>(i)] = z;
+    for (std::int64_t e = p.indptr[static_cast<std::size_t>(i)]; e < p.indptr[static_cast<std::size_t>(i + 1)]; ++e) {
+      const std::int64_t j = p.indices[static_cast<std::size_t>(e)];
+      double d2 = 0.0, diff[3];
+      for (int d = 0; d < D; ++d) {
+        diff[d] = static_cast<double>(y(i, d)) - y(j, d);
+        d2 += diff[d] * diff[d];
+      }
+      const double pw = p.data[static_cast<std::size_t>(e)] / (1.0 + d2);
+      for (int d = 0; d < D; ++d) g[static_cast<std::size_t>(i * D + d)] += exag * pw * diff[d];
+    }
+  }
+  double z = 0.0;
+  for (double v : zrow) z += v;
+  for (std::size_t e = 0; e < g.size(); ++e) g[e] -= rep[e] / z;
+  if (z_out) *z_out = z;
+  return g;
+}
+
+double exact_z_cpu(ConstMatrixView y) {
+  const std::int64_t n = y.rows;
+  const int D = static_cast<int>(y.cols);
+  std::vector<double> zrow(static_cast<std::size_t>(n), 0.0);
+#pragma omp parallel for schedule(dynamic, 64)
+  for (std::int64_t i = 0; i < n; ++i) {
+    double z = 0.0;
+    const float* yi = y.row(i);
+    for (std::int64_t j = 0; j < n; ++j) {
+      const float* yj = y.row(j);
+      double d2 = 0.0;
+      for (int d = 0; d < D; ++d) {
+        const double v = static_cast<double>(yi[d]) - yj[d];
+        d2 += v * v;
+      }
+      if (j != i) z += 1.0 / (1.0 + d2);
+    }
+    zrow[static_cast<std::size_t>(i)] = z;
+  }
+  double z = 0.0;
+  for (double v : zrow) z += v;
+  return z;
+}
+
+double p_log_p(const Csr& p) {
+  double s = 0.0;
+  for (float v : p.data)
+    if (v > 0.0f) s += static_cast<double>(v) * std::log(static_cast<double>(v));
+  return s;
+}
+
+double kl_divergence(const Csr& p, double plogw, double z) { return p_log_p(p) + plogw + std::log(z); }
+
+double exact_z(Backend& b, ConstMatrixView y) {
+  NvtxRange range("tsne/exact_z");
+  if (!b.is_cuda()) return exact_z_cpu(y);
+  return HMR_CUDA_CALL(b, exact_z(b, y));
+}
+
+double bh_gradient(Backend& b, const Csr& p, ConstMatrixView y, double theta, double exag, std::vector<float>& grad) {
+  NvtxRange range("tsne/gradient");
+  HMR_REQUIRE(y.rows == p.n && (y.cols == 2 || y.cols == 3), "bh_gradient: {} x {} embedding for {} points", y.rows,
+              y.cols, p.n);
+  if (b.is_cuda()) return HMR_CUDA_CALL(b, bh_gradient(b, p, y, theta, exag, grad));
+  const Tree t = build_tree_cpu(y);
+  std::vector<float> rep, zi, attr;
+  const double z = repulsion_cpu(t, theta, rep, zi);
+  attraction_cpu(p, y, attr);
+  grad.resize(attr.size());
+  for (std::size_t e = 0; e < attr.size(); ++e)
+    grad[e] = static_cast<float>(exag) * attr[e] - rep[e] * static_cast<float>(1.0 / z);
+  return z;
+}
+
+}  // namespace hmr::embed
