@@ -626,12 +626,30 @@ Csr read_npz(const std::filesystem::path& path) {
   std::size_t at = 0;
   while (at + 30 <= z.size() && get32(z, at) == 0x04034b50) {
     const auto flags = get16(z, at + 6), method = get16(z, at + 8);
-    const auto size = get32(z, at + 18), name_len = get16(z, at + 26), extra_len = get16(z, at + 28);
-    HMR_REQUIRE(method == 0 && (flags & 8) == 0, "{}: compressed .npz members are not supported (save uncompressed)",
+    std::uint64_t size = get32(z, at + 18);
+    const auto name_len = get16(z, at + 26), extra_len = get16(z, at + 28);
+    HMR_REQUIRE(method == 0 && (flags & 8) == 0,
+                "{}: compressed .npz members are not supported (numpy.savez / save_npz(compressed=False) files are)",
                 where);
     const std::string name = z.substr(at + 30, name_len);
     const std::size_t data_at = at + 30 + name_len + extra_len;
-    HMR_REQUIRE(data_at + size <= z.size(), "{}: truncated zip member {}", where, name);
+    HMR_REQUIRE(data_at <= z.size(), "{}: truncated zip header", where);
+    if (size == 0xFFFFFFFFu) {
+      // numpy writes zip64 members (force_zip64): the sizes sit in the zip64 extra field (id 1),
+      // uncompressed size first.
+      bool found = false;
+      for (std::size_t e = at + 30 + name_len; e + 4 <= data_at;) {
+        const auto id = get16(z, e), len = get16(z, e + 2);
+        if (id == 1 && len >= 8 && e + 12 <= data_at) {
+          size = get32(z, e + 4) | (static_cast<std::uint64_t>(get32(z, e + 8)) << 32);
+          found = true;
+          break;
+        }
+        e += 4 + len;
+      }
+      HMR_REQUIRE(found, "{}: zip64 member {} without its size field", where, name);
+    }
+    HMR_REQUIRE(size <= z.size() - data_at, "{}: truncated zip member {}", where, name);
     const std::string bytes = z.substr(data_at, size);
     const std::uint32_t crc = zip_crc32(bytes);
     HMR_REQUIRE(crc == get32(z, at + 14), "{}: CRC mismatch in member {}", where, name);

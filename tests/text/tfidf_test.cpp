@@ -230,6 +230,18 @@ TEST(TextTfidf, NpzRoundTripAndLayout) {
   fs::remove_all(d);
 }
 
+TEST(TextTfidf, ReadsNpzWrittenByScipy) {
+  const Csr m = hmr::text::read_npz(hmr::test::fixture("text/scipy_csr.npz"));
+  std::ifstream in(hmr::test::fixture("text/scipy_csr.json"));
+  nlohmann::json j;
+  in >> j;
+  std::vector<double> want;
+  for (const auto& row : j["dense"])
+    for (const auto& v : row) want.push_back(v.get<double>());
+  ASSERT_EQ(m.rows, static_cast<std::int64_t>(j["dense"].size()));
+  EXPECT_ALLCLOSE(hmr::text::to_dense(m).vec(), want, 0.0, 0.0);
+}
+
 TEST(TextLyrics, SourcesLanguagesAndSkippedRows) {
   const auto d = tmp_dir("lyrics");
   std::ofstream(d / "a.csv", std::ios::binary) << "title,lyrics\nx,\"one\ntwo\"\ny,\nz,   \nw,three\n";
