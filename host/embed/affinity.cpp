@@ -124,8 +124,9 @@ std::vector<float> conditional_p_cpu(const Knn& nn, double perplexity) {
 #pragma omp parallel for schedule(dynamic, 256)
   for (std::int64_t i = 0; i < n; ++i) {
     const float* d = nn.dist2.data() + i * k;
-    // Distances are shifted by the row minimum: P and the entropy are unchanged, but exp() cannot
-    // underflow to an all-zero row for far-away points.
+    // The exponentials are float (the cuda twin's double exp would spill registers); sums,
+    // entropy and the bisection stay in double. Distances are shifted by the row minimum: P and the entropy are
+    // unchanged, but exp() cannot underflow to an all-zero row for far-away points.
     const double d0 = d[0];
     double beta = 1.0, lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
     double sum = 0.0;
@@ -134,7 +135,7 @@ std::vector<float> conditional_p_cpu(const Knn& nn, double perplexity) {
       double sdp = 0.0;
       for (int r = 0; r < k; ++r) {
         const double dd = static_cast<double>(d[r]) - d0;
-        const double e = std::exp(-dd * beta);
+        const double e = std::exp(static_cast<float>(-dd * beta));
         sum += e;
         sdp += dd * e;
       }
@@ -150,10 +151,10 @@ std::vector<float> conditional_p_cpu(const Knn& nn, double perplexity) {
       }
     }
     sum = 0.0;
-    for (int r = 0; r < k; ++r) sum += std::exp(-(static_cast<double>(d[r]) - d0) * beta);
+    for (int r = 0; r < k; ++r) sum += std::exp(static_cast<float>(-(static_cast<double>(d[r]) - d0) * beta));
     for (int r = 0; r < k; ++r)
       p[static_cast<std::size_t>(i * k + r)] =
-          static_cast<float>(std::exp(-(static_cast<double>(d[r]) - d0) * beta) / sum);
+          static_cast<float>(std::exp(static_cast<float>(-(static_cast<double>(d[r]) - d0) * beta)) / sum);
   }
   return p;
 }

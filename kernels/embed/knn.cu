@@ -19,9 +19,11 @@
 #include <thrust/binary_search.h>
 #include <thrust/functional.h>
 #include <thrust/reduce.h>
+#include <thrust/scan.h>
 #include <thrust/sort.h>
 #include <thrust/transform_reduce.h>
 
+#include "cuda/buffer.h"
 #include "gpu/check.h"
 
 namespace hmr::HMR_CUDA_NS::kern {
@@ -138,7 +140,7 @@ __global__ void __launch_bounds__(kRowThreads)
     double sum = 0.0, sdp = 0.0;
     for (int r = 0; r < k; ++r) {
       const double dd = static_cast<double>(d[r]) - d0;
-      const double e = exp(-dd * beta);
+      const double e = expf(static_cast<float>(-dd * beta));
       sum += e;
       sdp += dd * e;
     }
@@ -153,8 +155,9 @@ __global__ void __launch_bounds__(kRowThreads)
     }
   }
   double sum = 0.0;
-  for (int r = 0; r < k; ++r) sum += exp(-(static_cast<double>(d[r]) - d0) * beta);
-  for (int r = 0; r < k; ++r) p[i * k + r] = static_cast<float>(exp(-(static_cast<double>(d[r]) - d0) * beta) / sum);
+  for (int r = 0; r < k; ++r) sum += expf(static_cast<float>(-(static_cast<double>(d[r]) - d0) * beta));
+  for (int r = 0; r < k; ++r)
+    p[i * k + r] = static_cast<float>(expf(static_cast<float>(-(static_cast<double>(d[r]) - d0) * beta)) / sum);
 }
 
 __global__ void coo_build_kernel(const std::int32_t* __restrict__ idx, const float* __restrict__ p, std::int64_t n,
@@ -168,6 +171,26 @@ __global__ void coo_build_kernel(const std::int32_t* __restrict__ idx, const flo
     vals[e] = p[e];
     vals[nk + e] = p[e];
   }
+}
+
+// head[e] = 1 where a run of equal keys starts (sorted keys).
+__global__ void run_heads_kernel(const std::uint64_t* __restrict__ keys, std::int64_t m,
+                                 std::int64_t* __restrict__ head) {
+  const std::int64_t e = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e < m) head[e] = (e == 0 || keys[e] != keys[e - 1]) ? 1 : 0;
+}
+
+// Each run start writes its key and the sum of its run (at most two entries: (i, j) from row i
+// and the transpose of (j, i) from row j), in sorted order, at the exclusive-scan position.
+__global__ void run_reduce_kernel(const std::uint64_t* __restrict__ keys, const float* __restrict__ vals,
+                                  const std::int64_t* __restrict__ pos, std::int64_t m,
+                                  std::uint64_t* __restrict__ ukeys, float* __restrict__ uvals) {
+  const std::int64_t e = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= m || (e > 0 && keys[e] == keys[e - 1])) return;
+  float v = vals[e];
+  for (std::int64_t f = e + 1; f < m && keys[f] == keys[e]; ++f) v += vals[f];
+  ukeys[pos[e]] = keys[e];
+  uvals[pos[e]] = v;
 }
 
 __global__ void csr_finalize_kernel(const std::uint64_t* __restrict__ ukeys, const float* __restrict__ uvals,
@@ -239,9 +262,20 @@ std::int64_t sort_reduce_pairs(std::uint64_t* keys, float* vals, std::int64_t co
                                cudaStream_t stream) {
   if (count <= 0) return 0;
   thrust::stable_sort_by_key(policy(stream), keys, keys + count, vals);
-  const auto ends = thrust::reduce_by_key(policy(stream), keys, keys + count, vals, ukeys, uvals);
+  // reduce-by-key as heads -> exclusive scan -> one writer per run (Thrust's reduce_by_key
+  // spills registers under sm_90, which the ptxas check rejects)
+  DeviceBuffer<std::int64_t> pos(static_cast<std::size_t>(count));
+  const unsigned blocks = gpu::div_up(static_cast<std::size_t>(count), 256);
+  HMR_LAUNCH(run_heads_kernel, blocks, 256, 0, stream, keys, count, pos.data());
+  std::int64_t last_head = 0;
+  HMR_CUDA_CHECK(
+      cudaMemcpyAsync(&last_head, pos.data() + count - 1, sizeof(last_head), cudaMemcpyDeviceToHost, stream));
+  thrust::exclusive_scan(policy(stream), pos.data(), pos.data() + count, pos.data());
+  HMR_LAUNCH(run_reduce_kernel, blocks, 256, 0, stream, keys, vals, pos.data(), count, ukeys, uvals);
+  std::int64_t last_pos = 0;
+  HMR_CUDA_CHECK(cudaMemcpyAsync(&last_pos, pos.data() + count - 1, sizeof(last_pos), cudaMemcpyDeviceToHost, stream));
   HMR_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return static_cast<std::int64_t>(ends.first - ukeys);
+  return last_pos + last_head;
 }
 
 double sum_floats(const float* v, std::int64_t count, cudaStream_t stream) {
