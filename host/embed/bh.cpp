@@ -136,52 +136,78 @@ void build_tree_impl(ConstMatrixView y, Tree& t) {
   }
 }
 
+// One cache-friendly record per internal node for the traversal (32 bytes in 2-D).
+template <int D>
+struct PackedNode {
+  float com[D];
+  float size2;  // size^2
+  float count;
+  std::int32_t first, last, child[2];
+};
+
 template <int D>
 double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std::vector<float>& zi) {
-  const std::int64_t n = t.n;
+  const std::int64_t n = t.n, m = n - 1;
   const float theta2 = static_cast<float>(theta * theta);
   rep.assign(static_cast<std::size_t>(n * D), 0.0f);
   zi.assign(static_cast<std::size_t>(n), 0.0f);
+  std::vector<PackedNode<D>> nodes(static_cast<std::size_t>(m));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t o = 0; o < m; ++o) {
+    PackedNode<D>& q = nodes[static_cast<std::size_t>(o)];
+    const auto u = static_cast<std::size_t>(o);
+    for (int d = 0; d < D; ++d) q.com[d] = t.com[u * D + d];
+    q.size2 = t.size[u] * t.size[u];
+    q.count = t.count[u];
+    q.first = t.first[u];
+    q.last = t.last[u];
+    q.child[0] = t.child[2 * u];
+    q.child[1] = t.child[2 * u + 1];
+  }
+  const float* ys = t.ys.data();
   std::vector<float> zs(static_cast<std::size_t>(n));  // in sorted order, for the fixed-order sum
 #pragma omp parallel for schedule(dynamic, 64)
   for (std::int64_t p = 0; p < n; ++p) {
-    const float* yp = t.ys.data() + p * D;
+    float yp[D];
+    for (int d = 0; d < D; ++d) yp[d] = ys[p * D + d];
     float f[D] = {};
     float z = 0.0f;
+    // exact term of one point (a leaf)
+    auto leaf = [&](std::int64_t q) {
+      if (q == p) return;
+      float diff[D], d2 = 0.0f;
+      for (int d = 0; d < D; ++d) {
+        diff[d] = yp[d] - ys[q * D + d];
+        d2 += diff[d] * diff[d];
+      }
+      const float w = 1.0f / (1.0f + d2);
+      z += w;
+      for (int d = 0; d < D; ++d) f[d] += w * w * diff[d];
+    };
     std::int32_t stack[80];
     int sp = 0;
     stack[sp++] = 0;
     while (sp > 0) {
-      const std::int32_t c = stack[--sp];
-      if (c < 0) {  // a leaf: one point, exact
-        const std::int64_t q = ~c;
-        if (q == p) continue;
-        const float* yq = t.ys.data() + q * D;
-        float diff[D], d2 = 0.0f;
-        for (int d = 0; d < D; ++d) {
-          diff[d] = yp[d] - yq[d];
-          d2 += diff[d] * diff[d];
-        }
-        const float w = 1.0f / (1.0f + d2);
-        z += w;
-        for (int d = 0; d < D; ++d) f[d] += w * w * diff[d];
-        continue;
-      }
-      const std::size_t o = static_cast<std::size_t>(c);
+      const PackedNode<D>& nd = nodes[static_cast<std::size_t>(stack[--sp])];
       float diff[D], d2 = 0.0f;
       for (int d = 0; d < D; ++d) {
-        diff[d] = yp[d] - t.com[o * D + d];
+        diff[d] = yp[d] - nd.com[d];
         d2 += diff[d] * diff[d];
       }
-      const bool holds_p = t.first[o] <= p && p <= t.last[o];
-      const float s = t.size[o];
-      if (!holds_p && s * s < theta2 * d2) {
-        const float w = 1.0f / (1.0f + d2), m = t.count[o];
-        z += m * w;
-        for (int d = 0; d < D; ++d) f[d] += m * w * w * diff[d];
+      const bool holds_p = nd.first <= p && p <= nd.last;
+      if (!holds_p && nd.size2 < theta2 * d2) {
+        const float w = 1.0f / (1.0f + d2), wm = nd.count * w;
+        z += wm;
+        for (int d = 0; d < D; ++d) f[d] += wm * w * diff[d];
       } else {
-        stack[sp++] = t.child[2 * o + 1];
-        stack[sp++] = t.child[2 * o];
+        // leaves are summed right away; internal children go on the stack (left popped first)
+        const std::int32_t l = nd.child[0], r = nd.child[1];
+        if (l < 0) leaf(~l);
+        if (r < 0)
+          leaf(~r);
+        else
+          stack[sp++] = r;
+        if (l >= 0) stack[sp++] = l;
       }
     }
     const std::size_t i = static_cast<std::size_t>(t.order[static_cast<std::size_t>(p)]);
