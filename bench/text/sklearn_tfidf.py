@@ -32,13 +32,15 @@ def main():
             continue
         with open(path, newline="", encoding="utf-8") as f:
             docs = [r["lyrics"] for r in csv.DictReader(f)]
-        best = float("inf")
+        best = best_cpu = float("inf")
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             X = TfidfVectorizer().fit_transform(docs)
             best = min(best, time.perf_counter() - t0)
-        print("%-9s %5d documents, %6d terms: fit_transform %.1f ms = %.0f documents/s"
-              % (name, len(docs), X.shape[1], best * 1e3, len(docs) / best))
+            best_cpu = min(best_cpu, time.process_time() - c0)
+        # CPU time too: on a shared machine wall time says more about the neighbours than the code
+        print("%-9s %5d documents, %6d terms: fit_transform %.1f ms wall (%.0f documents/s), %.1f ms CPU (%.0f documents/s)"
+              % (name, len(docs), X.shape[1], best * 1e3, len(docs) / best, best_cpu * 1e3, len(docs) / best_cpu))
 
 
 if __name__ == "__main__":

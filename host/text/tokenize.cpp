@@ -134,6 +134,67 @@ bool has_letter_or_number(std::string_view s) {
   return false;
 }
 
+// UAX #29 word-break classes of the ASCII characters that can sit inside a word, for the ASCII
+// fast path of the unicode tokenizer (ICU's rules restricted to ASCII; tests/text compares the two
+// on random strings). Colon is not MidLetter in ICU's root rules (CLDR removes it).
+enum : unsigned char { kWbOther, kWbLetter, kWbNumeric, kWbExtendNumLet, kWbMidLetter, kWbMidNumLet, kWbMidNum };
+constexpr std::array<unsigned char, 128> kAsciiWb = [] {
+  std::array<unsigned char, 128> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = kWbLetter;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = kWbLetter;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = kWbNumeric;
+  t['@'] = kWbLetter;  // ICU's rules add '@' to ALetter (e-mail addresses stay one word)
+  t['_'] = kWbExtendNumLet;
+  t['.'] = kWbMidNumLet;   // MidNumLet
+  t['\''] = kWbMidNumLet;  // Single_Quote joins like MidNumLet (MidNumLetQ)
+  t[','] = kWbMidNum;
+  t[';'] = kWbMidNum;
+  return t;
+}();
+
+// Word segments of ASCII text by UAX #29 (WB5-WB13b; nothing else joins ASCII word characters),
+// calling emit for each segment that holds a letter or digit. Segments are ASCII, so their
+// grapheme count is their length.
+template <class Emit>
+void ascii_words(std::string_view text, std::int32_t min_len, Emit&& emit) {
+  const std::size_t n = text.size();
+  const auto cls = [&](std::size_t i) -> unsigned char {
+    return i < n ? kAsciiWb[static_cast<unsigned char>(text[i])] : static_cast<unsigned char>(kWbOther);
+  };
+  const auto wordish = [](unsigned char c) { return c == kWbLetter || c == kWbNumeric || c == kWbExtendNumLet; };
+  const auto alnum_at = [&](std::size_t i) {
+    return kAsciiWord[static_cast<unsigned char>(text[i])] && text[i] != '_';
+  };
+  std::size_t i = 0;
+  while (i < n) {
+    if (!wordish(cls(i))) {
+      ++i;
+      continue;
+    }
+    const std::size_t start = i;
+    bool alnum = alnum_at(i);
+    ++i;
+    for (;;) {
+      const unsigned char cur = cls(i), prev = cls(i - 1);
+      if (wordish(cur)) {  // WB5, WB8, WB9, WB10, WB13a, WB13b: all pairs of these join
+        alnum = alnum || alnum_at(i);
+        ++i;
+        continue;
+      }
+      const unsigned char next = cls(i + 1);
+      const bool wb6 = prev == kWbLetter && (cur == kWbMidLetter || cur == kWbMidNumLet) && next == kWbLetter;
+      const bool wb12 = prev == kWbNumeric && (cur == kWbMidNum || cur == kWbMidNumLet) && next == kWbNumeric;
+      if (wb6 || wb12) {  // the mid character and the one after it (WB7 / WB11)
+        alnum = alnum || alnum_at(i + 1);
+        i += 2;
+        continue;
+      }
+      break;
+    }
+    if (alnum && static_cast<std::int64_t>(i - start) >= min_len) emit(text.substr(start, i - start));
+  }
+}
+
 std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
@@ -257,6 +318,7 @@ void Tokenizer::token_views(std::string_view text, std::vector<std::string_view>
     return;
   }
   if (text.empty()) return;
+  if (is_ascii(text)) return ascii_words(text, options_.min_graphemes, emit);
   ThreadIterators& it = thread_iterators();
   icu::BreakIterator& bi = *it.word;
   set_utf8(bi, it.word_text, text);

@@ -12,6 +12,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "core/error.h"
 #include "support/compare.h"
@@ -160,6 +161,27 @@ TEST(TextTokenize, UnicodeModeCaseFoldsAndCountsGraphemes) {
   // words with apostrophes stay whole; numbers (Bangla digits too) are tokens; emoji are not
   EXPECT_EQ(uni.tokenize("Don't stop ২০২৪ 🎵🎵"), (std::vector<std::string>{"don't", "stop", "২০২৪"}));
   EXPECT_EQ(skl.tokenize("Don't stop ২০২৪ 🎵🎵"), (std::vector<std::string>{"don", "stop", "২০২৪"}));
+}
+
+TEST(TextTokenize, AsciiFastPathSegmentsLikeIcu) {
+  // ASCII text takes a hand-written UAX #29 path; appending " ü" (a one-character word that
+  // is not a token, after a space that breaks) sends the same text through ICU.
+  const auto seed = hmr::test::test_seed();
+  std::mt19937_64 rng(seed);
+  // every ASCII character (controls included), word characters and joiners weighted up
+  std::string alphabet = "aZk09_.,;:'@aZk09.'";
+  for (int c = 1; c < 128; ++c) alphabet += static_cast<char>(c);
+  const auto uni = tokenizer(TokenMode::unicode);
+  std::int64_t tokens = 0;
+  for (int k = 0; k < 100000; ++k) {
+    std::string s;
+    const int len = 1 + static_cast<int>(rng() % 14);
+    for (int c = 0; c < len; ++c) s += alphabet[rng() % alphabet.size()];
+    const auto fast = uni.tokenize(s), icu = uni.tokenize(s + " \u00FC");
+    ASSERT_EQ(fast, icu) << "text: [" << s << "]";
+    tokens += static_cast<std::int64_t>(fast.size());
+  }
+  EXPECT_GT(tokens, 50000);
 }
 
 TEST(TextTokenize, StopWordLists) {
