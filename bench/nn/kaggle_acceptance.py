@@ -13,6 +13,7 @@ import argparse
 import csv
 import os
 import re
+import shlex
 import subprocess
 import tempfile
 import time
@@ -46,7 +47,7 @@ def main():
     ap.add_argument("--csv", default="../shared/data/features/banglabeats_features_30_sec.csv")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--extra", nargs="*", default=[], help="extra hmr train flags, e.g. --epochs 200")
+    ap.add_argument("--extra", default="", help="extra hmr train flags in one string: --extra='--epochs 200'")
     args = ap.parse_args()
     x, y, names, cols = read_features(args.csv)
     k = len(names)
@@ -61,7 +62,7 @@ def main():
             model, mu = os.path.join(tmp, f"m{seed}.safetensors"), os.path.join(tmp, f"mu{seed}.npy")
             t = time.time()
             subprocess.run([args.hmr, "-q", "--device", args.device, "--seed", str(seed), "train", "--features", xpath,
-                            "--beta", "4", "--latent", "16", "--out", model] + args.extra, check=True)
+                            "--beta", "4", "--latent", "16", "--out", model] + shlex.split(args.extra), check=True)
             secs = time.time() - t
             subprocess.run([args.hmr, "-q", "--device", args.device, "embed", "--model", model, "--features", xpath,
                             "--what", "mu", "--out", mu], check=True, stdout=subprocess.DEVNULL)

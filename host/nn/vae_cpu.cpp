@@ -435,6 +435,33 @@ HMR_NN_INSTANTIATE(double)
 // ---- the cpu training engine ------------------------------------------------------------------
 namespace {
 
+// Small models (the audio VAE at small batches) run faster on one thread: a multithreaded
+// OpenBLAS call on a 64 x 128 x 40 GEMM spends more on waking and joining threads (and far more on
+// a busy machine) than on arithmetic. The guard restores OpenBLAS's thread count afterwards.
+class BlasThreadsGuard {
+ public:
+  explicit BlasThreadsGuard(bool single) : old_(single ? openblas_get_num_threads() : 0) {
+    if (single && old_ > 1) openblas_set_num_threads(1);
+  }
+  ~BlasThreadsGuard() {
+    if (old_ > 1) openblas_set_num_threads(old_);
+  }
+  BlasThreadsGuard(const BlasThreadsGuard&) = delete;
+  BlasThreadsGuard& operator=(const BlasThreadsGuard&) = delete;
+
+ private:
+  int old_;
+};
+
+// Multiply-accumulates of one layer stack pass per row.
+double macs_per_row(const NetPlan& p) {
+  double s = static_cast<double>(p.head.in) * p.head.out;
+  for (const auto& l : p.enc) s += static_cast<double>(l.in) * l.out;
+  for (const auto& l : p.dec) s += static_cast<double>(l.in) * l.out;
+  return s;
+}
+constexpr double kSingleThreadMacs = 8.0e6;  // per step, below which one thread is faster
+
 class CpuEngine final : public Engine {
  public:
   explicit CpuEngine(const VaeConfig& c) : cfg_(c), plan_(make_plan(c)), net_(plan_) {
@@ -455,6 +482,7 @@ class CpuEngine final : public Engine {
   std::vector<float> grads() override { return g_; }
 
   StepLoss step(ConstMatrixView x, ConstMatrixView eps, float beta, bool update) override {
+    BlasThreadsGuard guard(macs_per_row(plan_) * static_cast<double>(x.rows) < kSingleThreadMacs);
     HMR_ASSERT(x.ld == x.cols && eps.ld == eps.cols, "contiguous batches expected");
     return run_step(x.data, eps.data, x.rows, beta, update);
   }
@@ -467,6 +495,7 @@ class CpuEngine final : public Engine {
   StepLoss epoch(const std::vector<std::int32_t>& perm, float beta, std::uint64_t noise_seed) override {
     const std::int64_t n = static_cast<std::int64_t>(perm.size()), D = plan_.input_dim, L = plan_.latent;
     const std::int64_t B = std::min<std::int64_t>(cfg_.batch, n);
+    BlasThreadsGuard guard(macs_per_row(plan_) * static_cast<double>(B) < kSingleThreadMacs);
     eps_.resize(static_cast<std::size_t>(n * L));
     normal_noise(eps_.data(), eps_.size(), noise_seed);
     xb_.resize(static_cast<std::size_t>(B * D));
