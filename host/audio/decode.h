@@ -53,6 +53,9 @@ AudioInfo probe_audio(const std::filesystem::path& path);
 // output length ceil(n * target_sr / orig_sr). Returns y unchanged when the rates are equal.
 std::vector<float> resample(std::span<const float> y, double orig_sr, double target_sr);
 
+// Number of NaN / infinite samples in y (one vectorised pass).
+std::size_t count_nonfinite(std::span<const float> y);
+
 // File extensions treated as audio when listing folders (lower case, no dot):
 // wav, au, snd, aif, aiff, aifc, flac, ogg, oga, opus, mp3.
 const std::vector<std::string>& audio_extensions();

@@ -13,9 +13,16 @@
 #include <fftw3.h>
 #include <omp.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cfloat>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <numbers>
@@ -190,20 +197,55 @@ namespace {
 
 constexpr int kBlock = 16;  // frames per FFTW batch
 
-// Batched r2c plans, one per n_fft, made once (FFTW_MEASURE) and kept for the process; FFTW's
-// planner is not thread-safe, execution with the new-array interface is.
+// Where FFTW wisdom is cached between runs: $HMR_FFTW_WISDOM ("none" disables), else
+// $XDG_CACHE_HOME/hmr or ~/.cache/hmr. Measuring a plan costs about a second; with the wisdom
+// file every later process gets the measured plan at once.
+std::filesystem::path wisdom_path() {
+  if (const char* e = std::getenv("HMR_FFTW_WISDOM"); e && *e) return std::string(e) == "none" ? "" : e;
+  std::filesystem::path base;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    base = x;
+  else if (const char* h = std::getenv("HOME"); h && *h)
+    base = std::filesystem::path(h) / ".cache";
+  else
+    return {};
+  return base / "hmr" / "fftwf-wisdom";
+}
+
+// Batched r2c plans, one per n_fft, made once (FFTW_MEASURE, via the wisdom cache) and kept for
+// the process; FFTW's planner is not thread-safe, execution with the new-array interface is.
 fftwf_plan block_plan(int n_fft) {
   static std::mutex mu;
   static std::map<int, fftwf_plan> plans;
+  static bool imported = false;
   std::lock_guard<std::mutex> lock(mu);
   auto it = plans.find(n_fft);
   if (it != plans.end()) return it->second;
+  const std::filesystem::path wisdom = wisdom_path();
+  if (!imported && !wisdom.empty()) {
+    imported = true;
+    std::error_code ec;
+    if (std::filesystem::exists(wisdom, ec)) fftwf_import_wisdom_from_filename(wisdom.c_str());
+  }
   const int odist = (n_fft / 2 + 2) & ~1;  // even, so every row keeps the buffer's alignment
   float* in = fftwf_alloc_real(static_cast<std::size_t>(kBlock) * n_fft);
   fftwf_complex* out = fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * odist);
   int n = n_fft;
+  const unsigned flags = FFTW_DESTROY_INPUT;
+  // Known from wisdom? Then no measuring happens and nothing needs saving.
   fftwf_plan plan = fftwf_plan_many_dft_r2c(1, &n, kBlock, in, nullptr, 1, n_fft, out, nullptr, 1, odist,
-                                            FFTW_MEASURE | FFTW_DESTROY_INPUT);
+                                            flags | FFTW_MEASURE | FFTW_WISDOM_ONLY);
+  if (!plan) {
+    plan = fftwf_plan_many_dft_r2c(1, &n, kBlock, in, nullptr, 1, n_fft, out, nullptr, 1, odist, flags | FFTW_MEASURE);
+    if (plan && !wisdom.empty()) {
+      // Temp file + rename: concurrent processes never see a half-written file.
+      std::error_code ec;
+      std::filesystem::create_directories(wisdom.parent_path(), ec);
+      const auto tmp = wisdom.string() + fmt::format(".{}.tmp", static_cast<long>(::getpid()));
+      if (!ec && fftwf_export_wisdom_to_filename(tmp.c_str())) std::filesystem::rename(tmp, wisdom, ec);
+      if (ec) std::filesystem::remove(tmp, ec);
+    }
+  }
   fftwf_free(in);
   fftwf_free(out);
   HMR_ASSERT(plan != nullptr, "FFTW could not plan a batched r2c of length {}", n_fft);
@@ -221,7 +263,7 @@ struct CpuPlan {
   int nb = 0, odist = 0;
   std::vector<float> window;
   MelFilters mel;
-  std::vector<float> dct_t;  // [n_mels][n_mfcc]: DCT transposed so the inner loop runs over k
+  std::vector<float> dct;  // [n_mfcc][n_mels]
   fftwf_plan plan = nullptr;
   float log_ref = 0.0f;
 
@@ -231,10 +273,7 @@ struct CpuPlan {
     odist = (p.n_fft / 2 + 2) & ~1;
     window = stft_window(p);
     mel = mel_filters(p);
-    const Matrix d = dct_matrix(p);
-    dct_t.resize(static_cast<std::size_t>(p.n_mels) * p.n_mfcc);
-    for (int k = 0; k < p.n_mfcc; ++k)
-      for (int m = 0; m < p.n_mels; ++m) dct_t[static_cast<std::size_t>(m) * p.n_mfcc + k] = d(k, m);
+    dct = dct_matrix(p).vec();
     plan = block_plan(p.n_fft);
     log_ref = static_cast<float>(10.0 * std::log10(std::max(p.amin, std::abs(p.ref))));
   }
@@ -244,12 +283,33 @@ struct CpuPlan {
 struct Scratch {
   std::unique_ptr<float, FftwDeleter> frames;
   std::unique_ptr<fftwf_complex, FftwDeleter> spec;
-  std::vector<float> power;
+  std::vector<float> power_t;  // [n_bins][kBlock]: bin-major, so sums over bins vectorise across frames
   explicit Scratch(const CpuPlan& c)
       : frames(fftwf_alloc_real(static_cast<std::size_t>(kBlock) * c.p.n_fft)),
         spec(fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * c.odist)),
-        power(static_cast<std::size_t>(c.nb)) {}
+        power_t(static_cast<std::size_t>(c.nb) * kBlock) {}
 };
+
+// out[r] = sum over j < n of w[j] * x[j * kBlock + r], for the kBlock lanes r, each summed in
+// j order (the order of the cuda kernels). The lanes are independent, so this is plain vector
+// arithmetic: two 8-float vectors, compiled for AVX2 and for the SSE2 baseline (chosen at run
+// time). No FMA: the AVX2 and baseline clones round alike, so results do not depend on the CPU.
+static_assert(kBlock == 16, "weighted_rows handles 16 lanes as two 8-float vectors");
+__attribute__((target_clones("avx2", "default"))) void weighted_rows(const float* w, const float* x, int n,
+                                                                     float* out) {
+  typedef float v8 __attribute__((vector_size(32)));
+  v8 a0 = {}, a1 = {};
+  for (int j = 0; j < n; ++j) {
+    v8 x0, x1;
+    std::memcpy(&x0, x + static_cast<std::size_t>(j) * kBlock, sizeof(v8));
+    std::memcpy(&x1, x + static_cast<std::size_t>(j) * kBlock + 8, sizeof(v8));
+    const float wj = w[j];
+    a0 += wj * x0;
+    a1 += wj * x1;
+  }
+  std::memcpy(out, &a0, sizeof(v8));
+  std::memcpy(out + 8, &a1, sizeof(v8));
+}
 
 // Mel power of frames [f0, f1) of y into mel[(f - f0) * n_mels + m] (f1 - f0 <= kBlock).
 void mel_block(const CpuPlan& c, Scratch& s, std::span<const float> y, std::int64_t f0, std::int64_t f1, float* mel) {
@@ -266,6 +326,7 @@ void mel_block(const CpuPlan& c, Scratch& s, std::span<const float> y, std::int6
     const std::int64_t base = f * hop - pad;
     if (base >= 0 && base + n_fft <= len) {
       const float* src = y.data() + base;
+#pragma omp simd
       for (int j = 0; j < n_fft; ++j) dst[j] = src[j] * w[j];
     } else {
       for (int j = 0; j < n_fft; ++j) {
@@ -275,24 +336,35 @@ void mel_block(const CpuPlan& c, Scratch& s, std::span<const float> y, std::int6
     }
   }
   fftwf_execute_dft_r2c(c.plan, fr, s.spec.get());
-  const int nm = c.p.n_mels;
-  const bool pow2 = c.p.power == 2.0f, pow1 = c.p.power == 1.0f;
-  float* pw = s.power.data();
-  for (std::int64_t f = f0; f < f1; ++f) {
-    const fftwf_complex* X = s.spec.get() + (f - f0) * c.odist;
-    for (int k = 0; k < c.nb; ++k) {
-      const float p2 = X[k][0] * X[k][0] + X[k][1] * X[k][1];
-      pw[k] = pow2 ? p2 : (pow1 ? std::sqrt(p2) : std::pow(std::sqrt(p2), c.p.power));
+  const int nm = c.p.n_mels, nb = c.nb;
+  // |X|^2 written bin-major in 16 x kBlock tiles, so the transposing stores stay in L1.
+  float* pt = s.power_t.data();
+  for (int k0 = 0; k0 < nb; k0 += 16) {
+    const int k1 = std::min(nb, k0 + 16);
+    for (int r = 0; r < kBlock; ++r) {
+      const float* X = reinterpret_cast<const float*>(s.spec.get() + static_cast<std::size_t>(r) * c.odist);
+      for (int k = k0; k < k1; ++k)
+        pt[static_cast<std::size_t>(k) * kBlock + r] = X[2 * k] * X[2 * k] + X[2 * k + 1] * X[2 * k + 1];
     }
-    float* out = mel + (f - f0) * nm;
-    for (int m = 0; m < nm; ++m) {
-      const float* wm = c.mel.weights.data() + c.mel.offset[static_cast<std::size_t>(m)];
-      const float* pm = pw + c.mel.start[static_cast<std::size_t>(m)];
-      const int cnt = c.mel.count[static_cast<std::size_t>(m)];
-      float acc = 0.0f;
-      for (int j = 0; j < cnt; ++j) acc += wm[j] * pm[j];
-      out[m] = acc;
-    }
+  }
+  const float power = c.p.power;
+  const std::size_t np = static_cast<std::size_t>(nb) * kBlock;
+  if (power == 1.0f) {
+#pragma omp simd
+    for (std::size_t i = 0; i < np; ++i) pt[i] = std::sqrt(pt[i]);
+  } else if (power != 2.0f) {
+    for (std::size_t i = 0; i < np; ++i) pt[i] = std::pow(std::sqrt(pt[i]), power);
+  }
+  // Each filter's sum runs over its bins in order (as the cuda kernel does), for all kBlock
+  // frames at once: the frame lanes are independent, so this vectorises without reordering.
+  const std::int64_t valid = f1 - f0;
+  for (int m = 0; m < nm; ++m) {
+    const float* wm = c.mel.weights.data() + c.mel.offset[static_cast<std::size_t>(m)];
+    const float* col = pt + static_cast<std::size_t>(c.mel.start[static_cast<std::size_t>(m)]) * kBlock;
+    const int cnt = c.mel.count[static_cast<std::size_t>(m)];
+    float acc[kBlock];
+    weighted_rows(wm, col, cnt, acc);
+    for (std::int64_t r = 0; r < valid; ++r) mel[r * nm + m] = acc[r];
   }
 }
 
@@ -325,15 +397,44 @@ struct ClipOut {
   Matrix frames;               // [n_mfcc x n_frames] when requested
 };
 
+// 10 log10(x) for a normal float x > 0, in double and without a libm call, so the dB pass
+// vectorises: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) = 2 (s + s^3/3 + ...)
+// with s = (m - 1) / (m + 1), |s| < 0.172, summed to s^15 (relative error < 1e-13). Rounded to
+// float this is librosa's float32 log10 to within one ulp.
+inline double db10(float x) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  int e = static_cast<int>((bits >> 23) & 0xff) - 127;
+  std::uint32_t mb = (bits & 0x7fffffu) | 0x3f800000u;  // mantissa in [1, 2)
+  if (mb > 0x3fb504f3u) {                               // > sqrt(2): halve it
+    mb -= 0x00800000u;
+    e += 1;
+  }
+  float mf;
+  std::memcpy(&mf, &mb, sizeof(mf));
+  const double m = mf, s = (m - 1.0) / (m + 1.0), s2 = s * s;
+  const double ln_m =
+      2.0 * s *
+      (1.0 +
+       s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 * (1.0 / 11 + s2 * (1.0 / 13 + s2 / 15)))))));
+  constexpr double kLn2 = 0.6931471805599453094, kTenOverLn10 = 4.3429448190325182765;
+  return kTenOverLn10 * (ln_m + e * kLn2);
+}
+
 // dB (with the clip's top_db floor), DCT and summary from a clip's mel power.
 ClipOut finish_clip(const CpuPlan& c, std::vector<float>& mel, std::int64_t n_frames, bool keep_frames) {
   const int nm = c.p.n_mels, nk = c.p.n_mfcc;
   const float amin = static_cast<float>(c.p.amin);
   float peak = -INFINITY;
-  for (float& v : mel) {
-    v = 10.0f * std::log10(std::max(amin, v)) - c.log_ref;
-    peak = std::max(peak, v);
+  if (amin >= FLT_MIN) {  // every input is a normal float: the vectorised log applies
+    const std::size_t n = mel.size();
+    float* v = mel.data();
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(db10(std::max(amin, v[i]))) - c.log_ref;
+  } else {
+    for (float& v : mel) v = 10.0f * std::log10(std::max(amin, v)) - c.log_ref;
   }
+  for (float v : mel) peak = std::max(peak, v);
   if (c.p.top_db > 0) {
     const float floor = peak - static_cast<float>(c.p.top_db);
     for (float& v : mel) v = std::max(v, floor);
@@ -342,20 +443,23 @@ ClipOut finish_clip(const CpuPlan& c, std::vector<float>& mel, std::int64_t n_fr
   if (keep_frames) out.frames = Matrix(nk, n_frames);
   std::vector<double> sum(static_cast<std::size_t>(nk), 0.0);
   std::vector<float> coef(static_cast<std::size_t>(n_frames) * nk);
-  for (std::int64_t f = 0; f < n_frames; ++f) {
-    float acc[512];  // n_mfcc <= n_mels <= 4096: chunks of 512 coefficients
-    const float* x = mel.data() + f * nm;
-    for (int k0 = 0; k0 < nk; k0 += 512) {
-      const int k1 = std::min(nk, k0 + 512);
-      std::fill(acc, acc + (k1 - k0), 0.0f);
-      for (int m = 0; m < nm; ++m) {
-        const float xm = x[m];
-        const float* d = c.dct_t.data() + static_cast<std::size_t>(m) * nk + k0;
-        for (int k = 0; k < k1 - k0; ++k) acc[k] += d[k] * xm;
-      }
-      for (int k = k0; k < k1; ++k) {
-        coef[static_cast<std::size_t>(f * nk + k)] = acc[k - k0];
-        sum[static_cast<std::size_t>(k)] += acc[k - k0];
+  // DCT of kBlock frames at a time from a transposed [n_mels][kBlock] tile: each coefficient is
+  // summed over the mel bands in order (as the cuda kernel does), vectorised across frames.
+  std::vector<float> xt(static_cast<std::size_t>(nm) * kBlock);
+  const float* dct = c.dct.data();
+  for (std::int64_t f0 = 0; f0 < n_frames; f0 += kBlock) {
+    const std::int64_t valid = std::min<std::int64_t>(kBlock, n_frames - f0);
+    for (std::int64_t r = 0; r < kBlock; ++r)
+      for (int m = 0; m < nm; ++m)
+        xt[static_cast<std::size_t>(m) * kBlock + r] =
+            r < valid ? mel[static_cast<std::size_t>((f0 + r) * nm + m)] : 0.0f;
+    for (int k = 0; k < nk; ++k) {
+      const float* d = dct + static_cast<std::size_t>(k) * nm;
+      float acc[kBlock];
+      weighted_rows(d, xt.data(), nm, acc);
+      for (std::int64_t r = 0; r < valid; ++r) {
+        coef[static_cast<std::size_t>((f0 + r) * nk + k)] = acc[r];
+        sum[static_cast<std::size_t>(k)] += acc[r];
       }
     }
   }
@@ -381,8 +485,9 @@ void check_clip(std::span<const float> y, const MfccParams& p, const std::string
   HMR_REQUIRE(!y.empty(), "mfcc: {} is empty (zero samples)", what);
   HMR_REQUIRE(frame_count(static_cast<std::int64_t>(y.size()), p) > 0,
               "mfcc: {} has {} samples, fewer than n_fft={} (center=false)", what, y.size(), p.n_fft);
-  for (std::size_t i = 0; i < y.size(); ++i)
-    HMR_REQUIRE(std::isfinite(y[i]), "mfcc: {} has a non-finite sample at index {}", what, i);
+  if (count_nonfinite(y) > 0)
+    for (std::size_t i = 0; i < y.size(); ++i)
+      HMR_REQUIRE(std::isfinite(y[i]), "mfcc: {} has a non-finite sample at index {}", what, i);
 }
 
 ClipOut compute_clip(const CpuPlan& c, std::span<const float> y, bool keep_frames, bool inner) {

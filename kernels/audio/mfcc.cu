@@ -18,7 +18,7 @@ constexpr int kMelThreads = 128;
 constexpr int kPeakThreads = 256;
 constexpr int kDctThreads = 128;
 constexpr int kSumThreads = 256;
-constexpr int kMaxSharedBins = 12288;   // power spectrum in shared memory up to 48 KiB
+constexpr int kMaxSharedBins = 11776;   // power spectrum in shared memory: 46 KiB + 512 B static < 48 KiB
 constexpr int kDctSharedFloats = 4096;  // frame tile of the DCT: 16 KiB
 
 // The clip holding global frame g: the last c with frame_start[c] <= g.

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""librosa vs `hmr mfcc`: files/s on the same files, and parity of the MFCC summaries.
+
+librosa side: for each file, librosa.load(path, sr=22050) + librosa.feature.mfcc(y, sr) (all
+defaults) + per-coefficient mean and variance (Kaggle order) — what the seed project and the
+Kaggle GTZAN features do. It runs in one process (--jobs 1, librosa's usual use) and optionally
+in --jobs N processes (multiprocessing), so the comparison with hmr's multithreaded cpu backend
+is also made against a parallel librosa.
+hmr side: `hmr mfcc FILES --device DEV --out TMP`, timed as a whole (process start, decoding,
+MFCC, writing outputs).
+
+Usage:
+  /work/venv/bin/python bench/audio/librosa_mfcc.py ../shared/data/gtzan --hmr build/default/apps/hmr
+  ... --device cpu|cuda --jobs 2 --limit 50 --repeat 3
+Prints files/s for each, the ratio, CPU seconds per file, and the worst summary differences
+(relative |diff| with an absolute floor of 2e-3, as in tests/audio).
+"""
+import argparse
+import glob
+import multiprocessing as mp
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+EXT = (".wav", ".au", ".aiff", ".aif", ".flac", ".ogg", ".opus", ".mp3")
+
+
+def list_files(inputs):
+    out = []
+    for x in inputs:
+        if os.path.isdir(x):
+            out += sorted(p for p in glob.glob(os.path.join(x, "**", "*"), recursive=True)
+                          if p.lower().endswith(EXT) and not os.path.basename(p).startswith("."))
+        else:
+            out.append(x)
+    return out
+
+
+def librosa_summary(path):
+    import librosa
+    y, sr = librosa.load(path, sr=22050)
+    m = librosa.feature.mfcc(y=y, sr=sr)
+    return np.stack([m.mean(axis=1), m.var(axis=1)], axis=1).reshape(-1).astype(np.float32)
+
+
+def run_librosa(files, jobs):
+    import librosa  # noqa: F401  (import cost outside the timing)
+    librosa_summary(files[0])  # warm-up: numba/caches
+    t0, c0 = time.perf_counter(), time.process_time()
+    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if jobs <= 1:
+        out = [librosa_summary(f) for f in files]
+    else:
+        with mp.get_context("fork").Pool(jobs) as pool:
+            out = pool.map(librosa_summary, files, chunksize=1)
+    wall = time.perf_counter() - t0
+    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() - c0 + (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
+    return np.stack(out), wall, cpu
+
+
+def run_hmr(exe, files, device, tmp, threads):
+    cmd = [exe, "mfcc", *files, "--device", device, "--out", tmp, "-q"]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
+    return np.load(os.path.join(tmp, "mfcc_summary.npy")), wall, cpu
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
+    ap.add_argument("--hmr", default="build/default/apps/hmr", help="the hmr executable")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--jobs", type=int, default=0, help="also run librosa in N processes (0: cores)")
+    ap.add_argument("--threads", type=int, default=0, help="hmr --threads (0: all cores)")
+    ap.add_argument("--limit", type=int, default=0, help="use the first N files")
+    ap.add_argument("--repeat", type=int, default=3, help="hmr runs (best is reported)")
+    a = ap.parse_args()
+    files = list_files(a.inputs)
+    if a.limit:
+        files = files[: a.limit]
+    if not files:
+        sys.exit("no audio files found")
+    n = len(files)
+    cores = os.cpu_count() or 1
+    print(f"{n} files; {cores} cores; load average {os.getloadavg()[0]:.2f}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        best = None
+        for _ in range(max(1, a.repeat)):
+            r = run_hmr(a.hmr, files, a.device, tmp, a.threads)
+            if best is None or r[1] < best[1]:
+                best = r
+        hx, hwall, hcpu = best
+    print(f"hmr ({a.device}):        {n / hwall:8.2f} files/s  ({hwall:.2f} s wall, {hcpu / n * 1000:.1f} ms CPU per file)")
+
+    lx, lwall, lcpu = run_librosa(files, 1)
+    print(f"librosa (1 process):  {n / lwall:8.2f} files/s  ({lwall:.2f} s wall, {lcpu / n * 1000:.1f} ms CPU per file)")
+    print(f"ratio hmr / librosa (1 process): {lwall / hwall:.1f}x files/s, {lcpu / max(hcpu, 1e-9):.1f}x CPU per file")
+    jobs = a.jobs if a.jobs > 0 else cores
+    if jobs > 1:
+        _, pwall, _ = run_librosa(files, jobs)
+        print(f"librosa ({jobs} processes): {n / pwall:8.2f} files/s  ({pwall:.2f} s wall)")
+        print(f"ratio hmr / librosa ({jobs} processes): {pwall / hwall:.1f}x files/s")
+
+    if hx.shape != lx.shape:
+        print(f"shape mismatch: hmr {hx.shape} vs librosa {lx.shape} (skipped files?)")
+        return
+    d = np.abs(hx.astype(np.float64) - lx)
+    rel = d / (2e-3 + np.abs(lx))
+    i, j = np.unravel_index(np.argmax(rel), rel.shape)
+    kind = "mean" if j % 2 == 0 else "var"
+    print(f"parity: worst |diff| / (2e-3 + |librosa|) = {rel.max():.2e} at file {i} mfcc{j // 2 + 1}_{kind} "
+          f"({hx[i, j]:.6g} vs {lx[i, j]:.6g}); tolerance 1e-4 -> {'OK' if rel.max() <= 1e-4 else 'EXCEEDED'}")
+
+
+if __name__ == "__main__":
+    main()
