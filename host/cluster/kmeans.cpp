@@ -59,8 +59,19 @@ std::vector<std::int64_t> KMeansRng::permutation(std::int64_t n) {
 
 namespace {
 
+// The skinny products of K-Means (n x d times d x k, k and d small) are computed inside the
+// OpenMP loops rather than by a multithreaded BLAS call: two thread pools (OpenMP and OpenBLAS's)
+// taking turns on the same cores spend more time waiting for each other than computing.
+float dot(const float* a, const float* b, std::int64_t d) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t c = 0; c < d; ++c) s += a[c] * b[c];
+  return s;
+}
+
 float sq_dist(const float* a, const float* b, std::int64_t d) {
   float s = 0.0f;
+#pragma omp simd reduction(+ : s)
   for (std::int64_t c = 0; c < d; ++c) {
     const float v = a[c] - b[c];
     s += v * v;
@@ -101,15 +112,61 @@ Matrix kmeans_plusplus(ConstMatrixView x, int k, KMeansRng& rng) {
   first = std::min(first, n - 1);
   std::copy_n(x.row(first), d, centers.row(0));
 
-  std::vector<float> closest(static_cast<std::size_t>(n));
+  // Squared distances by the distance trick ||x||^2 + ||c||^2 - 2 x.c (as sklearn's
+  // _euclidean_distances, clamped at 0).
+  std::vector<float> xn(static_cast<std::size_t>(n));
 #pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) closest[static_cast<std::size_t>(i)] = sq_dist(x.row(i), centers.row(0), d);
-  double pot = 0.0;
-  for (float v : closest) pot += v;
-
+  for (std::int64_t i = 0; i < n; ++i) {
+    double q = 0.0;
+    for (std::int64_t c = 0; c < d; ++c) q += static_cast<double>(x(i, c)) * x(i, c);
+    xn[static_cast<std::size_t>(i)] = static_cast<float>(q);
+  }
+  constexpr std::int64_t kChunk = 4096;  // fixed chunks: potentials independent of the thread count
+  const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<float> closest(static_cast<std::size_t>(n));
   std::vector<float> cand_dist(static_cast<std::size_t>(trials) * static_cast<std::size_t>(n));
+  std::vector<double> part(static_cast<std::size_t>(chunks) * static_cast<std::size_t>(trials));
   std::vector<std::int64_t> cand(static_cast<std::size_t>(trials));
   std::vector<double> cand_pot(static_cast<std::size_t>(trials));
+  Matrix crow(trials, d);
+  // dist[t][i] = min(closest[i], ||x_i - crow_t||^2) for t < m (closest ignored when first);
+  // returns the potentials sum_i dist[t][i] in cand_pot.
+  auto candidate_distances = [&](int m, bool first_step) {
+    std::vector<float> cn(static_cast<std::size_t>(m));
+    for (int t = 0; t < m; ++t) {
+      double q = 0.0;
+      for (std::int64_t c = 0; c < d; ++c) q += static_cast<double>(crow(t, c)) * crow(t, c);
+      cn[static_cast<std::size_t>(t)] = static_cast<float>(q);
+    }
+#pragma omp parallel for schedule(static)
+    for (std::int64_t ch = 0; ch < chunks; ++ch) {
+      double acc[16] = {};
+      for (std::int64_t i = ch * kChunk; i < std::min(n, (ch + 1) * kChunk); ++i) {
+        const float ci = closest[static_cast<std::size_t>(i)];
+        for (int t = 0; t < m; ++t) {
+          float v =
+              xn[static_cast<std::size_t>(i)] + cn[static_cast<std::size_t>(t)] - 2.0f * dot(x.row(i), crow.row(t), d);
+          v = v > 0.0f ? v : 0.0f;
+          if (!first_step) v = std::min(ci, v);
+          cand_dist[static_cast<std::size_t>(t) * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)] = v;
+          acc[t] += v;
+        }
+      }
+      for (int t = 0; t < m; ++t) part[static_cast<std::size_t>(ch * m + t)] = acc[t];
+    }
+    for (int t = 0; t < m; ++t) {
+      double sum = 0.0;
+      for (std::int64_t ch = 0; ch < chunks; ++ch) sum += part[static_cast<std::size_t>(ch * m + t)];
+      cand_pot[static_cast<std::size_t>(t)] = sum;
+    }
+  };
+  HMR_ASSERT(trials <= 16, "kmeans++: {} local trials", trials);
+
+  std::copy_n(centers.row(0), d, crow.row(0));
+  candidate_distances(1, true);
+  std::copy_n(cand_dist.data(), n, closest.data());
+  double pot = cand_pot[0];
+
   for (int c = 1; c < k; ++c) {
     acc = 0.0;
     for (std::int64_t i = 0; i < n; ++i)
@@ -117,22 +174,12 @@ Matrix kmeans_plusplus(ConstMatrixView x, int k, KMeansRng& rng) {
     for (int t = 0; t < trials; ++t) {
       const double v = rng.uniform() * pot;
       cand[static_cast<std::size_t>(t)] = std::min(search_left(cdf, v), n - 1);  // np.clip as sklearn
+      std::copy_n(x.row(cand[static_cast<std::size_t>(t)]), d, crow.row(t));
     }
-#pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const float ci = closest[static_cast<std::size_t>(i)];
-      for (int t = 0; t < trials; ++t)
-        cand_dist[static_cast<std::size_t>(t) * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)] =
-            std::min(ci, sq_dist(x.row(i), x.row(cand[static_cast<std::size_t>(t)]), d));
-    }
+    candidate_distances(trials, false);
     int best = 0;
-    for (int t = 0; t < trials; ++t) {
-      double s = 0.0;
-      const float* row = cand_dist.data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(n);
-      for (std::int64_t i = 0; i < n; ++i) s += row[i];
-      cand_pot[static_cast<std::size_t>(t)] = s;
-      if (s < cand_pot[static_cast<std::size_t>(best)]) best = t;  // argmin: first of equals
-    }
+    for (int t = 1; t < trials; ++t)
+      if (cand_pot[static_cast<std::size_t>(t)] < cand_pot[static_cast<std::size_t>(best)]) best = t;  // first min
     pot = cand_pot[static_cast<std::size_t>(best)];
     std::copy_n(cand_dist.data() + static_cast<std::size_t>(best) * static_cast<std::size_t>(n), n, closest.data());
     std::copy_n(x.row(cand[static_cast<std::size_t>(best)]), d, centers.row(c));
@@ -151,8 +198,30 @@ void kmeans_assign_cpu(ConstMatrixView x, ConstMatrixView centers, std::int32_t*
     for (std::int64_t c = 0; c < d; ++c) s += centers(j, c) * centers(j, c);
     cnorm[static_cast<std::size_t>(j)] = s;
   }
-  // Chunks of rows: one multithreaded GEMM per chunk gives x.c, then each row takes the argmin of
-  // ||c||^2 - 2 x.c (ties -> lowest index, as sklearn) and its exact squared distance.
+  // Each row takes the argmin of ||c||^2 - 2 x.c (ties -> lowest index, as sklearn). Small
+  // centre sets (the usual case) are done in the OpenMP loop; large ones by a GEMM per chunk.
+  auto pick = [&](std::int64_t i, const float* dr) {
+    std::int32_t best = 0;
+    float bv = cnorm[0] - 2.0f * dr[0];
+    for (std::int64_t j = 1; j < k; ++j) {
+      const float v = cnorm[static_cast<std::size_t>(j)] - 2.0f * dr[j];
+      if (v < bv) {
+        bv = v;
+        best = static_cast<std::int32_t>(j);
+      }
+    }
+    labels[i] = best;
+    if (dist) dist[i] = sq_dist(x.row(i), centers.row(best), d);
+  };
+  if (k * d <= 8192 && k <= 256) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) {
+      float dr[256];
+      for (std::int64_t j = 0; j < k; ++j) dr[j] = dot(x.row(i), centers.row(j), d);
+      pick(i, dr);
+    }
+    return;
+  }
   constexpr std::int64_t kChunk = 16384;
   std::vector<float> dots(static_cast<std::size_t>(std::min(n, kChunk) * k));
   for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) {
@@ -161,20 +230,7 @@ void kmeans_assign_cpu(ConstMatrixView x, ConstMatrixView centers, std::int32_t*
                 static_cast<int>(d), 1.0f, x.row(r0), static_cast<int>(x.ld), centers.data,
                 static_cast<int>(centers.ld), 0.0f, dots.data(), static_cast<int>(k));
 #pragma omp parallel for schedule(static)
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const float* dr = dots.data() + r * k;
-      std::int32_t best = 0;
-      float bv = cnorm[0] - 2.0f * dr[0];
-      for (std::int64_t j = 1; j < k; ++j) {
-        const float v = cnorm[static_cast<std::size_t>(j)] - 2.0f * dr[j];
-        if (v < bv) {
-          bv = v;
-          best = static_cast<std::int32_t>(j);
-        }
-      }
-      labels[r0 + r] = best;
-      if (dist) dist[r0 + r] = sq_dist(x.row(r0 + r), centers.row(best), d);
-    }
+    for (std::int64_t r = 0; r < rows; ++r) pick(r0 + r, dots.data() + r * k);
   }
 }
 
@@ -182,13 +238,21 @@ namespace {
 
 // sklearn's relocation of empty clusters, done on sums: `sum`/`counts` come from the update,
 // `dist[i]` is the squared distance of row i to its label's OLD centre.
-void relocate_empty(ConstMatrixView x, const std::int32_t* labels, const float* dist, int k, std::vector<double>& sum,
-                    std::vector<std::int64_t>& counts) {
+void relocate_empty(ConstMatrixView x, const std::int32_t* labels, const float* dist, ConstMatrixView old_centers,
+                    int k, std::vector<double>& sum, std::vector<std::int64_t>& counts) {
   const std::int64_t n = x.rows, d = x.cols;
   std::vector<int> empty;
   for (int j = 0; j < k; ++j)
     if (counts[static_cast<std::size_t>(j)] == 0) empty.push_back(j);
   if (empty.empty()) return;
+  std::vector<float> own;
+  if (dist == nullptr) {  // only now (rarely) are the exact distances needed
+    own.resize(static_cast<std::size_t>(n));
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i)
+      own[static_cast<std::size_t>(i)] = sq_dist(x.row(i), old_centers.row(labels[i]), d);
+    dist = own.data();
+  }
   float mx = 0.0f;
   for (std::int64_t i = 0; i < n; ++i) mx = std::max(mx, dist[i]);
   if (mx == 0.0f) return;  // more clusters than distinct points: nothing to gain
@@ -248,7 +312,7 @@ double kmeans_update_cpu(ConstMatrixView x, const std::int32_t* labels, const fl
   const int k = static_cast<int>(old_centers.rows);
   std::vector<double> sum;
   cluster_sums(x, labels, k, sum, counts);
-  relocate_empty(x, labels, dist, k, sum, counts);
+  relocate_empty(x, labels, dist, old_centers, k, sum, counts);
   centers = Matrix(k, d);
   double shift = 0.0;
   for (int j = 0; j < k; ++j) {
@@ -289,13 +353,12 @@ LloydRun lloyd_cpu(ConstMatrixView xc, const Matrix& init, int max_iter, double 
   Matrix centers = init;
   run.labels.assign(static_cast<std::size_t>(n), -1);
   std::vector<std::int32_t> labels_old(static_cast<std::size_t>(n), -1);
-  std::vector<float> dist(static_cast<std::size_t>(n));
   std::vector<std::int64_t> counts;
   int it = 0;
   for (; it < max_iter; ++it) {
-    kmeans_assign_cpu(xc, centers, run.labels.data(), dist.data());
+    kmeans_assign_cpu(xc, centers, run.labels.data(), nullptr);
     Matrix next;
-    const double shift = kmeans_update_cpu(xc, run.labels.data(), dist.data(), centers, next, counts);
+    const double shift = kmeans_update_cpu(xc, run.labels.data(), nullptr, centers, next, counts);
     centers = std::move(next);
     if (run.labels == labels_old) {
       run.strict = true;

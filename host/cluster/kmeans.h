@@ -69,7 +69,8 @@ Matrix kmeans_plusplus(ConstMatrixView x, int k, KMeansRng& rng);
 void kmeans_assign_cpu(ConstMatrixView x, ConstMatrixView centers, std::int32_t* labels, float* dist);
 // Update (one M-step as sklearn's lloyd_iter + _relocate_empty_clusters_dense): centers = mean of
 // the rows of each label (double sums in a fixed order), empty clusters re-seeded with the rows
-// farthest from their old centre (dist[i] = squared distance of row i to old_centers[labels[i]]).
+// farthest from their old centre (dist[i] = squared distance of row i to old_centers[labels[i]];
+// null: computed here when a cluster is empty).
 // Returns the summed squared centre shift; counts[j] = members of j after relocation.
 double kmeans_update_cpu(ConstMatrixView x, const std::int32_t* labels, const float* dist, ConstMatrixView old_centers,
                          Matrix& centers, std::vector<std::int64_t>& counts);

@@ -10,6 +10,9 @@
 #include "eval/metrics.h"
 
 #include <cblas.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -122,6 +125,27 @@ SortedData sort_by_cluster(ConstMatrixView x, Labels labels, std::vector<std::in
   return s;
 }
 
+namespace {
+
+// g[j] <- sqrt(max(0, ni + norm[j] - 2 g[j])) for j < count; two lanes at a time (SSE2 is in every
+// x86-64 baseline, and the scalar std::sqrt keeps an errno branch that blocks vectorisation).
+void distances_from_dots(double ni, const double* norm, double* g, std::int64_t count) {
+  std::int64_t j = 0;
+#if defined(__SSE2__)
+  const __m128d vi = _mm_set1_pd(ni), two = _mm_set1_pd(2.0), zero = _mm_setzero_pd();
+  for (; j + 2 <= count; j += 2) {
+    const __m128d v = _mm_sub_pd(_mm_add_pd(vi, _mm_loadu_pd(norm + j)), _mm_mul_pd(two, _mm_loadu_pd(g + j)));
+    _mm_storeu_pd(g + j, _mm_sqrt_pd(_mm_max_pd(v, zero)));
+  }
+#endif
+  for (; j < count; ++j) {
+    const double v = ni + norm[j] - 2.0 * g[j];
+    g[j] = v > 0.0 ? std::sqrt(v) : 0.0;
+  }
+}
+
+}  // namespace
+
 void silhouette_sums_cpu(const SortedData& s, std::int64_t row0, std::int64_t rows, double* sums) {
   const std::int64_t n = s.x.rows(), d = s.x.cols();
   const int k = s.k;
@@ -136,32 +160,59 @@ void silhouette_sums_cpu(const SortedData& s, std::int64_t row0, std::int64_t ro
     }
     norm[static_cast<std::size_t>(i)] = q;
   }
+  std::vector<int> code(static_cast<std::size_t>(n));
+  for (int q = 0; q < k; ++q)
+    for (std::int64_t j = s.offsets[static_cast<std::size_t>(q)]; j < s.offsets[static_cast<std::size_t>(q) + 1]; ++j)
+      code[static_cast<std::size_t>(j)] = q;
+  // All rows: the distance matrix is symmetric, so a tile of rows [t0, t0 + tr) only needs the
+  // columns j >= t0. Its rows get their sums over those columns directly; the columns beyond the
+  // tile get the tile's contribution "by transposition" (rows before t0 were added by earlier
+  // tiles). Every sum is accumulated in a fixed order, whatever the thread count.
+  const bool symmetric = row0 == 0 && rows == n;
+  std::fill(sums, sums + rows * k, 0.0);
   // Row tiles of at most ~32 MB of doubles.
   const std::int64_t tile =
       std::max<std::int64_t>(1, std::min<std::int64_t>(rows, (4 << 20) / std::max<std::int64_t>(n, 1)));
   std::vector<double> g(static_cast<std::size_t>(tile) * static_cast<std::size_t>(n));
   for (std::int64_t t0 = row0; t0 < row0 + rows; t0 += tile) {
     const std::int64_t tr = std::min(tile, row0 + rows - t0);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(tr), static_cast<int>(n), static_cast<int>(d),
-                1.0, xd.data() + t0 * d, static_cast<int>(d), xd.data(), static_cast<int>(d), 0.0, g.data(),
-                static_cast<int>(n));
+    const std::int64_t c0 = symmetric ? t0 : 0, cols = n - c0;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(tr), static_cast<int>(cols),
+                static_cast<int>(d), 1.0, xd.data() + t0 * d, static_cast<int>(d), xd.data() + c0 * d,
+                static_cast<int>(d), 0.0, g.data(), static_cast<int>(cols));
 #pragma omp parallel for schedule(static)
     for (std::int64_t r = 0; r < tr; ++r) {
       const std::int64_t i = t0 + r;
-      const double ni = norm[static_cast<std::size_t>(i)];
-      double* gr = g.data() + r * n;
-      for (std::int64_t j = 0; j < n; ++j) {
-        const double v = ni + norm[static_cast<std::size_t>(j)] - 2.0 * gr[j];
-        gr[j] = v > 0.0 ? std::sqrt(v) : 0.0;
-      }
-      gr[i] = 0.0;  // sklearn zeroes the diagonal of X-vs-X distances
+      double* gr = g.data() + r * cols;  // gr[j - c0]
+      distances_from_dots(norm[static_cast<std::size_t>(i)], norm.data() + c0, gr, cols);
+      gr[i - c0] = 0.0;  // sklearn zeroes the diagonal of X-vs-X distances
       double* out = sums + (i - row0) * k;
       for (int q = 0; q < k; ++q) {
+        const std::int64_t lo = std::max(s.offsets[static_cast<std::size_t>(q)], c0),
+                           hi = s.offsets[static_cast<std::size_t>(q) + 1];
         double acc = 0.0;
-        for (std::int64_t j = s.offsets[static_cast<std::size_t>(q)]; j < s.offsets[static_cast<std::size_t>(q) + 1];
-             ++j)
-          acc += gr[j];
-        out[q] = acc;
+        for (std::int64_t j = lo; j < hi; ++j) acc += gr[j - c0];
+        out[q] += acc;
+      }
+    }
+    if (!symmetric || t0 + tr >= n) continue;
+    // Transposed contributions to the columns after the tile, in blocks of columns.
+    constexpr std::int64_t kBlock = 256;
+    const std::int64_t j0 = t0 + tr, blocks = (n - j0 + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t bl = 0; bl < blocks; ++bl) {
+      const std::int64_t jb = j0 + bl * kBlock, je = std::min(n, jb + kBlock);
+      std::vector<double> acc(static_cast<std::size_t>(je - jb));
+      std::int64_t r = 0;
+      while (r < tr) {  // rows of the tile come in runs of one cluster
+        const int q = code[static_cast<std::size_t>(t0 + r)];
+        const std::int64_t rend = std::min(tr, s.offsets[static_cast<std::size_t>(q) + 1] - t0);
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (; r < rend; ++r) {
+          const double* gr = g.data() + r * cols + (jb - c0);
+          for (std::int64_t j = 0; j < je - jb; ++j) acc[static_cast<std::size_t>(j)] += gr[j];
+        }
+        for (std::int64_t j = jb; j < je; ++j) sums[j * k + q] += acc[static_cast<std::size_t>(j - jb)];
       }
     }
   }
