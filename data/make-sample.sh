@@ -5,7 +5,8 @@
 #
 #   data/make-sample.sh OUT_DIR [--if-missing] [--songs N]
 #
-# Each song: 3 lyric lines of one genre's theme in Bangla (bn) or English (en), spoken by
+# Each song: 3 lyric lines of one genre's theme + 2 chorus lines of its language, in Bangla (bn)
+# or English (en), spoken by
 # espeak-ng (voice bn / en) over a backing track whose style encodes the genre:
 #   rock        140 bpm, overdriven sawtooth riff, kick/snare/hi-hat in eighths
 #   folk         90 bpm, plucked-string arpeggios, no drums
@@ -147,6 +148,8 @@ for lang in "${langs[@]}"; do
     ((${#lines[@]} == 8)) || { echo "make-sample.sh: expected 8 $lang lines for $g, found ${#lines[@]}" >&2; exit 2; }
     for i in 0 1 2 3 4 5 6 7; do printf '%s\n' "${lines[i]}"; done >"$tmp/work/pool_${lang}_$g.txt"
   done
+  grep -v '^#' "$here/sample/lyrics_$lang.tsv" | awk -F'\t' '$1 == "chorus" { print $2 }' >"$tmp/work/chorus_$lang.txt"
+  (($(wc -l <"$tmp/work/chorus_$lang.txt") == 4)) || { echo "make-sample.sh: expected 4 $lang chorus lines" >&2; exit 2; }
 done
 
 csvq() { local s=${1//\"/\"\"}; printf '"%s"' "$s"; }
@@ -159,10 +162,13 @@ for lang in "${langs[@]}"; do
   for g in "${genres[@]}"; do
     mkdir -p "$tmp/gtzan/$g"
     mapfile -t pool <"$tmp/work/pool_${lang}_$g.txt"
+    mapfile -t chorus <"$tmp/work/chorus_$lang.txt"
     for ((j = 0; j < songs; j++)); do
       id=$(printf '%s_%s_%02d' "$lang" "$g" "$j")
-      # Lines j, j+3, j+5 (mod 8): distinct songs that share some lines, like real verses do.
+      # Genre lines j, j+3, j+5 (mod 8): distinct songs that share some lines, like real verses
+      # do; then two of the language's chorus lines, the vocabulary every song of a language shares.
       text="${pool[j]}"$'\n'"${pool[(j + 3) % 8]}"$'\n'"${pool[(j + 5) % 8]}"
+      text+=$'\n'"${chorus[j % 4]}"$'\n'"${chorus[(j + 2) % 4]}"
       title=${pool[j]%%,*}
       w="$tmp/work/$id"
       mkdir -p "$w"

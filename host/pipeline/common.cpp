@@ -92,9 +92,7 @@ Matrix fuse_blocks(Backend& backend, const std::vector<const Matrix*>& blocks, c
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     const Matrix& x = *blocks[b];
     const Matrix z = prep::apply_scaler(backend, prep::fit_scaler(backend, x), x);
-    // Equal total variance per block (weight^2), whatever its width: a 32-d text latent must not
-    // outvote a 16-d audio latent just by having more columns.
-    const float s = static_cast<float>(weights[b] / std::sqrt(static_cast<double>(x.cols())));
+    const float s = static_cast<float>(weights[b]);
     for (std::int64_t r = 0; r < n; ++r)
       for (std::int64_t c = 0; c < x.cols(); ++c) fused(r, at + c) = s * z(r, c);
     at += x.cols();
@@ -193,6 +191,12 @@ nn::VaeConfig vae_settings(const Config& c, const std::string& section, std::uin
   v.seed = seed;
   v.validate();
   return v;
+}
+
+void fit_batch(nn::VaeConfig& v, std::int64_t rows, const std::string& what, std::vector<std::string>& notes) {
+  if (v.batch <= rows) return;
+  notes.push_back(fmt::format("{}: batch lowered from {} to {} (the number of rows)", what, v.batch, rows));
+  v.batch = static_cast<int>(rows);
 }
 
 cluster::KMeansOptions kmeans_settings(const Config& c, int k, std::uint64_t seed) {

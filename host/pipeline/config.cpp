@@ -197,7 +197,6 @@ void Config::assign(std::string_view key, const toml::node& value, std::string_v
   }
   HMR_REQUIRE(!def->is_table(), "{}: '{}' is a section, not a value", origin, key);
   auto converted = coerce(*def, value);
-  HMR_REQUIRE(converted.has_value(), "{}: '{}' must be {} (got {})", origin, key, type_name(*def), type_name(value));
   // tfidf.min_df / max_df keep their own numeric type: an integer is a document count, a float a
   // share of the documents (scikit-learn's int-or-float semantics).
   if ((key == "tfidf.min_df" || key == "tfidf.max_df") && (value.is_integer() || value.is_floating_point())) {
@@ -206,6 +205,7 @@ void Config::assign(std::string_view key, const toml::node& value, std::string_v
     else
       converted = std::make_unique<toml::value<double>>(value.as_floating_point()->get());
   }
+  HMR_REQUIRE(converted.has_value(), "{}: '{}' must be {} (got {})", origin, key, type_name(*def), type_name(value));
   const auto parts = split_key(key);
   toml::table* parent = &root_;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) parent = (*parent)[parts[i]].as_table();

@@ -192,6 +192,7 @@ k = 0                          # 0: the number of genres
 columns = "mfcc"               # regex over the header: which feature columns to use
 label_column = "label"
 id_column = "filename"
+log_variance = false           # replace every *_var column v by ln(v + 1e-6) (both inputs)
 
 [mfcc]                         # audio (--gtzan): librosa 0.10 defaults
 sample_rate = 22050

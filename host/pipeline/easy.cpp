@@ -187,7 +187,8 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   const cluster::KMeansOptions km = kmeans_settings(c, r.k, seed);
 
   // ---- text VAE -> mu -> K-Means ----
-  const nn::VaeConfig vc = vae_settings(c, "vae", seed);
+  nn::VaeConfig vc = vae_settings(c, "vae", seed);
+  fit_batch(vc, x.rows(), "text VAE", rep.notes);
   nn::TrainReport tr;
   nn::VaeModel vae;
   {

@@ -3,7 +3,7 @@
 //   Easy    lyrics CSVs (language per file or per column) -> TF-IDF -> text VAE -> K-Means on mu
 //           (vae_kmeans); baseline PCA(32) -> K-Means, scored on its own PCA space (pca_kmeans).
 //   Medium  manifest id,audio,lyrics|lyrics_file,language[,genre]: MFCC summary -> audio VAE,
-//           lyrics -> TF-IDF -> text VAE; fused = [w_t * std(mu_text) | w_a * std(mu_audio)] of
+//           lyrics -> TF-IDF -> text VAE; fused = [w_t * z(mu_text) | w_a * z(mu_audio)] of
 //           the SAME track (rows matched by id) -> K-Means (fused); text_only and audio_only on
 //           the same tracks. Tracks missing a modality are listed and left out.
 //   Hard    GTZAN folder (label = folder) or Kaggle features CSV -> standardised features ->
@@ -88,9 +88,10 @@ ExperimentResult run_hard(Backend& backend, const HardInputs& in, const Config& 
 
 // ---- building blocks (exposed for tests and for callers composing their own runs) ----
 
-// Fusion of per-track latent blocks (same rows, same order): each column standardised
-// (StandardScaler on the backend), then block b scaled by weights[b] / sqrt(cols_b) so every
-// block carries total variance weights[b]^2 whatever its width. [n x sum(cols_b)].
+// Fusion of per-track latent blocks (same rows, same order): each block standardised column by
+// column (StandardScaler fitted on that block, on the backend), multiplied by its weight, and the
+// blocks concatenated: [n x sum(cols_b)]. A block's share of the total variance is
+// weight^2 * cols_b, so a 32-d text latent weighs twice a 16-d audio latent at equal weights.
 Matrix fuse_blocks(Backend& backend, const std::vector<const Matrix*>& blocks, const std::vector<double>& weights);
 
 // Rows of `a_ids` and `b_ids` with the same id: pairs (index in a, index in b), in a's order.

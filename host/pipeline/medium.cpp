@@ -2,8 +2,8 @@
 //   manifest  id,audio,lyrics|lyrics_file,language[,genre] (paths relative to the manifest)
 //   audio     MFCC summary [n x 40] -> audio VAE (40-128-64-16) -> mu_audio [n x 16]
 //   lyrics    TF-IDF [n x <=5000] -> text VAE (5000-512-32, sigmoid/BCE) -> mu_text [n x 32]
-//   fused     [w_t * std(mu_text) / sqrt(32) | w_a * std(mu_audio) / sqrt(16)] row by row of the
-//             SAME track (joined on id, never on position) -> K-Means
+//   fused     [w_t * z(mu_text) | w_a * z(mu_audio)] (z: StandardScaler per column, fitted per
+//             block) row by row of the SAME track (joined on id, never on position) -> K-Means
 // text_only / audio_only cluster each mu alone, on the same tracks. A track whose audio is
 // missing or unreadable, whose lyrics are missing, empty or tokenless, or whose language is empty
 // is listed (excluded.txt, report.md) and left out of every method.
@@ -251,7 +251,8 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
 
   // ---- the two VAEs ----
   auto train = [&](const std::string& section, const Matrix& x, const std::string& tag) {
-    const nn::VaeConfig vc = vae_settings(c, section, seed);
+    nn::VaeConfig vc = vae_settings(c, section, seed);
+    fit_batch(vc, x.rows(), tag, rep.notes);
     nn::TrainReport tr;
     nn::VaeModel m;
     {

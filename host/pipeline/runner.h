@@ -47,6 +47,8 @@ struct LabelSet {
 
 // Settings from the Config.
 nn::VaeConfig vae_settings(const Config& c, const std::string& section, std::uint64_t seed);
+// The batch lowered to the number of rows when it is larger (a note says so).
+void fit_batch(nn::VaeConfig& v, std::int64_t rows, const std::string& what, std::vector<std::string>& notes);
 cluster::KMeansOptions kmeans_settings(const Config& c, int k, std::uint64_t seed);
 // perplexity lowered to (n - 1) / 3 when n is small; *note receives a sentence when it was.
 embed::TsneOptions tsne_settings(const Config& c, std::int64_t n, std::uint64_t seed, std::string* note);

@@ -1,0 +1,258 @@
+// Unit tests of the experiments' building blocks: the layered TOML configuration (defaults compiled
+// from data/configs, --config, --set, --seed), --lyrics parsing, id matching, label encoding, block
+// fusion, section-tag stripping and the metrics.json writer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "core/error.h"
+#include "pipeline/config.h"
+#include "pipeline/experiments.h"
+#include "pipeline/runner.h"
+#include "support/backends.h"
+#include "support/compare.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using hmr::pipeline::Config;
+using hmr::pipeline::Task;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path temp_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / fmt::format("hmr_pipeline_{}_{}", name, ::getpid());
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+TEST(PipelineConfig, CompiledDefaultsAreTheDataConfigsByteForByte) {
+  for (Task t : {Task::easy, Task::medium, Task::hard}) {
+    const fs::path file =
+        fs::path(HMR_TEST_DATA_DIR) / ".." / "data" / "configs" / (std::string(to_string(t)) + ".toml");
+    ASSERT_TRUE(fs::exists(file)) << file;
+    EXPECT_EQ(std::string(Config::default_text(t)), slurp(file))
+        << file << " changed: run data/configs/update-defaults.sh";
+  }
+}
+
+TEST(PipelineConfig, DefaultsCarryTheIssueSettings) {
+  const Config e = Config::defaults(Task::easy);
+  EXPECT_EQ(e.get_int("tfidf.max_features"), 5000);
+  EXPECT_EQ(e.get_int_array("vae.hidden"), std::vector<std::int64_t>{512});
+  EXPECT_EQ(e.get_int("vae.latent"), 32);
+  EXPECT_EQ(e.get_string("vae.output"), "sigmoid");
+  EXPECT_EQ(e.get_string("vae.loss"), "bce");
+  EXPECT_EQ(e.get_int("pca.components"), 32);
+  EXPECT_EQ(e.get_int("experiment.k"), 2);
+  const Config h = Config::defaults(Task::hard);
+  EXPECT_EQ(h.get_int_array("vae.hidden"), (std::vector<std::int64_t>{128, 64}));
+  EXPECT_EQ(h.get_int("vae.latent"), 16);
+  EXPECT_DOUBLE_EQ(h.get_double("vae.beta"), 4.0);
+  EXPECT_EQ(h.get_int("experiment.k"), 0);
+  const Config m = Config::defaults(Task::medium);
+  EXPECT_EQ(m.get_int("text_vae.latent"), 32);
+  EXPECT_EQ(m.get_int("audio_vae.latent"), 16);
+  // Every VAE section is accepted by the VAE engine's own reader.
+  EXPECT_NO_THROW(hmr::pipeline::detail::vae_settings(e, "vae", 1));
+  EXPECT_NO_THROW(hmr::pipeline::detail::vae_settings(h, "vae", 1));
+  EXPECT_NO_THROW(hmr::pipeline::detail::vae_settings(m, "text_vae", 1));
+  EXPECT_NO_THROW(hmr::pipeline::detail::vae_settings(m, "audio_vae", 1));
+}
+
+TEST(PipelineConfig, SetCoercesToTheDefaultsType) {
+  Config c = Config::defaults(Task::easy);
+  c.set("vae.latent=16");
+  c.set("vae.lr = 3e-4");
+  c.set("vae.beta=2");                // an integer where a float is expected widens
+  c.set("tfidf.token_mode=sklearn");  // bare string
+  c.set("vae.hidden=256,128");        // bare array
+  c.set("tsne.enabled=false");
+  c.set("tfidf.stop_words=english,bangla");
+  c.set("experiment.genre_column=");  // empty string
+  EXPECT_EQ(c.get_int("vae.latent"), 16);
+  EXPECT_DOUBLE_EQ(c.get_double("vae.lr"), 3e-4);
+  EXPECT_DOUBLE_EQ(c.get_double("vae.beta"), 2.0);
+  EXPECT_TRUE(c.root().at_path("vae.beta").is_floating_point());
+  EXPECT_EQ(c.get_string("tfidf.token_mode"), "sklearn");
+  EXPECT_EQ(c.get_int_array("vae.hidden"), (std::vector<std::int64_t>{256, 128}));
+  EXPECT_FALSE(c.get_bool("tsne.enabled"));
+  EXPECT_EQ(c.get_string("experiment.genre_column"), "");
+  const auto opt = hmr::pipeline::detail::tfidf_settings(c);
+  EXPECT_EQ(opt.tokens.stop_lists, (std::vector<std::string>{"english", "bangla"}));
+  // min_df keeps int-or-float: an integer counts documents, a float is a share.
+  c.set("tfidf.min_df=0.01");
+  EXPECT_TRUE(hmr::pipeline::detail::tfidf_settings(c).min_df.fraction);
+  c.set("tfidf.min_df=2");
+  EXPECT_FALSE(hmr::pipeline::detail::tfidf_settings(c).min_df.fraction);
+}
+
+TEST(PipelineConfig, RejectsUnknownKeysAndWrongTypes) {
+  Config c = Config::defaults(Task::hard);
+  try {
+    c.set("vae.latnt=3");
+    FAIL() << "a typo was accepted";
+  } catch (const hmr::Error& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    EXPECT_NE(std::string(e.what()).find("latnt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("latent"), std::string::npos) << "should list the known keys: " << e.what();
+  }
+  EXPECT_THROW(c.set("vae.latent=1.5"), hmr::Error);
+  EXPECT_THROW(c.set("vae.latent=abc"), hmr::Error);
+  EXPECT_THROW(c.set("tsne.enabled=yes"), hmr::Error);
+  EXPECT_THROW(c.set("vae=3"), hmr::Error);
+  EXPECT_THROW(c.set("novalue"), hmr::Error);
+  EXPECT_THROW(c.set("=3"), hmr::Error);
+  EXPECT_EQ(c.get_int("vae.latent"), 16);  // failed sets left it alone
+}
+
+TEST(PipelineConfig, LayersApplyInOrderAndTheResolvedFileRepeatsTheRun) {
+  const fs::path dir = temp_dir("cfg");
+  {
+    std::ofstream f(dir / "mine.toml");
+    f << "[vae]\nlatent = 8\nepochs = 7\n[experiment]\nseed = 5\n";
+  }
+  const Config c = Config::resolve(Task::hard, dir / "mine.toml", {"vae.epochs=9"}, 77);
+  EXPECT_EQ(c.get_int("vae.latent"), 8);  // file
+  EXPECT_EQ(c.get_int("vae.epochs"), 9);  // --set after the file
+  EXPECT_EQ(c.seed(), 77u);               // --seed last
+  const Config no_seed = Config::resolve(Task::hard, dir / "mine.toml", {}, std::nullopt);
+  EXPECT_EQ(no_seed.seed(), 5u);
+  // config.toml written by a run, read back as --config, resolves to the same document.
+  c.write(dir / "config.toml");
+  const Config again = Config::resolve(Task::hard, dir / "config.toml", {}, std::nullopt);
+  EXPECT_EQ(again.to_toml(), c.to_toml());
+  {
+    std::ofstream f(dir / "bad.toml");
+    f << "[vae]\nlatent = \n";
+  }
+  EXPECT_THROW(Config::resolve(Task::hard, dir / "bad.toml", {}, std::nullopt), hmr::Error);
+  {
+    std::ofstream f(dir / "unknown.toml");
+    f << "[vae]\nlayers = 3\n";
+  }
+  EXPECT_THROW(Config::resolve(Task::hard, dir / "unknown.toml", {}, std::nullopt), hmr::Error);
+  EXPECT_THROW(Config::resolve(Task::hard, dir / "absent.toml", {}, std::nullopt), hmr::Error);
+  fs::remove_all(dir);
+}
+
+TEST(PipelineInputs, LyricsArgumentSplitsAPlausibleLanguageTag) {
+  auto a = hmr::pipeline::parse_lyrics_arg("data/bangla.csv:bn");
+  EXPECT_EQ(a.path, fs::path("data/bangla.csv"));
+  EXPECT_EQ(a.language, "bn");
+  a = hmr::pipeline::parse_lyrics_arg("english.csv");
+  EXPECT_EQ(a.path, fs::path("english.csv"));
+  EXPECT_EQ(a.language, "");
+  a = hmr::pipeline::parse_lyrics_arg("odd:dir/file.csv");  // the suffix is a path, not a tag
+  EXPECT_EQ(a.path, fs::path("odd:dir/file.csv"));
+  EXPECT_EQ(a.language, "");
+  EXPECT_THROW(hmr::pipeline::parse_lyrics_arg(""), hmr::Error);
+}
+
+TEST(PipelineFusion, MatchIdsPairsByIdNeverByPosition) {
+  const std::vector<std::string> text{"a", "b", "c", "d"}, audio{"d", "x", "b", "a"};
+  const auto m = hmr::pipeline::match_ids(text, audio);
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0], (std::pair<std::size_t, std::size_t>{0, 3}));
+  EXPECT_EQ(m[1], (std::pair<std::size_t, std::size_t>{1, 2}));
+  EXPECT_EQ(m[2], (std::pair<std::size_t, std::size_t>{3, 0}));
+  EXPECT_THROW(hmr::pipeline::match_ids({"a", "a"}, {"a"}), hmr::Error);
+  EXPECT_THROW(hmr::pipeline::match_ids({"a"}, {"b", "b"}), hmr::Error);
+}
+
+TEST(PipelineFusion, EncodeLabelsUsesSortedNames) {
+  std::vector<std::string> names;
+  const auto codes = hmr::pipeline::encode_labels({"en", "bn", "en", "fr"}, names);
+  EXPECT_EQ(names, (std::vector<std::string>{"bn", "en", "fr"}));
+  EXPECT_EQ(codes, (std::vector<std::int32_t>{1, 0, 1, 2}));
+}
+
+class ConfPipelineFusion : public hmr::test::BackendTest {};
+
+TEST_P(ConfPipelineFusion, BlocksAreStandardisedThenWeighted) {
+  const auto seed = hmr::test::test_seed(7);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  hmr::Matrix a(200, 6), b(200, 3);
+  for (auto& v : a.vec()) v = 5.0f + 0.01f * g(rng);  // tiny scale: must still count fully
+  for (auto& v : b.vec()) v = -3.0f + 40.0f * g(rng);
+  const hmr::Matrix f = hmr::pipeline::fuse_blocks(backend(), {&a, &b}, {1.0, 2.0});
+  ASSERT_EQ(f.rows(), 200);
+  ASSERT_EQ(f.cols(), 9);
+  for (std::int64_t c = 0; c < 9; ++c) {
+    double m = 0, v = 0;
+    for (std::int64_t r = 0; r < 200; ++r) m += f(r, c);
+    m /= 200;
+    for (std::int64_t r = 0; r < 200; ++r) v += (f(r, c) - m) * (f(r, c) - m);
+    const double want = c < 6 ? 1.0 : 4.0;
+    EXPECT_NEAR(m, 0.0, 1e-4) << "column " << c;
+    EXPECT_NEAR(v / 200, want, 1e-3 * want) << "column " << c;
+  }
+  // Row r of the fusion comes from row r of each block.
+  double mu = 0, var = 0;
+  for (std::int64_t r = 0; r < 200; ++r) mu += a(r, 2);
+  mu /= 200;
+  for (std::int64_t r = 0; r < 200; ++r) var += (a(r, 2) - mu) * (a(r, 2) - mu);
+  const double z17 = (a(17, 2) - mu) / std::sqrt(var / 200);
+  EXPECT_NEAR(f(17, 2), z17, 2e-3 * (1 + std::abs(z17)));
+  double b_mu = 0, b_var = 0;
+  for (std::int64_t r = 0; r < 200; ++r) b_mu += b(r, 1);
+  b_mu /= 200;
+  for (std::int64_t r = 0; r < 200; ++r) b_var += (b(r, 1) - b_mu) * (b(r, 1) - b_mu);
+  EXPECT_NEAR(f(33, 7), 2.0 * (b(33, 1) - b_mu) / std::sqrt(b_var / 200), 1e-3);
+  EXPECT_THROW(hmr::pipeline::fuse_blocks(backend(), {&a, &b}, {1.0}), hmr::Error);
+  hmr::Matrix short_b(10, 3);
+  EXPECT_THROW(hmr::pipeline::fuse_blocks(backend(), {&a, &short_b}, {1.0, 1.0}), hmr::Error);
+}
+HMR_INSTANTIATE_BACKENDS(ConfPipelineFusion);
+
+TEST(PipelineText, StripSectionTagsDropsTagOnlyLines) {
+  EXPECT_EQ(hmr::pipeline::detail::strip_section_tags("[Chorus]\nla la\n  [Verse 1: A]  \nword [x] word\n"),
+            "la la\nword [x] word\n");
+}
+
+TEST(PipelineMetrics, JsonHasTheSchemaKeysAndNullForNonFinite) {
+  hmr::pipeline::ExperimentResult r;
+  r.task = Task::medium;
+  r.device = "cpu";
+  r.seed = 9;
+  r.n_samples = 10;
+  r.k = 2;
+  r.primary_label = "language";
+  r.second_label = "genre";
+  r.timings.add("tfidf", 0.5);
+  hmr::pipeline::MethodScores m;
+  m.method = "fused";
+  m.silhouette = 0.4;
+  m.calinski_harabasz = NAN;
+  m.davies_bouldin = 0.7;
+  m.ari = 1.0;
+  m.nmi = 0.9;
+  m.purity = 1.0;
+  m.nmi_second = 0.3;
+  r.results.push_back(m);
+  const auto j = nlohmann::json::parse(hmr::pipeline::metrics_json(r));
+  for (const char* k : {"task", "device", "seed", "n_samples", "k", "timings_s", "results"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["task"], "medium");
+  EXPECT_EQ(j["seed"], 9);
+  EXPECT_DOUBLE_EQ(j["timings_s"]["tfidf"].get<double>(), 0.5);
+  const auto& f = j["results"]["fused"];
+  EXPECT_TRUE(f["calinski_harabasz"].is_null());
+  EXPECT_DOUBLE_EQ(f["ari"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(f["nmi_genre"].get<double>(), 0.3);
+  EXPECT_FALSE(f.contains("ari_genre"));
+}
+
+}  // namespace
