@@ -42,7 +42,7 @@ struct Tree {
   std::vector<std::int32_t> first, last;  // [n-1]
   std::vector<float> com;                 // [(n-1) x dims]
   std::vector<float> bmin, bmax;          // [(n-1) x dims] bounding box of the node's points
-  std::vector<float> size;                // [n-1] largest side of the box
+  std::vector<float> size;                // [n-1] node size (cell width, see above)
   std::vector<float> count;               // [n-1] points under the node
 };
 
