@@ -60,7 +60,7 @@ std::string truncation(SNDFILE* f) {
   char log[8192] = {0};
   sf_command(f, SFC_GET_LOG_INFO, log, sizeof(log) - 1);
   const std::string text(log);
-  for (const char* key : {"data :", "Data Size :", "SSND :"}) {
+  for (const char* key : {"data :", "Data Size", "SSND :"}) {
     const auto at = text.find(key);
     if (at == std::string::npos) continue;
     const auto eol = text.find('\n', at);

@@ -76,8 +76,10 @@ struct MfccResult {
   std::vector<std::int64_t> length;  // samples of each clip at sample_rate (Kaggle "length")
   std::vector<Matrix> frames;        // keep_frames: [n_mfcc x n_frames] per row (librosa layout)
   std::vector<SkippedFile> skipped;  // bad files, in input order
-  double decode_s = 0.0;             // wall time the consumer waited for decoding
-  double compute_s = 0.0;            // wall time of feature computation
+  // cpu: decode and compute seconds per thread (each thread decodes and computes whole files);
+  // cuda: time the pipeline waited for decoded files, and the rest of the wall time.
+  double decode_s = 0.0;
+  double compute_s = 0.0;
   double total_s = 0.0;
 };
 

@@ -203,6 +203,17 @@ TEST(AudioDecode, BadFilesAreReportedWithPathAndReason) {
   }
   const std::string e_wcut = load_error(wcut);
   EXPECT_NE(e_wcut.find("truncated"), std::string::npos) << e_wcut;
+  // The same for AU and AIFF (libsndfile logs their short data chunks differently).
+  for (const auto& [ext, fmt_] : {std::pair<std::string, int>{"au", SF_FORMAT_AU | SF_FORMAT_PCM_16},
+                                  std::pair<std::string, int>{"aiff", SF_FORMAT_AIFF | SF_FORMAT_PCM_16}}) {
+    const fs::path full = dir / ("good." + ext), part = dir / ("cut." + ext);
+    write_sf(full, test_stereo(), 2, 44100, fmt_);
+    std::ifstream in(full, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(part, std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+    const std::string e = load_error(part);
+    EXPECT_NE(e.find("truncated"), std::string::npos) << ext << ": " << e;
+  }
 }
 
 TEST(AudioDecode, PoolReturnsItemsInOrderWithErrors) {
