@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs missing Debian packages, builds everything (nvcc target
 # for sm_90 when nvcc exists) and runs the whole suite: all labels in forward thread order, the
-# emulated and conformance tests again in reverse and seeded-random order, and the emulated
-# kernels once more under AddressSanitizer + UndefinedBehaviorSanitizer.
+# emulated and conformance tests again in reverse and seeded-random order, a check that every
+# __global__ kernel was executed by the emulated suite, and the emulated kernels once more under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,7 +12,11 @@ jobs=$(nproc)
 cmake --preset ci >/dev/null
 cmake --build build/ci -j"$jobs"
 echo "== all tests (thread order: forward)"
-ctest --test-dir build/ci -j"$jobs" --output-on-failure
+launch_log=$PWD/build/ci/kernel_launches.txt
+rm -f "$launch_log"
+CUEMU_LAUNCH_LOG=$launch_log ctest --test-dir build/ci -j"$jobs" --output-on-failure
+echo "== every kernel executed under the emulator"
+tests/check_kernel_coverage.sh "$PWD" "$launch_log"
 echo "== emulated kernels and conformance (thread order: reverse)"
 CUEMU_ORDER=reverse ctest --test-dir build/ci -j"$jobs" --output-on-failure -L 'emu|conformance'
 echo "== emulated kernels (thread order: random, seed 7)"

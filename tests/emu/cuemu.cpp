@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -633,7 +634,10 @@ struct Job {
   std::mutex failure_mutex;
 };
 
+void install_segv_handler();
+
 void work_on(Job& job) {
+  install_segv_handler();  // every worker: its fibers overflow on its own thread
   Worker& w = this_worker();
   w.launch = job.spec;
   Failure local;
@@ -771,6 +775,33 @@ void install_segv_handler() {
 #endif
 }
 
+// ---- launch log: which kernels the suite executed (tests/check_kernel_coverage.sh) -------------
+// With CUEMU_LAUNCH_LOG=path, the first launch of each kernel in a process appends its name (the
+// identifier GPU_LAUNCH was given, without template arguments or qualifiers) as one line.
+std::string kernel_identifier(const char* spelled) {
+  std::string s(spelled);
+  s.erase(std::remove(s.begin(), s.end(), '('), s.end());
+  s.erase(std::remove(s.begin(), s.end(), ')'), s.end());
+  if (auto lt = s.find('<'); lt != std::string::npos) s.resize(lt);
+  if (auto colon = s.rfind("::"); colon != std::string::npos) s = s.substr(colon + 2);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+void log_launch(const char* name) {
+  static const char* path = std::getenv("CUEMU_LAUNCH_LOG");
+  if (!path || !*path) return;
+  static std::mutex m;
+  static std::set<std::string> seen;
+  std::lock_guard<std::mutex> lock(m);
+  const std::string id = kernel_identifier(name);
+  if (!seen.insert(id).second) return;
+  if (FILE* f = std::fopen(path, "a")) {
+    std::fprintf(f, "%s\n", id.c_str());
+    std::fclose(f);
+  }
+}
+
 }  // namespace
 
 // ---- public: launch --------------------------------------------------------------------------------
@@ -793,6 +824,7 @@ cudaError_t launch_spec(const LaunchSpec& L) {
   }
   std::lock_guard<std::mutex> lock(g_launch_mutex);
   install_segv_handler();
+  log_launch(L.name);
   Job job;
   job.spec = &L;
   job.nblocks = L.grid.x * L.grid.y * L.grid.z;
