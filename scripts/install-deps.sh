@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hmr needs, non-interactively, and only those that are missing.
-# Usage: scripts/install-deps.sh [--dev]   (--dev adds sox, espeak-ng for the sample generator/tests)
+# Usage: scripts/install-deps.sh   (sox and espeak-ng are for the sample generator and audio tests)
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config libboost-context-dev libfftw3-dev libopenblas-dev liblapacke-dev
       libsndfile1-dev libsoxr-dev libicu-dev libcairo2-dev libcli11-dev nlohmann-json3-dev
