@@ -20,6 +20,10 @@
 namespace hmr::cluster {
 
 // ---------------------------------------------------------------------------------------------
+// Below this much work a parallel region costs more than it saves (fork/join, and on a busy
+// machine a wait for the other thread's time slice); small inputs run on one thread.
+constexpr std::int64_t kOmpMinWork = 1 << 14;
+
 // numpy.random.RandomState compatibility (legacy MT19937 stream).
 
 KMeansRng::KMeansRng(std::uint32_t seed) : mt_(seed) {}
@@ -115,7 +119,7 @@ Matrix kmeans_plusplus(ConstMatrixView x, int k, KMeansRng& rng) {
   // Squared distances by the distance trick ||x||^2 + ||c||^2 - 2 x.c (as sklearn's
   // _euclidean_distances, clamped at 0).
   std::vector<float> xn(static_cast<std::size_t>(n));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d >= kOmpMinWork)
   for (std::int64_t i = 0; i < n; ++i) {
     double q = 0.0;
     for (std::int64_t c = 0; c < d; ++c) q += static_cast<double>(x(i, c)) * x(i, c);
@@ -138,7 +142,7 @@ Matrix kmeans_plusplus(ConstMatrixView x, int k, KMeansRng& rng) {
       for (std::int64_t c = 0; c < d; ++c) q += static_cast<double>(crow(t, c)) * crow(t, c);
       cn[static_cast<std::size_t>(t)] = static_cast<float>(q);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
     for (std::int64_t ch = 0; ch < chunks; ++ch) {
       double acc[16] = {};
       for (std::int64_t i = ch * kChunk; i < std::min(n, (ch + 1) * kChunk); ++i) {
@@ -214,7 +218,7 @@ void kmeans_assign_cpu(ConstMatrixView x, ConstMatrixView centers, std::int32_t*
     if (dist) dist[i] = sq_dist(x.row(i), centers.row(best), d);
   };
   if (k * d <= 8192 && k <= 256) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * k * d >= kOmpMinWork)
     for (std::int64_t i = 0; i < n; ++i) {
       float dr[256];
       for (std::int64_t j = 0; j < k; ++j) dr[j] = dot(x.row(i), centers.row(j), d);
@@ -229,7 +233,7 @@ void kmeans_assign_cpu(ConstMatrixView x, ConstMatrixView centers, std::int32_t*
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(k),
                 static_cast<int>(d), 1.0f, x.row(r0), static_cast<int>(x.ld), centers.data,
                 static_cast<int>(centers.ld), 0.0f, dots.data(), static_cast<int>(k));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * k >= kOmpMinWork)
     for (std::int64_t r = 0; r < rows; ++r) pick(r0 + r, dots.data() + r * k);
   }
 }
@@ -248,7 +252,7 @@ void relocate_empty(ConstMatrixView x, const std::int32_t* labels, const float* 
   std::vector<float> own;
   if (dist == nullptr) {  // only now (rarely) are the exact distances needed
     own.resize(static_cast<std::size_t>(n));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d >= kOmpMinWork)
     for (std::int64_t i = 0; i < n; ++i)
       own[static_cast<std::size_t>(i)] = sq_dist(x.row(i), old_centers.row(labels[i]), d);
     dist = own.data();
@@ -284,7 +288,7 @@ void cluster_sums(ConstMatrixView x, const std::int32_t* labels, int k, std::vec
   const std::size_t kd = static_cast<std::size_t>(k) * static_cast<std::size_t>(d);
   std::vector<double> part(static_cast<std::size_t>(chunks) * kd, 0.0);
   std::vector<std::int64_t> pcount(static_cast<std::size_t>(chunks) * static_cast<std::size_t>(k), 0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
   for (std::int64_t ch = 0; ch < chunks; ++ch) {
     double* s = part.data() + static_cast<std::size_t>(ch) * kd;
     std::int64_t* cnt = pcount.data() + ch * k;
@@ -335,7 +339,7 @@ double inertia(ConstMatrixView x, ConstMatrixView centers, const std::vector<std
   constexpr std::int64_t kChunk = 4096;
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> part(static_cast<std::size_t>(chunks), 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
   for (std::int64_t ch = 0; ch < chunks; ++ch) {
     double s = 0.0;
     for (std::int64_t r = ch * kChunk; r < std::min(n, (ch + 1) * kChunk); ++r)
@@ -406,7 +410,7 @@ KMeansResult kmeans(Backend& backend, ConstMatrixView x, const KMeansOptions& op
 
   // Centre the data (sklearn does, for accurate distances) and scale tol by the mean variance.
   std::vector<double> mean(static_cast<std::size_t>(d), 0.0), var(static_cast<std::size_t>(d), 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d >= kOmpMinWork)
   for (std::int64_t c = 0; c < d; ++c) {
     double s = 0.0;
     for (std::int64_t r = 0; r < n; ++r) s += x(r, c);
@@ -421,7 +425,7 @@ KMeansResult kmeans(Backend& backend, ConstMatrixView x, const KMeansOptions& op
   std::vector<float> meanf(static_cast<std::size_t>(d));
   for (std::size_t c = 0; c < meanf.size(); ++c) meanf[c] = static_cast<float>(mean[c]);
   Matrix xc(n, d);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d >= kOmpMinWork)
   for (std::int64_t r = 0; r < n; ++r)
     for (std::int64_t c = 0; c < d; ++c) xc(r, c) = x(r, c) - meanf[static_cast<std::size_t>(c)];
 
