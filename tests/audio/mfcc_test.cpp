@@ -189,6 +189,8 @@ TEST_P(ConfMfcc, StereoAt44kIsDownmixedResampledAndMatchesLibrosa) {
 }
 
 TEST_P(ConfMfcc, MatchesTheCpuBackendOnLongerMixedBatches) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu", {"frame_window_kernel", "power_mel_log_kernel",
+                                                                "clip_peak_kernel", "dct_kernel", "summary_kernel"});
   // Clips of different lengths in one batch: the offset tables and per-clip peaks must keep
   // them apart (a loud clip next to a quiet one exercises the per-clip top_db floor).
   std::vector<std::vector<float>> ys;
@@ -296,6 +298,7 @@ std::vector<std::vector<float>> small_clips() {
 }
 
 TEST(EmuMfcc, FrameWindowMatchesCpuFraming) {
+  hmr::test::ExpectLaunches launched{"frame_window_kernel"};
   using namespace hmr::cuda_emu;
   const ha::MfccParams p = small_params();
   const Batch b = make_batch(small_clips(), p);
@@ -328,6 +331,7 @@ TEST(EmuMfcc, FrameWindowMatchesCpuFraming) {
 
 // Spectra of a batch (through the emulated FFT wrapper) for the mel/log kernel test.
 TEST(EmuMfcc, PowerMelLogMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"power_mel_log_kernel"};
   using namespace hmr::cuda_emu;
   const ha::MfccParams p = small_params();
   const auto clips = small_clips();
@@ -391,6 +395,7 @@ TEST(EmuMfcc, PowerMelLogMatchesCpuTwin) {
 }
 
 TEST(EmuMfcc, PeakDctAndSummaryMatchCpuTwins) {
+  hmr::test::ExpectLaunches launched{"clip_peak_kernel", "dct_kernel", "summary_kernel"};
   using namespace hmr::cuda_emu;
   const ha::MfccParams p = small_params();
   const Batch b = make_batch(small_clips(), p);
@@ -453,6 +458,8 @@ TEST(EmuMfcc, PeakDctAndSummaryMatchCpuTwins) {
 }
 
 TEST(EmuMfcc, WholeCudaPipelineIsBitwiseReproducibleAcrossThreadOrders) {
+  hmr::test::ExpectLaunches launched{"frame_window_kernel", "power_mel_log_kernel", "clip_peak_kernel", "dct_kernel",
+                                     "summary_kernel"};
   const ha::MfccParams p = small_params();
   const auto clips = small_clips();
   std::vector<std::span<const float>> spans(clips.begin(), clips.end());

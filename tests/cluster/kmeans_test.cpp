@@ -121,6 +121,10 @@ TEST_P(ConfKMeans, SameSeedSameResultAndPredictReproducesLabels) {
 }
 
 TEST_P(ConfKMeans, MatchesTheCpuBackend) {
+  hmr::test::ExpectLaunches launched(
+      GetParam() == "cuda-emu",
+      {"kmeans_assign_kernel", "kmeans_update_partial_kernel", "kmeans_update_finalize_kernel",
+       "kmeans_inertia_partial_kernel", "sum_partials_kernel"});
   const auto seed = hmr::test::test_seed(8);
   const hmr::Matrix x = gaussian_blobs(900, 7, 6, 6.0f, seed);
   hmr::cluster::KMeansOptions opt;
@@ -173,6 +177,7 @@ TEST(KMeans, DuplicatePointsLeaveFewerDistinctClustersWithoutFailing) {
 // ---- kernels vs cpu twins --------------------------------------------------------------------
 
 TEST(EmuKMeans, AssignmentMatchesCpuTwinAcrossOrders) {
+  hmr::test::ExpectLaunches launched{"kmeans_assign_kernel"};
   using namespace hmr::cuda_emu;
   const auto seed = hmr::test::test_seed(3);
   const hmr::Matrix x = gaussian_blobs(3000, 9, 7, 3.0f, seed);
@@ -199,6 +204,7 @@ TEST(EmuKMeans, AssignmentMatchesCpuTwinAcrossOrders) {
 }
 
 TEST(EmuKMeans, AssignmentTilesCentresWhenTheyExceedSharedMemory) {
+  hmr::test::ExpectLaunches launched{"kmeans_assign_kernel"};
   using namespace hmr::cuda_emu;
   // 40 centres x 300 features = 12000 floats > one 8192-float tile.
   const hmr::Matrix x = gaussian_blobs(300, 300, 40, 1.0f, 4);
@@ -215,6 +221,7 @@ TEST(EmuKMeans, AssignmentTilesCentresWhenTheyExceedSharedMemory) {
 // One M-step on the device (partials + finalize) against kmeans_update_cpu, including the
 // relocation of two empty clusters.
 TEST(EmuKMeans, UpdateWithRelocationMatchesCpuTwinAcrossOrders) {
+  hmr::test::ExpectLaunches launched{"kmeans_update_partial_kernel", "kmeans_update_finalize_kernel"};
   using namespace hmr::cuda_emu;
   const std::int64_t n = 1500;
   const int d = 5, k = 6;
@@ -255,6 +262,7 @@ TEST(EmuKMeans, UpdateWithRelocationMatchesCpuTwinAcrossOrders) {
 }
 
 TEST(EmuKMeans, InertiaMatchesCpuTwinAcrossOrders) {
+  hmr::test::ExpectLaunches launched{"kmeans_inertia_partial_kernel", "sum_partials_kernel"};
   using namespace hmr::cuda_emu;
   const hmr::Matrix x = gaussian_blobs(2100, 4, 3, 1.5f, 12);
   hmr::Matrix c(3, 4);
@@ -274,6 +282,9 @@ TEST(EmuKMeans, InertiaMatchesCpuTwinAcrossOrders) {
 }
 
 TEST(EmuKMeans, LloydRunsMatchTheCpuRunFromTheSameInit) {
+  hmr::test::ExpectLaunches launched{"kmeans_assign_kernel", "kmeans_update_partial_kernel",
+                                     "kmeans_update_finalize_kernel", "kmeans_inertia_partial_kernel",
+                                     "sum_partials_kernel"};
   auto emu = hmr::make_backend("cuda-emu");
   const hmr::Matrix x = gaussian_blobs(1200, 6, 5, 5.0f, 17);
   hmr::cluster::KMeansRng rng(5);

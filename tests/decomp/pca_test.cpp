@@ -61,6 +61,8 @@ void expect_matches_sklearn(hmr::Backend& b, const char* key, const char* file) 
 class ConfPca : public hmr::test::BackendTest {};
 
 TEST_P(ConfPca, TallMatrixMatchesScikitLearn) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu",
+                                     {"center_columns_kernel", "float_to_double_kernel", "take_top_eigen_kernel"});
   expect_matches_sklearn(backend(), "pca_tall", "pca_tall_x.npy");
   const auto& ref = cluster_ref()["pca_tall"];
   const hmr::Matrix x = hmr::test::cluster_matrix("pca_tall_x.npy");
@@ -77,10 +79,15 @@ TEST_P(ConfPca, TallMatrixMatchesScikitLearn) {
 }
 
 TEST_P(ConfPca, WideMatrixUsesTheGramSideAndMatchesScikitLearn) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu", {"center_columns_kernel", "float_to_double_kernel",
+                                                                "scale_rows_inv_sqrt_kernel", "take_top_eigen_kernel"});
   expect_matches_sklearn(backend(), "pca_wide", "pca_wide_x.npy");
 }
 
 TEST_P(ConfPca, RandomizedMatchesExactOnADecayingSpectrum) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu",
+                                     {"center_columns_kernel", "gram_double_kernel", "cholqr_weights_kernel",
+                                      "scale_rows_inv_sqrt_kernel", "take_top_eigen_kernel"});
   const auto seed = hmr::test::test_seed(31);
   const hmr::Matrix x = decaying(120, 700, 12, seed);  // wide: max(n, d) > 500 -> auto picks randomized
   hmr::decomp::PcaOptions ro;
@@ -103,6 +110,7 @@ TEST_P(ConfPca, RandomizedMatchesExactOnADecayingSpectrum) {
 }
 
 TEST_P(ConfPca, FullRankInverseTransformReconstructs) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu", {"fill_rows_kernel"});
   const hmr::Matrix x = decaying(40, 9, 9, 2);
   hmr::decomp::Pca p;
   const hmr::Matrix z = hmr::decomp::fit_transform(backend(), x, 9, &p);
@@ -149,6 +157,7 @@ TEST(Pca, SvdFlipMakesTheLargestEntryPositive) {
 // ---- kernels ---------------------------------------------------------------------------------
 
 TEST(EmuPca, GramDoubleMatchesCpuAcrossOrders) {
+  hmr::test::ExpectLaunches launched{"gram_double_kernel"};
   using namespace hmr::cuda_emu;
   const hmr::Matrix y = decaying(300, 7, 7, 4);
   std::vector<double> want(49, 0.0);
@@ -165,6 +174,7 @@ TEST(EmuPca, GramDoubleMatchesCpuAcrossOrders) {
 }
 
 TEST(EmuPca, CholeskyQrWeightsOrthonormalise) {
+  hmr::test::ExpectLaunches launched{"gram_double_kernel", "cholqr_weights_kernel"};
   using namespace hmr::cuda_emu;
   auto emu = hmr::make_backend("cuda-emu");
   Context& ctx = context(*emu);
@@ -188,6 +198,7 @@ TEST(EmuPca, CholeskyQrWeightsOrthonormalise) {
 }
 
 TEST(EmuPca, CenterAndTopEigenKernels) {
+  hmr::test::ExpectLaunches launched{"center_columns_kernel", "take_top_eigen_kernel"};
   using namespace hmr::cuda_emu;
   const hmr::Matrix x = decaying(50, 4, 2, 8);
   std::vector<double> mean(4, 0.0);

@@ -100,6 +100,7 @@ double rel_error(const std::vector<float>& got, const std::vector<double>& want)
 class ConfTsneAffinity : public test::BackendTest {};
 
 TEST_P(ConfTsneAffinity, KnnMatchesSklearnExactNeighbours) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu", {"knn_tiled_kernel"});
   const Matrix x = load_matrix("small_x.npy");
   const auto want_idx = load_vec<std::int32_t>("small_knn_idx.npy");
   const auto want_d2 = load_vec<float>("small_knn_d2.npy");
@@ -110,6 +111,7 @@ TEST_P(ConfTsneAffinity, KnnMatchesSklearnExactNeighbours) {
 }
 
 TEST_P(ConfTsneAffinity, PerplexitySearchMatchesSklearn) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu", {"perplexity_search_kernel"});
   Knn nn;
   nn.n = 150;
   nn.k = 24;
@@ -132,6 +134,8 @@ TEST_P(ConfTsneAffinity, PerplexitySearchMatchesSklearn) {
 }
 
 TEST_P(ConfTsneAffinity, SymmetrizedPMatchesSklearnCsr) {
+  hmr::test::ExpectLaunches launched(
+      GetParam() == "cuda-emu", {"coo_build_kernel", "run_heads_kernel", "run_reduce_kernel", "csr_finalize_kernel"});
   Knn nn;
   nn.n = 150;
   nn.k = 24;
@@ -148,6 +152,8 @@ TEST_P(ConfTsneAffinity, SymmetrizedPMatchesSklearnCsr) {
 }
 
 TEST_P(ConfTsneAffinity, ThetaZeroGradientEqualsSklearnExactGradient) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu",
+                                     {"repulsion_kernel", "attraction_kernel", "exact_z_rows_kernel"});
   const Csr p = small_p();
   const Matrix y0 = load_matrix("small_y0.npy");
   const auto want = load_vec<double>("small_grad.npy");
@@ -291,6 +297,7 @@ TEST(TsneUpdate, StepFollowsSklearnGainsAndMomentum) {
 // ---- kernels vs cpu twins under the emulator --------------------------------------------------------
 
 TEST(EmuTsne, KnnKernelMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"knn_tiled_kernel"};
   using namespace hmr::cuda_emu;
   Matrix x = blobs(300, 37, 4, 3.0f, test::test_seed(21));
   for (std::int64_t c = 0; c < x.cols(); ++c) x(17, c) = x(5, c);  // an exact duplicate: ties by index
@@ -311,6 +318,8 @@ TEST(EmuTsne, KnnKernelMatchesCpuTwin) {
 }
 
 TEST(EmuTsne, PerplexityAndSymmetrizeKernelsMatchCpuTwins) {
+  hmr::test::ExpectLaunches launched{"perplexity_search_kernel", "coo_build_kernel", "run_heads_kernel",
+                                     "run_reduce_kernel", "csr_finalize_kernel"};
   using namespace hmr::cuda_emu;
   const Matrix x = blobs(200, 6, 3, 4.0f, test::test_seed(22));
   const Knn nn = knn_cpu(x, 30);
@@ -385,6 +394,8 @@ void expect_same_tree(const Matrix& y) {
 }
 
 TEST(EmuTsne, TreeKernelsMatchCpuTwinOnRandomClusteredAndDuplicatePoints) {
+  hmr::test::ExpectLaunches launched{"bbox_partial_kernel", "bbox_final_kernel", "morton_kernel",
+                                     "gather_kernel",       "karras_kernel",     "bottom_up_kernel"};
   expect_same_tree(random_points(700, 2, test::test_seed(31)));
   expect_same_tree(random_points(400, 3, test::test_seed(32)));
   Matrix c = random_points(500, 2, test::test_seed(33), 1e-3f);
@@ -400,6 +411,8 @@ TEST(EmuTsne, TreeKernelsMatchCpuTwinOnRandomClusteredAndDuplicatePoints) {
 }
 
 TEST(EmuTsne, RepulsionAttractionAndUpdateKernelsMatchCpuTwins) {
+  hmr::test::ExpectLaunches launched{"repulsion_kernel", "attraction_kernel", "sum_partial_kernel", "sum_final_kernel",
+                                     "update_kernel"};
   using namespace hmr::cuda_emu;
   const Matrix x = blobs(500, 4, 5, 5.0f, test::test_seed(41));
   const Csr p = p_for(x, 15.0);
@@ -488,6 +501,7 @@ TEST(EmuTsne, RepulsionAttractionAndUpdateKernelsMatchCpuTwins) {
 }
 
 TEST(EmuTsne, ExactZKernelMatchesCpu) {
+  hmr::test::ExpectLaunches launched{"exact_z_rows_kernel", "sum_partial_kernel", "sum_final_kernel"};
   const Matrix y = random_points(300, 3, test::test_seed(42), 3.0f);
   auto b = make_backend("cuda-emu");
   EXPECT_NEAR(exact_z(*b, y), exact_z_cpu(y), 1e-9 * exact_z_cpu(y));
@@ -498,6 +512,12 @@ TEST(EmuTsne, ExactZKernelMatchesCpu) {
 class ConfTsne : public test::BackendTest {};
 
 TEST_P(ConfTsne, SameSeedGivesTheSameEmbeddingAndDuplicatesWork) {
+  hmr::test::ExpectLaunches launched(
+      GetParam() == "cuda-emu",
+      {"knn_tiled_kernel", "perplexity_search_kernel", "coo_build_kernel", "run_heads_kernel", "run_reduce_kernel",
+       "csr_finalize_kernel", "bbox_partial_kernel", "bbox_final_kernel", "morton_kernel", "gather_kernel",
+       "karras_kernel", "bottom_up_kernel", "repulsion_kernel", "sum_partial_kernel", "sum_final_kernel",
+       "attraction_kernel", "update_kernel", "exact_z_rows_kernel"});
   Matrix x = blobs(240, 10, 4, 6.0f, test::test_seed(51));
   for (std::int64_t i = 200; i < 240; ++i)
     for (std::int64_t c = 0; c < 10; ++c) x(i, c) = x(i - 200, c);  // 40 duplicated rows

@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -788,13 +789,23 @@ std::string kernel_identifier(const char* spelled) {
   return s;
 }
 
+// Launches per kernel identifier since the process started, for cuemu::launch_count: tests name the
+// kernels their workload must have run, so a cuda-emu path that silently fell back to host code, or
+// a launcher that stopped calling one of its kernels, fails the test instead of passing trivially.
+std::mutex g_count_mutex;
+std::map<std::string, std::uint64_t, std::less<>> g_launch_counts;
+
 void log_launch(const char* name) {
+  const std::string id = kernel_identifier(name);
+  {
+    std::lock_guard<std::mutex> lock(g_count_mutex);
+    ++g_launch_counts[id];
+  }
   static const char* path = std::getenv("CUEMU_LAUNCH_LOG");
   if (!path || !*path) return;
   static std::mutex m;
   static std::set<std::string> seen;
   std::lock_guard<std::mutex> lock(m);
-  const std::string id = kernel_identifier(name);
   if (!seen.insert(id).second) return;
   if (FILE* f = std::fopen(path, "a")) {
     std::fprintf(f, "%s\n", id.c_str());
@@ -979,6 +990,12 @@ int workers() {
 }
 void set_timeout(double seconds) { config().timeout_s = seconds; }
 bool is_device_pointer(const void* p) { return is_device_mem(p); }
+std::uint64_t launch_count(std::string_view kernel) {
+  std::lock_guard<std::mutex> lock(g_count_mutex);
+  auto it = g_launch_counts.find(kernel);
+  return it == g_launch_counts.end() ? 0 : it->second;
+}
+
 const char* last_failure() {
   static thread_local std::string copy;
   std::lock_guard<std::mutex> lock(g_failure_mutex);

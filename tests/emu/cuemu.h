@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <source_location>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -261,6 +262,9 @@ void set_timeout(double seconds);       // watchdog for blocks that stop making 
 bool is_device_pointer(const void* p);  // inside a cudaMalloc'd allocation
 // The message of the last launch failure (divergent barrier, deadlock, watchdog, bad mask).
 const char* last_failure();
+// How many times this process launched the kernel with this identifier (the name GPU_LAUNCH was
+// given, without namespace or template arguments), failed launches included.
+std::uint64_t launch_count(std::string_view kernel);
 
 // ---- index variables ------------------------------------------------------------------------------
 inline thread_local uint3 threadIdx;

@@ -1,5 +1,6 @@
 // Emulator self-tests: small kernels with known answers exercise every feature of tests/emu/cuemu
 // that hmr's kernels rely on, in several thread orders; planted bugs must be caught.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -247,6 +248,23 @@ TEST(EmuReduce, BlockReductionMatchesHostInEveryOrder) {
   std::vector<double> want(blocks, 0.0);
   for (int i = 0; i < n; ++i) want[i / 256] += x[i];
   EXPECT_ALLCLOSE(got, want, 1e-4, 1e-5);
+}
+
+TEST(EmuLaunchCount, CountsEveryLaunchByKernelIdentifier) {
+  const int n = 1000, blocks = (n + 255) / 256;
+  Dev<float> in(std::vector<float>(n, 1.0f)), out(blocks);
+  const auto before = cuemu::launch_count("block_sum_kernel");
+  {
+    hmr::test::ExpectLaunches launched{"block_sum_kernel"};
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(GPU_LAUNCH(block_sum_kernel, blocks, 256, 0, nullptr, in.p, out.p, n), cudaSuccess);
+    EXPECT_EQ(launched.launched("block_sum_kernel"), 3u);
+  }
+  EXPECT_EQ(cuemu::launch_count("block_sum_kernel"), before + 3);
+  EXPECT_EQ(cuemu::launch_count("no_such_kernel"), 0u);
+  // A named kernel that the scope never launches is a failure of the test that named it.
+  EXPECT_NONFATAL_FAILURE({ hmr::test::ExpectLaunches launched{"warp_sum_kernel"}; },
+                          "kernel warp_sum_kernel was not launched");
 }
 
 TEST(EmuReduce, WarpShuffleReductionMatchesHost) {

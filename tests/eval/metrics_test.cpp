@@ -87,6 +87,8 @@ TEST_P(ConfMetrics, SingletonClustersScoreZeroAsInScikitLearn) {
 }
 
 TEST_P(ConfMetrics, SilhouetteMatchesCpuOnLargerData) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu",
+                                     {"silhouette_dist_tile_kernel", "silhouette_cluster_sums_kernel"});
   const auto seed = hmr::test::test_seed(77);
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> g;
@@ -177,6 +179,7 @@ TEST(Metrics, RealFeaturesMatchScikitLearn) {
 // ---- silhouette kernels ----------------------------------------------------------------------
 
 TEST(EmuSilhouette, TileSumsMatchCpuTwinAcrossOrders) {
+  hmr::test::ExpectLaunches launched{"silhouette_dist_tile_kernel", "silhouette_cluster_sums_kernel"};
   using namespace hmr::cuda_emu;
   const auto x = hmr::test::cluster_matrix("random_x.npy");  // 400 x 16
   const auto pred = hmr::test::cluster_labels("random_pred.npy");

@@ -266,6 +266,7 @@ emu::DeviceBuffer<T> dev(const std::vector<T>& v) {
 }
 
 TEST(EmuVaeKernels, BiasActForwardAndBackwardMatchCpuTwin) {
+  hmr::test::ExpectLaunches launched{"bias_act_forward_kernel", "act_backward_bias_grad_kernel"};
   const std::int64_t rows = 70;
   const int cols = 45;  // two column tiles, one partial
   const auto pre = random_vec<float>(static_cast<std::size_t>(rows * cols), 51, -2, 2);
@@ -298,6 +299,8 @@ TEST(EmuVaeKernels, BiasActForwardAndBackwardMatchCpuTwin) {
 }
 
 TEST(EmuVaeKernels, ReparamKlAndReconMatchCpuTwin) {
+  hmr::test::ExpectLaunches launched{"reparam_forward_kernel", "reparam_kl_backward_kernel", "recon_loss_grad_kernel",
+                                     "batch_loss_sum_kernel"};
   const std::int64_t rows = 37;
   const int L = 40, D = 300;  // L > 32: lanes loop; D > 256: threads loop
   const auto h = random_vec<float>(static_cast<std::size_t>(rows * 2 * L), 61);
@@ -360,6 +363,8 @@ TEST(EmuVaeKernels, ReparamKlAndReconMatchCpuTwin) {
 }
 
 TEST(EmuVaeKernels, GradNormAdamAndGatherMatchCpuTwin) {
+  hmr::test::ExpectLaunches launched{"grad_norm_partial_kernel", "clip_finalize_kernel", "adam_kernel",
+                                     "advance_counters_kernel", "gather_batch_kernel"};
   const std::size_t n = 70001;  // several blocks per norm partial and a ragged tail
   const auto g = random_vec<float>(n, 71, -2, 2);
   auto p = random_vec<float>(n, 72);
@@ -419,6 +424,10 @@ TEST(EmuVaeKernels, GradNormAdamAndGatherMatchCpuTwin) {
 class ConfVae : public hmr::test::BackendTest {};
 
 TEST_P(ConfVae, OneStepLossAndGradientsMatchCpu) {
+  hmr::test::ExpectLaunches launched(
+      GetParam() == "cuda-emu",
+      {"bias_act_forward_kernel", "reparam_forward_kernel", "recon_loss_grad_kernel", "batch_loss_sum_kernel",
+       "reparam_kl_backward_kernel", "act_backward_bias_grad_kernel"});
   for (const NetCase nc : {NetCase{Activation::relu, Output::identity, Loss::mse},
                            NetCase{Activation::tanh, Output::sigmoid, Loss::bce}}) {
     VaeConfig c = tiny_config(nc.act, nc.out, nc.loss);
@@ -485,6 +494,11 @@ Matrix blobs(std::int64_t n, int d, std::uint64_t seed) {
 }
 
 TEST_P(ConfVae, TrainingLowersTheLossAndIsReproducible) {
+  hmr::test::ExpectLaunches launched(
+      GetParam() == "cuda-emu",
+      {"gather_batch_kernel", "bias_act_forward_kernel", "reparam_forward_kernel", "recon_loss_grad_kernel",
+       "batch_loss_sum_kernel", "reparam_kl_backward_kernel", "act_backward_bias_grad_kernel",
+       "grad_norm_partial_kernel", "clip_finalize_kernel", "adam_kernel", "advance_counters_kernel"});
   VaeConfig c;
   c.hidden = {32, 16};
   c.latent = 2;

@@ -57,6 +57,9 @@ TEST_P(ConfStandardize, FitMatchesDoublePrecisionReference) {
 }
 
 TEST_P(ConfStandardize, ApplyMatchesCpuAndGivesZeroMeanUnitVariance) {
+  hmr::test::ExpectLaunches launched(
+      GetParam() == "cuda-emu", {"col_moment_partial_kernel", "col_moment_finalize_kernel", "scaler_finalize_kernel",
+                                 "standardize_apply_kernel"});
   const auto seed = hmr::test::test_seed(99);
   const hmr::Matrix x = random_matrix(1000, 20, seed);
   const auto s = hmr::prep::fit_scaler(backend(), x);
@@ -86,6 +89,8 @@ HMR_INSTANTIATE_BACKENDS(ConfStandardize);
 
 // Kernel-level: each launcher against its cpu twin, in every thread order.
 TEST(EmuStandardize, MomentKernelsMatchCpuTwinBitwiseAcrossOrders) {
+  hmr::test::ExpectLaunches launched{"col_moment_partial_kernel", "col_moment_finalize_kernel",
+                                     "scaler_finalize_kernel"};
   using namespace hmr::cuda_emu;
   const auto seed = hmr::test::test_seed(5);
   const hmr::Matrix x = random_matrix(9000, 45, seed);  // 3 chunks, 2 column tiles (one partial)
@@ -111,6 +116,7 @@ TEST(EmuStandardize, MomentKernelsMatchCpuTwinBitwiseAcrossOrders) {
 }
 
 TEST(EmuStandardize, ApplyKernelMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"standardize_apply_kernel"};
   using namespace hmr::cuda_emu;
   const hmr::Matrix x = random_matrix(777, 13, 3);
   const auto sc = hmr::prep::fit_scaler_cpu(x);

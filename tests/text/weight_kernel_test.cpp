@@ -73,6 +73,7 @@ std::vector<float> run_kernel(const Csr& counts, const TfidfModel& model) {
 }
 
 TEST(EmuTfidfWeight, MatchesCpuTwinForEveryOptionInEveryThreadOrder) {
+  hmr::test::ExpectLaunches launched{"tfidf_weight_rows_kernel"};
   const auto seed = hmr::test::test_seed();
   const Csr counts = random_counts(96, 400, 300, seed);
   TfidfModel model = random_model(400, seed + 1);
@@ -106,6 +107,7 @@ TEST(EmuTfidfWeight, EmptyInputLaunchesNothing) {
 class ConfTfidf : public hmr::test::BackendTest {};
 
 TEST_P(ConfTfidf, FitTransformMatchesSklearnFixture) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu", {"tfidf_weight_rows_kernel"});
   std::ifstream in(hmr::test::fixture("text/sklearn_mixed.json"));
   nlohmann::json j;
   in >> j;
