@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct Command {
 };
 
 bool register_command(const Command& c);
+// The file next to `out` named after its stem: sibling_path("runs/z.npy", "_centers.npy") is
+// runs/z_centers.npy (where a command puts its secondary outputs unless told otherwise).
+std::filesystem::path sibling_path(const std::string& out, const std::string& suffix);
 const std::vector<Command>& commands();
 
 }  // namespace hmr::app

@@ -23,11 +23,6 @@ struct KMeansArgs {
   hmr::cluster::KMeansOptions opt;
 };
 
-std::filesystem::path sibling(const std::string& out, const std::string& suffix) {
-  std::filesystem::path p(out);
-  return p.parent_path() / (p.stem().string() + suffix);
-}
-
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<KMeansArgs>();
   sub.add_option("--input,-i", a->input, "data [N x d] (.npy, float32/float64)")->required();
@@ -59,9 +54,10 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     a->opt.seed = common.seed;
     const auto res = hmr::cluster::kmeans(*backend, x, a->opt);
     const double secs = sw.seconds();
-    const auto centers_path =
-        a->centers_out.empty() ? sibling(common.out, "_centers.npy") : std::filesystem::path(a->centers_out);
-    const auto json_path = a->json_out.empty() ? sibling(common.out, ".json") : std::filesystem::path(a->json_out);
+    const auto centers_path = a->centers_out.empty() ? hmr::app::sibling_path(common.out, "_centers.npy")
+                                                     : std::filesystem::path(a->centers_out);
+    const auto json_path =
+        a->json_out.empty() ? hmr::app::sibling_path(common.out, ".json") : std::filesystem::path(a->json_out);
     hmr::io::write_npy(common.out, res.labels);
     hmr::io::write_npy(centers_path, res.centers);
     nlohmann::ordered_json j;

@@ -21,11 +21,6 @@ struct PcaArgs {
   hmr::decomp::PcaOptions opt;
 };
 
-std::filesystem::path sibling(const std::string& out, const std::string& suffix) {
-  std::filesystem::path p(out);
-  return p.parent_path() / (p.stem().string() + suffix);
-}
-
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<PcaArgs>();
   sub.add_option("--input,-i", a->input, "data [N x d] (.npy, float32/float64)")->required();
@@ -50,8 +45,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     hmr::decomp::Pca p;
     const hmr::Matrix z = hmr::decomp::fit_transform(*backend, x, a->components, &p, a->opt);
     const double secs = sw.seconds();
-    const auto comp_path = sibling(common.out, "_components.npy"), mean_path = sibling(common.out, "_mean.npy"),
-               json_path = sibling(common.out, ".json");
+    const auto comp_path = hmr::app::sibling_path(common.out, "_components.npy"),
+               mean_path = hmr::app::sibling_path(common.out, "_mean.npy"),
+               json_path = hmr::app::sibling_path(common.out, ".json");
     hmr::io::write_npy(common.out, z);
     hmr::io::write_npy(comp_path, p.components);
     hmr::io::write_npy(mean_path, p.mean);

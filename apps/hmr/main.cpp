@@ -18,6 +18,11 @@ bool register_command(const Command& c) {
 }
 const std::vector<Command>& commands() { return registry(); }
 
+std::filesystem::path sibling_path(const std::string& out, const std::string& suffix) {
+  const std::filesystem::path p(out);
+  return p.parent_path() / (p.stem().string() + suffix);
+}
+
 std::unique_ptr<Backend> Common::backend() const {
   std::string why;
   auto b = make_backend(device, &why);
