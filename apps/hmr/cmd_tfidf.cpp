@@ -18,6 +18,8 @@ struct TfidfArgs {
   std::string model;
   std::int64_t max_features = 0;
   int min_chars = 2;
+  std::string analyzer = "word";
+  std::vector<std::int32_t> ngram_range;
   bool lossy = false, no_lowercase = false, binary = false, no_idf = false, no_smooth = false, sublinear = false;
   bool dense = false;
 };
@@ -45,6 +47,13 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--token-mode", a->mode, "unicode (ICU words, Bangla kept whole) | sklearn ((?u)\\b\\w\\w+\\b)")
       ->check(CLI::IsMember({"unicode", "sklearn"}))
       ->capture_default_str();
+  sub.add_option("--analyzer", a->analyzer,
+                 "word | char_wb (character n-grams inside space-padded words) | char (sklearn's analyzer)")
+      ->check(CLI::IsMember({"word", "char_wb", "char"}))
+      ->capture_default_str();
+  sub.add_option("--ngram-range", a->ngram_range, "character analyzers: n-gram lengths MIN,MAX (sklearn ngram_range)")
+      ->delimiter(',')
+      ->expected(2);
   sub.add_option("--normalize", a->normalize, "auto (NFC in unicode mode, none in sklearn mode) | nfc | none")
       ->check(CLI::IsMember({"auto", "nfc", "none"}))
       ->capture_default_str();
@@ -84,6 +93,11 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     job.read.lossy = a->lossy;
     auto& o = job.tfidf;
     o.tokens.mode = hmr::text::parse_token_mode(a->mode);
+    o.tokens.analyzer = hmr::text::parse_analyzer(a->analyzer);
+    if (!a->ngram_range.empty()) {
+      o.tokens.ngram_min = a->ngram_range[0];
+      o.tokens.ngram_max = a->ngram_range[1];
+    }
     o.tokens.normalization = hmr::text::parse_normalization(a->normalize);
     o.tokens.lowercase = !a->no_lowercase;
     o.tokens.stop_lists = a->stop_lists;

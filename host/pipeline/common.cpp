@@ -247,6 +247,12 @@ text::TfidfOptions tfidf_settings(const Config& c) {
   o.min_df = bound("tfidf.min_df");
   o.max_df = bound("tfidf.max_df");
   o.tokens.mode = text::parse_token_mode(c.get_string("tfidf.token_mode"));
+  o.tokens.analyzer = text::parse_analyzer(c.get_string("tfidf.analyzer"));
+  const toml::array* range = c.root().at_path("tfidf.ngram_range").as_array();
+  HMR_REQUIRE(range && range->size() == 2 && range->get(0)->is_integer() && range->get(1)->is_integer(),
+              "tfidf.ngram_range must be two integers [min, max]");
+  o.tokens.ngram_min = static_cast<std::int32_t>(range->get(0)->as_integer()->get());
+  o.tokens.ngram_max = static_cast<std::int32_t>(range->get(1)->as_integer()->get());
   o.tokens.lowercase = c.get_bool("tfidf.lowercase");
   o.sublinear_tf = c.get_bool("tfidf.sublinear_tf");
   if (c.has("tfidf.stop_words")) {

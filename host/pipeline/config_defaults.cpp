@@ -4,8 +4,7 @@
 
 namespace hmr::pipeline::defaults {
 extern const std::string_view easy;
-const std::string_view easy =
-    R"hmrtoml(# hmr easy — defaults. Lyrics (Bangla + English) -> TF-IDF -> text VAE -> K-Means on mu, against
+const std::string_view easy = R"hmrtoml(# hmr easy — defaults. Lyrics (Bangla + English) -> TF-IDF -> text VAE -> K-Means on mu, against
 # PCA + K-Means on the TF-IDF matrix scored on its own PCA space. Compiled into hmr (a unit test
 # keeps this file and the binary in step); override with --config FILE.toml or --set key=value.
 
@@ -23,6 +22,8 @@ max_features = 5000
 min_df = 1                     # an integer counts documents; a float is a share of them (sklearn)
 max_df = 1.0
 token_mode = "unicode"         # "unicode" keeps Bangla words whole; "sklearn" = (?u)\b\w\w+\b
+analyzer = "word"              # word | char_wb (character n-grams within words, as sklearn) | char
+ngram_range = [1, 1]           # character analyzers: n-gram lengths [min, max]
 lowercase = true
 sublinear_tf = false
 stop_words = []                # built-in lists to drop: "english", "bangla"
@@ -74,8 +75,7 @@ init = "pca"
 )hmrtoml";
 
 extern const std::string_view medium;
-const std::string_view medium =
-    R"hmrtoml(# hmr medium — defaults. Paired tracks (audio + lyrics) from a manifest: MFCC summary -> audio VAE,
+const std::string_view medium = R"hmrtoml(# hmr medium — defaults. Paired tracks (audio + lyrics) from a manifest: MFCC summary -> audio VAE,
 # lyrics -> TF-IDF -> text VAE; fused = per-block standardised concatenation of each track's own
 # two mu's -> K-Means, against text-only and audio-only on the same tracks. Compiled into hmr;
 # override with --config FILE.toml or --set key=value.
@@ -110,6 +110,8 @@ max_features = 5000
 min_df = 1
 max_df = 1.0
 token_mode = "unicode"
+analyzer = "word"              # word | char_wb (character n-grams within words, as sklearn) | char
+ngram_range = [1, 1]           # character analyzers: n-gram lengths [min, max]
 lowercase = true
 sublinear_tf = false
 stop_words = []                # built-in lists to drop: "english", "bangla"
@@ -178,8 +180,7 @@ init = "pca"
 )hmrtoml";
 
 extern const std::string_view hard;
-const std::string_view hard =
-    R"hmrtoml(# hmr hard — defaults. A GTZAN-layout folder (label = folder) or a Kaggle-layout features CSV ->
+const std::string_view hard = R"hmrtoml(# hmr hard — defaults. A GTZAN-layout folder (label = folder) or a Kaggle-layout features CSV ->
 # standardised per-clip features -> beta-VAE -> K-Means with k = number of genres, against
 # K-Means on the raw standardised features, PCA + K-Means and a plain VAE (beta 1) on the same
 # rows. Compiled into hmr; override with --config FILE.toml or --set key=value.

@@ -682,6 +682,8 @@ nlohmann::json options_json(const TfidfOptions& o) {
     return b.fraction ? nlohmann::json(b.value) : nlohmann::json(static_cast<std::int64_t>(b.value));
   };
   return {{"token_mode", to_string(o.tokens.mode)},
+          {"analyzer", to_string(o.tokens.analyzer)},
+          {"ngram_range", {o.tokens.ngram_min, o.tokens.ngram_max}},
           {"lowercase", o.tokens.lowercase},
           {"normalize", to_string(o.tokens.normalization)},
           {"stop_lists", o.tokens.stop_lists},
@@ -700,6 +702,13 @@ nlohmann::json options_json(const TfidfOptions& o) {
 TfidfOptions options_from_json(const nlohmann::json& j) {
   TfidfOptions o;
   o.tokens.mode = parse_token_mode(j.at("token_mode").get<std::string>());
+  if (j.contains("analyzer")) {  // absent in models written before character n-grams
+    o.tokens.analyzer = parse_analyzer(j.at("analyzer").get<std::string>());
+    const auto r = j.at("ngram_range").get<std::vector<std::int32_t>>();
+    HMR_REQUIRE(r.size() == 2, "tfidf model: ngram_range must hold two numbers");
+    o.tokens.ngram_min = r[0];
+    o.tokens.ngram_max = r[1];
+  }
   o.tokens.lowercase = j.at("lowercase").get<bool>();
   o.tokens.normalization = parse_normalization(j.at("normalize").get<std::string>());
   o.tokens.stop_lists = j.at("stop_lists").get<std::vector<std::string>>();

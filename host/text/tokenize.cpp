@@ -217,7 +217,17 @@ Normalization parse_normalization(std::string_view name) {
   input_error("unknown normalisation '{}' (expected auto, nfc or none)", name);
 }
 
+Analyzer parse_analyzer(std::string_view name) {
+  if (name == "word") return Analyzer::word;
+  if (name == "char_wb") return Analyzer::char_wb;
+  if (name == "char") return Analyzer::chars;
+  input_error("unknown analyzer '{}' (expected word, char_wb or char)", name);
+}
+
 const char* to_string(TokenMode m) { return m == TokenMode::unicode ? "unicode" : "sklearn"; }
+const char* to_string(Analyzer a) {
+  return a == Analyzer::word ? "word" : (a == Analyzer::char_wb ? "char_wb" : "char");
+}
 const char* to_string(Normalization n) {
   return n == Normalization::automatic ? "auto" : (n == Normalization::nfc ? "nfc" : "none");
 }
@@ -247,17 +257,122 @@ std::int64_t count_graphemes(std::string_view s) {
 Tokenizer::Tokenizer(const TokenizerOptions& options) : options_(options) {
   HMR_REQUIRE(options_.min_graphemes >= 1, "tokenize: the shortest token must be >= 1 character, got {}",
               options_.min_graphemes);
+  if (options_.analyzer == Analyzer::word) {
+    HMR_REQUIRE(options_.ngram_min == 1 && options_.ngram_max == 1,
+                "tokenize: word n-grams are not supported (ngram range {}-{}; use 1-1, or a character analyzer)",
+                options_.ngram_min, options_.ngram_max);
+  } else {
+    HMR_REQUIRE(options_.ngram_min >= 1 && options_.ngram_min <= options_.ngram_max,
+                "tokenize: the character n-gram range must satisfy 1 <= min <= max, got {}-{}", options_.ngram_min,
+                options_.ngram_max);
+    return;  // stop words do not apply to character n-grams (as in scikit-learn)
+  }
   // Stop words are normalised the way documents are, so "AND" in a list matches "and" tokens.
   const auto add = [this](const std::string& w) {
     check_utf8(w);
-    stop_.insert(normalize(w));
+    stop_.insert(normalize_case(w));
   };
   for (const auto& name : options_.stop_lists)
     for (const auto& w : builtin_stop_words(name)) add(w);
   for (const auto& w : options_.stop_words) add(w);
 }
 
+// Python's str.isspace(): general category Zs, or bidirectional class WS, B or S (what
+// str.split() and re's \s split on).
+bool python_is_space(UChar32 c) {
+  if (c < 128) return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F);
+  if (u_charType(c) == U_SPACE_SEPARATOR) return true;
+  const UCharDirection d = u_charDirection(c);
+  return d == U_WHITE_SPACE_NEUTRAL || d == U_BLOCK_SEPARATOR || d == U_SEGMENT_SEPARATOR;
+}
+
 std::string Tokenizer::normalize(std::string_view doc) const {
+  std::string text = normalize_case(doc);
+  if (options_.analyzer == Analyzer::word) return text;
+  // char: runs of >= 2 whitespace characters become one space (sklearn's \s\s+ -> " "; a single
+  // tab or newline stays). char_wb: the words of str.split(), each preceded and followed by one
+  // space ("  a\tb " -> " a b "), so every padded word " w " is a substring of the text.
+  const bool wb = options_.analyzer == Analyzer::char_wb;
+  std::string out;
+  out.reserve(text.size() + 2);
+  if (wb) out.push_back(' ');
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t at = i;
+    UChar32 c;
+    U8_NEXT(text.data(), i, text.size(), c);
+    if (c < 0 || !python_is_space(c)) {
+      out.append(text, at, i - at);
+      continue;
+    }
+    std::size_t run_end = i, run = 1;
+    while (run_end < text.size()) {
+      std::size_t j = run_end;
+      UChar32 d;
+      U8_NEXT(text.data(), j, text.size(), d);
+      if (d < 0 || !python_is_space(d)) break;
+      run_end = j;
+      ++run;
+    }
+    if (wb) {
+      if (out.size() > 1 && out.back() != ' ') out.push_back(' ');
+    } else if (run >= 2) {
+      out.push_back(' ');
+    } else {
+      out.append(text, at, i - at);
+    }
+    i = run_end;
+  }
+  if (wb && out.back() != ' ') out.push_back(' ');
+  if (wb && out.size() == 1) out.clear();  // no words at all
+  return out;
+}
+
+// Character n-grams of a text normalize() prepared, as views into it (see tokenize.h).
+void Tokenizer::char_ngram_views(std::string_view text, std::vector<std::string_view>& out) const {
+  // Byte offsets of the code points of a span, plus its end.
+  std::vector<std::size_t> cp;
+  const auto code_points = [&](std::string_view span) {
+    cp.clear();
+    for (std::size_t i = 0; i < span.size();) {
+      cp.push_back(i);
+      UChar32 c;
+      U8_NEXT(span.data(), i, span.size(), c);
+    }
+    cp.push_back(span.size());
+  };
+  const auto piece = [&](std::string_view span, std::size_t from, std::size_t n) {
+    return span.substr(cp[from], cp[from + n] - cp[from]);
+  };
+  const std::size_t lo = static_cast<std::size_t>(options_.ngram_min);
+  const std::size_t hi = static_cast<std::size_t>(options_.ngram_max);
+  if (options_.analyzer == Analyzer::chars) {
+    code_points(text);
+    const std::size_t len = cp.size() - 1;
+    for (std::size_t n = lo; n <= std::min(hi, len); ++n)
+      for (std::size_t i = 0; i + n <= len; ++i) out.push_back(piece(text, i, n));
+    return;
+  }
+  // char_wb: the text is " w1 w2 ... wk "; the padded word i spans from the space before it to the
+  // space after it (shared with its neighbours).
+  std::size_t start = 0;
+  while (start + 1 < text.size()) {
+    const std::size_t end = text.find(' ', start + 1);  // the space after the word
+    const std::string_view w = text.substr(start, end - start + 1);
+    code_points(w);
+    const std::size_t len = cp.size() - 1;
+    for (std::size_t n = lo; n <= hi; ++n) {
+      if (len <= n) {  // the whole padded word, once, and no longer n-grams (sklearn's break)
+        out.push_back(w);
+        break;
+      }
+      for (std::size_t off = 0; off + n <= len; ++off) out.push_back(piece(w, off, n));
+    }
+    start = end;
+  }
+}
+
+std::string Tokenizer::normalize_case(std::string_view doc) const {
   const bool unicode = options_.mode == TokenMode::unicode;
   const bool nfc =
       options_.normalization == Normalization::nfc || (options_.normalization == Normalization::automatic && unicode);
@@ -289,6 +404,7 @@ std::string Tokenizer::normalize(std::string_view doc) const {
 }
 
 void Tokenizer::token_views(std::string_view text, std::vector<std::string_view>& out) const {
+  if (options_.analyzer != Analyzer::word) return char_ngram_views(text, out);
   const auto emit = [&](std::string_view tok) {
     if (stop_.empty() || stop_.find(tok) == stop_.end()) out.push_back(tok);
   };

@@ -69,7 +69,12 @@ TfidfOptions sklearn_options(const nlohmann::json& kw) {
       o.tokens.stop_lists = {v.get<std::string>()};
     else if (k == "normalize")
       o.tokens.normalization = hmr::text::parse_normalization(v.get<std::string>());
-    else if (k == "fit_docs")
+    else if (k == "analyzer")
+      o.tokens.analyzer = hmr::text::parse_analyzer(v.get<std::string>());
+    else if (k == "ngram_range") {
+      o.tokens.ngram_min = v[0].get<std::int32_t>();
+      o.tokens.ngram_max = v[1].get<std::int32_t>();
+    } else if (k == "fit_docs")
       continue;
     else
       ADD_FAILURE() << "fixture option " << k << " not mapped";
