@@ -6,6 +6,7 @@
 #include "cluster/kmeans.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,11 +14,16 @@
 #include <numeric>
 
 #include "cluster/kmeans_lloyd.h"
+#include "cluster/panel_dots.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/nvtx.h"
 
 namespace hmr::cluster {
+
+using detail::make_panel;
+using detail::Panel;
+using detail::panel_dots;
 
 // ---------------------------------------------------------------------------------------------
 // Below this much work a parallel region costs more than it saves (fork/join, and on a busy
@@ -66,13 +72,6 @@ namespace {
 // The skinny products of K-Means (n x d times d x k, k and d small) are computed inside the
 // OpenMP loops rather than by a multithreaded BLAS call: two thread pools (OpenMP and OpenBLAS's)
 // taking turns on the same cores spend more time waiting for each other than computing.
-float dot(const float* a, const float* b, std::int64_t d) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (std::int64_t c = 0; c < d; ++c) s += a[c] * b[c];
-  return s;
-}
-
 float sq_dist(const float* a, const float* b, std::int64_t d) {
   float s = 0.0f;
 #pragma omp simd reduction(+ : s)
@@ -99,142 +98,228 @@ std::int64_t search_left(const std::vector<double>& cdf, double v) {
 // ---------------------------------------------------------------------------------------------
 // Greedy k-means++.
 
-Matrix kmeans_plusplus(ConstMatrixView x, int k, KMeansRng& rng) {
+namespace {
+
+std::vector<float> row_norms(ConstMatrixView x) {
+  std::vector<float> xn(static_cast<std::size_t>(x.rows));
+#pragma omp parallel for schedule(static) if (x.rows * x.cols >= kOmpMinWork && !omp_in_parallel())
+  for (std::int64_t i = 0; i < x.rows; ++i) {
+    double q = 0.0;
+    for (std::int64_t c = 0; c < x.cols; ++c) q += static_cast<double>(x(i, c)) * x(i, c);
+    xn[static_cast<std::size_t>(i)] = static_cast<float>(q);
+  }
+  return xn;
+}
+
+// The k-means++ inits of rngs.size() runs advanced in lockstep: at every step the candidates of
+// all runs form one panel and share one pass over x (the pass is bound by reading x, so this
+// saves that many passes). Each run's numbers are exactly those it would get alone: its own
+// stream, its own potentials summed over fixed 4096-row chunks in order. xn: squared row norms.
+std::vector<Matrix> kmeans_plusplus_batch(ConstMatrixView x, int k, std::vector<KMeansRng>& rngs,
+                                          const std::vector<float>& xn) {
   const std::int64_t n = x.rows, d = x.cols;
-  Matrix centers(k, d);
+  const int nb = static_cast<int>(rngs.size());
   const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
+  const auto N = static_cast<std::size_t>(n);
+  std::vector<Matrix> centers(static_cast<std::size_t>(nb), Matrix(k, d));
 
   // First centre: RandomState.choice(n, p=w / w.sum()) with unit weights. numpy builds the cdf from
   // the float32 probabilities promoted to double, normalises by its last entry and searches right.
-  const double p = static_cast<double>(1.0f / static_cast<float>(n));
-  std::vector<double> cdf(static_cast<std::size_t>(n));
-  double acc = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) cdf[static_cast<std::size_t>(i)] = (acc += p);
-  for (auto& v : cdf) v /= acc;
-  const double u0 = rng.uniform();
-  std::int64_t first = std::upper_bound(cdf.begin(), cdf.end(), u0) - cdf.begin();
-  first = std::min(first, n - 1);
-  std::copy_n(x.row(first), d, centers.row(0));
-
-  // Squared distances by the distance trick ||x||^2 + ||c||^2 - 2 x.c (as sklearn's
-  // _euclidean_distances, clamped at 0).
-  std::vector<float> xn(static_cast<std::size_t>(n));
-#pragma omp parallel for schedule(static) if (n * d >= kOmpMinWork)
-  for (std::int64_t i = 0; i < n; ++i) {
-    double q = 0.0;
-    for (std::int64_t c = 0; c < d; ++c) q += static_cast<double>(x(i, c)) * x(i, c);
-    xn[static_cast<std::size_t>(i)] = static_cast<float>(q);
+  std::vector<double> cdf(N);
+  {
+    const double p = static_cast<double>(1.0f / static_cast<float>(n));
+    double acc = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) cdf[static_cast<std::size_t>(i)] = (acc += p);
+    for (auto& v : cdf) v /= acc;
   }
-  constexpr std::int64_t kChunk = 4096;  // fixed chunks: potentials independent of the thread count
+  constexpr std::int64_t kChunk = 4096, kBlock = 256;  // fixed chunks: potentials independent of threads
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<float> closest(static_cast<std::size_t>(n));
-  std::vector<float> cand_dist(static_cast<std::size_t>(trials) * static_cast<std::size_t>(n));
-  std::vector<double> part(static_cast<std::size_t>(chunks) * static_cast<std::size_t>(trials));
-  std::vector<std::int64_t> cand(static_cast<std::size_t>(trials));
-  std::vector<double> cand_pot(static_cast<std::size_t>(trials));
-  Matrix crow(trials, d);
-  // dist[t][i] = min(closest[i], ||x_i - crow_t||^2) for t < m (closest ignored when first);
-  // returns the potentials sum_i dist[t][i] in cand_pot.
+  // Candidate row t of run b is panel column b * m + t (m = 1 for the first centre, else trials).
+  const int max_cols = nb * trials;
+  std::vector<float> closest(static_cast<std::size_t>(nb) * N);
+  std::vector<float> cand_dist(static_cast<std::size_t>(max_cols) * N);
+  std::vector<double> part(static_cast<std::size_t>(chunks) * static_cast<std::size_t>(max_cols));
+  std::vector<double> cand_pot(static_cast<std::size_t>(max_cols)), pot(static_cast<std::size_t>(nb));
+  std::vector<std::int64_t> cand(static_cast<std::size_t>(max_cols));
+  Matrix crow(max_cols, d);
+
+  // cand_dist[col][i] = min(closest_b[i], ||x_i - crow_col||^2) by the distance trick
+  // ||x||^2 + ||c||^2 - 2 x.c clamped at 0 (as sklearn's _euclidean_distances); closest ignored
+  // on the first step. Potentials sum_i cand_dist[col][i] -> cand_pot.
   auto candidate_distances = [&](int m, bool first_step) {
-    std::vector<float> cn(static_cast<std::size_t>(m));
-    for (int t = 0; t < m; ++t) {
-      double q = 0.0;
-      for (std::int64_t c = 0; c < d; ++c) q += static_cast<double>(crow(t, c)) * crow(t, c);
-      cn[static_cast<std::size_t>(t)] = static_cast<float>(q);
-    }
-#pragma omp parallel for schedule(static) if (chunks > 1)
-    for (std::int64_t ch = 0; ch < chunks; ++ch) {
-      double acc[16] = {};
-      for (std::int64_t i = ch * kChunk; i < std::min(n, (ch + 1) * kChunk); ++i) {
-        const float ci = closest[static_cast<std::size_t>(i)];
-        for (int t = 0; t < m; ++t) {
-          float v =
-              xn[static_cast<std::size_t>(i)] + cn[static_cast<std::size_t>(t)] - 2.0f * dot(x.row(i), crow.row(t), d);
-          v = v > 0.0f ? v : 0.0f;
-          if (!first_step) v = std::min(ci, v);
-          cand_dist[static_cast<std::size_t>(t) * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)] = v;
-          acc[t] += v;
+    const int cols = nb * m;
+    const Panel panel = make_panel(crow.data(), crow.cols(), cols, d);
+    const int mp = panel.mp;
+#pragma omp parallel if (chunks > 1 && !omp_in_parallel())
+    {
+      std::vector<float> dots(static_cast<std::size_t>(kBlock * mp));
+      std::vector<double> acc(static_cast<std::size_t>(cols));
+#pragma omp for schedule(static)
+      for (std::int64_t ch = 0; ch < chunks; ++ch) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (std::int64_t b0 = ch * kChunk; b0 < std::min(n, (ch + 1) * kChunk); b0 += kBlock) {
+          const std::int64_t rows = std::min({kBlock, n - b0, (ch + 1) * kChunk - b0});
+          panel_dots(x.row(b0), x.ld, rows, d, panel, dots.data());
+          for (int col = 0; col < cols; ++col) {
+            const float cn = panel.cn[static_cast<std::size_t>(col)];
+            const float* cl = closest.data() + static_cast<std::size_t>(col / m) * N;
+            float* out = cand_dist.data() + static_cast<std::size_t>(col) * N;
+            double a = 0.0;
+            for (std::int64_t r = 0; r < rows; ++r) {
+              const std::int64_t i = b0 + r;
+              float v = xn[static_cast<std::size_t>(i)] + cn - 2.0f * dots[static_cast<std::size_t>(r * mp + col)];
+              v = v > 0.0f ? v : 0.0f;
+              if (!first_step) v = std::min(cl[i], v);
+              out[i] = v;
+              a += v;
+            }
+            acc[static_cast<std::size_t>(col)] += a;
+          }
         }
+        for (int col = 0; col < cols; ++col)
+          part[static_cast<std::size_t>(ch * cols + col)] = acc[static_cast<std::size_t>(col)];
       }
-      for (int t = 0; t < m; ++t) part[static_cast<std::size_t>(ch * m + t)] = acc[t];
     }
-    for (int t = 0; t < m; ++t) {
+    for (int col = 0; col < cols; ++col) {
       double sum = 0.0;
-      for (std::int64_t ch = 0; ch < chunks; ++ch) sum += part[static_cast<std::size_t>(ch * m + t)];
-      cand_pot[static_cast<std::size_t>(t)] = sum;
+      for (std::int64_t ch = 0; ch < chunks; ++ch) sum += part[static_cast<std::size_t>(ch * cols + col)];
+      cand_pot[static_cast<std::size_t>(col)] = sum;
     }
   };
   HMR_ASSERT(trials <= 16, "kmeans++: {} local trials", trials);
 
-  std::copy_n(centers.row(0), d, crow.row(0));
+  for (int b = 0; b < nb; ++b) {
+    const double u0 = rngs[static_cast<std::size_t>(b)].uniform();
+    std::int64_t first = std::upper_bound(cdf.begin(), cdf.end(), u0) - cdf.begin();
+    first = std::min(first, n - 1);
+    std::copy_n(x.row(first), d, centers[static_cast<std::size_t>(b)].row(0));
+    std::copy_n(x.row(first), d, crow.row(b));
+  }
   candidate_distances(1, true);
-  std::copy_n(cand_dist.data(), n, closest.data());
-  double pot = cand_pot[0];
+  std::copy_n(cand_dist.data(), static_cast<std::size_t>(nb) * N, closest.data());
+  for (int b = 0; b < nb; ++b) pot[static_cast<std::size_t>(b)] = cand_pot[static_cast<std::size_t>(b)];
 
   for (int c = 1; c < k; ++c) {
-    acc = 0.0;
-    for (std::int64_t i = 0; i < n; ++i)
-      cdf[static_cast<std::size_t>(i)] = (acc += closest[static_cast<std::size_t>(i)]);
-    for (int t = 0; t < trials; ++t) {
-      const double v = rng.uniform() * pot;
-      cand[static_cast<std::size_t>(t)] = std::min(search_left(cdf, v), n - 1);  // np.clip as sklearn
-      std::copy_n(x.row(cand[static_cast<std::size_t>(t)]), d, crow.row(t));
+    for (int b = 0; b < nb; ++b) {
+      const float* cl = closest.data() + static_cast<std::size_t>(b) * N;
+      double acc = 0.0;
+      for (std::int64_t i = 0; i < n; ++i) cdf[static_cast<std::size_t>(i)] = (acc += cl[i]);
+      for (int t = 0; t < trials; ++t) {
+        const double v = rngs[static_cast<std::size_t>(b)].uniform() * pot[static_cast<std::size_t>(b)];
+        const std::int64_t pick = std::min(search_left(cdf, v), n - 1);  // np.clip as sklearn
+        cand[static_cast<std::size_t>(b * trials + t)] = pick;
+        std::copy_n(x.row(pick), d, crow.row(b * trials + t));
+      }
     }
     candidate_distances(trials, false);
-    int best = 0;
-    for (int t = 1; t < trials; ++t)
-      if (cand_pot[static_cast<std::size_t>(t)] < cand_pot[static_cast<std::size_t>(best)]) best = t;  // first min
-    pot = cand_pot[static_cast<std::size_t>(best)];
-    std::copy_n(cand_dist.data() + static_cast<std::size_t>(best) * static_cast<std::size_t>(n), n, closest.data());
-    std::copy_n(x.row(cand[static_cast<std::size_t>(best)]), d, centers.row(c));
+    for (int b = 0; b < nb; ++b) {
+      const std::size_t c0 = static_cast<std::size_t>(b * trials);
+      int best = 0;
+      for (int t = 1; t < trials; ++t)
+        if (cand_pot[c0 + static_cast<std::size_t>(t)] < cand_pot[c0 + static_cast<std::size_t>(best)])
+          best = t;  // first min
+      pot[static_cast<std::size_t>(b)] = cand_pot[c0 + static_cast<std::size_t>(best)];
+      std::copy_n(cand_dist.data() + (c0 + static_cast<std::size_t>(best)) * N, n,
+                  closest.data() + static_cast<std::size_t>(b) * N);
+      std::copy_n(x.row(cand[c0 + static_cast<std::size_t>(best)]), d, centers[static_cast<std::size_t>(b)].row(c));
+    }
   }
   return centers;
+}
+
+}  // namespace
+
+Matrix kmeans_plusplus(ConstMatrixView x, int k, KMeansRng& rng) {
+  std::vector<KMeansRng> rngs{rng};
+  auto c = kmeans_plusplus_batch(x, k, rngs, row_norms(x));
+  rng = rngs[0];
+  return std::move(c[0]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // cpu Lloyd pieces.
 
+namespace {
+
+constexpr std::int64_t kSumChunk = 4096;  // fixed row chunks of the double sums (thread-count independent)
+constexpr std::int64_t kRowBlock = 256;   // rows per panel product
+
+// Nearest centre of each of `rows` rows from their dots with the panel (ties -> lowest index, as
+// sklearn): argmin ||c||^2 - 2 x.c.
+inline std::int32_t nearest(const Panel& p, const float* dr) {
+  std::int32_t best = 0;
+  float bv = p.cn[0] - 2.0f * dr[0];
+  for (int j = 1; j < p.m; ++j) {
+    const float v = p.cn[static_cast<std::size_t>(j)] - 2.0f * dr[j];
+    if (v < bv) {
+      bv = v;
+      best = static_cast<std::int32_t>(j);
+    }
+  }
+  return best;
+}
+
+bool use_panel(std::int64_t k, std::int64_t d) { return k * d <= 8192; }
+
+// Labels of rows [r0, r1) by the panel (block by block).
+void assign_rows(ConstMatrixView x, const Panel& p, std::int64_t r0, std::int64_t r1, std::int32_t* labels,
+                 std::vector<float>& dots) {
+  dots.resize(static_cast<std::size_t>(kRowBlock * p.mp));
+  for (std::int64_t b0 = r0; b0 < r1; b0 += kRowBlock) {
+    const std::int64_t rows = std::min(kRowBlock, r1 - b0);
+    panel_dots(x.row(b0), x.ld, rows, x.cols, p, dots.data());
+    for (std::int64_t r = 0; r < rows; ++r) labels[b0 + r] = nearest(p, dots.data() + r * p.mp);
+  }
+}
+
+}  // namespace
+
 void kmeans_assign_cpu(ConstMatrixView x, ConstMatrixView centers, std::int32_t* labels, float* dist) {
   const std::int64_t n = x.rows, d = x.cols, k = centers.rows;
-  std::vector<float> cnorm(static_cast<std::size_t>(k));
-  for (std::int64_t j = 0; j < k; ++j) {
-    float s = 0.0f;
-    for (std::int64_t c = 0; c < d; ++c) s += centers(j, c) * centers(j, c);
-    cnorm[static_cast<std::size_t>(j)] = s;
-  }
-  // Each row takes the argmin of ||c||^2 - 2 x.c (ties -> lowest index, as sklearn). Small
-  // centre sets (the usual case) are done in the OpenMP loop; large ones by a GEMM per chunk.
-  auto pick = [&](std::int64_t i, const float* dr) {
-    std::int32_t best = 0;
-    float bv = cnorm[0] - 2.0f * dr[0];
-    for (std::int64_t j = 1; j < k; ++j) {
-      const float v = cnorm[static_cast<std::size_t>(j)] - 2.0f * dr[j];
-      if (v < bv) {
-        bv = v;
-        best = static_cast<std::int32_t>(j);
+  if (use_panel(k, d)) {
+    const Panel p = make_panel(centers.data, centers.ld, static_cast<int>(k), d);
+    const std::int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
+#pragma omp parallel if (n * k * d >= kOmpMinWork && !omp_in_parallel())
+    {
+      std::vector<float> dots;
+#pragma omp for schedule(static)
+      for (std::int64_t b = 0; b < blocks; ++b)
+        assign_rows(x, p, b * kRowBlock, std::min(n, (b + 1) * kRowBlock), labels, dots);
+    }
+  } else {
+    // Large centre sets: a GEMM per chunk.
+    std::vector<float> cnorm(static_cast<std::size_t>(k));
+    for (std::int64_t j = 0; j < k; ++j) {
+      double s = 0.0;
+      for (std::int64_t c = 0; c < d; ++c) s += static_cast<double>(centers(j, c)) * centers(j, c);
+      cnorm[static_cast<std::size_t>(j)] = static_cast<float>(s);
+    }
+    constexpr std::int64_t kChunk = 16384;
+    std::vector<float> dots(static_cast<std::size_t>(std::min(n, kChunk) * k));
+    for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) {
+      const std::int64_t rows = std::min(kChunk, n - r0);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(k),
+                  static_cast<int>(d), 1.0f, x.row(r0), static_cast<int>(x.ld), centers.data,
+                  static_cast<int>(centers.ld), 0.0f, dots.data(), static_cast<int>(k));
+#pragma omp parallel for schedule(static) if (rows * k >= kOmpMinWork && !omp_in_parallel())
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const float* dr = dots.data() + r * k;
+        std::int32_t best = 0;
+        float bv = cnorm[0] - 2.0f * dr[0];
+        for (std::int64_t j = 1; j < k; ++j) {
+          const float v = cnorm[static_cast<std::size_t>(j)] - 2.0f * dr[j];
+          if (v < bv) {
+            bv = v;
+            best = static_cast<std::int32_t>(j);
+          }
+        }
+        labels[r0 + r] = best;
       }
     }
-    labels[i] = best;
-    if (dist) dist[i] = sq_dist(x.row(i), centers.row(best), d);
-  };
-  if (k * d <= 8192 && k <= 256) {
-#pragma omp parallel for schedule(static) if (n * k * d >= kOmpMinWork)
-    for (std::int64_t i = 0; i < n; ++i) {
-      float dr[256];
-      for (std::int64_t j = 0; j < k; ++j) dr[j] = dot(x.row(i), centers.row(j), d);
-      pick(i, dr);
-    }
-    return;
   }
-  constexpr std::int64_t kChunk = 16384;
-  std::vector<float> dots(static_cast<std::size_t>(std::min(n, kChunk) * k));
-  for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) {
-    const std::int64_t rows = std::min(kChunk, n - r0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(k),
-                static_cast<int>(d), 1.0f, x.row(r0), static_cast<int>(x.ld), centers.data,
-                static_cast<int>(centers.ld), 0.0f, dots.data(), static_cast<int>(k));
-#pragma omp parallel for schedule(static) if (rows * k >= kOmpMinWork)
-    for (std::int64_t r = 0; r < rows; ++r) pick(r0 + r, dots.data() + r * k);
+  if (dist) {
+#pragma omp parallel for schedule(static) if (n * d >= kOmpMinWork && !omp_in_parallel())
+    for (std::int64_t i = 0; i < n; ++i) dist[i] = sq_dist(x.row(i), centers.row(labels[i]), d);
   }
 }
 
@@ -252,7 +337,7 @@ void relocate_empty(ConstMatrixView x, const std::int32_t* labels, const float* 
   std::vector<float> own;
   if (dist == nullptr) {  // only now (rarely) are the exact distances needed
     own.resize(static_cast<std::size_t>(n));
-#pragma omp parallel for schedule(static) if (n * d >= kOmpMinWork)
+#pragma omp parallel for schedule(static) if (n * d >= kOmpMinWork && !omp_in_parallel())
     for (std::int64_t i = 0; i < n; ++i)
       own[static_cast<std::size_t>(i)] = sq_dist(x.row(i), old_centers.row(labels[i]), d);
     dist = own.data();
@@ -279,43 +364,63 @@ void relocate_empty(ConstMatrixView x, const std::int32_t* labels, const float* 
   }
 }
 
-// Sums per cluster in fixed chunk order (see kmeans_update_cpu).
-void cluster_sums(ConstMatrixView x, const std::int32_t* labels, int k, std::vector<double>& sum,
-                  std::vector<std::int64_t>& counts) {
+// Adds the rows [r0, r1) into the double sums s [k x d] and counts cnt [k] of their labels.
+void add_rows(ConstMatrixView x, const std::int32_t* labels, std::int64_t r0, std::int64_t r1, double* s,
+              std::int64_t* cnt) {
+  const std::int64_t d = x.cols;
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const std::int32_t j = labels[r];
+    double* sj = s + static_cast<std::size_t>(j) * static_cast<std::size_t>(d);
+    const float* xr = x.row(r);
+#pragma omp simd
+    for (std::int64_t c = 0; c < d; ++c) sj[c] += xr[c];
+    ++cnt[j];
+  }
+}
+
+// Per-cluster sums of fixed 4096-row chunks added in chunk order (thread-count independent). When
+// `assign` is given, each chunk's labels are first recomputed from that panel (one fused pass of
+// sklearn's lloyd_iter) and `changed` counts the labels that differ from the previous ones.
+void cluster_sums(ConstMatrixView x, std::int32_t* labels, int k, const Panel* assign, std::vector<double>& sum,
+                  std::vector<std::int64_t>& counts, std::int64_t* changed) {
   const std::int64_t n = x.rows, d = x.cols;
-  constexpr std::int64_t kChunk = 4096;
-  const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+  const std::int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
   const std::size_t kd = static_cast<std::size_t>(k) * static_cast<std::size_t>(d);
   std::vector<double> part(static_cast<std::size_t>(chunks) * kd, 0.0);
   std::vector<std::int64_t> pcount(static_cast<std::size_t>(chunks) * static_cast<std::size_t>(k), 0);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (std::int64_t ch = 0; ch < chunks; ++ch) {
-    double* s = part.data() + static_cast<std::size_t>(ch) * kd;
-    std::int64_t* cnt = pcount.data() + ch * k;
-    for (std::int64_t r = ch * kChunk; r < std::min(n, (ch + 1) * kChunk); ++r) {
-      const std::int32_t j = labels[r];
-      double* sj = s + static_cast<std::size_t>(j) * static_cast<std::size_t>(d);
-      const float* xr = x.row(r);
-      for (std::int64_t c = 0; c < d; ++c) sj[c] += xr[c];
-      ++cnt[j];
+  std::vector<std::int64_t> pchanged(static_cast<std::size_t>(chunks), 0);
+#pragma omp parallel if (chunks > 1 && n * d * k >= kOmpMinWork && !omp_in_parallel())
+  {
+    std::vector<float> dots;
+    std::vector<std::int32_t> old;
+#pragma omp for schedule(static)
+    for (std::int64_t ch = 0; ch < chunks; ++ch) {
+      const std::int64_t r0 = ch * kSumChunk, r1 = std::min(n, r0 + kSumChunk);
+      if (assign) {
+        old.assign(labels + r0, labels + r1);
+        assign_rows(x, *assign, r0, r1, labels, dots);
+        std::int64_t c = 0;
+        for (std::int64_t r = r0; r < r1; ++r) c += labels[r] != old[static_cast<std::size_t>(r - r0)];
+        pchanged[static_cast<std::size_t>(ch)] = c;
+      }
+      add_rows(x, labels, r0, r1, part.data() + static_cast<std::size_t>(ch) * kd, pcount.data() + ch * k);
     }
   }
   sum.assign(kd, 0.0);
   counts.assign(static_cast<std::size_t>(k), 0);
+  if (changed) *changed = 0;
   for (std::int64_t ch = 0; ch < chunks; ++ch) {
     for (std::size_t o = 0; o < kd; ++o) sum[o] += part[static_cast<std::size_t>(ch) * kd + o];
     for (int j = 0; j < k; ++j) counts[static_cast<std::size_t>(j)] += pcount[static_cast<std::size_t>(ch * k + j)];
+    if (changed) *changed += pchanged[static_cast<std::size_t>(ch)];
   }
 }
 
-}  // namespace
-
-double kmeans_update_cpu(ConstMatrixView x, const std::int32_t* labels, const float* dist, ConstMatrixView old_centers,
-                         Matrix& centers, std::vector<std::int64_t>& counts) {
+// New centres from the sums (after relocation); returns the summed squared shift.
+double finish_update(ConstMatrixView x, const std::int32_t* labels, const float* dist, ConstMatrixView old_centers,
+                     std::vector<double>& sum, std::vector<std::int64_t>& counts, Matrix& centers) {
   const std::int64_t d = x.cols;
   const int k = static_cast<int>(old_centers.rows);
-  std::vector<double> sum;
-  cluster_sums(x, labels, k, sum, counts);
   relocate_empty(x, labels, dist, old_centers, k, sum, counts);
   centers = Matrix(k, d);
   double shift = 0.0;
@@ -333,13 +438,22 @@ double kmeans_update_cpu(ConstMatrixView x, const std::int32_t* labels, const fl
   return shift;
 }
 
+}  // namespace
+
+double kmeans_update_cpu(ConstMatrixView x, const std::int32_t* labels, const float* dist, ConstMatrixView old_centers,
+                         Matrix& centers, std::vector<std::int64_t>& counts) {
+  std::vector<double> sum;
+  cluster_sums(x, const_cast<std::int32_t*>(labels), static_cast<int>(old_centers.rows), nullptr, sum, counts, nullptr);
+  return finish_update(x, labels, dist, old_centers, sum, counts, centers);
+}
+
 double inertia(ConstMatrixView x, ConstMatrixView centers, const std::vector<std::int32_t>& labels) {
   const std::int64_t n = x.rows, d = x.cols;
   HMR_REQUIRE(static_cast<std::int64_t>(labels.size()) == n, "inertia: {} labels for {} rows", labels.size(), n);
   constexpr std::int64_t kChunk = 4096;
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> part(static_cast<std::size_t>(chunks), 0.0);
-#pragma omp parallel for schedule(static) if (chunks > 1)
+#pragma omp parallel for schedule(static) if (chunks > 1 && !omp_in_parallel())
   for (std::int64_t ch = 0; ch < chunks; ++ch) {
     double s = 0.0;
     for (std::int64_t r = ch * kChunk; r < std::min(n, (ch + 1) * kChunk); ++r)
@@ -352,24 +466,37 @@ double inertia(ConstMatrixView x, ConstMatrixView centers, const std::vector<std
 }
 
 LloydRun lloyd_cpu(ConstMatrixView xc, const Matrix& init, int max_iter, double tol) {
-  const std::int64_t n = xc.rows;
+  const std::int64_t n = xc.rows, d = xc.cols;
+  const int k = static_cast<int>(init.rows());
   LloydRun run;
   Matrix centers = init;
   run.labels.assign(static_cast<std::size_t>(n), -1);
-  std::vector<std::int32_t> labels_old(static_cast<std::size_t>(n), -1);
   std::vector<std::int64_t> counts;
+  std::vector<double> sum;
+  const bool fused = use_panel(k, d);
   int it = 0;
   for (; it < max_iter; ++it) {
-    kmeans_assign_cpu(xc, centers, run.labels.data(), nullptr);
+    // One iteration = labels from the centres, then the centres from the labels (sklearn's
+    // lloyd_iter); strict convergence when no label changed.
+    std::int64_t changed = 0;
+    if (fused) {
+      const Panel p = make_panel(centers.data(), centers.cols(), k, d);
+      cluster_sums(xc, run.labels.data(), k, &p, sum, counts, &changed);
+    } else {
+      const std::vector<std::int32_t> old = run.labels;
+      kmeans_assign_cpu(xc, centers, run.labels.data(), nullptr);
+      for (std::int64_t i = 0; i < n; ++i)
+        changed += run.labels[static_cast<std::size_t>(i)] != old[static_cast<std::size_t>(i)];
+      cluster_sums(xc, run.labels.data(), k, nullptr, sum, counts, nullptr);
+    }
     Matrix next;
-    const double shift = kmeans_update_cpu(xc, run.labels.data(), nullptr, centers, next, counts);
+    const double shift = finish_update(xc, run.labels.data(), nullptr, centers, sum, counts, next);
     centers = std::move(next);
-    if (run.labels == labels_old) {
+    if (changed == 0) {
       run.strict = true;
       break;
     }
     if (shift <= tol) break;
-    labels_old = run.labels;
   }
   run.n_iter = std::min(it + 1, max_iter);
   if (!run.strict) kmeans_assign_cpu(xc, centers, run.labels.data(), nullptr);
@@ -429,17 +556,39 @@ KMeansResult kmeans(Backend& backend, ConstMatrixView x, const KMeansOptions& op
   for (std::int64_t r = 0; r < n; ++r)
     for (std::int64_t c = 0; c < d; ++c) xc(r, c) = x(r, c) - meanf[static_cast<std::size_t>(c)];
 
-  // Inits are drawn in sklearn's order from one stream; the runs do not consume randomness, so
-  // all inits can be made first and the runs batched on the device.
-  KMeansRng rng(static_cast<std::uint32_t>(opt.seed & 0xffffffffULL));
+  // Inits are drawn in sklearn's order from one stream. Each init consumes a fixed number of
+  // draws (one uniform for the first centre, 2 + floor(ln k) per further centre) and the runs
+  // draw nothing, so init i starts from the stream advanced past i inits, and the inits can be
+  // made in lockstep (kmeans_plusplus_batch) with the same picks as one after the other.
+  const std::vector<float> xn = row_norms(xc);
   std::vector<Matrix> inits;
   {
     NvtxRange r2("kmeans/init");
-    for (int i = 0; i < opt.n_init; ++i) inits.push_back(kmeans_plusplus(xc, opt.k, rng));
+    const int trials = 2 + static_cast<int>(std::log(static_cast<double>(opt.k)));
+    const std::uint64_t draws_per_init = 2ULL * (1ULL + static_cast<std::uint64_t>(opt.k - 1) * trials);
+    // Batches of inits share the passes over x; their candidate distances take 4 x trials x n
+    // bytes each, so batches are capped at ~256 MB of them.
+    const std::int64_t per_init = static_cast<std::int64_t>(trials) * n * 4;
+    const int batch =
+        static_cast<int>(std::clamp<std::int64_t>((256LL << 20) / std::max<std::int64_t>(per_init, 1), 1, opt.n_init));
+    for (int i0 = 0; i0 < opt.n_init; i0 += batch) {
+      std::vector<KMeansRng> rngs;
+      for (int i = i0; i < std::min(opt.n_init, i0 + batch); ++i) {
+        rngs.emplace_back(static_cast<std::uint32_t>(opt.seed & 0xffffffffULL));
+        rngs.back().discard(draws_per_init * static_cast<std::uint64_t>(i));
+      }
+      for (auto& m : kmeans_plusplus_batch(xc, opt.k, rngs, xn)) inits.push_back(std::move(m));
+    }
   }
   std::vector<LloydRun> runs;
   if (!backend.is_cuda()) {
-    for (const auto& init : inits) runs.push_back(lloyd_cpu(xc, init, opt.max_iter, tol));
+    // The Lloyd runs go to separate threads (each run alone computes exactly what it would on all
+    // threads: its loops use fixed chunks), so no fork/join per iteration.
+    runs.resize(static_cast<std::size_t>(opt.n_init));
+    const bool by_run = opt.n_init > 1 && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(dynamic, 1) if (by_run)
+    for (int i = 0; i < opt.n_init; ++i)
+      runs[static_cast<std::size_t>(i)] = lloyd_cpu(xc, inits[static_cast<std::size_t>(i)], opt.max_iter, tol);
   } else {
     runs = HMR_CUDA_CALL(backend, kmeans_lloyd_runs(backend, xc, inits, opt.max_iter, tol));
   }

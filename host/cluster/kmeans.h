@@ -51,9 +51,10 @@ double inertia(ConstMatrixView x, ConstMatrixView centers, const std::vector<std
 class KMeansRng {
  public:
   explicit KMeansRng(std::uint32_t seed);
-  double uniform();                                       // [0, 1) as numpy random_sample
-  std::uint64_t interval(std::uint64_t max);              // [0, max] as numpy's legacy random_interval
-  std::vector<std::int64_t> permutation(std::int64_t n);  // RandomState.permutation(n)
+  double uniform();                                          // [0, 1) as numpy random_sample
+  std::uint64_t interval(std::uint64_t max);                 // [0, max] as numpy's legacy random_interval
+  std::vector<std::int64_t> permutation(std::int64_t n);     // RandomState.permutation(n)
+  void discard(std::uint64_t draws) { mt_.discard(draws); }  // skips 32-bit draws (uniform() takes 2)
 
  private:
   std::mt19937 mt_;  // std::mt19937(seed) is MT19937 init_genrand, as numpy's legacy seeding
