@@ -186,14 +186,34 @@ AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt) 
     inter.reserve(static_cast<std::size_t>(std::max<sf_count_t>(expect, 0) * ch));
   }
   sf_count_t total = 0;
+  const int sub = sf.info.format & SF_FORMAT_SUBMASK;
+  // 16-bit PCM (WAV, AU, AIFF, FLAC...): read the integers and scale them here, in one
+  // vectorised pass, instead of libsndfile's float path (which zero-filled then converted).
+  // s * 2^-15 is exact, so the samples are the ones sf_readf_float returns.
+  const bool pcm16 = sub == SF_FORMAT_PCM_16;
+  std::vector<short> ibuf;
+  if (pcm16) ibuf.resize(static_cast<std::size_t>(block * ch));
   for (;;) {
     sf_count_t n = block;
     if (want >= 0) n = std::min(n, want - total);
     if (n <= 0) break;
     const std::size_t at = inter.size();
-    inter.resize(at + static_cast<std::size_t>(n * ch));
-    const sf_count_t got = sf_readf_float(sf.f, inter.data() + at, n);
-    inter.resize(at + static_cast<std::size_t>(std::max<sf_count_t>(got, 0) * ch));
+    sf_count_t got = 0;
+    if (pcm16) {
+      got = sf_readf_short(sf.f, ibuf.data(), n);
+      if (got > 0) {
+        const std::size_t m = static_cast<std::size_t>(got * ch);
+        inter.resize(at + m);
+        float* d = inter.data() + at;
+        const short* src = ibuf.data();
+#pragma omp simd
+        for (std::size_t i = 0; i < m; ++i) d[i] = static_cast<float>(src[i]) * (1.0f / 32768.0f);
+      }
+    } else {
+      inter.resize(at + static_cast<std::size_t>(n * ch));
+      got = sf_readf_float(sf.f, inter.data() + at, n);
+      inter.resize(at + static_cast<std::size_t>(std::max<sf_count_t>(got, 0) * ch));
+    }
     if (got <= 0) break;
     total += got;
   }
@@ -232,7 +252,11 @@ AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt) 
     }
   }
   inter = {};
-  if (count_nonfinite(mono) > 0)
+  // Integer sources cannot hold NaN or inf: only float and lossy formats are scanned.
+  const bool integer = sub == SF_FORMAT_PCM_S8 || sub == SF_FORMAT_PCM_U8 || sub == SF_FORMAT_PCM_16 ||
+                       sub == SF_FORMAT_PCM_24 || sub == SF_FORMAT_PCM_32 || sub == SF_FORMAT_ULAW ||
+                       sub == SF_FORMAT_ALAW;
+  if (!integer && count_nonfinite(mono) > 0)
     for (std::size_t i = 0; i < mono.size(); ++i)
       if (!std::isfinite(mono[i])) input_error("{}: non-finite sample at frame {}", path.string(), i);
   if (opt.target_sr > 0 && opt.target_sr != sr) {

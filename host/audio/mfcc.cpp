@@ -11,6 +11,7 @@
 #include "audio/mfcc.h"
 
 #include <fftw3.h>
+#include <immintrin.h>
 #include <omp.h>
 
 #include <unistd.h>
@@ -272,6 +273,7 @@ struct CpuPlan {
   std::vector<float> dct;  // [n_mfcc][n_mels]
   fftwf_plan plan = nullptr;
   float log_ref = 0.0f;
+  bool avx2 = false;  // the AVX2 power tiles apply (chosen once, at run time)
 
   explicit CpuPlan(const MfccParams& params) : p(params) {
     check_params(p);
@@ -282,6 +284,7 @@ struct CpuPlan {
     dct = dct_matrix(p).vec();
     plan = block_plan(p.n_fft);
     log_ref = static_cast<float>(10.0 * std::log10(std::max(p.amin, std::abs(p.ref))));
+    avx2 = __builtin_cpu_supports("avx2");
   }
 };
 
@@ -298,27 +301,78 @@ struct Scratch {
 
 // out[r] = sum over j < n of w[j] * x[j * kBlock + r], for the kBlock lanes r, each summed in
 // j order (the order of the cuda kernels). The lanes are independent, so this is plain vector
-// arithmetic: two 8-float vectors, compiled for AVX2 and for the SSE2 baseline (chosen at run
-// time). No FMA: the AVX2 and baseline clones round alike, so results do not depend on the CPU.
+// arithmetic on two 8-float vectors; it is inlined into the callers, which are compiled for AVX2
+// and for the SSE2 baseline (chosen at run time). No FMA: the AVX2 and baseline clones round
+// alike, so results do not depend on the CPU.
 static_assert(kBlock == 16, "weighted_rows handles 16 lanes as two 8-float vectors");
-__attribute__((target_clones("avx2", "default"))) void weighted_rows(const float* w, const float* x, int n,
-                                                                     float* out) {
-  typedef float v8 __attribute__((vector_size(32)));
-  v8 a0 = {}, a1 = {};
+typedef float v8f __attribute__((vector_size(32)));
+[[gnu::always_inline]] inline void weighted_rows(const float* w, const float* x, int n, float* out) {
+  v8f a0 = {}, a1 = {};
   for (int j = 0; j < n; ++j) {
-    v8 x0, x1;
-    std::memcpy(&x0, x + static_cast<std::size_t>(j) * kBlock, sizeof(v8));
-    std::memcpy(&x1, x + static_cast<std::size_t>(j) * kBlock + 8, sizeof(v8));
+    v8f x0, x1;
+    std::memcpy(&x0, x + static_cast<std::size_t>(j) * kBlock, sizeof(v8f));
+    std::memcpy(&x1, x + static_cast<std::size_t>(j) * kBlock + 8, sizeof(v8f));
     const float wj = w[j];
     a0 += wj * x0;
     a1 += wj * x1;
   }
-  std::memcpy(out, &a0, sizeof(v8));
-  std::memcpy(out + 8, &a1, sizeof(v8));
+  std::memcpy(out, &a0, sizeof(v8f));
+  std::memcpy(out + 8, &a1, sizeof(v8f));
 }
 
-// Mel power of frames [f0, f1) of y into mel[(f - f0) * n_mels + m] (f1 - f0 <= kBlock).
-void mel_block(const CpuPlan& c, Scratch& s, std::span<const float> y, std::int64_t f0, std::int64_t f1, float* mel) {
+// |X|^2 of the kBlock spectra, stored bin-major: pt[k * kBlock + r] (portable version, 16 x 16
+// tiles so the transposing stores stay in L1).
+void power_tiles_generic(const fftwf_complex* spec, int odist, int nb, float* pt) {
+  for (int k0 = 0; k0 < nb; k0 += 16) {
+    const int k1 = std::min(nb, k0 + 16);
+    for (int r = 0; r < kBlock; ++r) {
+      const float* X = reinterpret_cast<const float*>(spec + static_cast<std::size_t>(r) * odist);
+      for (int k = k0; k < k1; ++k)
+        pt[static_cast<std::size_t>(k) * kBlock + r] = X[2 * k] * X[2 * k] + X[2 * k + 1] * X[2 * k + 1];
+    }
+  }
+}
+
+// The same with AVX2: 8 frames x 8 bins per step (re^2 + im^2 by a horizontal add: the same
+// two products and one sum per bin as the portable loop, so the results are identical), then an
+// 8 x 8 register transpose. hadd leaves the bins of a row in the order 0 1 4 5 2 3 6 7.
+__attribute__((target("avx2"))) void power_tiles_avx2(const fftwf_complex* spec, int odist, int nb, float* pt) {
+  static constexpr int kPerm[8] = {0, 1, 4, 5, 2, 3, 6, 7};
+  const int nb8 = nb / 8 * 8;
+  for (int r0 = 0; r0 < kBlock; r0 += 8) {
+    const float* X[8];
+    for (int r = 0; r < 8; ++r) X[r] = reinterpret_cast<const float*>(spec + static_cast<std::size_t>(r0 + r) * odist);
+    for (int k0 = 0; k0 < nb8; k0 += 8) {
+      __m256 v[8];
+      for (int r = 0; r < 8; ++r) {
+        const __m256 a = _mm256_loadu_ps(X[r] + 2 * k0), b = _mm256_loadu_ps(X[r] + 2 * k0 + 8);
+        v[r] = _mm256_hadd_ps(_mm256_mul_ps(a, a), _mm256_mul_ps(b, b));
+      }
+      const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      const __m256 w[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                           _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                           _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                           _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(pt + static_cast<std::size_t>(k0 + kPerm[j]) * kBlock + r0, w[j]);
+    }
+    for (int k = nb8; k < nb; ++k)
+      for (int r = 0; r < 8; ++r)
+        pt[static_cast<std::size_t>(k) * kBlock + r0 + r] =
+            X[r][2 * k] * X[r][2 * k] + X[r][2 * k + 1] * X[r][2 * k + 1];
+  }
+}
+
+// Mel power of frames [f0, f1) of y (f1 - f0 <= kBlock) into one tile, tile[m * kBlock + r] =
+// mel band m of frame f0 + r; lanes past f1 hold 0 (the transform of zeros).
+__attribute__((target_clones("avx2", "default"))) void mel_block(const CpuPlan& c, Scratch& s, std::span<const float> y,
+                                                                 std::int64_t f0, std::int64_t f1, float* tile) {
   const int n_fft = c.p.n_fft, hop = c.p.hop_length;
   const std::int64_t pad = c.p.center ? n_fft / 2 : 0, len = static_cast<std::int64_t>(y.size());
   float* fr = s.frames.get();
@@ -343,16 +397,11 @@ void mel_block(const CpuPlan& c, Scratch& s, std::span<const float> y, std::int6
   }
   fftwf_execute_dft_r2c(c.plan, fr, s.spec.get());
   const int nm = c.p.n_mels, nb = c.nb;
-  // |X|^2 written bin-major in 16 x kBlock tiles, so the transposing stores stay in L1.
   float* pt = s.power_t.data();
-  for (int k0 = 0; k0 < nb; k0 += 16) {
-    const int k1 = std::min(nb, k0 + 16);
-    for (int r = 0; r < kBlock; ++r) {
-      const float* X = reinterpret_cast<const float*>(s.spec.get() + static_cast<std::size_t>(r) * c.odist);
-      for (int k = k0; k < k1; ++k)
-        pt[static_cast<std::size_t>(k) * kBlock + r] = X[2 * k] * X[2 * k] + X[2 * k + 1] * X[2 * k + 1];
-    }
-  }
+  if (c.avx2)
+    power_tiles_avx2(s.spec.get(), c.odist, nb, pt);
+  else
+    power_tiles_generic(s.spec.get(), c.odist, nb, pt);
   const float power = c.p.power;
   const std::size_t np = static_cast<std::size_t>(nb) * kBlock;
   if (power == 1.0f) {
@@ -363,21 +412,20 @@ void mel_block(const CpuPlan& c, Scratch& s, std::span<const float> y, std::int6
   }
   // Each filter's sum runs over its bins in order (as the cuda kernel does), for all kBlock
   // frames at once: the frame lanes are independent, so this vectorises without reordering.
-  const std::int64_t valid = f1 - f0;
   for (int m = 0; m < nm; ++m) {
     const float* wm = c.mel.weights.data() + c.mel.offset[static_cast<std::size_t>(m)];
     const float* col = pt + static_cast<std::size_t>(c.mel.start[static_cast<std::size_t>(m)]) * kBlock;
-    const int cnt = c.mel.count[static_cast<std::size_t>(m)];
-    float acc[kBlock];
-    weighted_rows(wm, col, cnt, acc);
-    for (std::int64_t r = 0; r < valid; ++r) mel[r * nm + m] = acc[r];
+    weighted_rows(wm, col, c.mel.count[static_cast<std::size_t>(m)], tile + static_cast<std::size_t>(m) * kBlock);
   }
 }
 
-// The mel power of one whole clip, [n_frames][n_mels]; blocks split over threads when `inner`.
-std::vector<float> clip_mel(const CpuPlan& c, std::span<const float> y, std::int64_t n_frames, bool inner) {
-  std::vector<float> mel(static_cast<std::size_t>(n_frames) * c.p.n_mels);
+// The mel power of one whole clip in tiles of kBlock frames, [n_blocks][n_mels][kBlock]; blocks
+// split over threads when `inner`.
+// `mel` is resized (every element is written), so a buffer kept by the caller is reused as is.
+void clip_mel(const CpuPlan& c, std::span<const float> y, std::int64_t n_frames, bool inner, std::vector<float>& mel) {
   const std::int64_t blocks = (n_frames + kBlock - 1) / kBlock;
+  const std::size_t tile = static_cast<std::size_t>(c.p.n_mels) * kBlock;
+  mel.resize(static_cast<std::size_t>(blocks) * tile);
   if (inner) {
 #pragma omp parallel
     {
@@ -385,17 +433,21 @@ std::vector<float> clip_mel(const CpuPlan& c, std::span<const float> y, std::int
 #pragma omp for schedule(static)
       for (std::int64_t b = 0; b < blocks; ++b) {
         const std::int64_t f0 = b * kBlock, f1 = std::min(n_frames, f0 + kBlock);
-        mel_block(c, s, y, f0, f1, mel.data() + f0 * c.p.n_mels);
+        mel_block(c, s, y, f0, f1, mel.data() + static_cast<std::size_t>(b) * tile);
       }
     }
   } else {
-    Scratch s(c);
+    thread_local std::unique_ptr<Scratch> cached;  // reused across the clips of a thread
+    thread_local int cached_n_fft = 0;
+    if (!cached || cached_n_fft != c.p.n_fft) {
+      cached = std::make_unique<Scratch>(c);
+      cached_n_fft = c.p.n_fft;
+    }
     for (std::int64_t b = 0; b < blocks; ++b) {
       const std::int64_t f0 = b * kBlock, f1 = std::min(n_frames, f0 + kBlock);
-      mel_block(c, s, y, f0, f1, mel.data() + f0 * c.p.n_mels);
+      mel_block(c, *cached, y, f0, f1, mel.data() + static_cast<std::size_t>(b) * tile);
     }
   }
-  return mel;
 }
 
 struct ClipOut {
@@ -407,7 +459,7 @@ struct ClipOut {
 // vectorises: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) = 2 (s + s^3/3 + ...)
 // with s = (m - 1) / (m + 1), |s| < 0.172, summed to s^15 (relative error < 1e-13). Rounded to
 // float this is librosa's float32 log10 to within one ulp.
-inline double db10(float x) {
+[[gnu::always_inline]] inline double db10(float x) {
   std::uint32_t bits;
   std::memcpy(&bits, &x, sizeof(bits));
   int e = static_cast<int>((bits >> 23) & 0xff) - 127;
@@ -427,46 +479,54 @@ inline double db10(float x) {
   return kTenOverLn10 * (ln_m + e * kLn2);
 }
 
-// dB (with the clip's top_db floor), DCT and summary from a clip's mel power.
-ClipOut finish_clip(const CpuPlan& c, std::vector<float>& mel, std::int64_t n_frames, bool keep_frames) {
+// dB (with the clip's top_db floor), DCT and summary from a clip's mel tiles (clip_mel). Lanes
+// past the last frame hold mel power 0, i.e. the lowest possible dB value: they never raise the
+// peak, and their coefficients are not used.
+__attribute__((target_clones("avx2", "default"))) ClipOut finish_clip(const CpuPlan& c, std::vector<float>& mel,
+                                                                      std::int64_t n_frames, bool keep_frames) {
   const int nm = c.p.n_mels, nk = c.p.n_mfcc;
-  const float amin = static_cast<float>(c.p.amin);
+  const float amin = static_cast<float>(c.p.amin), log_ref = c.log_ref;
   float peak = -INFINITY;
+  const std::size_t n = mel.size();
+  float* v = mel.data();
   if (amin >= FLT_MIN) {  // every input is a normal float: the vectorised log applies
-    const std::size_t n = mel.size();
-    float* v = mel.data();
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(db10(std::max(amin, v[i]))) - c.log_ref;
+#pragma omp simd reduction(max : peak)
+    for (std::size_t i = 0; i < n; ++i) {
+      const float d = static_cast<float>(db10(std::max(amin, v[i]))) - log_ref;
+      v[i] = d;
+      peak = std::max(peak, d);
+    }
   } else {
-    for (float& v : mel) v = 10.0f * std::log10(std::max(amin, v)) - c.log_ref;
+    for (std::size_t i = 0; i < n; ++i) {
+      v[i] = 10.0f * std::log10(std::max(amin, v[i])) - log_ref;
+      peak = std::max(peak, v[i]);
+    }
   }
-  for (float v : mel) peak = std::max(peak, v);
-  if (c.p.top_db > 0) {
-    const float floor = peak - static_cast<float>(c.p.top_db);
-    for (float& v : mel) v = std::max(v, floor);
-  }
+  const float floor = c.p.top_db > 0 ? peak - static_cast<float>(c.p.top_db) : -INFINITY;
   ClipOut out;
-  if (keep_frames) out.frames = Matrix(nk, n_frames);
   std::vector<double> sum(static_cast<std::size_t>(nk), 0.0);
-  std::vector<float> coef(static_cast<std::size_t>(n_frames) * nk);
-  // DCT of kBlock frames at a time from a transposed [n_mels][kBlock] tile: each coefficient is
-  // summed over the mel bands in order (as the cuda kernel does), vectorised across frames.
-  std::vector<float> xt(static_cast<std::size_t>(nm) * kBlock);
+  thread_local std::vector<float> coef;  // every element is written below
+  coef.resize(static_cast<std::size_t>(n_frames) * nk);
+  // DCT of a tile of kBlock frames: each coefficient summed over the mel bands in order (as the
+  // cuda kernel does), vectorised across the frames; the floor is applied as the tile is used.
   const float* dct = c.dct.data();
-  for (std::int64_t f0 = 0; f0 < n_frames; f0 += kBlock) {
+  const std::size_t tile = static_cast<std::size_t>(nm) * kBlock;
+  for (std::int64_t f0 = 0, b = 0; f0 < n_frames; f0 += kBlock, ++b) {
     const std::int64_t valid = std::min<std::int64_t>(kBlock, n_frames - f0);
-    for (std::int64_t r = 0; r < kBlock; ++r)
-      for (int m = 0; m < nm; ++m)
-        xt[static_cast<std::size_t>(m) * kBlock + r] =
-            r < valid ? mel[static_cast<std::size_t>((f0 + r) * nm + m)] : 0.0f;
+    float* xt = v + static_cast<std::size_t>(b) * tile;
+    if (c.p.top_db > 0) {
+#pragma omp simd
+      for (std::size_t i = 0; i < tile; ++i) xt[i] = std::max(xt[i], floor);
+    }
     for (int k = 0; k < nk; ++k) {
-      const float* d = dct + static_cast<std::size_t>(k) * nm;
       float acc[kBlock];
-      weighted_rows(d, xt.data(), nm, acc);
+      weighted_rows(dct + static_cast<std::size_t>(k) * nm, xt, nm, acc);
+      double sk = 0.0;
       for (std::int64_t r = 0; r < valid; ++r) {
         coef[static_cast<std::size_t>((f0 + r) * nk + k)] = acc[r];
-        sum[static_cast<std::size_t>(k)] += acc[r];
+        sk += acc[r];
       }
+      sum[static_cast<std::size_t>(k)] += sk;
     }
   }
   out.summary.resize(static_cast<std::size_t>(2 * nk));
@@ -481,24 +541,34 @@ ClipOut finish_clip(const CpuPlan& c, std::vector<float>& mel, std::int64_t n_fr
     out.summary[static_cast<std::size_t>(2 * k)] = static_cast<float>(mean[static_cast<std::size_t>(k)]);
     out.summary[static_cast<std::size_t>(2 * k + 1)] = static_cast<float>(q[static_cast<std::size_t>(k)] / n_frames);
   }
-  if (keep_frames)
+  if (keep_frames) {
+    out.frames = Matrix(nk, n_frames);
     for (std::int64_t f = 0; f < n_frames; ++f)
       for (int k = 0; k < nk; ++k) out.frames(k, f) = coef[static_cast<std::size_t>(f * nk + k)];
+  }
   return out;
 }
 
-void check_clip(std::span<const float> y, const MfccParams& p, const std::string& what) {
+// Input checks of one clip. `scan`: also look for non-finite samples (the cpu backend skips
+// that pass and calls check_nonfinite only when a clip's mel power is not finite).
+void check_clip(std::span<const float> y, const MfccParams& p, const std::string& what, bool scan = true) {
   HMR_REQUIRE(!y.empty(), "mfcc: {} is empty (zero samples)", what);
   HMR_REQUIRE(frame_count(static_cast<std::int64_t>(y.size()), p) > 0,
               "mfcc: {} has {} samples, fewer than n_fft={} (center=false)", what, y.size(), p.n_fft);
-  if (count_nonfinite(y) > 0)
+  if (scan && count_nonfinite(y) > 0)
     for (std::size_t i = 0; i < y.size(); ++i)
       HMR_REQUIRE(std::isfinite(y[i]), "mfcc: {} has a non-finite sample at index {}", what, i);
 }
 
-ClipOut compute_clip(const CpuPlan& c, std::span<const float> y, bool keep_frames, bool inner) {
+// A non-finite sample makes every frame that holds it non-finite (0 * inf is NaN too), so one
+// pass over the (16x smaller) mel power finds it; only then are the samples scanned for the
+// message. Finite samples whose power overflows pass, as before.
+ClipOut compute_clip(const CpuPlan& c, std::span<const float> y, bool keep_frames, bool inner,
+                     const std::string& what) {
   const std::int64_t n_frames = frame_count(static_cast<std::int64_t>(y.size()), c.p);
-  std::vector<float> mel = clip_mel(c, y, n_frames, inner);
+  thread_local std::vector<float> mel;  // ~0.7 MB per 30 s clip, reused by the thread's next clip
+  clip_mel(c, y, n_frames, inner, mel);
+  if (count_nonfinite(mel) > 0) check_clip(y, c.p, what);
   return finish_clip(c, mel, n_frames, keep_frames);
 }
 
@@ -529,13 +599,15 @@ MfccResult mfcc_clips_cpu(const std::vector<std::span<const float>>& clips, cons
   Stopwatch sw;
   if (n < cpu_threads()) {
     for (std::int64_t i = 0; i < n; ++i) {
-      outs[static_cast<std::size_t>(i)] = compute_clip(c, clips[static_cast<std::size_t>(i)], keep_frames, true);
+      outs[static_cast<std::size_t>(i)] =
+          compute_clip(c, clips[static_cast<std::size_t>(i)], keep_frames, true, fmt::format("clip {}", i));
       lengths[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(clips[static_cast<std::size_t>(i)].size());
     }
   } else {
 #pragma omp parallel for schedule(dynamic, 1)
     for (std::int64_t i = 0; i < n; ++i) {
-      outs[static_cast<std::size_t>(i)] = compute_clip(c, clips[static_cast<std::size_t>(i)], keep_frames, false);
+      outs[static_cast<std::size_t>(i)] =
+          compute_clip(c, clips[static_cast<std::size_t>(i)], keep_frames, false, fmt::format("clip {}", i));
       lengths[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(clips[static_cast<std::size_t>(i)].size());
     }
   }
@@ -569,8 +641,9 @@ MfccResult mfcc_files_cpu(const std::vector<std::filesystem::path>& paths, const
       AudioClip clip = load_audio(paths[u], lo);
       decode_s += sw.seconds();
       sw.reset();
-      check_clip(clip.samples, p, paths[u].string());
-      outs[u] = compute_clip(c, clip.samples, o.keep_frames, false);
+      // load_audio has rejected non-finite samples already.
+      check_clip(clip.samples, p, paths[u].string(), false);
+      outs[u] = compute_clip(c, clip.samples, o.keep_frames, false, paths[u].string());
       compute_s += sw.seconds();
       lengths[u] = clip.size();
       ok[u] = 1;
@@ -601,17 +674,19 @@ Matrix melspectrogram_cpu(std::span<const float> y, const MfccParams& p) {
   const CpuPlan c(p);
   check_clip(y, p, "the clip");
   const std::int64_t n_frames = frame_count(static_cast<std::int64_t>(y.size()), p);
-  const std::vector<float> mel = clip_mel(c, y, n_frames, true);
+  std::vector<float> mel;
+  clip_mel(c, y, n_frames, true, mel);
   Matrix out(p.n_mels, n_frames);
   for (std::int64_t f = 0; f < n_frames; ++f)
-    for (int m = 0; m < p.n_mels; ++m) out(m, f) = mel[static_cast<std::size_t>(f * p.n_mels + m)];
+    for (int m = 0; m < p.n_mels; ++m)
+      out(m, f) = mel[static_cast<std::size_t>(((f / kBlock) * p.n_mels + m) * kBlock + f % kBlock)];
   return out;
 }
 
 Matrix mfcc_cpu(std::span<const float> y, const MfccParams& p) {
   const CpuPlan c(p);
-  check_clip(y, p, "the clip");
-  return compute_clip(c, y, true, true).frames;
+  check_clip(y, p, "the clip", false);
+  return compute_clip(c, y, true, true, "the clip").frames;
 }
 
 // ---- dispatch -----------------------------------------------------------------------------
@@ -620,7 +695,8 @@ MfccResult mfcc_clips(Backend& b, const std::vector<std::span<const float>>& cli
                       bool keep_frames) {
   NvtxRange range("audio/mfcc");
   check_params(p);
-  for (std::size_t i = 0; i < clips.size(); ++i) check_clip(clips[i], p, fmt::format("clip {}", i));
+  // The cpu backend finds non-finite samples from the mel power (compute_clip).
+  for (std::size_t i = 0; i < clips.size(); ++i) check_clip(clips[i], p, fmt::format("clip {}", i), b.is_cuda());
   if (clips.empty()) {
     MfccResult r;
     r.summaries = Matrix(0, 2 * p.n_mfcc);
