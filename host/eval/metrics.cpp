@@ -10,6 +10,9 @@
 #include "eval/metrics.h"
 
 #include <cblas.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -20,8 +23,10 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "cluster/kmeans.h"
+#include "cluster/panel_dots.h"
 #include "core/error.h"
 #include "core/nvtx.h"
 #include "eval/silhouette_detail.h"
@@ -144,11 +149,229 @@ void distances_from_dots(double ni, const double* norm, double* g, std::int64_t 
   }
 }
 
+// ---- all rows at once: cluster-pair tasks with a fused distance kernel ----------------------
+//
+// Rows are sorted by cluster, so the block of distances between clusters p <= q is a contiguous
+// rectangle. Task (p, q, chunk) takes a chunk of rows [a, b) of cluster p and the columns of q
+// (for q == p only the columns j >= a: the distance matrix is symmetric). The kernel forms 4 x 8
+// tiles of dot products in registers (AVX2+FMA, double), turns them into distances and adds them
+// both into the rows' sums (-> sums[i][q]) and, by symmetry, into a per-task column vector (->
+// sums[j][p] for the columns). Nothing larger than a tile is materialised and every sum is taken
+// in an order fixed by the task layout, so the result does not depend on the thread count.
+
+struct SilTask {
+  int p = 0, q = 0;
+  std::int64_t a = 0, b = 0;             // rows (sorted order)
+  std::int64_t c0 = 0, c1 = 0;           // columns
+  std::size_t row_off = 0, col_off = 0;  // into the row-sum and column-sum buffers
+};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+template <int R>
+__attribute__((target("avx2,fma"), always_inline)) inline void sil_tile_avx2(const double* x, std::int64_t d,
+                                                                             const double* xt, std::int64_t ldt,
+                                                                             const double* norm, std::int64_t i,
+                                                                             std::int64_t j, std::int64_t c1, bool diag,
+                                                                             __m256d* rowacc, double* colsum) {
+  __m256d acc[R][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_pd();
+  for (std::int64_t c = 0; c < d; ++c) {
+    const __m256d t0 = _mm256_loadu_pd(xt + c * ldt + j), t1 = _mm256_loadu_pd(xt + c * ldt + j + 4);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256d xv = _mm256_broadcast_sd(x + (i + r) * d + c);
+      acc[r][0] = _mm256_fmadd_pd(xv, t0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_pd(xv, t1, acc[r][1]);
+    }
+  }
+  const __m256d nj0 = _mm256_loadu_pd(norm + j), nj1 = _mm256_loadu_pd(norm + j + 4);
+  const __m256d two = _mm256_set1_pd(2.0), zero = _mm256_setzero_pd();
+  const __m256d j0 = _mm256_set_pd(static_cast<double>(j + 3), static_cast<double>(j + 2), static_cast<double>(j + 1),
+                                   static_cast<double>(j));
+  const __m256d j1 = _mm256_add_pd(j0, _mm256_set1_pd(4.0));
+  const __m256d end = _mm256_set1_pd(static_cast<double>(c1));
+  const __m256d in0 = _mm256_cmp_pd(j0, end, _CMP_LT_OQ), in1 = _mm256_cmp_pd(j1, end, _CMP_LT_OQ);
+  __m256d cs0 = zero, cs1 = zero;
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    const __m256d ni = _mm256_broadcast_sd(norm + i + r);
+    __m256d v0 = _mm256_sub_pd(_mm256_add_pd(ni, nj0), _mm256_mul_pd(two, acc[r][0]));
+    __m256d v1 = _mm256_sub_pd(_mm256_add_pd(ni, nj1), _mm256_mul_pd(two, acc[r][1]));
+    v0 = _mm256_and_pd(_mm256_sqrt_pd(_mm256_max_pd(v0, zero)), in0);
+    v1 = _mm256_and_pd(_mm256_sqrt_pd(_mm256_max_pd(v1, zero)), in1);
+    if (diag) {  // sklearn zeroes the diagonal of X-vs-X distances
+      const __m256d ii = _mm256_set1_pd(static_cast<double>(i + r));
+      v0 = _mm256_andnot_pd(_mm256_cmp_pd(j0, ii, _CMP_EQ_OQ), v0);
+      v1 = _mm256_andnot_pd(_mm256_cmp_pd(j1, ii, _CMP_EQ_OQ), v1);
+    }
+    rowacc[r] = _mm256_add_pd(rowacc[r], _mm256_add_pd(v0, v1));
+    cs0 = _mm256_add_pd(cs0, v0);
+    cs1 = _mm256_add_pd(cs1, v1);
+  }
+  _mm256_storeu_pd(colsum, _mm256_add_pd(_mm256_loadu_pd(colsum), cs0));
+  _mm256_storeu_pd(colsum + 4, _mm256_add_pd(_mm256_loadu_pd(colsum + 4), cs1));
+}
+
+template <int R>
+__attribute__((target("avx2,fma"), always_inline)) inline void sil_rows_avx2(
+    const double* x, std::int64_t d, const double* xt, std::int64_t ldt, const double* norm, std::int64_t i,
+    std::int64_t jb, std::int64_t je, std::int64_t c1, std::int64_t c0, bool diag, double* rowsum, double* colsum) {
+  __m256d rowacc[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) rowacc[r] = _mm256_setzero_pd();
+  for (std::int64_t j = jb; j < je; j += 8) {
+    const bool dg = diag && j < i + R && i < j + 8;
+    sil_tile_avx2<R>(x, d, xt, ldt, norm, i, j, c1, dg, rowacc, colsum + (j - c0));
+  }
+  alignas(32) double tmp[4];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    _mm256_store_pd(tmp, rowacc[r]);
+    rowsum[r] += (tmp[0] + tmp[1]) + (tmp[2] + tmp[3]);
+  }
+}
+
+__attribute__((target("avx2,fma"))) void sil_task_avx2(const double* x, std::int64_t d, const double* xt,
+                                                       std::int64_t ldt, const double* norm, const SilTask& t,
+                                                       double* rowsum, double* colsum) {
+  constexpr std::int64_t kColBlock = 512;  // columns of xt per pass over the rows (L2-resident)
+  const bool diag = t.p == t.q;
+  for (std::int64_t jb = t.c0; jb < t.c1; jb += kColBlock) {
+    const std::int64_t je = std::min(t.c1, jb + kColBlock);
+    std::int64_t i = t.a;
+    for (; i + 4 <= t.b; i += 4)
+      sil_rows_avx2<4>(x, d, xt, ldt, norm, i, jb, je, t.c1, t.c0, diag, rowsum + (i - t.a), colsum);
+    for (; i < t.b; ++i) sil_rows_avx2<1>(x, d, xt, ldt, norm, i, jb, je, t.c1, t.c0, diag, rowsum + (i - t.a), colsum);
+  }
+}
+#endif
+
+// Portable version of the same task (same structure, scalar).
+void sil_task_scalar(const double* x, std::int64_t d, const double* norm, const SilTask& t, double* rowsum,
+                     double* colsum) {
+  for (std::int64_t i = t.a; i < t.b; ++i) {
+    double rs = 0.0;
+    for (std::int64_t j = t.c0; j < t.c1; ++j) {
+      double g = 0.0;
+      for (std::int64_t c = 0; c < d; ++c) g += x[i * d + c] * x[j * d + c];
+      const double v = norm[i] + norm[j] - 2.0 * g;
+      const double dist = (i == j || v <= 0.0) ? 0.0 : std::sqrt(v);
+      rs += dist;
+      colsum[j - t.c0] += dist;
+    }
+    rowsum[i - t.a] += rs;
+  }
+}
+
+void silhouette_sums_all(const SortedData& s, double* sums) {
+  const std::int64_t n = s.x.rows(), d = s.x.cols();
+  const int k = s.k;
+  const auto& off = s.offsets;
+  // Sorted rows in double, their squared norms, and the transposed copy the kernel streams
+  // (padded by 8 zero columns so the last tile's loads stay in bounds).
+  const std::int64_t ldt = n + 8;
+  std::vector<double> xd(static_cast<std::size_t>(n * d)), norm(static_cast<std::size_t>(ldt), 0.0),
+      xt(static_cast<std::size_t>(d * ldt), 0.0);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    double q = 0.0;
+    for (std::int64_t c = 0; c < d; ++c) {
+      const double v = s.x(i, c);
+      xd[static_cast<std::size_t>(i * d + c)] = v;
+      xt[static_cast<std::size_t>(c * ldt + i)] = v;
+      q += v * v;
+    }
+    norm[static_cast<std::size_t>(i)] = q;
+  }
+  // Row chunks: small enough for load balance, large enough that the column sums stay ~64n
+  // doubles in all.
+  const std::int64_t chunk = std::max<std::int64_t>(128, (n / 128 + 3) / 4 * 4);
+  std::vector<SilTask> tasks;
+  std::vector<std::size_t> first(static_cast<std::size_t>(k) * static_cast<std::size_t>(k));  // first task of (p, q)
+  std::size_t rows_total = 0, cols_total = 0;
+  for (int p = 0; p < k; ++p)
+    for (int q = p; q < k; ++q) {
+      first[static_cast<std::size_t>(p * k + q)] = tasks.size();
+      for (std::int64_t a = off[static_cast<std::size_t>(p)]; a < off[static_cast<std::size_t>(p) + 1]; a += chunk) {
+        SilTask t;
+        t.p = p;
+        t.q = q;
+        t.a = a;
+        t.b = std::min(a + chunk, off[static_cast<std::size_t>(p) + 1]);
+        t.c0 = q == p ? a : off[static_cast<std::size_t>(q)];
+        t.c1 = off[static_cast<std::size_t>(q) + 1];
+        t.row_off = rows_total;
+        t.col_off = cols_total;
+        rows_total += static_cast<std::size_t>(t.b - t.a);
+        cols_total += static_cast<std::size_t>(t.c1 - t.c0) + 8;  // + padding for the last tile
+        tasks.push_back(t);
+      }
+    }
+  std::vector<double> rowsum(rows_total, 0.0), colsum(cols_total, 0.0);
+  const bool avx2 = cluster::detail::have_avx2_fma();
+  // Largest tasks first for load balance (the results do not depend on the schedule).
+  std::vector<std::size_t> order(tasks.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t u, std::size_t v) {
+    return (tasks[u].b - tasks[u].a) * (tasks[u].c1 - tasks[u].c0) >
+           (tasks[v].b - tasks[v].a) * (tasks[v].c1 - tasks[v].c0);
+  });
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t o = 0; o < order.size(); ++o) {
+    const SilTask& t = tasks[order[o]];
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (avx2) {
+      sil_task_avx2(xd.data(), d, xt.data(), ldt, norm.data(), t, rowsum.data() + t.row_off, colsum.data() + t.col_off);
+      continue;
+    }
+#endif
+    (void)avx2;
+    sil_task_scalar(xd.data(), d, norm.data(), t, rowsum.data() + t.row_off, colsum.data() + t.col_off);
+  }
+  // Assemble sums[i][q] in a fixed order (see the task layout above).
+  std::vector<int> code(static_cast<std::size_t>(n));
+  for (int q = 0; q < k; ++q)
+    for (std::int64_t j = off[static_cast<std::size_t>(q)]; j < off[static_cast<std::size_t>(q) + 1]; ++j)
+      code[static_cast<std::size_t>(j)] = q;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const int p = code[static_cast<std::size_t>(i)];
+    const std::int64_t ci = (i - off[static_cast<std::size_t>(p)]) / chunk;
+    double* out = sums + i * k;
+    for (int q = 0; q < k; ++q) {
+      double acc = 0.0;
+      if (q >= p) {
+        const SilTask& t = tasks[first[static_cast<std::size_t>(p * k + q)] + static_cast<std::size_t>(ci)];
+        acc = rowsum[t.row_off + static_cast<std::size_t>(i - t.a)];
+        if (q == p)  // the earlier chunks of the same cluster, by symmetry
+          for (std::int64_t c = 0; c < ci; ++c) {
+            const SilTask& u = tasks[first[static_cast<std::size_t>(p * k + p)] + static_cast<std::size_t>(c)];
+            acc += colsum[u.col_off + static_cast<std::size_t>(i - u.c0)];
+          }
+      } else {  // all chunks of cluster q against this row's cluster, by symmetry
+        const std::size_t f = first[static_cast<std::size_t>(q * k + p)];
+        const std::int64_t nq = off[static_cast<std::size_t>(q) + 1] - off[static_cast<std::size_t>(q)];
+        for (std::int64_t c = 0; c < (nq + chunk - 1) / chunk; ++c) {
+          const SilTask& u = tasks[f + static_cast<std::size_t>(c)];
+          acc += colsum[u.col_off + static_cast<std::size_t>(i - u.c0)];
+        }
+      }
+      out[q] = acc;
+    }
+  }
+}
+
 }  // namespace
 
 void silhouette_sums_cpu(const SortedData& s, std::int64_t row0, std::int64_t rows, double* sums) {
   const std::int64_t n = s.x.rows(), d = s.x.cols();
   const int k = s.k;
+  if (row0 == 0 && rows == n) {
+    silhouette_sums_all(s, sums);
+    return;
+  }
+  // A block of rows (the kernel tests' reference): row tiles of distances through DGEMM.
   std::vector<double> xd(static_cast<std::size_t>(n) * static_cast<std::size_t>(d)), norm(static_cast<std::size_t>(n));
 #pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
