@@ -215,9 +215,11 @@ std::filesystem::path wisdom_path() {
 
 // Batched r2c plans, one per n_fft, made once (FFTW_MEASURE, via the wisdom cache) and kept for
 // the process; FFTW's planner is not thread-safe, execution with the new-array interface is.
-fftwf_plan block_plan(int n_fft) {
+// idist: distance between the frames' inputs: n_fft for the framed buffer, or the hop when the
+// frames are read in place from the signal (overlapping, so the input is preserved).
+fftwf_plan block_plan(int n_fft, int idist) {
   // Destroyed at exit so leak checkers see no plan left behind.
-  struct Plans : std::map<int, fftwf_plan> {
+  struct Plans : std::map<std::pair<int, int>, fftwf_plan> {
     ~Plans() {
       for (auto& [n, p] : *this) fftwf_destroy_plan(p);
     }
@@ -226,7 +228,7 @@ fftwf_plan block_plan(int n_fft) {
   static Plans plans;
   static bool imported = false;
   std::lock_guard<std::mutex> lock(mu);
-  auto it = plans.find(n_fft);
+  auto it = plans.find({n_fft, idist});
   if (it != plans.end()) return it->second;
   const std::filesystem::path wisdom = wisdom_path();
   if (!imported && !wisdom.empty()) {
@@ -235,15 +237,15 @@ fftwf_plan block_plan(int n_fft) {
     if (std::filesystem::exists(wisdom, ec)) fftwf_import_wisdom_from_filename(wisdom.c_str());
   }
   const int odist = (n_fft / 2 + 2) & ~1;  // even, so every row keeps the buffer's alignment
-  float* in = fftwf_alloc_real(static_cast<std::size_t>(kBlock) * n_fft);
+  float* in = fftwf_alloc_real(static_cast<std::size_t>(kBlock - 1) * idist + n_fft);
   fftwf_complex* out = fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * odist);
   int n = n_fft;
-  const unsigned flags = FFTW_DESTROY_INPUT;
+  const unsigned flags = idist < n_fft ? FFTW_PRESERVE_INPUT : FFTW_DESTROY_INPUT;
   // Known from wisdom? Then no measuring happens and nothing needs saving.
-  fftwf_plan plan = fftwf_plan_many_dft_r2c(1, &n, kBlock, in, nullptr, 1, n_fft, out, nullptr, 1, odist,
+  fftwf_plan plan = fftwf_plan_many_dft_r2c(1, &n, kBlock, in, nullptr, 1, idist, out, nullptr, 1, odist,
                                             flags | FFTW_MEASURE | FFTW_WISDOM_ONLY);
   if (!plan) {
-    plan = fftwf_plan_many_dft_r2c(1, &n, kBlock, in, nullptr, 1, n_fft, out, nullptr, 1, odist, flags | FFTW_MEASURE);
+    plan = fftwf_plan_many_dft_r2c(1, &n, kBlock, in, nullptr, 1, idist, out, nullptr, 1, odist, flags | FFTW_MEASURE);
     if (plan && !wisdom.empty()) {
       // Temp file + rename: concurrent processes never see a half-written file.
       std::error_code ec;
@@ -256,7 +258,7 @@ fftwf_plan block_plan(int n_fft) {
   fftwf_free(in);
   fftwf_free(out);
   HMR_ASSERT(plan != nullptr, "FFTW could not plan a batched r2c of length {}", n_fft);
-  plans.emplace(n_fft, plan);
+  plans.emplace(std::make_pair(n_fft, idist), plan);
   return plan;
 }
 
@@ -272,6 +274,11 @@ struct CpuPlan {
   MelFilters mel;
   std::vector<float> dct;  // [n_mfcc][n_mels]
   fftwf_plan plan = nullptr;
+  // The default full-length periodic Hann is applied in the frequency domain (3 taps: X_w[k] =
+  // X[k]/2 - (X[k-1] + X[k+1])/4), so interior blocks are transformed straight from the signal
+  // (dplan, inputs a hop apart) without copying frames; other windows use the framed path.
+  bool direct = false;
+  fftwf_plan dplan = nullptr;
   float log_ref = 0.0f;
   bool avx2 = false;  // the AVX2 power tiles apply (chosen once, at run time)
 
@@ -282,21 +289,33 @@ struct CpuPlan {
     window = stft_window(p);
     mel = mel_filters(p);
     dct = dct_matrix(p).vec();
-    plan = block_plan(p.n_fft);
+    direct =
+        (p.win_length == 0 || p.win_length == p.n_fft) && p.n_fft % 2 == 0 && p.n_fft >= 4 && p.hop_length < p.n_fft;
+    if (direct)
+      dplan = block_plan(p.n_fft, p.hop_length);
+    else
+      plan = block_plan(p.n_fft, p.n_fft);
     log_ref = static_cast<float>(10.0 * std::log10(std::max(p.amin, std::abs(p.ref))));
     avx2 = __builtin_cpu_supports("avx2");
   }
 };
 
 // Per-thread scratch: one block of frames and its spectra.
+// The spectra start kSpecPad complex values into their allocation (zeros), so the vector loads of
+// bin k - 1 at k = 0 stay inside it; 4 complex keep the FFTW alignment.
+constexpr int kSpecPad = 4;
 struct Scratch {
-  std::unique_ptr<float, FftwDeleter> frames;
-  std::unique_ptr<fftwf_complex, FftwDeleter> spec;
+  std::unique_ptr<float, FftwDeleter> frames;  // framed: [kBlock][n_fft]; direct: the padded edge span
+  std::unique_ptr<fftwf_complex, FftwDeleter> spec_alloc;
+  fftwf_complex* spec = nullptr;
   std::vector<float> power_t;  // [n_bins][kBlock]: bin-major, so sums over bins vectorise across frames
   explicit Scratch(const CpuPlan& c)
-      : frames(fftwf_alloc_real(static_cast<std::size_t>(kBlock) * c.p.n_fft)),
-        spec(fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * c.odist)),
-        power_t(static_cast<std::size_t>(c.nb) * kBlock) {}
+      : frames(fftwf_alloc_real(static_cast<std::size_t>(kBlock) * std::max(c.p.n_fft, c.p.hop_length) + c.p.n_fft)),
+        spec_alloc(fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * c.odist + kSpecPad)),
+        power_t(static_cast<std::size_t>(c.nb) * kBlock) {
+    spec = spec_alloc.get() + kSpecPad;
+    std::memset(spec_alloc.get(), 0, sizeof(fftwf_complex) * (static_cast<std::size_t>(kBlock) * c.odist + kSpecPad));
+  }
 };
 
 // out[r] = sum over j < n of w[j] * x[j * kBlock + r], for the kBlock lanes r, each summed in
@@ -322,13 +341,24 @@ typedef float v8f __attribute__((vector_size(32)));
 
 // |X|^2 of the kBlock spectra, stored bin-major: pt[k * kBlock + r] (portable version, 16 x 16
 // tiles so the transposing stores stay in L1).
-void power_tiles_generic(const fftwf_complex* spec, int odist, int nb, float* pt) {
+// |X_w[k]|^2 with the Hann window applied in the frequency domain: X_w[k] = X[k]/2 - (X[k-1] +
+// X[k+1])/4, where X[-1] and X[nb] are the conjugates of X[1] and X[nb - 2] (real input, even n_fft).
+inline float hann_power(const float* X, int k, int nb) {
+  const int km = k == 0 ? 1 : k - 1, kp = k == nb - 1 ? nb - 2 : k + 1;
+  const float im_m = k == 0 ? -X[2 * km + 1] : X[2 * km + 1], im_p = k == nb - 1 ? -X[2 * kp + 1] : X[2 * kp + 1];
+  const float re = 0.5f * X[2 * k] - 0.25f * (X[2 * km] + X[2 * kp]);
+  const float im = 0.5f * X[2 * k + 1] - 0.25f * (im_m + im_p);
+  return re * re + im * im;
+}
+
+void power_tiles_generic(const fftwf_complex* spec, int odist, int nb, bool hann, float* pt) {
   for (int k0 = 0; k0 < nb; k0 += 16) {
     const int k1 = std::min(nb, k0 + 16);
     for (int r = 0; r < kBlock; ++r) {
       const float* X = reinterpret_cast<const float*>(spec + static_cast<std::size_t>(r) * odist);
       for (int k = k0; k < k1; ++k)
-        pt[static_cast<std::size_t>(k) * kBlock + r] = X[2 * k] * X[2 * k] + X[2 * k + 1] * X[2 * k + 1];
+        pt[static_cast<std::size_t>(k) * kBlock + r] =
+            hann ? hann_power(X, k, nb) : X[2 * k] * X[2 * k] + X[2 * k + 1] * X[2 * k + 1];
     }
   }
 }
@@ -336,7 +366,8 @@ void power_tiles_generic(const fftwf_complex* spec, int odist, int nb, float* pt
 // The same with AVX2: 8 frames x 8 bins per step (re^2 + im^2 by a horizontal add: the same
 // two products and one sum per bin as the portable loop, so the results are identical), then an
 // 8 x 8 register transpose. hadd leaves the bins of a row in the order 0 1 4 5 2 3 6 7.
-__attribute__((target("avx2"))) void power_tiles_avx2(const fftwf_complex* spec, int odist, int nb, float* pt) {
+__attribute__((target("avx2"))) void power_tiles_avx2(const fftwf_complex* spec, int odist, int nb, bool hann,
+                                                      float* pt) {
   static constexpr int kPerm[8] = {0, 1, 4, 5, 2, 3, 6, 7};
   const int nb8 = nb / 8 * 8;
   for (int r0 = 0; r0 < kBlock; r0 += 8) {
@@ -345,7 +376,14 @@ __attribute__((target("avx2"))) void power_tiles_avx2(const fftwf_complex* spec,
     for (int k0 = 0; k0 < nb8; k0 += 8) {
       __m256 v[8];
       for (int r = 0; r < 8; ++r) {
-        const __m256 a = _mm256_loadu_ps(X[r] + 2 * k0), b = _mm256_loadu_ps(X[r] + 2 * k0 + 8);
+        __m256 a = _mm256_loadu_ps(X[r] + 2 * k0), b = _mm256_loadu_ps(X[r] + 2 * k0 + 8);
+        if (hann) {  // same operations as hann_power; bin 0 (whose k - 1 load is padding) is redone below
+          const __m256 half = _mm256_set1_ps(0.5f), quarter = _mm256_set1_ps(0.25f);
+          const __m256 am = _mm256_loadu_ps(X[r] + 2 * k0 - 2), bm = _mm256_loadu_ps(X[r] + 2 * k0 + 6);
+          const __m256 ap = _mm256_loadu_ps(X[r] + 2 * k0 + 2), bp = _mm256_loadu_ps(X[r] + 2 * k0 + 10);
+          a = _mm256_sub_ps(_mm256_mul_ps(half, a), _mm256_mul_ps(quarter, _mm256_add_ps(am, ap)));
+          b = _mm256_sub_ps(_mm256_mul_ps(half, b), _mm256_mul_ps(quarter, _mm256_add_ps(bm, bp)));
+        }
         v[r] = _mm256_hadd_ps(_mm256_mul_ps(a, a), _mm256_mul_ps(b, b));
       }
       const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
@@ -365,19 +403,36 @@ __attribute__((target("avx2"))) void power_tiles_avx2(const fftwf_complex* spec,
     for (int k = nb8; k < nb; ++k)
       for (int r = 0; r < 8; ++r)
         pt[static_cast<std::size_t>(k) * kBlock + r0 + r] =
-            X[r][2 * k] * X[r][2 * k] + X[r][2 * k + 1] * X[r][2 * k + 1];
+            hann ? hann_power(X[r], k, nb) : X[r][2 * k] * X[r][2 * k] + X[r][2 * k + 1] * X[r][2 * k + 1];
+    if (hann && nb8 > 0)
+      for (int r = 0; r < 8; ++r) pt[r0 + r] = hann_power(X[r], 0, nb);
   }
 }
 
 // Mel power of frames [f0, f1) of y (f1 - f0 <= kBlock) into one tile, tile[m * kBlock + r] =
-// mel band m of frame f0 + r; lanes past f1 hold 0 (the transform of zeros).
+// mel band m of frame f0 + r; lanes past f1 hold 0.
 __attribute__((target_clones("avx2", "default"))) void mel_block(const CpuPlan& c, Scratch& s, std::span<const float> y,
                                                                  std::int64_t f0, std::int64_t f1, float* tile) {
   const int n_fft = c.p.n_fft, hop = c.p.hop_length;
   const std::int64_t pad = c.p.center ? n_fft / 2 : 0, len = static_cast<std::int64_t>(y.size());
   float* fr = s.frames.get();
   const float* w = c.window.data();
-  for (std::int64_t f = f0; f < f0 + kBlock; ++f) {
+  const std::int64_t start = f0 * hop - pad, span = static_cast<std::int64_t>(kBlock - 1) * hop + n_fft;
+  if (c.direct) {
+    // In place when the block's span lies inside the signal and keeps FFTW's alignment; else a
+    // zero-padded copy of the span (the clip's ends, and short clips).
+    const float* in = fr;
+    if (start >= 0 && start + span <= len && fftwf_alignment_of(const_cast<float*>(y.data() + start)) == 0) {
+      in = y.data() + start;
+    } else {
+      for (std::int64_t j = 0; j < span; ++j) {
+        const std::int64_t i = start + j;
+        fr[j] = (i >= 0 && i < len) ? y[static_cast<std::size_t>(i)] : 0.0f;
+      }
+    }
+    fftwf_execute_dft_r2c(c.dplan, const_cast<float*>(in), s.spec);
+  }
+  for (std::int64_t f = f0; f < f0 + kBlock && !c.direct; ++f) {
     float* dst = fr + (f - f0) * n_fft;
     if (f >= f1) {  // unused rows of the last block: transform zeros
       std::fill(dst, dst + n_fft, 0.0f);
@@ -395,13 +450,13 @@ __attribute__((target_clones("avx2", "default"))) void mel_block(const CpuPlan& 
       }
     }
   }
-  fftwf_execute_dft_r2c(c.plan, fr, s.spec.get());
+  if (!c.direct) fftwf_execute_dft_r2c(c.plan, fr, s.spec);
   const int nm = c.p.n_mels, nb = c.nb;
   float* pt = s.power_t.data();
   if (c.avx2)
-    power_tiles_avx2(s.spec.get(), c.odist, nb, pt);
+    power_tiles_avx2(s.spec, c.odist, nb, c.direct, pt);
   else
-    power_tiles_generic(s.spec.get(), c.odist, nb, pt);
+    power_tiles_generic(s.spec, c.odist, nb, c.direct, pt);
   const float power = c.p.power;
   const std::size_t np = static_cast<std::size_t>(nb) * kBlock;
   if (power == 1.0f) {
@@ -417,6 +472,9 @@ __attribute__((target_clones("avx2", "default"))) void mel_block(const CpuPlan& 
     const float* col = pt + static_cast<std::size_t>(c.mel.start[static_cast<std::size_t>(m)]) * kBlock;
     weighted_rows(wm, col, c.mel.count[static_cast<std::size_t>(m)], tile + static_cast<std::size_t>(m) * kBlock);
   }
+  // Lanes past f1 (last block): the direct path transformed whatever the span held there.
+  for (int m = 0; m < nm && f1 - f0 < kBlock; ++m)
+    for (std::int64_t r = f1 - f0; r < kBlock; ++r) tile[static_cast<std::size_t>(m) * kBlock + r] = 0.0f;
 }
 
 // The mel power of one whole clip in tiles of kBlock frames, [n_blocks][n_mels][kBlock]; blocks
@@ -437,11 +495,11 @@ void clip_mel(const CpuPlan& c, std::span<const float> y, std::int64_t n_frames,
       }
     }
   } else {
-    thread_local std::unique_ptr<Scratch> cached;  // reused across the clips of a thread
-    thread_local int cached_n_fft = 0;
-    if (!cached || cached_n_fft != c.p.n_fft) {
+    thread_local std::unique_ptr<Scratch> cached;       // reused across the clips of a thread
+    thread_local std::pair<int, int> cached_for{0, 0};  // the sizes depend on n_fft and hop
+    if (!cached || cached_for != std::make_pair(c.p.n_fft, c.p.hop_length)) {
       cached = std::make_unique<Scratch>(c);
-      cached_n_fft = c.p.n_fft;
+      cached_for = {c.p.n_fft, c.p.hop_length};
     }
     for (std::int64_t b = 0; b < blocks; ++b) {
       const std::int64_t f0 = b * kBlock, f1 = std::min(n_frames, f0 + kBlock);
