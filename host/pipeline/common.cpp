@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "decomp/pca.h"
 #include "eval/metrics.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
@@ -262,6 +263,53 @@ text::TfidfOptions tfidf_settings(const Config& c) {
         if (auto s = e.as_string()) o.tokens.stop_lists.push_back(s->get());
   }
   return o;
+}
+
+ExperimentResult begin_result(Task task, const Backend& b, const Config& c, const fs::path& out,
+                              const std::string& primary_label) {
+  ExperimentResult r;
+  r.task = task;
+  r.device = b.name();
+  r.seed = c.seed();
+  r.primary_label = primary_label;
+  r.out = out;
+  return r;
+}
+
+audio::MfccParams mfcc_params(const Config& c) {
+  audio::MfccParams p;
+  p.sample_rate = static_cast<int>(c.get_int("mfcc.sample_rate"));
+  p.n_fft = static_cast<int>(c.get_int("mfcc.n_fft"));
+  p.hop_length = static_cast<int>(c.get_int("mfcc.hop_length"));
+  p.n_mels = static_cast<int>(c.get_int("mfcc.n_mels"));
+  p.n_mfcc = static_cast<int>(c.get_int("mfcc.n_mfcc"));
+  audio::check_params(p);
+  return p;
+}
+
+PcaKMeans pca_kmeans(Backend& b, const Matrix& x, const Config& c, const cluster::KMeansOptions& km,
+                     const std::string& what, std::uint64_t seed, StageTimings& timings,
+                     std::vector<std::string>& notes) {
+  PcaKMeans out;
+  out.components = c.get_int("pca.components");
+  HMR_REQUIRE(out.components >= 1, "pca.components = {}: must be >= 1", out.components);
+  const std::int64_t max_comps = std::min(x.rows(), x.cols());
+  if (out.components > max_comps) {
+    notes.push_back(fmt::format("PCA components lowered from {} to {} = min(n, d)", out.components, max_comps));
+    out.components = max_comps;
+  }
+  decomp::PcaOptions po;
+  po.solver = decomp::parse_pca_solver(c.get_string("pca.solver"));
+  po.seed = seed;
+  decomp::Pca pca;
+  {
+    ScopedStage st(&timings, "pca");
+    out.z = decomp::fit_transform(b, x, static_cast<int>(out.components), &pca, po);
+  }
+  for (double v : pca.explained_variance_ratio) out.explained += v;
+  ScopedStage st(&timings, "kmeans");
+  out.labels = cluster_rows(b, out.z, km, what);
+  return out;
 }
 
 std::vector<std::int32_t> cluster_rows(Backend& b, const Matrix& x, const cluster::KMeansOptions& opt,

@@ -44,12 +44,7 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   std::error_code ec;
   for (const auto& l : in.lyrics)
     HMR_REQUIRE(fs::is_regular_file(l.path, ec), "--lyrics {}: no such file", l.path.string());
-  ExperimentResult r;
-  r.task = Task::easy;
-  r.device = b.name();
-  r.seed = c.seed();
-  r.primary_label = "language";
-  r.out = out_dir;
+  ExperimentResult r = begin_result(Task::easy, b, c, out_dir, "language");
   OutputDir out(out_dir);
   ReportInputs rep;
   const std::uint64_t seed = r.seed;
@@ -219,34 +214,13 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   }
 
   // ---- baseline: PCA -> K-Means on its own space ----
-  std::int64_t comps = c.get_int("pca.components");
-  HMR_REQUIRE(comps >= 1, "pca.components = {}: must be >= 1", comps);
-  const std::int64_t max_comps = std::min(n, x.cols());
-  if (comps > max_comps) {
-    rep.notes.push_back(fmt::format("PCA components lowered from {} to {} = min(n, d)", comps, max_comps));
-    comps = max_comps;
-  }
-  decomp::PcaOptions po;
-  po.solver = decomp::parse_pca_solver(c.get_string("pca.solver"));
-  po.seed = seed;
-  decomp::Pca pca;
-  Matrix z;
-  {
-    ScopedStage st(&r.timings, "pca");
-    z = decomp::fit_transform(b, x, static_cast<int>(comps), &pca, po);
-  }
-  double evr = 0;
-  for (double v : pca.explained_variance_ratio) evr += v;
-  std::vector<std::int32_t> pca_labels;
-  {
-    ScopedStage st(&r.timings, "kmeans");
-    pca_labels = cluster_rows(b, z, km, "lyrics rows");
-  }
+  const PcaKMeans pca = pca_kmeans(b, x, c, km, "lyrics rows", seed, r.timings, rep.notes);
   {
     ScopedStage st(&r.timings, "metrics");
     r.results.push_back(score_method(
-        b, "pca_kmeans", fmt::format("PCA {} components of TF-IDF ({:.1f}% of the variance)", comps, 100 * evr), z,
-        pca_labels, lang, genre, c, seed));
+        b, "pca_kmeans",
+        fmt::format("PCA {} components of TF-IDF ({:.1f}% of the variance)", pca.components, 100 * pca.explained),
+        pca.z, pca.labels, lang, genre, c, seed));
   }
 
   // ---- plots of the VAE latent ----
@@ -263,11 +237,11 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
     ScopedStage st(&r.timings, "write");
     nn::save_safetensors(out.path("model_text_vae.safetensors"), vae);
     io::write_npy(out.path("latent_vae.npy"), mu);
-    io::write_npy(out.path("latent_pca.npy"), z);
+    io::write_npy(out.path("latent_pca.npy"), pca.z);
     text::write_npz(out.path("tfidf.npz"), tfidf);
     write_lines(out, "vocabulary.txt", model.vocabulary);
     write_labels(out, "labels_vae_kmeans", vae_labels);
-    write_labels(out, "labels_pca_kmeans", pca_labels);
+    write_labels(out, "labels_pca_kmeans", pca.labels);
     write_labels(out, "truth_language", lang.codes, &lang.names);
     if (!genre.empty()) write_labels(out, "truth_genre", genre.codes, &genre.names);
     write_lines(out, "ids.txt", ids);

@@ -38,29 +38,13 @@ std::optional<std::size_t> optional_column(const io::CsvTable& t, const std::str
   return t.find_column(name);
 }
 
-audio::MfccParams mfcc_settings(const Config& c) {
-  audio::MfccParams p;
-  p.sample_rate = static_cast<int>(c.get_int("mfcc.sample_rate"));
-  p.n_fft = static_cast<int>(c.get_int("mfcc.n_fft"));
-  p.hop_length = static_cast<int>(c.get_int("mfcc.hop_length"));
-  p.n_mels = static_cast<int>(c.get_int("mfcc.n_mels"));
-  p.n_mfcc = static_cast<int>(c.get_int("mfcc.n_mfcc"));
-  audio::check_params(p);
-  return p;
-}
-
 }  // namespace
 
 ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c, const fs::path& out_dir) {
   std::error_code ec;
   HMR_REQUIRE(!in.manifest.empty(), "medium: --manifest tracks.csv is required");
   HMR_REQUIRE(fs::is_regular_file(in.manifest, ec), "--manifest {}: no such file", in.manifest.string());
-  ExperimentResult r;
-  r.task = Task::medium;
-  r.device = b.name();
-  r.seed = c.seed();
-  r.primary_label = "language";
-  r.out = out_dir;
+  ExperimentResult r = begin_result(Task::medium, b, c, out_dir, "language");
   OutputDir out(out_dir);
   ReportInputs rep;
   const std::uint64_t seed = r.seed;
@@ -141,7 +125,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   // ---- audio: MFCC summaries, keyed by id ----
   std::map<std::string, std::size_t> audio_row;
   Matrix summaries;
-  const audio::MfccParams mp = mfcc_settings(c);
+  const audio::MfccParams mp = mfcc_params(c);
   {
     std::vector<fs::path> paths;
     for (const auto& t : tracks) paths.push_back(t.audio);

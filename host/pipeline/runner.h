@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/mfcc.h"
 #include "cluster/kmeans.h"
 #include "embed/tsne.h"
 #include "nn/vae.h"
@@ -45,7 +46,12 @@ struct LabelSet {
   bool empty() const { return codes.empty(); }
 };
 
+// A result with the run's identity filled in (task, device, seed, primary label, out).
+ExperimentResult begin_result(Task task, const Backend& b, const Config& c, const std::filesystem::path& out,
+                              const std::string& primary_label);
+
 // Settings from the Config.
+audio::MfccParams mfcc_params(const Config& c);  // [mfcc], checked
 nn::VaeConfig vae_settings(const Config& c, const std::string& section, std::uint64_t seed);
 // The batch lowered to the number of rows when it is larger (a note says so).
 void fit_batch(nn::VaeConfig& v, std::int64_t rows, const std::string& what, std::vector<std::string>& notes);
@@ -57,6 +63,19 @@ text::TfidfOptions tfidf_settings(const Config& c);
 // K-Means on x with k clusters; input error when k > rows.
 std::vector<std::int32_t> cluster_rows(Backend& b, const Matrix& x, const cluster::KMeansOptions& opt,
                                        const std::string& what);
+
+// The PCA baseline: PCA of x (components from [pca], lowered to min(n, d) with a note; solver
+// and seed from the Config) and K-Means of the PCA space with `km`. Stage timings "pca" and
+// "kmeans" are added to `timings`.
+struct PcaKMeans {
+  Matrix z;                          // [n x components] the PCA space (the method is scored on it)
+  std::vector<std::int32_t> labels;  // K-Means of z
+  std::int64_t components = 0;
+  double explained = 0;  // share of the variance z keeps
+};
+PcaKMeans pca_kmeans(Backend& b, const Matrix& x, const Config& c, const cluster::KMeansOptions& km,
+                     const std::string& what, std::uint64_t seed, StageTimings& timings,
+                     std::vector<std::string>& notes);
 
 // Internal metrics on x, label metrics against primary/second (when non-empty; a second label
 // may have -1 codes = unknown, those rows are left out of its metrics).
