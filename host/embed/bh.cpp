@@ -24,12 +24,18 @@ namespace hmr::embed {
 namespace {
 
 constexpr std::int64_t kSumChunk = 4096;  // fixed chunking of Z sums (independent of threads)
+// Points below which a per-iteration loop runs on one thread. Every iteration passes ~9 parallel
+// regions; on a busy machine each fork/join can wait a whole time slice for the other thread
+// (a 240-point run spent 96% of its time spinning in libgomp), while the O(n) loops take
+// microseconds. Results do not depend on the thread count, so this only changes speed.
+constexpr std::int64_t kParLight = 32768;  // O(n) loops: codes, sorting, tree, sums, update
+constexpr std::int64_t kParHeavy = 4096;   // tree walks (repulsion) and CSR rows (attraction)
 
 // Sum of v in fixed chunks of kSumChunk then sequentially over chunks, in double.
 double fixed_order_sum(const float* v, std::int64_t n) {
   const std::int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
   std::vector<double> part(static_cast<std::size_t>(chunks), 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParLight)
   for (std::int64_t c = 0; c < chunks; ++c) {
     double s = 0.0;
     const std::int64_t e = std::min(n, (c + 1) * kSumChunk);
@@ -71,7 +77,7 @@ void build_tree_impl(ConstMatrixView y, Tree& t) {
   for (std::int64_t i = 0; i < n; ++i) t.order[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(i);
   radix_sort(t.code, t.order);
   t.ys.resize(static_cast<std::size_t>(n * D));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParLight)
   for (std::int64_t p = 0; p < n; ++p)
     for (int c = 0; c < D; ++c) t.ys[static_cast<std::size_t>(p * D + c)] = y(t.order[static_cast<std::size_t>(p)], c);
   const std::int64_t m = n - 1;
@@ -79,7 +85,7 @@ void build_tree_impl(ConstMatrixView y, Tree& t) {
   t.first.resize(static_cast<std::size_t>(m));
   t.last.resize(static_cast<std::size_t>(m));
   t.parent.assign(static_cast<std::size_t>(m + n), -1);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParLight)
   for (std::int64_t i = 0; i < m; ++i) {
     std::int32_t l, r;
     bh::karras_node(t.code.data(), n, i, &l, &r, &t.first[static_cast<std::size_t>(i)],
@@ -97,7 +103,7 @@ void build_tree_impl(ConstMatrixView y, Tree& t) {
   // Bottom-up: each leaf walks to the root; at every node the first arrival stops and the second
   // combines the two children, so each node is written once, after both children, without locks.
   std::vector<int> arrivals(static_cast<std::size_t>(m), 0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParLight)
   for (std::int64_t leaf = 0; leaf < n; ++leaf) {
     std::int32_t node = t.parent[static_cast<std::size_t>(m + leaf)];
     while (node >= 0) {
@@ -152,7 +158,7 @@ double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std:
   rep.assign(static_cast<std::size_t>(n * D), 0.0f);
   zi.assign(static_cast<std::size_t>(n), 0.0f);
   std::vector<PackedNode<D>> nodes(static_cast<std::size_t>(m));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParLight)
   for (std::int64_t o = 0; o < m; ++o) {
     PackedNode<D>& q = nodes[static_cast<std::size_t>(o)];
     const auto u = static_cast<std::size_t>(o);
@@ -166,7 +172,7 @@ double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std:
   }
   const float* ys = t.ys.data();
   std::vector<float> zs(static_cast<std::size_t>(n));  // in sorted order, for the fixed-order sum
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) if (n >= kParHeavy)
   for (std::int64_t p = 0; p < n; ++p) {
     float yp[D];
     for (int d = 0; d < D; ++d) yp[d] = ys[p * D + d];
@@ -236,7 +242,7 @@ void morton_codes_cpu(ConstMatrixView y, std::vector<std::uint32_t>& codes, std:
   const int bits = D == 2 ? kMortonBits2 : kMortonBits3;
   const float scale = static_cast<float>(1u << bits) / side;
   codes.resize(static_cast<std::size_t>(n));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParLight)
   for (std::int64_t i = 0; i < n; ++i)
     codes[static_cast<std::size_t>(i)] =
         D == 2 ? bh::morton<2>(y.row(i), lo.data(), scale) : bh::morton<3>(y.row(i), lo.data(), scale);
@@ -264,7 +270,7 @@ void attraction_cpu(const Csr& p, ConstMatrixView y, std::vector<float>& attr, d
   const int D = static_cast<int>(y.cols);
   attr.assign(static_cast<std::size_t>(n * D), 0.0f);
   std::vector<float> rowlog(plogw ? static_cast<std::size_t>(n) : 0);
-#pragma omp parallel for schedule(dynamic, 256)
+#pragma omp parallel for schedule(dynamic, 256) if (n >= kParHeavy)
   for (std::int64_t i = 0; i < n; ++i) {
     float f[3] = {0.0f, 0.0f, 0.0f};
     float lg = 0.0f;
@@ -292,7 +298,7 @@ void update_cpu(std::vector<float>& y, std::vector<float>& update, std::vector<f
   const auto m = static_cast<std::int64_t>(y.size());
   const float inv_z = static_cast<float>(1.0 / z), ex = static_cast<float>(exag), eta = static_cast<float>(lr),
               mom = static_cast<float>(momentum), gmin = static_cast<float>(min_gain);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (m >= 2 * kParLight)
   for (std::int64_t e = 0; e < m; ++e) {
     const float g = ex * attr[static_cast<std::size_t>(e)] - rep[static_cast<std::size_t>(e)] * inv_z;
     float u = update[static_cast<std::size_t>(e)], gn = gains[static_cast<std::size_t>(e)];
