@@ -6,7 +6,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -592,7 +597,9 @@ TEST(TsneTrustworthiness, MatchesDefinitionOnTrivialCases) {
 }
 
 // Full default run on scikit-learn's digits on the cpu backend.
-TEST(E2eTsne, DigitsMatchesSklearnAndOpenTsneQuality) {
+// The whole default run on digits takes ~40 s of CPU on the 2-core machine: labelled slow (ctest
+// -L slow), not part of the quick e2e set; its assertions are the acceptance criteria.
+TEST(SlowTsne, DigitsEndToEndMatchesSklearnAndOpenTsneQuality) {
   const Matrix x = load_digits();
   const auto ref = reference()["digits"];
   auto b = make_cpu_backend();
@@ -607,6 +614,122 @@ TEST(E2eTsne, DigitsMatchesSklearnAndOpenTsneQuality) {
   EXPECT_GE(tw, 0.98);
   EXPECT_LE(r.kl, 1.05 * std::min(kl_sk, kl_ot));
   EXPECT_GE(r.kl, 0.8 * kl_sk);  // far below the references would mean a wrong KL
+}
+
+// ---- the hmr tsne command end to end --------------------------------------------------------
+
+struct CmdResult {
+  int code;
+  std::string out;
+};
+
+CmdResult run_hmr(const std::string& args) {
+  const std::string cmd = std::string(HMR_BINARY_DIR) + "/apps/hmr " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  const int status = p ? pclose(p) : -1;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::uintmax_t file_size_or_0(const std::filesystem::path& p) {
+  std::error_code ec;
+  const auto s = std::filesystem::file_size(p, ec);
+  return ec ? 0 : s;
+}
+
+TEST(E2eTsne, CommandWritesEmbeddingAndPlotAndRejectsBadInput) {
+  if (!std::filesystem::exists(std::string(HMR_BINARY_DIR) + "/apps/hmr"))
+    GTEST_SKIP() << "the hmr program is not built in " << HMR_BINARY_DIR;
+  const auto dir = std::filesystem::temp_directory_path() / ("hmr_tsne_e2e_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // 240 points in 6-D, 3 separated clusters; labels and their names for the plot.
+  const Matrix x = blobs(240, 6, 3, 12.0f, 5);
+  std::vector<std::int32_t> labels(240);
+  for (int i = 0; i < 240; ++i) labels[static_cast<std::size_t>(i)] = i % 3;  // blobs() puts row i in cluster i % 3
+  io::write_npy(dir / "x.npy", x);
+  io::write_npy(dir / "labels.npy", labels);
+  {
+    std::ofstream names(dir / "names.txt");
+    names << "alpha\nbeta\ngamma\n";
+  }
+  const std::string y = (dir / "y.npy").string(), png = (dir / "plot.png").string();
+  auto r = run_hmr("--device cpu --seed 3 tsne --input " + (dir / "x.npy").string() + " --out " + y +
+                   " --perplexity 10 --iters 300 --plot " + png + " --labels " + (dir / "labels.npy").string() +
+                   " --label-names " + (dir / "names.txt").string() + " --title e2e");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("KL divergence"), std::string::npos) << r.out;
+  const Matrix emb = io::read_matrix(y);
+  ASSERT_EQ(emb.rows(), 240);
+  ASSERT_EQ(emb.cols(), 2);
+  double spread = 0.0;
+  for (float v : emb.vec()) {
+    ASSERT_TRUE(std::isfinite(v));
+    spread = std::max(spread, static_cast<double>(std::fabs(v)));
+  }
+  EXPECT_GT(spread, 1.0) << "the embedding did not expand from the 1e-4 initialisation";
+  // Separated clusters stay separated: every point's nearest embedded neighbour shares its label.
+  int wrong = 0;
+  for (int i = 0; i < 240; ++i) {
+    int best = -1;
+    double bd = 1e300;
+    for (int j = 0; j < 240; ++j) {
+      if (j == i) continue;
+      const double dx = emb(i, 0) - emb(j, 0), dy = emb(i, 1) - emb(j, 1);
+      if (dx * dx + dy * dy < bd) {
+        bd = dx * dx + dy * dy;
+        best = j;
+      }
+    }
+    wrong += labels[static_cast<std::size_t>(best)] != labels[static_cast<std::size_t>(i)];
+  }
+  EXPECT_EQ(wrong, 0);
+  // The plot: a PNG (signature) and an SVG next to it naming the labels.
+  ASSERT_GT(file_size_or_0(png), 1000u);
+  {
+    std::ifstream f(png, std::ios::binary);
+    char sig[8] = {};
+    f.read(sig, 8);
+    EXPECT_EQ(std::string(sig + 1, 3), "PNG");
+  }
+  const auto svg = dir / "plot.svg";
+  ASSERT_GT(file_size_or_0(svg), 1000u);
+  {
+    std::ifstream f(svg);
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("<svg"), std::string::npos);
+  }
+  // Same seed -> the same embedding file.
+  const std::string y2 = (dir / "y2.npy").string();
+  r = run_hmr("--device cpu --seed 3 tsne --input " + (dir / "x.npy").string() + " --out " + y2 +
+              " --perplexity 10 --iters 300");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(io::read_matrix(y2).vec(), emb.vec());
+
+  // Bad input: exit code 2 with one error line, no output written.
+  const auto expect_bad = [&](const std::string& args, const std::string& what) {
+    const auto b = run_hmr("--device cpu tsne " + args);
+    EXPECT_EQ(b.code, 2) << what << ": " << b.out;
+    EXPECT_FALSE(b.out.empty()) << what;
+  };
+  Matrix tiny(3, 4, 1.0f);  // N < 4
+  io::write_npy(dir / "tiny.npy", tiny);
+  Matrix nan = x;
+  nan(7, 2) = std::nanf("");
+  io::write_npy(dir / "nan.npy", nan);
+  const std::string bad_out = (dir / "bad.npy").string();
+  expect_bad("--input " + (dir / "tiny.npy").string() + " --out " + bad_out, "N < 4");
+  expect_bad("--input " + (dir / "nan.npy").string() + " --out " + bad_out, "NaN");
+  expect_bad("--input " + (dir / "x.npy").string() + " --out " + bad_out + " --perplexity 300", "perplexity >= N");
+  expect_bad("--input " + (dir / "missing.npy").string() + " --out " + bad_out, "missing file");
+  io::write_npy(dir / "short_labels.npy", std::vector<std::int32_t>(100, 0));
+  expect_bad("--input " + (dir / "x.npy").string() + " --out " + bad_out + " --plot " + png + " --labels " +
+                 (dir / "short_labels.npy").string(),
+             "labels of another length");
+  EXPECT_FALSE(std::filesystem::exists(bad_out));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
