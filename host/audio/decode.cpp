@@ -154,7 +154,9 @@ std::vector<float> resample(std::span<const float> y, double orig_sr, double tar
   return out;
 }
 
-AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt) {
+AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt) { return load_audio(path, opt, {}); }
+
+AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt, std::vector<float>&& reuse) {
   HMR_REQUIRE(std::isfinite(opt.offset) && opt.offset >= 0, "{}: offset must be >= 0 seconds (got {})", path.string(),
               opt.offset);
   HMR_REQUIRE(std::isfinite(opt.duration) || opt.duration < 0, "{}: duration must be finite", path.string());
@@ -179,7 +181,10 @@ AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt) 
       }
     }
   }
-  std::vector<float> inter;
+  // inter holds `used` decoded values; its size only grows (a reused buffer is not zero-filled
+  // again) and is cut to `used` at the end.
+  std::vector<float> inter = std::move(reuse);
+  std::size_t used = 0;
   const sf_count_t block = 65536;
   if (sf.info.frames > 0 && sf.info.frames < (sf_count_t{1} << 34)) {
     const sf_count_t expect = want >= 0 ? std::min(want, sf.info.frames) : sf.info.frames;
@@ -197,26 +202,27 @@ AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt) 
     sf_count_t n = block;
     if (want >= 0) n = std::min(n, want - total);
     if (n <= 0) break;
-    const std::size_t at = inter.size();
+    const std::size_t at = used;
     sf_count_t got = 0;
     if (pcm16) {
       got = sf_readf_short(sf.f, ibuf.data(), n);
       if (got > 0) {
         const std::size_t m = static_cast<std::size_t>(got * ch);
-        inter.resize(at + m);
+        if (inter.size() < at + m) inter.resize(at + m);
         float* d = inter.data() + at;
         const short* src = ibuf.data();
 #pragma omp simd
         for (std::size_t i = 0; i < m; ++i) d[i] = static_cast<float>(src[i]) * (1.0f / 32768.0f);
       }
     } else {
-      inter.resize(at + static_cast<std::size_t>(n * ch));
+      if (inter.size() < at + static_cast<std::size_t>(n * ch)) inter.resize(at + static_cast<std::size_t>(n * ch));
       got = sf_readf_float(sf.f, inter.data() + at, n);
-      inter.resize(at + static_cast<std::size_t>(std::max<sf_count_t>(got, 0) * ch));
     }
     if (got <= 0) break;
+    used += static_cast<std::size_t>(got * ch);
     total += got;
   }
+  inter.resize(used);
   const int e = sf_error(sf.f);
   HMR_REQUIRE(e == SF_ERR_NO_ERROR, "{}: decoding failed after {} frames: {}", path.string(), total, sf_strerror(sf.f));
   // A file that ends before its header says it should is truncated. libsndfile quietly reads
@@ -237,21 +243,19 @@ AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt) 
   clip.path = path.string();
   clip.native_rate = sr;
   clip.channels = ch;
-  std::vector<float> mono;
-  if (ch == 1) {
-    mono = std::move(inter);
-  } else {
-    mono.resize(static_cast<std::size_t>(total));
-    // np.mean over channels in float32: sequential sum, then one division.
+  if (ch > 1) {
+    // np.mean over channels in float32: sequential sum, then one division. In place: frame i
+    // is written at i <= i * ch, after its channels were read.
     const float inv_n = static_cast<float>(ch);
     for (sf_count_t i = 0; i < total; ++i) {
       const float* fr = inter.data() + i * ch;
       float acc = 0.0f;
       for (int c = 0; c < ch; ++c) acc += fr[c];
-      mono[static_cast<std::size_t>(i)] = acc / inv_n;
+      inter[static_cast<std::size_t>(i)] = acc / inv_n;
     }
+    inter.resize(static_cast<std::size_t>(total));
   }
-  inter = {};
+  std::vector<float> mono = std::move(inter);
   // Integer sources cannot hold NaN or inf: only float and lossy formats are scanned.
   const bool integer = sub == SF_FORMAT_PCM_S8 || sub == SF_FORMAT_PCM_U8 || sub == SF_FORMAT_PCM_16 ||
                        sub == SF_FORMAT_PCM_24 || sub == SF_FORMAT_PCM_32 || sub == SF_FORMAT_ULAW ||

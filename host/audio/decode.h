@@ -35,6 +35,9 @@ struct LoadOptions {
 };
 
 AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& options);
+// The same, decoding into `reuse`'s memory (e.g. the samples of the previous clip): a thread that
+// loads many files this way touches no fresh pages and zero-fills nothing.
+AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& options, std::vector<float>&& reuse);
 inline AudioClip load_audio(const std::filesystem::path& path, int target_sr = 22050, double offset = 0.0,
                             double duration = -1.0) {
   return load_audio(path, LoadOptions{target_sr, offset, duration});

@@ -696,7 +696,8 @@ MfccResult mfcc_files_cpu(const std::vector<std::filesystem::path>& paths, const
     if (abort.load(std::memory_order_relaxed)) continue;
     try {
       Stopwatch sw;
-      AudioClip clip = load_audio(paths[u], lo);
+      thread_local std::vector<float> recycled;  // the previous clip's samples: memory reused
+      AudioClip clip = load_audio(paths[u], lo, std::move(recycled));
       decode_s += sw.seconds();
       sw.reset();
       // load_audio has rejected non-finite samples already.
@@ -704,6 +705,7 @@ MfccResult mfcc_files_cpu(const std::vector<std::filesystem::path>& paths, const
       outs[u] = compute_clip(c, clip.samples, o.keep_frames, false, paths[u].string());
       compute_s += sw.seconds();
       lengths[u] = clip.size();
+      recycled = std::move(clip.samples);
       ok[u] = 1;
     } catch (const std::exception& e) {
       errors[u] = e.what();
