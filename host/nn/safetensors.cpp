@@ -75,6 +75,7 @@ void save_safetensors(const std::filesystem::path& path, const VaeModel& m) {
   meta["hmr.arch"] = arch_json(m.config);
   meta["hmr.loss"] = to_string(m.config.loss);
   meta["hmr.beta"] = fmt::format("{}", m.config.beta);
+  meta["hmr.free_bits"] = fmt::format("{}", m.config.free_bits);
   meta["hmr.config"] = to_toml(m.config);
   meta["hmr.standardized"] = m.standardized ? "true" : "false";
   if (m.standardized) {
@@ -158,6 +159,14 @@ VaeModel load_safetensors(const std::filesystem::path& path) {
     char* end = nullptr;
     cfg.beta = std::strtof(b.c_str(), &end);
     HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.beta' is not a number: '{}'", ps, b);
+  }
+  // A file without hmr.free_bits (PyTorch, or hmr before free bits) was trained with the plain KL.
+  cfg.free_bits = 0.0f;
+  if (meta.contains("hmr.free_bits")) {
+    const std::string b = meta_str("hmr.free_bits");
+    char* end = nullptr;
+    cfg.free_bits = std::strtof(b.c_str(), &end);
+    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.free_bits' is not a number: '{}'", ps, b);
   }
   HMR_REQUIRE(cfg.input_dim > 0, "{}: metadata gives input_dim {}", ps, cfg.input_dim);
   cfg.validate();

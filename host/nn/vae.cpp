@@ -61,6 +61,8 @@ void VaeConfig::validate() const {
   HMR_REQUIRE(!(loss == Loss::bce && output != Output::sigmoid),
               "vae: loss 'bce' needs output 'sigmoid' (probabilities), got output '{}'", to_string(output));
   HMR_REQUIRE(std::isfinite(beta) && beta >= 0.0f, "vae: beta must be finite and >= 0, got {}", beta);
+  HMR_REQUIRE(std::isfinite(free_bits) && free_bits >= 0.0f, "vae: free_bits must be finite and >= 0, got {}",
+              free_bits);
   HMR_REQUIRE(warmup_epochs >= 0, "vae: warmup_epochs must be >= 0, got {}", warmup_epochs);
   HMR_REQUIRE(epochs > 0, "vae: epochs must be > 0, got {}", epochs);
   HMR_REQUIRE(batch > 0, "vae: batch must be > 0, got {}", batch);
@@ -165,6 +167,8 @@ void apply_override(VaeConfig& c, const std::string& key_in, const std::string& 
     c.standardize = parse_bool(key, v);
   else if (key == "beta")
     c.beta = parse_number<float>(key, v);
+  else if (key == "free_bits")
+    c.free_bits = parse_number<float>(key, v);
   else if (key == "warmup_epochs")
     c.warmup_epochs = parse_number<int>(key, v);
   else if (key == "epochs")
@@ -228,12 +232,13 @@ std::string to_toml(const VaeConfig& c) {
   for (int h : c.hidden) hidden += (hidden.empty() ? "" : ", ") + std::to_string(h);
   return fmt::format(
       "[vae]\ninput_dim = {}\nhidden = [{}]\nlatent = {}\nactivation = \"{}\"\noutput = \"{}\"\nloss = \"{}\"\n"
-      "standardize = {}\nbeta = {}\nwarmup_epochs = {}\nepochs = {}\nbatch = {}\nlr = {}\nadam_beta1 = {}\n"
+      "standardize = {}\nbeta = {}\nfree_bits = {}\nwarmup_epochs = {}\nepochs = {}\nbatch = {}\nlr = {}\nadam_beta1 = "
+      "{}\n"
       "adam_beta2 = {}\nadam_eps = {}\nweight_decay = {}\nclip_norm = {}\nval_fraction = {}\npatience = {}\n"
       "seed = {}\ncuda_graph = {}\n",
       c.input_dim, hidden, c.latent, to_string(c.activation), to_string(c.output), to_string(c.loss), c.standardize,
-      c.beta, c.warmup_epochs, c.epochs, c.batch, c.lr, c.adam_beta1, c.adam_beta2, c.adam_eps, c.weight_decay,
-      c.clip_norm, c.val_fraction, c.patience, c.seed, c.cuda_graph);
+      c.beta, c.free_bits, c.warmup_epochs, c.epochs, c.batch, c.lr, c.adam_beta1, c.adam_beta2, c.adam_eps,
+      c.weight_decay, c.clip_norm, c.val_fraction, c.patience, c.seed, c.cuda_graph);
 }
 
 // ---- parameters -------------------------------------------------------------------------------
@@ -335,7 +340,7 @@ LossTerms host_loss(const NetPlan& p, const Matrix& x, const Matrix& h, const Ma
   for (std::int64_t r = 0; r < x.rows(); ++r) {
     for (int j = 0; j < L; ++j) {
       const double mu = h(r, j), lv = h(r, L + j);
-      t.kl += -0.5 * (1.0 + lv - mu * mu - std::exp(lv));
+      t.kl += std::max(static_cast<double>(p.free_bits), -0.5 * (1.0 + lv - mu * mu - std::exp(lv)));
     }
     for (std::int64_t c = 0; c < x.cols(); ++c) {
       const double a = logits(r, c), xv = x(r, c);

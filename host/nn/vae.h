@@ -5,7 +5,7 @@
 //   fc_mu, fc_logvar = Linear(h_last, L)                                      fc_mu.weight [L, h_last]
 //   decoder = Sequential(Linear(L, h_last), act, ..., Linear(h0, D)[, Sigmoid])  decoder.{2i}.weight
 //   z = mu + exp(0.5 logvar) * eps,  eps ~ N(0, I)
-//   loss = mean over the batch of [ recon(x, x_hat) + beta * KL(q(z|x) || N(0, I)) ]
+//   loss = mean over the batch of [ recon(x, x_hat) + beta * sum_j max(free_bits, KL_j(q(z|x) || N(0, I))) ]
 //          recon = sum over features of (x_hat - x)^2 (mse) or of BCE(x_hat, x) (bce, sigmoid output)
 //
 // Weights are initialised like torch.nn.Linear (U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and
@@ -54,6 +54,10 @@ struct VaeConfig {
   bool standardize = true;  // fit a StandardScaler on the training rows (dense features)
   // objective
   float beta = 1.0f;
+  // Free bits (Kingma et al., NeurIPS 2016), per sample and latent dimension: the KL term is
+  // sum_j max(free_bits, KL_j), so a dimension below free_bits nats costs a constant and gets no KL
+  // gradient. Keeps the latent dimensions of a beta-VAE from collapsing to the prior; 0 = off.
+  float free_bits = 0.5f;
   int warmup_epochs = 0;  // beta ramps linearly: beta * min(1, (epoch + 1) / warmup_epochs)
   // optimisation
   int epochs = 100;
@@ -149,7 +153,7 @@ LossTerms evaluate_vae(Backend& backend, const VaeModel& m, const Matrix& x, flo
 
 // .safetensors (https://huggingface.co/docs/safetensors): F32 tensors named and shaped as the
 // PyTorch module above; __metadata__ holds "format": "pt", "hmr.arch" (JSON: input_dim, hidden,
-// latent, activation, output), "hmr.loss", "hmr.beta", "hmr.config" (the TOML), and, when
+// latent, activation, output), "hmr.loss", "hmr.beta", "hmr.free_bits" (absent: 0), "hmr.config" (the TOML), and, when
 // standardised, "hmr.scaler_mean" / "hmr.scaler_scale" (JSON arrays, exact float round trip).
 // Writes atomically.
 void save_safetensors(const std::filesystem::path& path, const VaeModel& m);

@@ -19,6 +19,7 @@ NetPlan make_plan(const VaeConfig& c) {
   p.latent = c.latent;
   p.output = c.output;
   p.loss = c.loss;
+  p.free_bits = c.free_bits;
   std::size_t off = 0;
   auto add = [&](int in, int out, Activation act) {
     DenseLayer l;
@@ -227,7 +228,8 @@ void reparam_forward(const T* h, const T* eps, T* z, std::int64_t rows, int late
 
 template <class T>
 void reparam_kl_backward(const T* h, const T* eps, const T* dz, std::int64_t rows, int latent, T beta, T inv_batch,
-                         T* dh, double* kl_rows) {
+                         T* dh, double* kl_rows, float free_bits) {
+  const double fb = free_bits;
 #pragma omp parallel for schedule(static) if (rows * latent > kParallelMin)
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* mu = h + r * 2 * latent;
@@ -237,9 +239,13 @@ void reparam_kl_backward(const T* h, const T* eps, const T* dz, std::int64_t row
     double kl = 0.0;
     for (int j = 0; j < latent; ++j) {
       const T e = std::exp(lv[j]), s = std::exp(T(0.5) * lv[j]), g = dz[r * latent + j];
-      kl += -0.5 * (1.0 + static_cast<double>(lv[j]) - static_cast<double>(mu[j]) * mu[j] - static_cast<double>(e));
-      dmu[j] = g + beta * mu[j] * inv_batch;
-      dlv[j] = g * T(0.5) * s * eps[r * latent + j] + beta * T(0.5) * (e - T(1)) * inv_batch;
+      const double kj =
+          -0.5 * (1.0 + static_cast<double>(lv[j]) - static_cast<double>(mu[j]) * mu[j] - static_cast<double>(e));
+      const bool on = fb <= 0.0 || kj > fb;
+      kl += on ? kj : fb;
+      const T b = on ? beta : T(0);
+      dmu[j] = g + b * mu[j] * inv_batch;
+      dlv[j] = g * T(0.5) * s * eps[r * latent + j] + b * T(0.5) * (e - T(1)) * inv_batch;
     }
     kl_rows[r] = kl;
   }
@@ -400,7 +406,7 @@ StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std
     dense_backward(plan_.dec[i], params, in, act_[base + i].data(), rows, d, grad, din);
     std::swap(d, other);
   }
-  reparam_kl_backward<T>(h, eps, dz_.data(), rows, L, beta, inv_batch, dh_.data(), rows_b_.data());
+  reparam_kl_backward<T>(h, eps, dz_.data(), rows, L, beta, inv_batch, dh_.data(), rows_b_.data(), plan_.free_bits);
   dense_backward(plan_.head, params, ne ? act_[ne - 1].data() : x, h, rows, dh_.data(), grad,
                  ne ? da_.data() : nullptr);
   d = da_.data();
@@ -419,12 +425,12 @@ StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std
   return s;
 }
 
-#define HMR_NN_INSTANTIATE(T)                                                                               \
-  template void bias_act_forward<T>(T*, const T*, std::int64_t, int, Activation);                           \
-  template void act_backward_bias_grad<T>(T*, const T*, std::int64_t, int, Activation, T*);                 \
-  template void reparam_forward<T>(const T*, const T*, T*, std::int64_t, int);                              \
-  template void reparam_kl_backward<T>(const T*, const T*, const T*, std::int64_t, int, T, T, T*, double*); \
-  template void recon_loss_grad<T>(const T*, const T*, std::int64_t, int, Output, Loss, T, T*, double*);    \
+#define HMR_NN_INSTANTIATE(T)                                                                                      \
+  template void bias_act_forward<T>(T*, const T*, std::int64_t, int, Activation);                                  \
+  template void act_backward_bias_grad<T>(T*, const T*, std::int64_t, int, Activation, T*);                        \
+  template void reparam_forward<T>(const T*, const T*, T*, std::int64_t, int);                                     \
+  template void reparam_kl_backward<T>(const T*, const T*, const T*, std::int64_t, int, T, T, T*, double*, float); \
+  template void recon_loss_grad<T>(const T*, const T*, std::int64_t, int, Output, Loss, T, T*, double*);           \
   template class Net<T>;
 HMR_NN_INSTANTIATE(float)
 HMR_NN_INSTANTIATE(double)

@@ -241,8 +241,8 @@ class CudaEngine final : public nn::Engine {
       dense_backward(plan_.dec[i], in, act_[base + i].data(), rows, d, i == 0 ? dz_.data() : other);
       std::swap(d, other);
     }
-    kern::launch_reparam_kl_backward(h, epsb_.data(), dz_.data(), rows, L, beta_.data(), inv_batch, dh_.data(),
-                                     kl_rows_.data(), s);
+    kern::launch_reparam_kl_backward(h, epsb_.data(), dz_.data(), rows, L, beta_.data(), inv_batch, plan_.free_bits,
+                                     dh_.data(), kl_rows_.data(), s);
     dense_backward(plan_.head, ne ? act_[ne - 1].data() : xb_.data(), h, rows, dh_.data(), ne ? d0_.data() : nullptr);
     d = d0_.data();
     other = d1_.data();

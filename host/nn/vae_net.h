@@ -34,6 +34,7 @@ struct NetPlan {
   std::vector<DenseLayer> dec;  // decoder.0, ...; the last one linear (logits)
   Output output = Output::identity;
   Loss loss = Loss::mse;
+  float free_bits = 0.0f;  // nats per sample and latent dimension (VaeConfig::free_bits)
   std::size_t n_params = 0;
   int widest = 0;  // max layer width (workspace sizing)
 };
@@ -91,11 +92,12 @@ void act_backward_bias_grad(T* dy, const T* y, std::int64_t rows, int cols, Acti
 // z = mu + exp(0.5 logvar) * eps; h [B x 2L] = [mu | logvar], eps and z [B x L].
 template <class T>
 void reparam_forward(const T* h, const T* eps, T* z, std::int64_t rows, int latent);
-// kl_rows[r] = -0.5 sum_j (1 + lv - mu^2 - exp(lv)); dh = d(mean_r(beta * kl_r) + upstream)/dh:
-// dmu = dz + beta * mu * inv_batch, dlv = dz * 0.5 * exp(0.5 lv) * eps + beta * 0.5 (exp(lv) - 1) * inv_batch.
+// kl_rows[r] = sum_j max(fb, kl_rj), kl_rj = -0.5 (1 + lv - mu^2 - exp(lv)) (double); dh =
+// d(mean_r(beta * kl_r) + upstream)/dh: dmu = dz + b_rj * mu * inv_batch, dlv = dz * 0.5 * exp(0.5 lv) *
+// eps + b_rj * 0.5 (exp(lv) - 1) * inv_batch, b_rj = beta where kl_rj > fb (or fb <= 0), else 0.
 template <class T>
 void reparam_kl_backward(const T* h, const T* eps, const T* dz, std::int64_t rows, int latent, T beta, T inv_batch,
-                         T* dh, double* kl_rows);
+                         T* dh, double* kl_rows, float free_bits = 0.0f);
 // Reconstruction from logits a [B x D]: loss_rows[r] = sum_c l(a, x), da = inv_batch * dl/da.
 // mse: l = (o - x)^2, o = a or sigmoid(a); bce (sigmoid output): l = max(a,0) - a x + log1p(exp(-|a|)).
 template <class T>

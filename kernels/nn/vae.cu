@@ -96,11 +96,12 @@ __global__ void __launch_bounds__(kThreads)
 __global__ void __launch_bounds__(kThreads)
     reparam_kl_backward_kernel(const float* __restrict__ h, const float* __restrict__ eps, const float* __restrict__ dz,
                                std::int64_t rows, int latent, const float* __restrict__ beta_p, float inv_batch,
-                               float* __restrict__ dh, double* __restrict__ kl_rows) {
+                               float free_bits, float* __restrict__ dh, double* __restrict__ kl_rows) {
   const std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * kWarpRows + threadIdx.x / 32;
   const int lane = static_cast<int>(threadIdx.x % 32);
   if (r >= rows) return;  // whole warps leave together; no barrier follows
   const float beta = *beta_p;
+  const double fb = free_bits;
   const float* mu = h + r * 2 * latent;
   const float* lv = mu + latent;
   float* dmu = dh + r * 2 * latent;
@@ -108,9 +109,13 @@ __global__ void __launch_bounds__(kThreads)
   double kl = 0.0;
   for (int j = lane; j < latent; j += 32) {
     const float e = expf(lv[j]), s = expf(0.5f * lv[j]), g = dz[r * latent + j];
-    kl += -0.5 * (1.0 + static_cast<double>(lv[j]) - static_cast<double>(mu[j]) * mu[j] - static_cast<double>(e));
-    dmu[j] = g + beta * mu[j] * inv_batch;
-    dlv[j] = g * 0.5f * s * eps[r * latent + j] + beta * 0.5f * (e - 1.0f) * inv_batch;
+    const double kj =
+        -0.5 * (1.0 + static_cast<double>(lv[j]) - static_cast<double>(mu[j]) * mu[j] - static_cast<double>(e));
+    const bool on = fb <= 0.0 || kj > fb;
+    kl += on ? kj : fb;
+    const float b = on ? beta : 0.0f;
+    dmu[j] = g + b * mu[j] * inv_batch;
+    dlv[j] = g * 0.5f * s * eps[r * latent + j] + b * 0.5f * (e - 1.0f) * inv_batch;
   }
   for (int off = 16; off > 0; off >>= 1) kl += __shfl_xor_sync(0xffffffffu, kl, off);
   if (lane == 0) kl_rows[r] = kl;
@@ -273,10 +278,11 @@ void launch_reparam_forward(const float* h, const float* eps, float* z, std::int
 }
 
 void launch_reparam_kl_backward(const float* h, const float* eps, const float* dz, std::int64_t rows, int latent,
-                                const float* beta, float inv_batch, float* dh, double* kl_rows, cudaStream_t stream) {
+                                const float* beta, float inv_batch, float free_bits, float* dh, double* kl_rows,
+                                cudaStream_t stream) {
   if (rows <= 0 || latent <= 0) return;
   HMR_LAUNCH(reparam_kl_backward_kernel, gpu::div_up(static_cast<std::size_t>(rows), kWarpRows), kThreads, 0, stream, h,
-             eps, dz, rows, latent, beta, inv_batch, dh, kl_rows);
+             eps, dz, rows, latent, beta, inv_batch, free_bits, dh, kl_rows);
 }
 
 void launch_recon_loss_grad(const float* a, const float* x, std::int64_t rows, int cols, int output, int loss,

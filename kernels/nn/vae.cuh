@@ -25,11 +25,13 @@ void launch_act_backward_bias_grad(float* dy, const float* y, std::int64_t rows,
 // z = mu + exp(0.5 logvar) * eps; h [rows x 2L] = [mu | logvar], eps, z [rows x L].
 void launch_reparam_forward(const float* h, const float* eps, float* z, std::int64_t rows, int latent,
                             cudaStream_t stream);
-// Fused backward of the reparameterisation and the KL term (beta read from *beta):
-//   kl_rows[r] = -0.5 sum_j (1 + lv - mu^2 - exp(lv))
-//   dmu = dz + beta mu / B,  dlv = dz 0.5 exp(0.5 lv) eps + beta 0.5 (exp(lv) - 1) / B
+// Fused backward of the reparameterisation and the KL term with free bits fb (beta read from *beta):
+//   kl_rows[r] = sum_j max(fb, k_rj),  k_rj = -0.5 (1 + lv - mu^2 - exp(lv))  (double)
+//   dmu = dz + b mu / B,  dlv = dz 0.5 exp(0.5 lv) eps + b 0.5 (exp(lv) - 1) / B,
+//   b = beta where k_rj > fb (or fb <= 0), else 0
 void launch_reparam_kl_backward(const float* h, const float* eps, const float* dz, std::int64_t rows, int latent,
-                                const float* beta, float inv_batch, float* dh, double* kl_rows, cudaStream_t stream);
+                                const float* beta, float inv_batch, float free_bits, float* dh, double* kl_rows,
+                                cudaStream_t stream);
 // Fused reconstruction loss + gradient from the decoder logits a [rows x cols]:
 // loss_rows[r] = sum_c l(a, x) (double), da = inv_batch * dl/da. See cpu::recon_loss_grad.
 void launch_recon_loss_grad(const float* a, const float* x, std::int64_t rows, int cols, int output, int loss,

@@ -54,13 +54,15 @@ struct NetCase {
   Activation act;
   Output out;
   Loss loss;
+  float free_bits = 0.0f;  // 0.02: some latent dimensions below, some above (KL per dimension 0.003-0.06)
 };
 
 class GradCheck : public ::testing::TestWithParam<NetCase> {};
 
 TEST_P(GradCheck, WholeNetworkMatchesCentralDifferences) {
-  const auto [act, out, loss] = GetParam();
-  const VaeConfig c = tiny_config(act, out, loss);
+  const auto [act, out, loss, free_bits] = GetParam();
+  VaeConfig c = tiny_config(act, out, loss);
+  c.free_bits = free_bits;
   const NetPlan plan = make_plan(c);
   const std::int64_t B = 4;
   const auto seed = hmr::test::test_seed(7);
@@ -99,10 +101,15 @@ INSTANTIATE_TEST_SUITE_P(Activations, GradCheck,
                                            NetCase{Activation::identity, Output::identity, Loss::mse},
                                            NetCase{Activation::sigmoid, Output::sigmoid, Loss::mse},
                                            NetCase{Activation::tanh, Output::sigmoid, Loss::bce},
-                                           NetCase{Activation::relu, Output::sigmoid, Loss::bce}));
+                                           NetCase{Activation::relu, Output::sigmoid, Loss::bce},
+                                           NetCase{Activation::relu, Output::identity, Loss::mse, 0.02f},
+                                           NetCase{Activation::tanh, Output::sigmoid, Loss::bce, 0.02f}));
 
-// d/dh of (sum(w . z) + beta * mean_r kl_r): the fused reparameterisation/KL backward alone.
-TEST(GradCheckOps, ReparamKlBackwardMatchesCentralDifferences) {
+// d/dh of (sum(w . z) + beta * mean_r kl_r): the fused reparameterisation/KL backward alone, without
+// and with free bits (kl_r = sum_j max(fb, kl_rj)).
+class GradCheckFreeBits : public ::testing::TestWithParam<float> {};
+TEST_P(GradCheckFreeBits, ReparamKlBackwardMatchesCentralDifferences) {
+  const float fb = GetParam();
   const std::int64_t B = 3;
   const int L = 5;
   auto h = random_vec<double>(static_cast<std::size_t>(B * 2 * L), 11);
@@ -112,19 +119,23 @@ TEST(GradCheckOps, ReparamKlBackwardMatchesCentralDifferences) {
   auto f = [&](const std::vector<double>& hh) {
     std::vector<double> z(static_cast<std::size_t>(B * L)), dh(hh.size()), kl(static_cast<std::size_t>(B));
     hmr::nn::cpu::reparam_forward<double>(hh.data(), eps.data(), z.data(), B, L);
-    hmr::nn::cpu::reparam_kl_backward<double>(hh.data(), eps.data(), w.data(), B, L, beta, inv, dh.data(), kl.data());
+    hmr::nn::cpu::reparam_kl_backward<double>(hh.data(), eps.data(), w.data(), B, L, beta, inv, dh.data(), kl.data(),
+                                              fb);
     double s = 0;
     for (std::size_t i = 0; i < z.size(); ++i) s += w[i] * z[i];
     for (double k : kl) s += beta * k * inv;
     return s;
   };
   std::vector<double> dh(h.size()), kl(static_cast<std::size_t>(B));
-  hmr::nn::cpu::reparam_kl_backward<double>(h.data(), eps.data(), w.data(), B, L, beta, inv, dh.data(), kl.data());
+  hmr::nn::cpu::reparam_kl_backward<double>(h.data(), eps.data(), w.data(), B, L, beta, inv, dh.data(), kl.data(), fb);
+  int below = 0;
   for (std::int64_t r = 0; r < B; ++r) {  // closed-form KL
     double want = 0;
     for (int j = 0; j < L; ++j) {
       const double mu = h[static_cast<std::size_t>(r * 2 * L + j)], lv = h[static_cast<std::size_t>(r * 2 * L + L + j)];
-      want += -0.5 * (1 + lv - mu * mu - std::exp(lv));
+      const double k = -0.5 * (1 + lv - mu * mu - std::exp(lv));
+      below += k < fb;
+      want += std::max(k, static_cast<double>(fb));
     }
     EXPECT_NEAR(kl[static_cast<std::size_t>(r)], want, 1e-12);
   }
@@ -137,7 +148,12 @@ TEST(GradCheckOps, ReparamKlBackwardMatchesCentralDifferences) {
     fd[i] = (up - f(q)) / 2e-6;
   }
   EXPECT_ALLCLOSE(std::span<const double>(dh), std::span<const double>(fd), 1e-8, 1e-6);
+  if (fb > 0) {
+    EXPECT_GT(below, 0) << "the free-bits case should clamp some dimensions";
+    EXPECT_LT(below, B * L) << "the free-bits case should leave some dimensions active";
+  }
 }
+INSTANTIATE_TEST_SUITE_P(FreeBits, GradCheckFreeBits, ::testing::Values(0.0f, 0.2f));
 
 TEST(GradCheckOps, ReconLossAndActivationsMatchCentralDifferences) {
   const std::int64_t B = 3;
@@ -308,26 +324,28 @@ TEST(EmuVaeKernels, ReparamKlAndReconMatchCpuTwin) {
   const auto dz = random_vec<float>(static_cast<std::size_t>(rows * L), 63);
   std::vector<float> z(eps.size()), dh(h.size());
   std::vector<double> kl(static_cast<std::size_t>(rows));
-  hmr::nn::cpu::reparam_forward<float>(h.data(), eps.data(), z.data(), rows, L);
-  hmr::nn::cpu::reparam_kl_backward<float>(h.data(), eps.data(), dz.data(), rows, L, 0.7f, 1.0f / rows, dh.data(),
-                                           kl.data());
-  const auto got = hmr::test::in_all_orders([&] {
-    auto h_d = dev(h), e_d = dev(eps), dz_d = dev(dz), beta_d = dev(std::vector<float>{0.7f});
-    emu::DeviceBuffer<float> z_d(z.size()), dh_d(dh.size());
-    emu::DeviceBuffer<double> kl_d(kl.size());
-    emu::kern::launch_reparam_forward(h_d.data(), e_d.data(), z_d.data(), rows, L, nullptr);
-    emu::kern::launch_reparam_kl_backward(h_d.data(), e_d.data(), dz_d.data(), rows, L, beta_d.data(), 1.0f / rows,
-                                          dh_d.data(), kl_d.data(), nullptr);
-    std::vector<double> out;
-    for (float v : z_d.to_host(nullptr)) out.push_back(v);
-    for (float v : dh_d.to_host(nullptr)) out.push_back(v);
-    for (double v : kl_d.to_host(nullptr)) out.push_back(v);
-    return out;
-  });
-  std::vector<double> want(z.begin(), z.end());
-  want.insert(want.end(), dh.begin(), dh.end());
-  want.insert(want.end(), kl.begin(), kl.end());
-  EXPECT_ALLCLOSE(std::span<const double>(got), std::span<const double>(want), 1e-6, 1e-5);
+  for (float fb : {0.5f, 0.0f}) {  // with and without free bits; kl of the last (fb 0) is used below
+    hmr::nn::cpu::reparam_forward<float>(h.data(), eps.data(), z.data(), rows, L);
+    hmr::nn::cpu::reparam_kl_backward<float>(h.data(), eps.data(), dz.data(), rows, L, 0.7f, 1.0f / rows, dh.data(),
+                                             kl.data(), fb);
+    const auto got = hmr::test::in_all_orders([&] {
+      auto h_d = dev(h), e_d = dev(eps), dz_d = dev(dz), beta_d = dev(std::vector<float>{0.7f});
+      emu::DeviceBuffer<float> z_d(z.size()), dh_d(dh.size());
+      emu::DeviceBuffer<double> kl_d(kl.size());
+      emu::kern::launch_reparam_forward(h_d.data(), e_d.data(), z_d.data(), rows, L, nullptr);
+      emu::kern::launch_reparam_kl_backward(h_d.data(), e_d.data(), dz_d.data(), rows, L, beta_d.data(), 1.0f / rows,
+                                            fb, dh_d.data(), kl_d.data(), nullptr);
+      std::vector<double> out;
+      for (float v : z_d.to_host(nullptr)) out.push_back(v);
+      for (float v : dh_d.to_host(nullptr)) out.push_back(v);
+      for (double v : kl_d.to_host(nullptr)) out.push_back(v);
+      return out;
+    });
+    std::vector<double> want(z.begin(), z.end());
+    want.insert(want.end(), dh.begin(), dh.end());
+    want.insert(want.end(), kl.begin(), kl.end());
+    EXPECT_ALLCLOSE(std::span<const double>(got), std::span<const double>(want), 1e-6, 1e-5) << "free bits " << fb;
+  }
 
   const auto a = random_vec<float>(static_cast<std::size_t>(rows * D), 64, -3, 3);
   const auto x = random_vec<float>(static_cast<std::size_t>(rows * D), 65, 0, 1);
