@@ -312,6 +312,16 @@ PcaKMeans pca_kmeans(Backend& b, const Matrix& x, const Config& c, const cluster
   return out;
 }
 
+std::string tfidf_description(const Config& c) {
+  const text::TfidfOptions o = tfidf_settings(c);
+  std::string terms = "words";
+  if (o.tokens.analyzer != text::Analyzer::word)
+    terms = fmt::format("character {}-{}-grams{} ({})", o.tokens.ngram_min, o.tokens.ngram_max,
+                        o.tokens.analyzer == text::Analyzer::char_wb ? " within words" : "",
+                        text::to_string(o.tokens.analyzer));
+  return fmt::format("{}, {} mode, max_features {}", terms, text::to_string(o.tokens.mode), o.max_features);
+}
+
 std::vector<std::int32_t> cluster_rows(Backend& b, const Matrix& x, const cluster::KMeansOptions& opt,
                                        const std::string& what) {
   HMR_REQUIRE(opt.k >= 2, "k = {} clusters: need at least 2", opt.k);

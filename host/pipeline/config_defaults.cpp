@@ -22,8 +22,9 @@ max_features = 5000
 min_df = 1                     # an integer counts documents; a float is a share of them (sklearn)
 max_df = 1.0
 token_mode = "unicode"         # "unicode" keeps Bangla words whole; "sklearn" = (?u)\b\w\w+\b
-analyzer = "word"              # word | char_wb (character n-grams within words, as sklearn) | char
-ngram_range = [1, 1]           # character analyzers: n-gram lengths [min, max]
+analyzer = "char_wb"           # word | char_wb (character n-grams within words, as sklearn) | char;
+                               # char_wb separates scripts and languages (Bangla ARI 1.0 vs 0.986 with words)
+ngram_range = [1, 3]           # character analyzers: n-gram lengths [min, max]
 lowercase = true
 sublinear_tf = false
 stop_words = []                # built-in lists to drop: "english", "bangla"
@@ -110,8 +111,9 @@ max_features = 5000
 min_df = 1
 max_df = 1.0
 token_mode = "unicode"
-analyzer = "word"              # word | char_wb (character n-grams within words, as sklearn) | char
-ngram_range = [1, 1]           # character analyzers: n-gram lengths [min, max]
+analyzer = "char_wb"           # word | char_wb (character n-grams within words, as sklearn) | char;
+                               # char_wb separates scripts and languages (Bangla ARI 1.0 vs 0.986 with words)
+ngram_range = [1, 3]           # character analyzers: n-gram lengths [min, max]
 lowercase = true
 sublinear_tf = false
 stop_words = []                # built-in lists to drop: "english", "bangla"
@@ -194,6 +196,8 @@ columns = "mfcc"               # regex over the header: which feature columns to
 label_column = "label"
 id_column = "filename"
 log_variance = false           # replace every *_var column v by ln(v + 1e-6) (both inputs)
+segment_seconds = 3.0          # --gtzan: the VAEs train on the summaries of 3 s segments and a
+                               # track's latent is the mean of its segments' mu; 0 = whole clips
 
 [mfcc]                         # audio (--gtzan): librosa 0.10 defaults
 sample_rate = 22050
@@ -212,6 +216,7 @@ output = "identity"
 loss = "mse"
 standardize = true
 beta = 4.0
+free_bits = 0.5                # nats per sample and latent dimension (keeps beta 4 from collapsing)
 warmup_epochs = 0
 epochs = 200
 batch = 64

@@ -173,9 +173,8 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   HMR_REQUIRE(lang.names.size() >= 2 || r.k >= 2, "easy: one language only");
   if (lang.names.size() < 2)
     rep.notes.push_back(fmt::format("only one language ({}): language ARI/NMI are trivially 0", lang.names.front()));
-  rep.inputs.push_back(fmt::format("TF-IDF: {} rows x {} terms ({} mode, max_features {}), {} stored values", n,
-                                   tfidf.cols, c.get_string("tfidf.token_mode"), c.get_int("tfidf.max_features"),
-                                   tfidf.nnz()));
+  rep.inputs.push_back(fmt::format("TF-IDF: {} rows x {} terms ({}), {} stored values", n, tfidf.cols,
+                                   tfidf_description(c), tfidf.nnz()));
   rep.counts.push_back("language: " + label_counts(lang));
   if (!genre.empty())
     rep.counts.push_back(fmt::format("genre ({} values): {}", genre.names.size(), label_counts(genre)));

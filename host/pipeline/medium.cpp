@@ -228,8 +228,8 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
                                    n, r.excluded.size()));
   rep.inputs.push_back(
       fmt::format("audio: MFCC summaries ({} coefficients, mean + variance = {} features)", mp.n_mfcc, x_audio.cols()));
-  rep.inputs.push_back(fmt::format("lyrics: TF-IDF, {} terms ({} mode), {} stored values", tfidf.cols,
-                                   c.get_string("tfidf.token_mode"), tfidf.nnz()));
+  rep.inputs.push_back(
+      fmt::format("lyrics: TF-IDF, {} terms ({}), {} stored values", tfidf.cols, tfidf_description(c), tfidf.nnz()));
   rep.counts.push_back("language: " + label_counts(lang));
   if (!genre.empty()) rep.counts.push_back("genre: " + label_counts(genre));
 

@@ -59,6 +59,8 @@ cluster::KMeansOptions kmeans_settings(const Config& c, int k, std::uint64_t see
 // perplexity lowered to (n - 1) / 3 when n is small; *note receives a sentence when it was.
 embed::TsneOptions tsne_settings(const Config& c, std::int64_t n, std::uint64_t seed, std::string* note);
 text::TfidfOptions tfidf_settings(const Config& c);
+// "character 1-3-grams within words (char_wb), unicode mode, max_features 5000" for reports.
+std::string tfidf_description(const Config& c);
 
 // K-Means on x with k clusters; input error when k > rows.
 std::vector<std::int32_t> cluster_rows(Backend& b, const Matrix& x, const cluster::KMeansOptions& opt,
