@@ -155,6 +155,83 @@ struct PackedNode {
   std::int32_t first, last, child[2];
 };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+bool have_avx2() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+
+// Exact term of leaf q (sorted position) for the 8 lanes; a lane's own point adds nothing.
+__attribute__((target("avx2,fma"), always_inline)) inline void leaf_2d(const float* ys, std::int32_t q, __m256i vp,
+                                                                       __m256 vx, __m256 vy, __m256& ax, __m256& ay,
+                                                                       __m256& az) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 dx = _mm256_sub_ps(vx, _mm256_set1_ps(ys[2 * static_cast<std::int64_t>(q)]));
+  const __m256 dy = _mm256_sub_ps(vy, _mm256_set1_ps(ys[2 * static_cast<std::int64_t>(q) + 1]));
+  const __m256 d2 = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
+  const __m256 self = _mm256_castsi256_ps(_mm256_cmpeq_epi32(vp, _mm256_set1_epi32(q)));
+  const __m256 w = _mm256_andnot_ps(self, _mm256_div_ps(one, _mm256_add_ps(one, d2)));
+  const __m256 w2 = _mm256_mul_ps(w, w);
+  az = _mm256_add_ps(az, w);
+  ax = _mm256_fmadd_ps(w2, dx, ax);
+  ay = _mm256_fmadd_ps(w2, dy, ay);
+}
+
+// Repulsion of 8 Morton-consecutive points (sorted positions p0 .. p0 + cnt - 1) of a 2-D tree
+// walked together, as the cuda kernel's warps do: the group opens a node when any of its points
+// must, so each point is summed at least as exactly as alone. Lanes past cnt repeat the last
+// point and are not written. Per point: f (sorted order, unnormalised) and z.
+__attribute__((target("avx2,fma"))) void repulsion_group_2d(const PackedNode<2>* nodes, const float* ys,
+                                                            std::int64_t p0, int cnt, float theta2, float* fx,
+                                                            float* fy, float* z) {
+  alignas(32) std::int32_t pl[8];
+  alignas(32) float px[8], py[8];
+  for (int l = 0; l < 8; ++l) {
+    const std::int64_t p = p0 + std::min(l, cnt - 1);
+    pl[l] = static_cast<std::int32_t>(p);
+    px[l] = ys[2 * p];
+    py[l] = ys[2 * p + 1];
+  }
+  const __m256i vp = _mm256_load_si256(reinterpret_cast<const __m256i*>(pl));
+  const __m256 vx = _mm256_load_ps(px), vy = _mm256_load_ps(py), one = _mm256_set1_ps(1.0f),
+               th2 = _mm256_set1_ps(theta2);
+  __m256 ax = _mm256_setzero_ps(), ay = _mm256_setzero_ps(), az = _mm256_setzero_ps();
+  std::int32_t stack[96];
+  int sp = 0;
+  stack[sp++] = 0;
+  while (sp > 0) {
+    const PackedNode<2>& nd = nodes[static_cast<std::size_t>(stack[--sp])];
+    const __m256 dx = _mm256_sub_ps(vx, _mm256_set1_ps(nd.com[0]));
+    const __m256 dy = _mm256_sub_ps(vy, _mm256_set1_ps(nd.com[1]));
+    const __m256 d2 = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
+    // holds p: first <= p <= last, i.e. not (first > p or p > last)
+    const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(nd.first), vp),
+                                            _mm256_cmpgt_epi32(vp, _mm256_set1_epi32(nd.last)));
+    const __m256 far = _mm256_cmp_ps(_mm256_set1_ps(nd.size2), _mm256_mul_ps(th2, d2), _CMP_LT_OQ);
+    const int accept = _mm256_movemask_ps(_mm256_and_ps(_mm256_castsi256_ps(outside), far));
+    if (accept == 0xFF) {
+      const __m256 w = _mm256_div_ps(one, _mm256_add_ps(one, d2));
+      const __m256 wm = _mm256_mul_ps(_mm256_set1_ps(nd.count), w);
+      const __m256 wmw = _mm256_mul_ps(wm, w);
+      az = _mm256_add_ps(az, wm);
+      ax = _mm256_fmadd_ps(wmw, dx, ax);
+      ay = _mm256_fmadd_ps(wmw, dy, ay);
+    } else {
+      const std::int32_t l = nd.child[0], r = nd.child[1];
+      if (l < 0) leaf_2d(ys, ~l, vp, vx, vy, ax, ay, az);
+      if (r < 0)
+        leaf_2d(ys, ~r, vp, vx, vy, ax, ay, az);
+      else
+        stack[sp++] = r;
+      if (l >= 0) stack[sp++] = l;
+    }
+  }
+  _mm256_storeu_ps(fx, ax);
+  _mm256_storeu_ps(fy, ay);
+  _mm256_storeu_ps(z, az);
+}
+#endif
+
 template <int D>
 double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std::vector<float>& zi) {
   const std::int64_t n = t.n, m = n - 1;
@@ -176,6 +253,28 @@ double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std:
   }
   const float* ys = t.ys.data();
   std::vector<float> zs(static_cast<std::size_t>(n));  // in sorted order, for the fixed-order sum
+#if defined(__x86_64__) && defined(__GNUC__)
+  if constexpr (D == 2) {
+    if (have_avx2()) {
+      const std::int64_t groups = (n + 7) / 8;
+#pragma omp parallel for schedule(dynamic, 8) if (n >= kParHeavy)
+      for (std::int64_t g = 0; g < groups; ++g) {
+        const std::int64_t p0 = g * 8;
+        const int cnt = static_cast<int>(std::min<std::int64_t>(8, n - p0));
+        float fx[8], fy[8], z[8];
+        repulsion_group_2d(nodes.data(), ys, p0, cnt, theta2, fx, fy, z);
+        for (int l = 0; l < cnt; ++l) {
+          const std::size_t i = static_cast<std::size_t>(t.order[static_cast<std::size_t>(p0 + l)]);
+          rep[i * 2] = fx[l];
+          rep[i * 2 + 1] = fy[l];
+          zi[i] = z[l];
+          zs[static_cast<std::size_t>(p0 + l)] = z[l];
+        }
+      }
+      return fixed_order_sum(zs.data(), n);
+    }
+  }
+#endif
 #pragma omp parallel for schedule(dynamic, 64) if (n >= kParHeavy)
   for (std::int64_t p = 0; p < n; ++p) {
     float yp[D];
@@ -310,10 +409,6 @@ __attribute__((target("avx2,fma"))) void attraction_2d_avx2(const Csr& p, const 
   }
 }
 
-bool have_avx2() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-}
 #endif
 
 }  // namespace
