@@ -192,7 +192,7 @@ seed = 42
 k = 0                          # 0: the number of genres
 
 [features]                     # Kaggle-layout CSV (--features)
-columns = "mfcc"               # regex over the header: which feature columns to use
+columns = "_mean$|_var$|^tempo$"  # regex over the header: all 57 Kaggle features ("mfcc": the 40 MFCC columns)
 label_column = "label"
 id_column = "filename"
 log_variance = false           # replace every *_var column v by ln(v + 1e-6) (both inputs)

@@ -1,12 +1,16 @@
 // pipeline/hard.cpp — hmr hard: genre structure from per-clip audio features.
 //   input   a GTZAN-layout folder (label = folder; MFCC summaries computed here, librosa parity)
-//           or a Kaggle-layout features CSV (feature columns chosen by a regex, default "mfcc")
+//           or a Kaggle-layout features CSV (feature columns chosen by a regex, default all 57)
 //   rows    [n x d] features (d = 40 for 20 MFCC means + variances), genre labels
+//   segments (--gtzan, features.segment_seconds > 0) the same summaries of every whole segment of
+//           each clip (3 s by default): the VAEs train on the segments, and a track's latent is
+//           the mean of its segments' mu (more, and more local, training rows than one per clip)
 //   methods vae_kmeans        beta-VAE (beta 4, latent 16) mu -> K-Means, k = number of genres
 //           raw_kmeans        K-Means on the standardised features
 //           pca_kmeans        PCA (16) of the standardised features -> K-Means
 //           plain_vae_kmeans  the same VAE with beta 1 -> K-Means
-// All methods see the same rows, are scored on their own space and against the genre.
+// All methods see the same tracks, are scored on their own space (per track) and against the genre;
+// the baselines use the whole-clip summaries.
 // Sources: Higgins et al., beta-VAE (ICLR 2017); Tzanetakis & Cook, GTZAN (2002).
 #include <algorithm>
 #include <cmath>
@@ -28,7 +32,9 @@ using namespace detail;
 namespace {
 
 struct HardData {
-  Matrix x;  // [n x d] features
+  Matrix x;                          // [n x d] features
+  Matrix seg;                        // [m x d] segment summaries (empty: the VAEs train on x)
+  std::vector<std::int64_t> seg_of;  // [m] the row of x each segment belongs to
   std::vector<std::string> ids;
   LabelSet genre;
   std::vector<std::string> columns;
@@ -63,6 +69,10 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
               set.label_names.empty() ? std::string("?") : set.label_names.front());
   const audio::MfccParams p = mfcc_settings(c);
   audio::MfccOptions mo;
+  const double seg_s = c.get_double("features.segment_seconds");
+  HMR_REQUIRE(seg_s >= 0.0 && std::isfinite(seg_s), "features.segment_seconds = {}: must be >= 0 (0 = whole clips)",
+              seg_s);
+  mo.keep_frames = seg_s > 0.0;
   mo.offset = c.get_double("mfcc.offset");
   mo.duration = c.get_double("mfcc.duration");
   audio::MfccResult r;
@@ -86,6 +96,32 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
       "GTZAN folder `{}`: {} clips in {} genre folders, {} read; MFCC summaries (librosa "
       "0.10 defaults, {} coefficients: mean + variance = {} features)",
       root.string(), set.size(), set.label_names.size(), d.x.rows(), p.n_mfcc, d.x.cols());
+  if (seg_s > 0.0) {
+    ScopedStage st(&timings, "segments");
+    // Whole segments of seg frames each; a clip shorter than one segment is one segment.
+    const std::int64_t seg =
+        std::max<std::int64_t>(1, std::llround(seg_s * p.sample_rate / static_cast<double>(p.hop_length)));
+    std::vector<std::vector<float>> rows;
+    for (std::size_t i = 0; i < r.frames.size(); ++i) {
+      const Matrix& f = r.frames[i];  // [n_mfcc x frames]
+      const std::int64_t nf = f.cols(), count = std::max<std::int64_t>(1, nf / seg);
+      const std::int64_t len = nf < seg ? nf : seg;
+      for (std::int64_t s = 0; s < count; ++s) {
+        Matrix part(f.rows(), len);
+        for (std::int64_t q = 0; q < f.rows(); ++q)
+          std::copy(f.row(q) + s * len, f.row(q) + (s + 1) * len, part.row(q));
+        rows.push_back(audio::summarize_frames(part));
+        d.seg_of.push_back(static_cast<std::int64_t>(i));
+      }
+    }
+    d.seg = Matrix(static_cast<std::int64_t>(rows.size()), d.x.cols());
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      std::copy(rows[i].begin(), rows[i].end(), d.seg.row(static_cast<std::int64_t>(i)));
+    d.input_line += fmt::format(
+        "; the VAEs train on {} segments of {} frames ({:g} s; the same summaries), a track's latent is the mean "
+        "of its segments' mu; the baselines use the whole-clip summaries",
+        d.seg.rows(), seg, seg_s);
+  }
   return d;
 }
 
@@ -140,6 +176,10 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
         HMR_REQUIRE(v >= 0.0f, "feature {} of row {} ({}) is a negative variance: {}", name, i,
                     d.ids[static_cast<std::size_t>(i)], v);
         v = std::log(v + 1e-6f);
+      }
+      for (std::int64_t i = 0; i < d.seg.rows(); ++i) {
+        float& v = d.seg(i, static_cast<std::int64_t>(j));
+        v = std::log(std::max(v, 0.0f) + 1e-6f);
       }
       ++logged;
     }
@@ -213,20 +253,38 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   }
 
   // The VAEs (the model standardises its input itself and keeps the scaler in the model file).
+  // With segments they train on the segment rows and a track's latent is the mean of its segments' mu.
+  const bool segmented = d.seg.rows() > 0;
+  const Matrix& train_rows = segmented ? d.seg : d.x;
   auto vae_method = [&](const std::string& method, const std::string& file_tag, float beta) {
     nn::VaeConfig vc = vae_settings(c, "vae", seed);
     vc.beta = beta;
-    fit_batch(vc, d.x.rows(), file_tag, rep.notes);
+    fit_batch(vc, train_rows.rows(), file_tag, rep.notes);
     nn::VaeModel model;
     nn::TrainReport tr;
     {
       ScopedStage st(&r.timings, "train_" + file_tag);
-      model = nn::train_vae(b, d.x, vc, &tr);
+      model = nn::train_vae(b, train_rows, vc, &tr);
     }
     Matrix mu;
     {
       ScopedStage st(&r.timings, "encode");
-      mu = nn::encode_mu(b, model, d.x);
+      mu = nn::encode_mu(b, model, train_rows);
+      if (segmented) {
+        Matrix pooled(n, mu.cols());
+        std::vector<std::int64_t> count(static_cast<std::size_t>(n), 0);
+        std::vector<double> acc(static_cast<std::size_t>(n * mu.cols()), 0.0);
+        for (std::int64_t s = 0; s < mu.rows(); ++s) {
+          const std::int64_t t = d.seg_of[static_cast<std::size_t>(s)];
+          ++count[static_cast<std::size_t>(t)];
+          for (std::int64_t j = 0; j < mu.cols(); ++j) acc[static_cast<std::size_t>(t * mu.cols() + j)] += mu(s, j);
+        }
+        for (std::int64_t t = 0; t < n; ++t)
+          for (std::int64_t j = 0; j < mu.cols(); ++j)
+            pooled(t, j) = static_cast<float>(acc[static_cast<std::size_t>(t * mu.cols() + j)] /
+                                              static_cast<double>(count[static_cast<std::size_t>(t)]));
+        mu = std::move(pooled);
+      }
     }
     std::vector<std::int32_t> p;
     {
@@ -235,8 +293,10 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
     }
     {
       ScopedStage st(&r.timings, "metrics");
-      r.results.push_back(score_method(b, method, fmt::format("{} mu ({}-d, beta {:g})", file_tag, vc.latent, beta), mu,
-                                       p, d.genre, none, c, seed));
+      r.results.push_back(score_method(
+          b, method,
+          fmt::format("{} mu ({}-d, beta {:g}{})", file_tag, vc.latent, beta, segmented ? ", mean over segments" : ""),
+          mu, p, d.genre, none, c, seed));
     }
     if (!tr.epochs.empty()) {
       const auto& e = tr.epochs.back();
@@ -268,6 +328,7 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   {
     ScopedStage st(&r.timings, "write");
     io::write_npy(out.path("features.npy"), d.x);
+    if (segmented) io::write_npy(out.path("features_segments.npy"), d.seg);
     write_lines(out, "feature_columns.txt", d.columns);
     write_lines(out, "ids.txt", d.ids);
     write_labels(out, "truth_genre", d.genre.codes, &d.genre.names);

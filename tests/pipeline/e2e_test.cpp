@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "io/csv.h"
+#include "io/npy.h"
 #include "pipeline/experiments.h"
 #include "support/backends.h"
 #include "support/compare.h"
@@ -195,13 +196,17 @@ TEST_P(E2ePipeline, HardRecoversGenresAndBeatsNoBaselineByChance) {
   const auto j =
       check_outputs(out,
                     {"metrics.json", "report.md", "config.toml", "features.npy", "latent_vae.npy",
-                     "latent_plain_vae.npy", "latent_pca.npy", "labels_vae_kmeans.npy", "labels_raw_kmeans.npy",
-                     "truth_genre.npy", "truth_genre_names.txt", "model_vae.safetensors", "model_plain_vae.safetensors",
-                     "tsne_vae_genre.png", "tsne_vae_genre.svg", "tsne_vae_cluster.png"},
+                     "features_segments.npy", "latent_plain_vae.npy", "latent_pca.npy", "labels_vae_kmeans.npy",
+                     "labels_raw_kmeans.npy", "truth_genre.npy", "truth_genre_names.txt", "model_vae.safetensors",
+                     "model_plain_vae.safetensors", "tsne_vae_genre.png", "tsne_vae_genre.svg", "tsne_vae_cluster.png"},
                     {"vae_kmeans", "raw_kmeans", "pca_kmeans", "plain_vae_kmeans"});
   EXPECT_GE(j["results"]["vae_kmeans"]["ari"].get<double>(), 0.9);
   EXPECT_GE(j["results"]["raw_kmeans"]["ari"].get<double>(), 0.9);
   EXPECT_EQ(slurp(out / "truth_genre_names.txt"), "ballad\nelectronic\nfolk\nrock\n");
+  // The VAEs train on 3 s segments (two whole ones per 6 s clip: 259 frames of 129) and a track's
+  // latent is the mean over its segments: one latent row per track.
+  EXPECT_EQ(hmr::io::read_matrix(out / "features_segments.npy").rows(), 2 * r.n_samples);
+  EXPECT_EQ(hmr::io::read_matrix(out / "latent_vae.npy").rows(), r.n_samples);
   fs::remove_all(out);
 }
 HMR_INSTANTIATE_BACKENDS(E2ePipeline);
