@@ -394,6 +394,7 @@ __attribute__((target("avx2"))) void power_tiles_avx2(const fftwf_complex* spec,
     for (int r = 0; r < 8; ++r) X[r] = reinterpret_cast<const float*>(spec + static_cast<std::size_t>(r0 + r) * odist);
     for (int k0 = 0; k0 < nb8; k0 += 8) {
       __m256 v[8];
+#pragma GCC unroll 8
       for (int r = 0; r < 8; ++r) {
         __m256 a = _mm256_loadu_ps(X[r] + 2 * k0), b = _mm256_loadu_ps(X[r] + 2 * k0 + 8);
         if (hann) {  // same operations as hann_power; bin 0 (whose k - 1 load is padding) is redone below
@@ -417,6 +418,7 @@ __attribute__((target("avx2"))) void power_tiles_avx2(const fftwf_complex* spec,
                            _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
                            _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
                            _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) _mm256_storeu_ps(pt + static_cast<std::size_t>(k0 + kPerm[j]) * kBlock + r0, w[j]);
     }
     for (int k = nb8; k < nb; ++k)
