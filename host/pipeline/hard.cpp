@@ -41,17 +41,6 @@ struct HardData {
   std::string input_line;
 };
 
-audio::MfccParams mfcc_settings(const Config& c) {
-  audio::MfccParams p;
-  p.sample_rate = static_cast<int>(c.get_int("mfcc.sample_rate"));
-  p.n_fft = static_cast<int>(c.get_int("mfcc.n_fft"));
-  p.hop_length = static_cast<int>(c.get_int("mfcc.hop_length"));
-  p.n_mels = static_cast<int>(c.get_int("mfcc.n_mels"));
-  p.n_mfcc = static_cast<int>(c.get_int("mfcc.n_mfcc"));
-  audio::check_params(p);
-  return p;
-}
-
 HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimings& timings,
                     std::vector<std::string>& excluded) {
   std::error_code ec;
@@ -67,7 +56,7 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
   HMR_REQUIRE(set.label_names.size() >= 2,
               "--gtzan {}: only one genre folder ('{}'); genre clustering needs at least 2 genres", root.string(),
               set.label_names.empty() ? std::string("?") : set.label_names.front());
-  const audio::MfccParams p = mfcc_settings(c);
+  const audio::MfccParams p = mfcc_params(c);
   audio::MfccOptions mo;
   const double seg_s = c.get_double("features.segment_seconds");
   HMR_REQUIRE(seg_s >= 0.0 && std::isfinite(seg_s), "features.segment_seconds = {}: must be >= 0 (0 = whole clips)",
@@ -153,12 +142,7 @@ HardData load_features(const fs::path& csv, const Config& c, StageTimings& timin
 ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, const fs::path& out_dir) {
   HMR_REQUIRE(in.gtzan.empty() != in.features.empty(),
               "hard: give exactly one input: --gtzan DIR (GTZAN layout) or --features FILE.csv (Kaggle layout)");
-  ExperimentResult r;
-  r.task = Task::hard;
-  r.device = b.name();
-  r.seed = c.seed();
-  r.primary_label = "genre";
-  r.out = out_dir;
+  ExperimentResult r = begin_result(Task::hard, b, c, out_dir, "genre");
   OutputDir out(out_dir);
   ReportInputs rep;
 
@@ -219,37 +203,16 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
 
   // Baseline 2: PCA + K-Means, scored on the PCA space.
   if (c.get_bool("baselines.pca")) {
-    std::int64_t comps = c.get_int("pca.components");
-    HMR_REQUIRE(comps >= 1, "pca.components = {}: must be >= 1", comps);
-    const std::int64_t max_comps = std::min(n, d.x.cols());
-    if (comps > max_comps) {
-      rep.notes.push_back(fmt::format("PCA components lowered from {} to {} = min(n, d)", comps, max_comps));
-      comps = max_comps;
-    }
-    decomp::PcaOptions po;
-    po.solver = decomp::parse_pca_solver(c.get_string("pca.solver"));
-    po.seed = seed;
-    Matrix z;
-    decomp::Pca pca;
-    {
-      ScopedStage st(&r.timings, "pca");
-      z = decomp::fit_transform(b, xs, static_cast<int>(comps), &pca, po);
-    }
-    double evr = 0;
-    for (double v : pca.explained_variance_ratio) evr += v;
-    std::vector<std::int32_t> p;
-    {
-      ScopedStage st(&r.timings, "kmeans");
-      p = cluster_rows(b, z, km, "tracks");
-    }
+    PcaKMeans pca = pca_kmeans(b, xs, c, km, "tracks", seed, r.timings, rep.notes);
     {
       ScopedStage st(&r.timings, "metrics");
-      r.results.push_back(score_method(b, "pca_kmeans",
-                                       fmt::format("PCA {} components ({:.1f}% of the variance)", comps, 100 * evr), z,
-                                       p, d.genre, none, c, seed));
+      r.results.push_back(
+          score_method(b, "pca_kmeans",
+                       fmt::format("PCA {} components ({:.1f}% of the variance)", pca.components, 100 * pca.explained),
+                       pca.z, pca.labels, d.genre, none, c, seed));
     }
-    io::write_npy(out.path("latent_pca.npy"), z);
-    labels.emplace_back("pca_kmeans", std::move(p));
+    io::write_npy(out.path("latent_pca.npy"), pca.z);
+    labels.emplace_back("pca_kmeans", std::move(pca.labels));
   }
 
   // The VAEs (the model standardises its input itself and keeps the scaler in the model file).

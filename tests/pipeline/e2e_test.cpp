@@ -97,7 +97,9 @@ nlohmann::json check_outputs(const fs::path& out, const std::vector<std::string>
     for (const char* k : {"silhouette", "calinski_harabasz", "davies_bouldin", "ari", "nmi", "purity"}) {
       EXPECT_TRUE(j["results"][m].contains(k)) << m << " lacks " << k;
       EXPECT_TRUE(j["results"][m][k].is_number()) << m << "." << k << " is not a finite number";
-      if (j["results"][m][k].is_number()) EXPECT_TRUE(std::isfinite(j["results"][m][k].get<double>())) << m << "." << k;
+      if (j["results"][m][k].is_number()) {
+        EXPECT_TRUE(std::isfinite(j["results"][m][k].get<double>())) << m << "." << k;
+      }
     }
   }
   const std::string report = slurp(out / "report.md");
