@@ -27,6 +27,7 @@
 #include "support/backends.h"
 #include "support/compare.h"
 #include "support/emu.h"
+#include "support/run.h"
 
 namespace {
 
@@ -89,7 +90,6 @@ Csr p_for(const Matrix& x, double perplexity) {
   return symmetrize_cpu(nn, conditional_p_cpu(nn, perplexity));
 }
 
-std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
 
 double rel_error(const std::vector<float>& got, const std::vector<double>& want) {
   double num = 0.0, den = 0.0;
@@ -618,20 +618,7 @@ TEST(SlowTsne, DigitsEndToEndMatchesSklearnAndOpenTsneQuality) {
 
 // ---- the hmr tsne command end to end --------------------------------------------------------
 
-struct CmdResult {
-  int code;
-  std::string out;
-};
-
-CmdResult run_hmr(const std::string& args) {
-  const std::string cmd = std::string(HMR_BINARY_DIR) + "/apps/hmr " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (p && fgets(buf, sizeof buf, p)) out += buf;
-  const int status = p ? pclose(p) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using hmr::test::run_hmr;
 
 std::uintmax_t file_size_or_0(const std::filesystem::path& p) {
   std::error_code ec;
@@ -659,8 +646,8 @@ TEST(E2eTsne, CommandWritesEmbeddingAndPlotAndRejectsBadInput) {
   auto r = run_hmr("--device cpu --seed 3 tsne --input " + (dir / "x.npy").string() + " --out " + y +
                    " --perplexity 10 --iters 300 --plot " + png + " --labels " + (dir / "labels.npy").string() +
                    " --label-names " + (dir / "names.txt").string() + " --title e2e");
-  ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("KL divergence"), std::string::npos) << r.out;
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("KL divergence"), std::string::npos) << r.output;
   const Matrix emb = io::read_matrix(y);
   ASSERT_EQ(emb.rows(), 240);
   ASSERT_EQ(emb.cols(), 2);
@@ -705,14 +692,14 @@ TEST(E2eTsne, CommandWritesEmbeddingAndPlotAndRejectsBadInput) {
   const std::string y2 = (dir / "y2.npy").string();
   r = run_hmr("--device cpu --seed 3 tsne --input " + (dir / "x.npy").string() + " --out " + y2 +
               " --perplexity 10 --iters 300");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(io::read_matrix(y2).vec(), emb.vec());
 
   // Bad input: exit code 2 with one error line, no output written.
   const auto expect_bad = [&](const std::string& args, const std::string& what) {
     const auto b = run_hmr("--device cpu tsne " + args);
-    EXPECT_EQ(b.code, 2) << what << ": " << b.out;
-    EXPECT_FALSE(b.out.empty()) << what;
+    EXPECT_EQ(b.code, 2) << what << ": " << b.output;
+    EXPECT_FALSE(b.output.empty()) << what;
   };
   Matrix tiny(3, 4, 1.0f);  // N < 4
   io::write_npy(dir / "tiny.npy", tiny);

@@ -11,6 +11,7 @@
 #include "gpu/compat.h"
 #include "support/compare.h"
 #include "support/emu.h"
+#include "support/run.h"
 
 namespace {
 
@@ -481,13 +482,7 @@ TEST(EmuRuntime, AllocationsArePoisonedAndCopiesChecked) {
 }
 
 TEST(EmuRuntime, PlantedOutOfBoundsWriteIsReportedByAddressSanitizer) {
-  const std::string cmd = std::string(CUEMU_PLANTED_OOB) + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string output;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) output += buf;
-  const int status = pclose(p);
+  const auto [status, output] = hmr::test::run_command(CUEMU_PLANTED_OOB);
   EXPECT_NE(status, 0) << output;
   EXPECT_NE(output.find("heap-buffer-overflow"), std::string::npos) << output;
   EXPECT_NE(output.find("oob_write_kernel"), std::string::npos) << output;
@@ -513,13 +508,7 @@ TEST(EmuThrust, SortByKeyOnDeviceBuffers) {
 
 namespace {
 TEST(EmuRuntime, FiberStackOverflowIsNamed) {
-  const std::string cmd = std::string(CUEMU_PLANTED_STACK) + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string output;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) output += buf;
-  const int status = pclose(p);
+  const auto [status, output] = hmr::test::run_command(CUEMU_PLANTED_STACK);
   EXPECT_NE(status, 0) << output;
   // The emulator names the cause; under AddressSanitizer, ASan's own handler reports it first.
   EXPECT_TRUE(output.find("fiber stack overflow") != std::string::npos ||

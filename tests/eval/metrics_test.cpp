@@ -21,6 +21,7 @@
 #include "support/backends.h"
 #include "support/compare.h"
 #include "support/emu.h"
+#include "support/run.h"
 
 namespace {
 
@@ -201,21 +202,8 @@ TEST(EmuSilhouette, TileSumsMatchCpuTwinAcrossOrders) {
 
 // ---- the commands ------------------------------------------------------------------------------
 
-struct RunResult {
-  int code;
-  std::string out;
-};
-RunResult run_hmr(const std::string& args) {
-  const std::string exe = std::string(HMR_BINARY_DIR) + "/apps/hmr";
-  const std::string cmd = exe + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (p && fgets(buf, sizeof buf, p)) out += buf;
-  const int status = p ? pclose(p) : -1;
-  return {WEXITSTATUS(status), out};
-}
-bool have_hmr() { return std::filesystem::exists(std::string(HMR_BINARY_DIR) + "/apps/hmr"); }
+using hmr::test::run_hmr;
+bool have_hmr() { return std::filesystem::exists(hmr::test::hmr_exe()); }
 
 TEST(E2eCluster, KMeansPcaMetricsCommands) {
   if (!have_hmr()) GTEST_SKIP() << "the hmr program is not built in " << HMR_BINARY_DIR;
@@ -225,7 +213,7 @@ TEST(E2eCluster, KMeansPcaMetricsCommands) {
                     truth = hmr::test::fixture("cluster/blobs_truth.npy");
   const std::string labels = (dir / "labels.npy").string();
   auto r = run_hmr("--device cpu --seed 0 kmeans --input " + x + " --k 4 --out " + labels);
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir / "labels_centers.npy"));
   std::ifstream jf(dir / "labels.json");
   const auto j = nlohmann::json::parse(jf);
@@ -234,12 +222,12 @@ TEST(E2eCluster, KMeansPcaMetricsCommands) {
   EXPECT_EQ(hmr::io::read_labels(labels).size(), 300u);
 
   r = run_hmr("--device cpu pca --input " + x + " --components 3 --out " + (dir / "z.npy").string());
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(hmr::io::read_matrix(dir / "z.npy").cols(), 3);
 
   r = run_hmr("--device cpu metrics --input " + x + " --pred " + labels + " --truth " + truth + " --out " +
               dir.string());
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream mf(dir / "metrics.json");
   const auto m = nlohmann::json::parse(mf);
   for (const char* key : {"task", "device", "seed", "n_samples", "k", "timings_s", "results"})
@@ -249,11 +237,11 @@ TEST(E2eCluster, KMeansPcaMetricsCommands) {
 
   // Bad input: exit code 2 with one line.
   r = run_hmr("--device cpu kmeans --input " + x + " --k 1 --out " + labels);
-  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(r.code, 2) << r.output;
   r = run_hmr("--device cpu kmeans --input " + x + " --k 301 --out " + labels);
-  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(r.code, 2) << r.output;
   r = run_hmr("--device cpu metrics --input " + x + " --pred " + hmr::test::fixture("cluster/random_pred.npy"));
-  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(r.code, 2) << r.output;
   std::filesystem::remove_all(dir);
 }
 

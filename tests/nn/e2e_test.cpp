@@ -12,26 +12,14 @@
 
 #include "io/npy.h"
 #include "nn/vae.h"
+#include "support/run.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CmdResult {
-  int code = -1;
-  std::string output;
-};
-
-CmdResult run(const std::string& cmd) {
-  CmdResult r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 512> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int st = ::pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using hmr::test::CommandResult;
+const auto run = hmr::test::run_command;
 
 class E2eVae : public ::testing::Test {
  protected:
@@ -60,8 +48,8 @@ TEST_F(E2eVae, TrainThenEmbedWithConfigAndOverrides) {
     std::ofstream cfg(p("vae.toml"));
     cfg << "[vae]\nhidden = [16, 8]\nlatent = 3\nepochs = 4\nbatch = 32\nbeta = 2.0\n";
   }
-  const CmdResult t = run(exe_ + " -q --device cpu --seed 9 --config " + p("vae.toml") + " train --features " +
-                          p("x.npy") + " --epochs 6 --history " + p("h.json") + " --out " + p("m.safetensors"));
+  const CommandResult t = run(exe_ + " -q --device cpu --seed 9 --config " + p("vae.toml") + " train --features " +
+                              p("x.npy") + " --epochs 6 --history " + p("h.json") + " --out " + p("m.safetensors"));
   ASSERT_EQ(t.code, 0) << t.output;
   const auto m = hmr::nn::load_safetensors(p("m.safetensors"));
   EXPECT_EQ(m.config.hidden, (std::vector<int>{16, 8}));
@@ -72,8 +60,8 @@ TEST_F(E2eVae, TrainThenEmbedWithConfigAndOverrides) {
   EXPECT_TRUE(m.standardized);
   EXPECT_TRUE(fs::exists(p("h.json")));
   for (const char* what : {"mu", "z", "logvar", "recon"}) {
-    const CmdResult e = run(exe_ + " -q --device cpu embed --model " + p("m.safetensors") + " --features " +
-                            p("x.npy") + " --what " + what + " --out " + p(std::string(what) + ".npy"));
+    const CommandResult e = run(exe_ + " -q --device cpu embed --model " + p("m.safetensors") + " --features " +
+                                p("x.npy") + " --what " + what + " --out " + p(std::string(what) + ".npy"));
     ASSERT_EQ(e.code, 0) << e.output;
     const hmr::Matrix z = hmr::io::read_matrix(p(std::string(what) + ".npy"));
     EXPECT_EQ(z.rows(), 120);
@@ -85,23 +73,23 @@ TEST_F(E2eVae, BadInputsExitWithCodeTwoAndOneLine) {
   hmr::Matrix bad(10, 10, 1.0f);
   bad(2, 3) = NAN;
   hmr::io::write_npy(dir_ / "bad.npy", bad);
-  const CmdResult nan =
+  const CommandResult nan =
       run(exe_ + " -q --device cpu train --features " + p("bad.npy") + " --out " + p("m.safetensors"));
   EXPECT_EQ(nan.code, 2) << nan.output;
   EXPECT_NE(nan.output.find("row 2, column 3"), std::string::npos) << nan.output;
-  const CmdResult big =
+  const CommandResult big =
       run(exe_ + " -q --device cpu train --features " + p("x.npy") + " --batch 500 --out " + p("m.safetensors"));
   EXPECT_EQ(big.code, 2) << big.output;
   EXPECT_NE(big.output.find("batch 500 is larger than the 120 training rows"), std::string::npos) << big.output;
-  const CmdResult ok =
+  const CommandResult ok =
       run(exe_ + " -q --device cpu train --features " + p("x.npy") + " --epochs 1 --out " + p("m.safetensors"));
   ASSERT_EQ(ok.code, 0) << ok.output;
   hmr::io::write_npy(dir_ / "wide.npy", hmr::Matrix(4, 11, 0.5f));
-  const CmdResult wide = run(exe_ + " -q --device cpu embed --model " + p("m.safetensors") + " --features " +
-                             p("wide.npy") + " --out " + p("z.npy"));
+  const CommandResult wide = run(exe_ + " -q --device cpu embed --model " + p("m.safetensors") + " --features " +
+                                 p("wide.npy") + " --out " + p("z.npy"));
   EXPECT_EQ(wide.code, 2) << wide.output;
   EXPECT_NE(wide.output.find("expects 10 features"), std::string::npos) << wide.output;
-  const CmdResult typo =
+  const CommandResult typo =
       run(exe_ + " -q --device cpu --set hiden=3 train --features " + p("x.npy") + " --out " + p("m.safetensors"));
   EXPECT_EQ(typo.code, 2) << typo.output;
   EXPECT_NE(typo.output.find("unknown configuration key 'hiden'"), std::string::npos) << typo.output;

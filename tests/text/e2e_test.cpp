@@ -15,6 +15,7 @@
 #include "core/backend.h"
 #include "io/npy.h"
 #include "support/compare.h"
+#include "support/run.h"
 #include "text/tfidf_job.h"
 
 namespace fs = std::filesystem;
@@ -74,14 +75,9 @@ TEST(E2eTfidf, JobWritesEveryOutputAndTransformsWithTheSavedModel) {
 
 // Runs the hmr binary; returns its exit status and stderr+stdout.
 int run(const std::string& args, std::string* output) {
-  const std::string exe = std::string(HMR_BINARY_DIR) + "/apps/hmr";
-  const std::string log =
-      (fs::temp_directory_path() / ("hmr_text_e2e_" + std::to_string(::getpid()) + ".log")).string();
-  const int rc = std::system((exe + " " + args + " >" + log + " 2>&1").c_str());
-  std::ifstream in(log);
-  output->assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  fs::remove(log);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  auto r = hmr::test::run_hmr(args);
+  *output = std::move(r.output);
+  return r.code;
 }
 
 TEST(E2eTfidf, CommandLine) {
