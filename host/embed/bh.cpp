@@ -232,8 +232,21 @@ __attribute__((target("avx2,fma"))) void repulsion_group_2d(const PackedNode<2>*
 }
 #endif
 
+// Attraction rows to compute in the same parallel region as the repulsion (one fork/join per
+// iteration instead of two).
+struct AttractionJob {
+  const Csr* p;
+  const float* y;  // [n x 2], ld 2
+  float* attr;
+};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+void attraction_2d_avx2(const Csr& p, const float* y, float* attr, std::int64_t i0, std::int64_t i1);
+#endif
+
 template <int D>
-double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std::vector<float>& zi) {
+double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std::vector<float>& zi,
+                      const AttractionJob* job = nullptr) {
   const std::int64_t n = t.n, m = n - 1;
   const float theta2 = static_cast<float>(theta * theta);
   rep.assign(static_cast<std::size_t>(n * D), 0.0f);
@@ -257,19 +270,27 @@ double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std:
   if constexpr (D == 2) {
     if (have_avx2()) {
       const std::int64_t groups = (n + 7) / 8;
-#pragma omp parallel for schedule(dynamic, 8) if (n >= kParHeavy)
-      for (std::int64_t g = 0; g < groups; ++g) {
-        const std::int64_t p0 = g * 8;
-        const int cnt = static_cast<int>(std::min<std::int64_t>(8, n - p0));
-        float fx[8], fy[8], z[8];
-        repulsion_group_2d(nodes.data(), ys, p0, cnt, theta2, fx, fy, z);
-        for (int l = 0; l < cnt; ++l) {
-          const std::size_t i = static_cast<std::size_t>(t.order[static_cast<std::size_t>(p0 + l)]);
-          rep[i * 2] = fx[l];
-          rep[i * 2 + 1] = fy[l];
-          zi[i] = z[l];
-          zs[static_cast<std::size_t>(p0 + l)] = z[l];
+      constexpr std::int64_t kAttrRows = 256;
+      const std::int64_t an = job ? job->p->n : 0, ablocks = (an + kAttrRows - 1) / kAttrRows;
+#pragma omp parallel if (n >= kParHeavy)
+      {
+#pragma omp for schedule(dynamic, 8) nowait
+        for (std::int64_t g = 0; g < groups; ++g) {
+          const std::int64_t p0 = g * 8;
+          const int cnt = static_cast<int>(std::min<std::int64_t>(8, n - p0));
+          float fx[8], fy[8], z[8];
+          repulsion_group_2d(nodes.data(), ys, p0, cnt, theta2, fx, fy, z);
+          for (int l = 0; l < cnt; ++l) {
+            const std::size_t i = static_cast<std::size_t>(t.order[static_cast<std::size_t>(p0 + l)]);
+            rep[i * 2] = fx[l];
+            rep[i * 2 + 1] = fy[l];
+            zi[i] = z[l];
+            zs[static_cast<std::size_t>(p0 + l)] = z[l];
+          }
         }
+#pragma omp for schedule(dynamic, 1) nowait
+        for (std::int64_t b = 0; b < ablocks; ++b)
+          attraction_2d_avx2(*job->p, job->y, job->attr, b * kAttrRows, std::min(an, (b + 1) * kAttrRows));
       }
       return fixed_order_sum(zs.data(), n);
     }
@@ -366,6 +387,20 @@ Tree build_tree_cpu(ConstMatrixView y) {
 
 double repulsion_cpu(const Tree& t, double theta, std::vector<float>& rep, std::vector<float>& zi) {
   return t.dims == 2 ? repulsion_impl<2>(t, theta, rep, zi) : repulsion_impl<3>(t, theta, rep, zi);
+}
+
+double forces_cpu(const Tree& t, double theta, const Csr& p, ConstMatrixView y, std::vector<float>& rep,
+                  std::vector<float>& zi, std::vector<float>& attr, double* plogw) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (t.dims == 2 && plogw == nullptr && y.cols == 2 && y.ld == 2 && y.rows == p.n && have_avx2()) {
+    attr.assign(static_cast<std::size_t>(p.n * 2), 0.0f);
+    const AttractionJob job{&p, y.data, attr.data()};
+    return repulsion_impl<2>(t, theta, rep, zi, &job);
+  }
+#endif
+  const double z = repulsion_cpu(t, theta, rep, zi);
+  attraction_cpu(p, y, attr, plogw);
+  return z;
 }
 
 namespace {

@@ -56,6 +56,10 @@ double repulsion_cpu(const Tree& t, double theta, std::vector<float>& rep, std::
 // Attraction: attr[i] = sum_j p_ij w_ij (y_i - y_j) over row i of P. Also returns
 // sum_ij p_ij log(1 + |y_i - y_j|^2) (for KL) through plogw if non-null.
 void attraction_cpu(const Csr& p, ConstMatrixView y, std::vector<float>& attr, double* plogw = nullptr);
+// Both passes of one iteration: repulsion_cpu + attraction_cpu with the same results, in one
+// parallel region where possible (2-D, AVX2, no KL term). Returns Z.
+double forces_cpu(const Tree& t, double theta, const Csr& p, ConstMatrixView y, std::vector<float>& rep,
+                  std::vector<float>& zi, std::vector<float>& attr, double* plogw = nullptr);
 
 // One gradient-descent step (scikit-learn's update with gains), element-wise over [n x dims]:
 //   g = exag * attr - rep / Z; gains += 0.2 where sign(g) != sign(update) else gains *= 0.8,

@@ -131,10 +131,9 @@ void optimize_cpu(const Csr& p, Matrix& y, const OptimizeParams& prm, const Tsne
       std::fill(gains.begin(), gains.end(), 1.0f);
     }
     const Tree t = build_tree_cpu(y.view());
-    const double z = repulsion_cpu(t, prm.theta, rep, zi);
     const bool report = prm.kl_every > 0 && ((it + 1) % prm.kl_every == 0 || it + 1 == prm.iters);
     double plogw = 0.0;
-    attraction_cpu(p, y.view(), attr, report ? &plogw : nullptr);
+    const double z = forces_cpu(t, prm.theta, p, y.view(), rep, zi, attr, report ? &plogw : nullptr);
     if (report) {
       const double kl = plogp + plogw + std::log(z);
       history.emplace_back(it + 1, kl);
