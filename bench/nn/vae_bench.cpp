@@ -30,7 +30,8 @@ hmr::nn::VaeConfig model_config(bool text, int batch) {
   return c;
 }
 
-void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text) {
+// sparse_input: the text VAE's first layer from CSR rows (the default; false = dense GEMMs).
+void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text, bool sparse_input = true) {
   std::unique_ptr<hmr::Backend> b;
   try {
     b = hmr::make_backend(device);
@@ -39,7 +40,8 @@ void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text) {
     return;
   }
   const int batch = static_cast<int>(state.range(0));
-  const auto c = model_config(text, batch);
+  auto c = model_config(text, batch);
+  c.sparse_input = sparse_input;
   const std::int64_t n = text ? 4096 : 16384;
   hmr::Matrix x(n, c.input_dim);
   std::mt19937 rng(1);
@@ -64,17 +66,19 @@ void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text) {
   state.counters["graph"] = engine->graph_used() ? 1 : 0;
 }
 
-#define HMR_VAE_BENCH(name, device, text)                 \
-  BENCHMARK_CAPTURE(BM_VaeTrainEpoch, name, device, text) \
-      ->Arg(64)                                           \
-      ->Arg(256)                                          \
-      ->Arg(1024)                                         \
-      ->UseRealTime()                                     \
-      ->MeasureProcessCPUTime()                           \
+#define HMR_VAE_BENCH(name, device, ...)                         \
+  BENCHMARK_CAPTURE(BM_VaeTrainEpoch, name, device, __VA_ARGS__) \
+      ->Arg(64)                                                  \
+      ->Arg(256)                                                 \
+      ->Arg(1024)                                                \
+      ->UseRealTime()                                            \
+      ->MeasureProcessCPUTime()                                  \
       ->Unit(benchmark::kMillisecond)
 HMR_VAE_BENCH(audio_40_128_64_16_cpu, "cpu", false);
 HMR_VAE_BENCH(audio_40_128_64_16_cuda, "cuda", false);
 HMR_VAE_BENCH(text_5000_512_32_cpu, "cpu", true);
 HMR_VAE_BENCH(text_5000_512_32_cuda, "cuda", true);
+HMR_VAE_BENCH(text_5000_512_32_dense_cpu, "cpu", true, false);  // the dense first layer, for comparison
+HMR_VAE_BENCH(text_5000_512_32_dense_cuda, "cuda", true, false);
 
 }  // namespace

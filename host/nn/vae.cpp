@@ -204,6 +204,8 @@ void apply_override(VaeConfig& c, const std::string& key_in, const std::string& 
     c.seed = parse_number<std::uint64_t>(key, v);
   else if (key == "cuda_graph")
     c.cuda_graph = parse_bool(key, v);
+  else if (key == "sparse_input")
+    c.sparse_input = parse_bool(key, v);
   else
     input_error("vae: unknown configuration key '{}'", key_in);
 }
@@ -235,10 +237,10 @@ std::string to_toml(const VaeConfig& c) {
       "standardize = {}\nbeta = {}\nfree_bits = {}\nwarmup_epochs = {}\nepochs = {}\nbatch = {}\nlr = {}\nadam_beta1 = "
       "{}\n"
       "adam_beta2 = {}\nadam_eps = {}\nweight_decay = {}\nclip_norm = {}\nval_fraction = {}\npatience = {}\n"
-      "seed = {}\ncuda_graph = {}\n",
+      "seed = {}\ncuda_graph = {}\nsparse_input = {}\n",
       c.input_dim, hidden, c.latent, to_string(c.activation), to_string(c.output), to_string(c.loss), c.standardize,
       c.beta, c.free_bits, c.warmup_epochs, c.epochs, c.batch, c.lr, c.adam_beta1, c.adam_beta2, c.adam_eps,
-      c.weight_decay, c.clip_norm, c.val_fraction, c.patience, c.seed, c.cuda_graph);
+      c.weight_decay, c.clip_norm, c.val_fraction, c.patience, c.seed, c.cuda_graph, c.sparse_input);
 }
 
 // ---- parameters -------------------------------------------------------------------------------

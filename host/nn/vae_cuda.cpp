@@ -90,6 +90,20 @@ class CudaEngine final : public nn::Engine {
     data_.resize(static_cast<std::size_t>(x.rows * x.cols));
     data_.upload(x.data, data_.size(), ctx_.stream());
     data_rows_ = x.rows;
+    // Mostly-zero wide rows (TF-IDF): the epochs run the first encoder layer from a CSR copy.
+    nn::CsrHost sp;
+    sparse_ = cfg_.sparse_input && nn::sparse_rows(plan_, x, &sp);
+    if (sparse_) {
+      sp_ptr_.resize(sp.ptr.size());
+      sp_ptr_.upload(sp.ptr.data(), sp.ptr.size(), ctx_.stream());
+      sp_col_.resize(std::max<std::size_t>(1, sp.col.size()));
+      sp_val_.resize(std::max<std::size_t>(1, sp.val.size()));
+      if (!sp.col.empty()) {
+        sp_col_.upload(sp.col.data(), sp.col.size(), ctx_.stream());
+        sp_val_.upload(sp.val.data(), sp.val.size(), ctx_.stream());
+      }
+      ctx_.sync();  // the host vectors go out of scope
+    }
   }
 
   StepLoss epoch(const std::vector<std::int32_t>& perm, float beta, std::uint64_t noise_seed) override {
@@ -206,7 +220,16 @@ class CudaEngine final : public nn::Engine {
   void enqueue_encoder(const float* x, std::int64_t rows) {
     const float* in = x;
     for (std::size_t i = 0; i < plan_.enc.size(); ++i) {
-      dense_forward(plan_.enc[i], in, rows, act_[i].data());
+      const DenseLayer& l = plan_.enc[i];
+      if (i == 0 && sparse_step_) {
+        kern::launch_csr_linear_forward(sp_ptr_.data(), sp_col_.data(), sp_val_.data(), perm_.data(), cfg_.batch,
+                                        counters_.data(), rows, p_.data() + l.w, l.in, l.out, act_[0].data(),
+                                        ctx_.stream());
+        kern::launch_bias_act_forward(act_[0].data(), p_.data() + l.b, rows, l.out, static_cast<int>(l.act),
+                                      ctx_.stream());
+      } else {
+        dense_forward(l, in, rows, act_[i].data());
+      }
       in = act_[i].data();
     }
     dense_forward(plan_.head, in, rows, act_[plan_.enc.size()].data());
@@ -248,7 +271,15 @@ class CudaEngine final : public nn::Engine {
     other = d1_.data();
     for (std::size_t i = ne; i-- > 0;) {
       const float* in = i == 0 ? xb_.data() : act_[i - 1].data();
-      dense_backward(plan_.enc[i], in, act_[i].data(), rows, d, i == 0 ? nullptr : other);
+      if (i == 0 && sparse_step_) {  // no input gradient for the first layer
+        const DenseLayer& l = plan_.enc[0];
+        kern::launch_act_backward_bias_grad(d, act_[0].data(), rows, l.out, static_cast<int>(l.act), g_.data() + l.b,
+                                            s);
+        kern::launch_csr_weight_grad(sp_ptr_.data(), sp_col_.data(), sp_val_.data(), perm_.data(), cfg_.batch,
+                                     counters_.data(), rows, d, l.in, l.out, g_.data() + l.w, s);
+      } else {
+        dense_backward(plan_.enc[i], in, act_[i].data(), rows, d, i == 0 ? nullptr : other);
+      }
       std::swap(d, other);
     }
     kern::launch_batch_loss_sum(recon_rows_.data(), kl_rows_.data(), rows, counters_.data(), losses_.data(), s);
@@ -267,7 +298,9 @@ class CudaEngine final : public nn::Engine {
   void enqueue_epoch_step(std::int64_t rows) {
     kern::launch_gather_batch(data_.data(), plan_.input_dim, perm_.data(), eps_all_.data(), plan_.latent, cfg_.batch,
                               rows, counters_.data(), xb_.data(), epsb_.data(), ctx_.stream());
+    sparse_step_ = sparse_;  // the batch's CSR rows are perm[counters[0] * batch + i], as the gather's
     enqueue_forward_backward(rows);
+    sparse_step_ = false;
     enqueue_update();
   }
 
@@ -325,6 +358,10 @@ class CudaEngine final : public nn::Engine {
   DeviceBuffer<float> xb_, epsb_, z_, dz_, dh_, d0_, d1_;
   DeviceBuffer<float> data_, eps_all_;
   DeviceBuffer<std::int32_t> perm_;
+  DeviceBuffer<std::int64_t> sp_ptr_;  // CSR of the resident rows when sparse_
+  DeviceBuffer<std::int32_t> sp_col_;
+  DeviceBuffer<float> sp_val_;
+  bool sparse_ = false, sparse_step_ = false;
   std::int64_t cap_ = 0, data_rows_ = 0;
   bool graph_used_ = false;
 #if !defined(HMR_EMU)

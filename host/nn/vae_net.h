@@ -70,6 +70,19 @@ class Engine {
 };
 
 std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c);
+
+// Training rows that are wide and mostly zero (TF-IDF: ~1% non-zeros) run the first encoder layer
+// sparse in Engine::epoch (CSR x W^T, and W's gradient from the CSR rows; no input gradient is
+// needed): at least kSparseMinCols columns, at most kSparseMaxDensity non-zeros, a hidden layer.
+// sparse_rows fills *out with the CSR form of x and returns true when that applies.
+constexpr double kSparseMaxDensity = 0.1;
+constexpr std::int64_t kSparseMinCols = 256;
+struct CsrHost {
+  std::vector<std::int64_t> ptr;
+  std::vector<std::int32_t> col;
+  std::vector<float> val;
+};
+bool sparse_rows(const NetPlan& p, ConstMatrixView x, CsrHost* out);
 std::unique_ptr<Engine> make_engine(Backend& b, const VaeConfig& c);
 
 // The cpu noise generator: eps [n] ~ N(0, 1) from Philox4x32-10 keyed by seed (counter = index),
@@ -103,6 +116,23 @@ void reparam_kl_backward(const T* h, const T* eps, const T* dz, std::int64_t row
 template <class T>
 void recon_loss_grad(const T* a, const T* x, std::int64_t rows, int cols, Output out, Loss loss, T inv_batch, T* da,
                      double* loss_rows);
+// Sparse first layer (TF-IDF input is ~1% non-zeros). A batch of CSR rows: row r holds the entries
+// [ptr[r], ptr[r + 1]) of col / val.
+template <class T>
+struct CsrRows {
+  const std::int64_t* ptr = nullptr;
+  const std::int32_t* col = nullptr;
+  const T* val = nullptr;
+};
+// y [rows x out] = X W^T for CSR X [rows x in] and W [out x in] (no bias): y[r][o] = sum over the
+// entries of row r of val * W[o][col], in entry order.
+template <class T>
+void csr_linear_forward(const CsrRows<T>& x, std::int64_t rows, const T* w, int in, int out, T* y);
+// dW [out x in] = dy^T X (overwritten): dW[o][c] = sum over rows r (in order) and their entries of
+// dy[r][o] * val; columns no row touches are 0.
+template <class T>
+void csr_weight_grad(const CsrRows<T>& x, std::int64_t rows, const T* dy, int in, int out, T* dw);
+
 // Global L2 norm of g [n] (double accumulation, fixed chunking).
 double grad_norm(const float* g, std::size_t n);
 // torch.optim.Adam step t (1-based) on the flat buffer; the gradient is scaled by `scale` (clipping)
@@ -121,6 +151,10 @@ class Net {
   const NetPlan& plan() const { return plan_; }
   // Returns loss sums; grad [n_params] receives d(mean loss)/d(params).
   StepLoss forward_backward(const T* params, const T* x, const T* eps, std::int64_t rows, T beta, T* grad);
+  // The same with the first encoder layer computed from xs, the CSR form of x (x itself is still
+  // needed by the reconstruction loss). Equal to forward_backward up to the summation order.
+  StepLoss forward_backward_sparse(const T* params, const T* x, const CsrRows<T>& xs, const T* eps, std::int64_t rows,
+                                   T beta, T* grad);
   // Forward only: h [rows x 2L] (mu | logvar); logits of decoding z [rows x D].
   void encode(const T* params, const T* x, std::int64_t rows, T* h);
   void decode(const T* params, const T* z, std::int64_t rows, T* logits);
@@ -128,6 +162,7 @@ class Net {
  private:
   void reserve(std::int64_t rows);
   NetPlan plan_;
+  const CsrRows<T>* sparse_ = nullptr;  // set during forward_backward_sparse
   std::int64_t cap_ = 0;
   std::vector<std::vector<T>> act_;  // post-activation output of each layer
   std::vector<T> z_, dz_, dh_, da_, db_;

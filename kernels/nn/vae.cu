@@ -253,6 +253,47 @@ __global__ void __launch_bounds__(kThreads)
     epsb[i * latent + j] = eps_all[pos * latent + j];
 }
 
+// Batch row i of a CSR matrix: the resident row perm[counters[0] * batch + i], or row i without perm.
+__device__ std::int64_t csr_source_row(const std::int32_t* perm, std::int64_t batch, const int* counters,
+                                       std::int64_t i) {
+  return perm ? static_cast<std::int64_t>(perm[static_cast<std::int64_t>(counters[0]) * batch + i]) : i;
+}
+
+// One block row per batch row, one thread per output: the row's entries are read by every thread
+// (broadcast), W[o][col] gathered from row o of W; entry order as the cpu twin.
+__global__ void __launch_bounds__(kThreads)
+    csr_linear_forward_kernel(const std::int64_t* __restrict__ ptr, const std::int32_t* __restrict__ col,
+                              const float* __restrict__ val, const std::int32_t* __restrict__ perm, std::int64_t batch,
+                              const int* __restrict__ counters, const float* __restrict__ w, int in, int out,
+                              float* __restrict__ y) {
+  const std::int64_t i = blockIdx.y;
+  const int o = static_cast<int>(blockIdx.x * kThreads + threadIdx.x);
+  if (o >= out) return;
+  const std::int64_t r = csr_source_row(perm, batch, counters, i);
+  const float* wo = w + static_cast<std::int64_t>(o) * in;
+  float s = 0.0f;
+  for (std::int64_t k = ptr[r]; k < ptr[r + 1]; ++k) s += val[k] * wo[col[k]];
+  y[i * out + o] = s;
+}
+
+// One thread per output o owns row o of dW: zeroes it, then adds dy[i][o] * val over the batch rows
+// and their entries in order (no atomics: deterministic, the cpu twin's order).
+__global__ void __launch_bounds__(kThreads)
+    csr_weight_grad_kernel(const std::int64_t* __restrict__ ptr, const std::int32_t* __restrict__ col,
+                           const float* __restrict__ val, const std::int32_t* __restrict__ perm, std::int64_t batch,
+                           const int* __restrict__ counters, std::int64_t rows, const float* __restrict__ dy, int in,
+                           int out, float* __restrict__ dw) {
+  const int o = static_cast<int>(blockIdx.x * kThreads + threadIdx.x);
+  if (o >= out) return;
+  float* g = dw + static_cast<std::int64_t>(o) * in;
+  for (int c = 0; c < in; ++c) g[c] = 0.0f;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const std::int64_t r = csr_source_row(perm, batch, counters, i);
+    const float d = dy[i * out + o];
+    for (std::int64_t k = ptr[r]; k < ptr[r + 1]; ++k) g[col[k]] += d * val[k];
+  }
+}
+
 unsigned elementwise_blocks(std::int64_t n) {
   return static_cast<unsigned>(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 8192));
 }
@@ -326,6 +367,22 @@ void launch_gather_batch(const float* X, int d, const std::int32_t* perm, const 
   if (rows <= 0) return;
   HMR_LAUNCH(gather_batch_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, X, d, perm, eps_all, latent, batch,
              counters, xb, epsb);
+}
+
+void launch_csr_linear_forward(const std::int64_t* ptr, const std::int32_t* col, const float* val,
+                               const std::int32_t* perm, std::int64_t batch, const int* counters, std::int64_t rows,
+                               const float* w, int in, int out, float* y, cudaStream_t stream) {
+  if (rows <= 0 || out <= 0) return;
+  const dim3 grid(gpu::div_up(static_cast<std::size_t>(out), kThreads), static_cast<unsigned>(rows));
+  HMR_LAUNCH(csr_linear_forward_kernel, grid, kThreads, 0, stream, ptr, col, val, perm, batch, counters, w, in, out, y);
+}
+
+void launch_csr_weight_grad(const std::int64_t* ptr, const std::int32_t* col, const float* val,
+                            const std::int32_t* perm, std::int64_t batch, const int* counters, std::int64_t rows,
+                            const float* dy, int in, int out, float* dw, cudaStream_t stream) {
+  if (out <= 0) return;
+  HMR_LAUNCH(csr_weight_grad_kernel, gpu::div_up(static_cast<std::size_t>(out), kThreads), kThreads, 0, stream, ptr,
+             col, val, perm, batch, counters, rows, dy, in, out, dw);
 }
 
 }  // namespace hmr::HMR_CUDA_NS::kern

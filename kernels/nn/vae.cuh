@@ -58,4 +58,16 @@ void launch_gather_batch(const float* X, int d, const std::int32_t* perm, const 
                          std::int64_t batch, std::int64_t rows, const int* counters, float* xb, float* epsb,
                          cudaStream_t stream);
 
+// Sparse first layer (cpu twins: cpu::csr_linear_forward / csr_weight_grad). CSR rows ptr/col/val;
+// batch row i is the CSR row perm[counters[0] * batch + i] (as launch_gather_batch), or row i when
+// perm is null (counters and batch unused then).
+// y [rows x out] = X W^T (no bias), W [out x in]; entries summed in CSR order.
+void launch_csr_linear_forward(const std::int64_t* ptr, const std::int32_t* col, const float* val,
+                               const std::int32_t* perm, std::int64_t batch, const int* counters, std::int64_t rows,
+                               const float* w, int in, int out, float* y, cudaStream_t stream);
+// dW [out x in] = dy^T X, overwritten (one thread per output row, batch rows and entries in order).
+void launch_csr_weight_grad(const std::int64_t* ptr, const std::int32_t* col, const float* val,
+                            const std::int32_t* perm, std::int64_t batch, const int* counters, std::int64_t rows,
+                            const float* dy, int in, int out, float* dw, cudaStream_t stream);
+
 }  // namespace hmr::HMR_CUDA_NS::kern

@@ -36,6 +36,34 @@ Matrix random_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed, d
   return Matrix(rows, cols, random_vec<float>(static_cast<std::size_t>(rows * cols), seed, lo, hi));
 }
 
+// x [rows x cols] with about `density` non-zeros in (0, 1], and its CSR form.
+template <class T>
+struct SparseData {
+  std::vector<T> dense;
+  std::vector<std::int64_t> ptr{0};
+  std::vector<std::int32_t> col;
+  std::vector<T> val;
+  hmr::nn::cpu::CsrRows<T> csr() const { return {ptr.data(), col.data(), val.data()}; }
+};
+template <class T>
+SparseData<T> sparse_data(std::int64_t rows, int cols, double density, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  SparseData<T> d;
+  d.dense.assign(static_cast<std::size_t>(rows * cols), T(0));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c)
+      if (u(rng) < density) {
+        const T v = static_cast<T>(0.05 + 0.95 * u(rng));
+        d.dense[static_cast<std::size_t>(r * cols + c)] = v;
+        d.col.push_back(c);
+        d.val.push_back(v);
+      }
+    d.ptr.push_back(static_cast<std::int64_t>(d.col.size()));
+  }
+  return d;
+}
+
 VaeConfig tiny_config(Activation act = Activation::relu, Output out = Output::identity, Loss loss = Loss::mse) {
   VaeConfig c;
   c.input_dim = 7;
@@ -242,6 +270,34 @@ TEST(AdamRule, MatchesTorchAdamWithWeightDecayAndClipping) {
   EXPECT_EQ(hmr::nn::cpu::clip_scale(100.0, 0.0f), 1.0f);
 }
 
+// The vectorised Adam loop equals the plain float loop bit for bit (odd length: lanes and tail),
+// over several steps with weight decay and a clipping factor.
+TEST(AdamRule, VectorisedLoopEqualsScalarFloatLoop) {
+  const std::size_t n = 2 * 4096 + 7;
+  auto p = random_vec<float>(n, 81), m = std::vector<float>(n, 0.0f), v = std::vector<float>(n, 0.0f);
+  auto ps = p, ms = m, vs = v;
+  const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 1e-2f, scale = 0.75f;
+  for (std::int64_t t = 1; t <= 3; ++t) {
+    const auto g = random_vec<float>(n, 90 + static_cast<std::uint64_t>(t));
+    hmr::nn::cpu::adam_update(p.data(), g.data(), m.data(), v.data(), n, lr, b1, b2, eps, wd, t, scale);
+    const double bc1 = 1.0 - std::pow(static_cast<double>(b1), static_cast<double>(t));
+    const double bc2 = 1.0 - std::pow(static_cast<double>(b2), static_cast<double>(t));
+    const float step = static_cast<float>(static_cast<double>(lr) / bc1);
+    const float ib = static_cast<float>(1.0 / std::sqrt(bc2));
+    for (std::size_t i = 0; i < n; ++i) {
+      const float gi = scale * g[i] + wd * ps[i];
+      const float mi = b1 * ms[i] + (1.0f - b1) * gi;
+      const float vi = b2 * vs[i] + (1.0f - b2) * gi * gi;
+      ms[i] = mi;
+      vs[i] = vi;
+      ps[i] -= step * mi / (std::sqrt(vi) * ib + eps);
+    }
+  }
+  EXPECT_EQ(p, ps);
+  EXPECT_EQ(m, ms);
+  EXPECT_EQ(v, vs);
+}
+
 TEST(VaeInit, TorchLinearBoundsAndLayout) {
   VaeConfig c = tiny_config();
   const VaeModel m = init_vae(c, 3);
@@ -380,6 +436,55 @@ TEST(EmuVaeKernels, ReparamKlAndReconMatchCpuTwin) {
   }
 }
 
+// The csr kernels against their cpu twins: rows selected through perm and the batch counter (the
+// training path) and directly; entries in CSR order on both sides.
+TEST(EmuVaeKernels, CsrForwardAndWeightGradMatchCpuTwin) {
+  hmr::test::ExpectLaunches launched{"csr_linear_forward_kernel", "csr_weight_grad_kernel"};
+  const std::int64_t n = 23, batch = 7;
+  const int in = 300, out = 260;  // out > 256 threads: two blocks of outputs
+  const auto x = sparse_data<float>(n, in, 0.05, 71);
+  const auto w = random_vec<float>(static_cast<std::size_t>(out * in), 72);
+  const auto dy = random_vec<float>(static_cast<std::size_t>(batch * out), 73);
+  std::vector<std::int32_t> perm(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 5 + 3) % n);
+  const int step = 2;  // batch rows perm[14 .. 20]
+  for (bool use_perm : {true, false}) {
+    // cpu twin on the selected rows, gathered into a compact CSR
+    SparseData<float> sel;
+    for (std::int64_t i = 0; i < batch; ++i) {
+      const std::int64_t r = use_perm ? perm[static_cast<std::size_t>(step * batch + i)] : i;
+      for (std::int64_t k = x.ptr[static_cast<std::size_t>(r)]; k < x.ptr[static_cast<std::size_t>(r) + 1]; ++k) {
+        sel.col.push_back(x.col[static_cast<std::size_t>(k)]);
+        sel.val.push_back(x.val[static_cast<std::size_t>(k)]);
+      }
+      sel.ptr.push_back(static_cast<std::int64_t>(sel.col.size()));
+    }
+    std::vector<float> y(static_cast<std::size_t>(batch * out)), dw(static_cast<std::size_t>(out * in), 9.0f);
+    hmr::nn::cpu::csr_linear_forward<float>(sel.csr(), batch, w.data(), in, out, y.data());
+    hmr::nn::cpu::csr_weight_grad<float>(sel.csr(), batch, dy.data(), in, out, dw.data());
+    const auto got = hmr::test::in_all_orders([&] {
+      auto ptr_d = dev(x.ptr);
+      auto col_d = dev(x.col);
+      auto val_d = dev(x.val), w_d = dev(w), dy_d = dev(dy);
+      auto perm_d = dev(perm);
+      auto counters = dev(std::vector<int>{step, 0});
+      emu::DeviceBuffer<float> y_d(y.size()), dw_d(dw.size());
+      const std::int32_t* pp = use_perm ? perm_d.data() : nullptr;
+      emu::kern::launch_csr_linear_forward(ptr_d.data(), col_d.data(), val_d.data(), pp, batch, counters.data(), batch,
+                                           w_d.data(), in, out, y_d.data(), nullptr);
+      emu::kern::launch_csr_weight_grad(ptr_d.data(), col_d.data(), val_d.data(), pp, batch, counters.data(), batch,
+                                        dy_d.data(), in, out, dw_d.data(), nullptr);
+      std::vector<double> o;
+      for (float v : y_d.to_host(nullptr)) o.push_back(v);
+      for (float v : dw_d.to_host(nullptr)) o.push_back(v);
+      return o;
+    });
+    std::vector<double> want(y.begin(), y.end());
+    want.insert(want.end(), dw.begin(), dw.end());
+    EXPECT_ALLCLOSE(std::span<const double>(got), std::span<const double>(want), 1e-6, 1e-5) << "perm " << use_perm;
+  }
+}
+
 TEST(EmuVaeKernels, GradNormAdamAndGatherMatchCpuTwin) {
   hmr::test::ExpectLaunches launched{"grad_norm_partial_kernel", "clip_finalize_kernel", "adam_kernel",
                                      "advance_counters_kernel", "gather_batch_kernel"};
@@ -493,6 +598,107 @@ TEST_P(ConfVae, TenStepsWeightsMatchCpu) {
   }
   EXPECT_ALLCLOSE(std::span<const float>(eng->params()), std::span<const float>(ref->params()), 1e-6, 1e-4);
   EXPECT_NE(ref->params(), m.params);
+}
+
+// ---- sparse first layer (TF-IDF input) ---------------------------------------------------------
+
+// The sparse first layer gives the dense path's loss and every gradient (double precision, so only
+// the summation order differs), for relu + BCE (the text VAE) and tanh + MSE.
+TEST(VaeSparse, SparseFirstLayerEqualsDenseInDouble) {
+  for (auto [act, out, loss] : {std::tuple{Activation::relu, Output::sigmoid, Loss::bce},
+                                std::tuple{Activation::tanh, Output::identity, Loss::mse}}) {
+    VaeConfig c = tiny_config(act, out, loss);
+    c.input_dim = 40;
+    const NetPlan plan = make_plan(c);
+    const std::int64_t B = 6;
+    const VaeModel m = init_vae(c, hmr::test::test_seed(5));
+    const std::vector<double> p(m.params.begin(), m.params.end());
+    const auto x = sparse_data<double>(B, c.input_dim, 0.1, 17);
+    const auto eps = random_vec<double>(static_cast<std::size_t>(B * c.latent), 18);
+    hmr::nn::cpu::Net<double> net(plan);
+    std::vector<double> gd(p.size()), gs(p.size(), 123.0);
+    const auto ld = net.forward_backward(p.data(), x.dense.data(), eps.data(), B, 1.5, gd.data());
+    const auto ls = net.forward_backward_sparse(p.data(), x.dense.data(), x.csr(), eps.data(), B, 1.5, gs.data());
+    EXPECT_NEAR(ls.recon, ld.recon, 1e-12 * std::abs(ld.recon));
+    EXPECT_NEAR(ls.kl, ld.kl, 1e-12 * std::abs(ld.kl) + 1e-15);
+    EXPECT_ALLCLOSE(std::span<const double>(gs), std::span<const double>(gd), 1e-14, 1e-11);
+  }
+}
+
+// The cpu engine switches to the sparse first layer for wide, mostly-zero training rows; an epoch
+// of it equals dense steps over the same batches and noise (float: summation order only).
+TEST(VaeSparse, CpuEpochWithSparseRowsMatchesDenseSteps) {
+  VaeConfig c = tiny_config(Activation::relu, Output::sigmoid, Loss::bce);
+  c.input_dim = 300;
+  c.hidden = {24};
+  c.latent = 4;
+  c.batch = 16;
+  c.free_bits = 0.1f;
+  const std::int64_t n = 50;  // 3 full batches and one of 2 rows
+  const auto x = sparse_data<float>(n, c.input_dim, 0.03, 23);
+  const Matrix xm(n, c.input_dim, x.dense);
+  const VaeModel m = init_vae(c, hmr::test::test_seed(29));
+  std::vector<std::int32_t> perm(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 17) % n);
+  auto sparse = make_cpu_engine(c), dense = make_cpu_engine(c);
+  sparse->set_params(m.params);
+  dense->set_params(m.params);
+  sparse->set_data(xm);
+  const std::uint64_t noise_seed = 77;
+  const StepLoss ls = sparse->epoch(perm, c.beta, noise_seed);
+  std::vector<float> eps_all(static_cast<std::size_t>(n * c.latent));
+  normal_noise(eps_all.data(), eps_all.size(), noise_seed);
+  StepLoss ld;
+  for (std::int64_t s = 0; s < n; s += c.batch) {
+    const std::int64_t rows = std::min<std::int64_t>(c.batch, n - s);
+    Matrix xb(rows, c.input_dim), eb(rows, c.latent);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const auto src = perm[static_cast<std::size_t>(s + r)];
+      std::copy(xm.row(src), xm.row(src) + c.input_dim, xb.row(r));
+      std::copy(eps_all.begin() + (s + r) * c.latent, eps_all.begin() + (s + r + 1) * c.latent, eb.row(r));
+    }
+    const StepLoss l = dense->step(xb, eb, c.beta, true);
+    ld.recon += l.recon;
+    ld.kl += l.kl;
+  }
+  EXPECT_NEAR(ls.recon, ld.recon, 1e-5 * std::abs(ld.recon));
+  EXPECT_NEAR(ls.kl, ld.kl, 1e-5 * std::abs(ld.kl));
+  EXPECT_ALLCLOSE(std::span<const float>(sparse->params()), std::span<const float>(dense->params()), 1e-6, 1e-4);
+  EXPECT_NE(sparse->params(), m.params);
+}
+
+// The sparse first layer on each backend: an epoch over wide 3%-dense rows equals the same epoch
+// with sparse_input = false (same backend, so the same noise), and the csr kernels run.
+TEST_P(ConfVae, SparseInputEpochMatchesDenseEpoch) {
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu", {"csr_linear_forward_kernel", "csr_weight_grad_kernel"});
+  VaeConfig c = tiny_config(Activation::relu, Output::sigmoid, Loss::bce);
+  c.input_dim = 300;
+  c.hidden = {24};
+  c.latent = 4;
+  c.batch = 16;
+  c.free_bits = 0.1f;
+  const std::int64_t n = 50;
+  const auto x = sparse_data<float>(n, c.input_dim, 0.03, 31);
+  const Matrix xm(n, c.input_dim, x.dense);
+  const VaeModel m = init_vae(c, hmr::test::test_seed(37));
+  VaeConfig cd = c;
+  cd.sparse_input = false;
+  auto sparse = make_engine(backend(), c), dense = make_engine(backend(), cd);
+  for (auto* e : {sparse.get(), dense.get()}) {
+    e->set_params(m.params);
+    e->set_data(xm);
+  }
+  std::vector<std::int32_t> perm(static_cast<std::size_t>(n));
+  StepLoss ls, ld;
+  for (std::uint64_t epoch = 0; epoch < 3; ++epoch) {
+    for (std::int64_t i = 0; i < n; ++i)
+      perm[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 17 + static_cast<std::int64_t>(epoch)) % n);
+    ls = sparse->epoch(perm, c.beta, 100 + epoch);
+    ld = dense->epoch(perm, c.beta, 100 + epoch);
+  }
+  EXPECT_NEAR(ls.recon, ld.recon, 1e-5 * std::abs(ld.recon));
+  EXPECT_NEAR(ls.kl, ld.kl, 1e-5 * std::abs(ld.kl));
+  EXPECT_ALLCLOSE(std::span<const float>(sparse->params()), std::span<const float>(dense->params()), 1e-6, 1e-4);
 }
 
 Matrix blobs(std::int64_t n, int d, std::uint64_t seed) {
