@@ -37,6 +37,7 @@ output = "sigmoid"
 loss = "bce"
 standardize = false            # TF-IDF values are already in [0, 1]
 beta = 1.0
+free_bits = 0.5                # KL free bits, nats per sample and latent dimension (0 = plain KL)
 warmup_epochs = 0
 epochs = 60
 batch = 64
@@ -49,6 +50,7 @@ clip_norm = 0.0
 val_fraction = 0.0
 patience = 0
 cuda_graph = true
+sparse_input = true            # mostly-zero rows (TF-IDF) through a sparse first layer
 
 [pca]                          # baseline
 components = 32
@@ -126,6 +128,7 @@ output = "sigmoid"
 loss = "bce"
 standardize = false
 beta = 1.0
+free_bits = 0.5                # KL free bits, nats per sample and latent dimension (0 = plain KL)
 warmup_epochs = 0
 epochs = 60
 batch = 32
@@ -138,6 +141,7 @@ clip_norm = 0.0
 val_fraction = 0.0
 patience = 0
 cuda_graph = true
+sparse_input = true            # mostly-zero rows (TF-IDF) through a sparse first layer
 
 [audio_vae]                    # 40-128-64-16 on standardised MFCC summaries
 hidden = [128, 64]
@@ -147,6 +151,7 @@ output = "identity"
 loss = "mse"
 standardize = true
 beta = 1.0
+free_bits = 0.5                # KL free bits, nats per sample and latent dimension (0 = plain KL)
 warmup_epochs = 0
 epochs = 200
 batch = 32
@@ -159,6 +164,7 @@ clip_norm = 0.0
 val_fraction = 0.0
 patience = 0
 cuda_graph = true
+sparse_input = true            # mostly-zero rows (TF-IDF) through a sparse first layer
 
 [kmeans]
 n_init = 10
@@ -229,6 +235,7 @@ clip_norm = 0.0
 val_fraction = 0.0
 patience = 0
 cuda_graph = true
+sparse_input = true            # mostly-zero rows (TF-IDF) through a sparse first layer
 
 [baselines]
 raw = true                     # raw_kmeans: K-Means on the standardised features
