@@ -166,8 +166,11 @@ FeatureTable read_features_csv(const fs::path& csv, const std::string& column_re
   if (!label_column.empty()) label_col = t.column(label_column);
   FeatureTable ft;
   std::vector<std::size_t> cols;
+  // Sentinels instead of optionals in the loop (g++ 12 warns, wrongly, that *id_col may be unset).
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  const std::size_t skip_id = id_col.value_or(kNone), skip_label = label_col.value_or(kNone);
   for (std::size_t c = 0; c < t.header.size(); ++c) {
-    if ((id_col && c == *id_col) || (label_col && c == *label_col)) continue;
+    if (c == skip_id || c == skip_label) continue;
     if (std::regex_search(t.header[c], re)) {
       cols.push_back(c);
       ft.columns.push_back(trim(t.header[c]));
@@ -186,9 +189,9 @@ FeatureTable read_features_csv(const fs::path& csv, const std::string& column_re
                   "{}:{}: column '{}' holds '{}', not a finite number", csv.string(), t.lines[r], ft.columns[j], v);
       ft.features(static_cast<std::int64_t>(r), static_cast<std::int64_t>(j)) = x;
     }
-    ft.ids.push_back(id_col ? trim(t.at(r, *id_col)) : std::to_string(r));
-    if (label_col) {
-      std::string l = trim(t.at(r, *label_col));
+    ft.ids.push_back(skip_id != kNone ? trim(t.at(r, skip_id)) : std::to_string(r));
+    if (skip_label != kNone) {
+      std::string l = trim(t.at(r, skip_label));
       HMR_REQUIRE(!l.empty(), "{}:{}: empty label", csv.string(), t.lines[r]);
       names.push_back(std::move(l));
     }
