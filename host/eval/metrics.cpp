@@ -264,6 +264,28 @@ void sil_task_scalar(const double* x, std::int64_t d, const double* norm, const 
   }
 }
 
+// The sorted rows in double (row-major [n x d]), their squared norms (ld entries, zero past n)
+// and, when xt is given, the transposed copy [d x ld] (zero columns past n).
+void rows_in_double(const SortedData& s, std::vector<double>& xd, std::vector<double>& norm, std::int64_t ld,
+                    std::vector<double>* xt) {
+  const std::int64_t n = s.x.rows(), d = s.x.cols();
+  xd.assign(static_cast<std::size_t>(n * d), 0.0);
+  norm.assign(static_cast<std::size_t>(ld), 0.0);
+  if (xt) xt->assign(static_cast<std::size_t>(d * ld), 0.0);
+  double* t = xt ? xt->data() : nullptr;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    double q = 0.0;
+    for (std::int64_t c = 0; c < d; ++c) {
+      const double v = s.x(i, c);
+      xd[static_cast<std::size_t>(i * d + c)] = v;
+      if (t) t[c * ld + i] = v;
+      q += v * v;
+    }
+    norm[static_cast<std::size_t>(i)] = q;
+  }
+}
+
 void silhouette_sums_all(const SortedData& s, double* sums) {
   const std::int64_t n = s.x.rows(), d = s.x.cols();
   const int k = s.k;
@@ -271,19 +293,8 @@ void silhouette_sums_all(const SortedData& s, double* sums) {
   // Sorted rows in double, their squared norms, and the transposed copy the kernel streams
   // (padded by 8 zero columns so the last tile's loads stay in bounds).
   const std::int64_t ldt = n + 8;
-  std::vector<double> xd(static_cast<std::size_t>(n * d)), norm(static_cast<std::size_t>(ldt), 0.0),
-      xt(static_cast<std::size_t>(d * ldt), 0.0);
-#pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
-    double q = 0.0;
-    for (std::int64_t c = 0; c < d; ++c) {
-      const double v = s.x(i, c);
-      xd[static_cast<std::size_t>(i * d + c)] = v;
-      xt[static_cast<std::size_t>(c * ldt + i)] = v;
-      q += v * v;
-    }
-    norm[static_cast<std::size_t>(i)] = q;
-  }
+  std::vector<double> xd, norm, xt;
+  rows_in_double(s, xd, norm, ldt, &xt);
   // Row chunks: small enough for load balance, large enough that the column sums stay ~64n
   // doubles in all.
   const std::int64_t chunk = std::max<std::int64_t>(128, (n / 128 + 3) / 4 * 4);
@@ -372,17 +383,8 @@ void silhouette_sums_cpu(const SortedData& s, std::int64_t row0, std::int64_t ro
     return;
   }
   // A block of rows (the kernel tests' reference): row tiles of distances through DGEMM.
-  std::vector<double> xd(static_cast<std::size_t>(n) * static_cast<std::size_t>(d)), norm(static_cast<std::size_t>(n));
-#pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
-    double q = 0.0;
-    for (std::int64_t c = 0; c < d; ++c) {
-      const double v = s.x(i, c);
-      xd[static_cast<std::size_t>(i * d + c)] = v;
-      q += v * v;
-    }
-    norm[static_cast<std::size_t>(i)] = q;
-  }
+  std::vector<double> xd, norm;
+  rows_in_double(s, xd, norm, n, nullptr);
   std::vector<int> code(static_cast<std::size_t>(n));
   for (int q = 0; q < k; ++q)
     for (std::int64_t j = s.offsets[static_cast<std::size_t>(q)]; j < s.offsets[static_cast<std::size_t>(q) + 1]; ++j)
