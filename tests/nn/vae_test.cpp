@@ -20,6 +20,15 @@
 
 namespace {
 
+// Arrays of any element type, one after the other, as one double vector: a single comparison
+// then reports the worst element over all of them.
+template <class... V>
+std::vector<double> concat(const V&... v) {
+  std::vector<double> out;
+  (out.insert(out.end(), v.begin(), v.end()), ...);
+  return out;
+}
+
 using hmr::Matrix;
 using namespace hmr::nn;
 
@@ -391,15 +400,9 @@ TEST(EmuVaeKernels, ReparamKlAndReconMatchCpuTwin) {
       emu::kern::launch_reparam_forward(h_d.data(), e_d.data(), z_d.data(), rows, L, nullptr);
       emu::kern::launch_reparam_kl_backward(h_d.data(), e_d.data(), dz_d.data(), rows, L, beta_d.data(), 1.0f / rows,
                                             fb, dh_d.data(), kl_d.data(), nullptr);
-      std::vector<double> out;
-      for (float v : z_d.to_host(nullptr)) out.push_back(v);
-      for (float v : dh_d.to_host(nullptr)) out.push_back(v);
-      for (double v : kl_d.to_host(nullptr)) out.push_back(v);
-      return out;
+      return concat(z_d.to_host(nullptr), dh_d.to_host(nullptr), kl_d.to_host(nullptr));
     });
-    std::vector<double> want(z.begin(), z.end());
-    want.insert(want.end(), dh.begin(), dh.end());
-    want.insert(want.end(), kl.begin(), kl.end());
+    const std::vector<double> want = concat(z, dh, kl);
     EXPECT_ALLCLOSE(std::span<const double>(got), std::span<const double>(want), 1e-6, 1e-5) << "free bits " << fb;
   }
 
@@ -419,14 +422,9 @@ TEST(EmuVaeKernels, ReparamKlAndReconMatchCpuTwin) {
       emu::kern::launch_recon_loss_grad(a_d.data(), x_d.data(), rows, D, static_cast<int>(out), static_cast<int>(loss),
                                         1.0f / rows, da_d.data(), lr_d.data(), nullptr);
       emu::kern::launch_batch_loss_sum(lr_d.data(), kl_d.data(), rows, counters.data(), losses.data(), nullptr);
-      std::vector<double> o;
-      for (float v : da_d.to_host(nullptr)) o.push_back(v);
-      for (double v : lr_d.to_host(nullptr)) o.push_back(v);
-      for (double v : losses.to_host(nullptr)) o.push_back(v);
-      return o;
+      return concat(da_d.to_host(nullptr), lr_d.to_host(nullptr), losses.to_host(nullptr));
     });
-    std::vector<double> w(da.begin(), da.end());
-    w.insert(w.end(), lr.begin(), lr.end());
+    std::vector<double> w = concat(da, lr);
     double sr = 0, sk = 0;
     for (double v : lr) sr += v;
     for (double v : kl) sk += v;
