@@ -623,15 +623,21 @@ TEST(VaeSparse, SparseFirstLayerEqualsDenseInDouble) {
   }
 }
 
-// The cpu engine switches to the sparse first layer for wide, mostly-zero training rows; an epoch
-// of it equals dense steps over the same batches and noise (float: summation order only).
-TEST(VaeSparse, CpuEpochWithSparseRowsMatchesDenseSteps) {
+// A small text-VAE-like model for the sparse first-layer tests: 300 wide mostly-zero inputs.
+VaeConfig sparse_config() {
   VaeConfig c = tiny_config(Activation::relu, Output::sigmoid, Loss::bce);
   c.input_dim = 300;
   c.hidden = {24};
   c.latent = 4;
   c.batch = 16;
   c.free_bits = 0.1f;
+  return c;
+}
+
+// The cpu engine switches to the sparse first layer for wide, mostly-zero training rows; an epoch
+// of it equals dense steps over the same batches and noise (float: summation order only).
+TEST(VaeSparse, CpuEpochWithSparseRowsMatchesDenseSteps) {
+  const VaeConfig c = sparse_config();
   const std::int64_t n = 50;  // 3 full batches and one of 2 rows
   const auto x = sparse_data<float>(n, c.input_dim, 0.03, 23);
   const Matrix xm(n, c.input_dim, x.dense);
@@ -669,12 +675,7 @@ TEST(VaeSparse, CpuEpochWithSparseRowsMatchesDenseSteps) {
 // with sparse_input = false (same backend, so the same noise), and the csr kernels run.
 TEST_P(ConfVae, SparseInputEpochMatchesDenseEpoch) {
   hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu", {"csr_linear_forward_kernel", "csr_weight_grad_kernel"});
-  VaeConfig c = tiny_config(Activation::relu, Output::sigmoid, Loss::bce);
-  c.input_dim = 300;
-  c.hidden = {24};
-  c.latent = 4;
-  c.batch = 16;
-  c.free_bits = 0.1f;
+  const VaeConfig c = sparse_config();
   const std::int64_t n = 50;
   const auto x = sparse_data<float>(n, c.input_dim, 0.03, 31);
   const Matrix xm(n, c.input_dim, x.dense);
