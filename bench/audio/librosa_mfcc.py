@@ -67,6 +67,13 @@ def run_librosa(files, jobs):
     return np.stack(out), wall, cpu
 
 
+def settle():
+    # numpy's OpenBLAS threads in this process keep spinning for a while after librosa's last
+    # matrix product (OpenBLAS's thread timeout is ~2^28 cycles); a run started in that window
+    # shares the cores with them. Pausing before each timed run gives both sides idle cores.
+    time.sleep(0.5)
+
+
 def run_hmr(exe, files, device, tmp, threads):
     cmd = [exe, "mfcc", *files, "--device", device, "--out", tmp, "-q"]
     if threads:
@@ -103,9 +110,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         run_hmr(a.hmr, files, a.device, tmp, a.threads)  # warm-up: page cache, FFTW wisdom
         for _ in range(max(1, a.repeat)):
+            settle()
             r = run_hmr(a.hmr, files, a.device, tmp, a.threads)
             if best is None or r[1] < best[1]:
                 best = r
+            settle()
             lr = run_librosa(files, 1)
             if lbest is None or lr[1] < lbest[1]:
                 lbest = lr
