@@ -307,6 +307,62 @@ TEST(AdamRule, VectorisedLoopEqualsScalarFloatLoop) {
   EXPECT_EQ(v, vs);
 }
 
+// The float BCE-with-logits loss and gradient (AVX2 lanes where the CPU has them, else the scalar
+// loop) against the same formulas in double, over logits from 0 to far past float exp's range and
+// targets 0, 1 and in between; columns not a multiple of 8 so the scalar tail runs too.
+TEST(ReconLoss, FloatBceMatchesDoubleReference) {
+  const std::int64_t rows = 6;
+  const int cols = 8 * 41 + 5;
+  const std::vector<float> special = {0.0f,   1e-8f,  -1e-8f,  0.5f,  -0.5f,  0.881f,  -0.881f, 3.0f,
+                                      -3.0f,  15.0f,  -15.0f,  20.0f, -20.0f, 87.0f,   -87.0f,  88.5f,
+                                      -88.5f, 104.0f, -104.0f, 1e4f,  -1e4f,  0.3466f, -0.3466f};
+  auto a = random_vec<float>(static_cast<std::size_t>(rows * cols), 95, -30, 30);
+  auto x = random_vec<float>(static_cast<std::size_t>(rows * cols), 96, 0, 1);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (i % 3 == 0) a[i] = special[(i / 3) % special.size()];
+    if (i % 5 == 0) x[i] = 0.0f;
+    if (i % 7 == 0) x[i] = 1.0f;
+  }
+  const float inv_batch = 1.0f / rows;
+  std::vector<float> da(a.size());
+  std::vector<double> rows_loss(static_cast<std::size_t>(rows));
+  hmr::nn::cpu::recon_loss_grad<float>(a.data(), x.data(), rows, cols, Output::sigmoid, Loss::bce, inv_batch, da.data(),
+                                       rows_loss.data());
+  std::vector<double> want_d(a.size()), want_l(static_cast<std::size_t>(rows), 0.0);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r * cols + c);
+      const double v = a[i], t = x[i];
+      want_l[static_cast<std::size_t>(r)] += std::max(v, 0.0) - v * t + std::log1p(std::exp(-std::abs(v)));
+      want_d[i] = (1.0 / (1.0 + std::exp(-v)) - t) * inv_batch;
+    }
+  std::printf("AVX2+FMA: %s\n", __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "yes" : "no");
+  // float rounding of sigmoid (~1 ulp) and of each loss term; the row sums accumulate in double.
+  EXPECT_ALLCLOSE(da, want_d, 3e-8, 1e-6);
+  EXPECT_ALLCLOSE(std::span<const double>(rows_loss), std::span<const double>(want_l), 1e-4, 1e-6);
+
+  // Rows of 9 terms that are all softplus values (v <= 0 with x = 0, v >= 0 with x = 1), so the row
+  // sums show the accuracy of the exp and log1p parts themselves (~a few float ulps).
+  const std::int64_t n2 = 96;
+  const int c2 = 9;
+  std::vector<float> a2(static_cast<std::size_t>(n2 * c2)), x2(a2.size());
+  std::vector<double> want2(static_cast<std::size_t>(n2), 0.0);
+  for (std::int64_t r = 0; r < n2; ++r)
+    for (int c = 0; c < c2; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r * c2 + c);
+      const float mag = 0.2f * static_cast<float>(r) + 0.021f * static_cast<float>(c);  // 0 .. ~19
+      const bool pos = (r + c) % 2 == 1;
+      a2[i] = pos ? mag : -mag;
+      x2[i] = pos ? 1.0f : 0.0f;
+      want2[static_cast<std::size_t>(r)] += std::log1p(std::exp(-static_cast<double>(mag)));
+    }
+  std::vector<float> d2(a2.size());
+  std::vector<double> got2(static_cast<std::size_t>(n2));
+  hmr::nn::cpu::recon_loss_grad<float>(a2.data(), x2.data(), n2, c2, Output::sigmoid, Loss::bce, 1.0f, d2.data(),
+                                       got2.data());
+  EXPECT_ALLCLOSE(std::span<const double>(got2), std::span<const double>(want2), 1e-12, 4e-7);
+}
+
 TEST(VaeInit, TorchLinearBoundsAndLayout) {
   VaeConfig c = tiny_config();
   const VaeModel m = init_vae(c, 3);
