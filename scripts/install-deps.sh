@@ -2,7 +2,7 @@
 # Installs the Debian packages hmr needs, non-interactively, and only those that are missing.
 # Usage: scripts/install-deps.sh   (sox and espeak-ng are for the sample generator and audio tests)
 set -euo pipefail
-pkgs=(cmake ninja-build g++ pkg-config libboost-context-dev libfftw3-dev libopenblas-dev liblapacke-dev
+pkgs=(cmake ninja-build g++ pkg-config libboost-context-dev libfftw3-dev libopenblas-dev libopenblas-openmp-dev liblapacke-dev
       libsndfile1-dev libsoxr-dev libicu-dev libcairo2-dev libcli11-dev nlohmann-json3-dev
       libtomlplusplus-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
       sox libsox-fmt-all espeak-ng python3-venv)
