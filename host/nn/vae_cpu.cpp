@@ -420,15 +420,81 @@ void csr_linear_forward(const CsrRows<T>& x, std::int64_t rows, const T* w, int 
 
 template <class T>
 void csr_weight_grad(const CsrRows<T>& x, std::int64_t rows, const T* dy, int in, int out, T* dw) {
+  // Blocks of 8 outputs (8 rows of dW): each batch row's entries are read once per block and
+  // update the 8 rows at their column; every element still sums the batch rows in order.
+  constexpr int kO = 8;
+  const int blocks = (out + kO - 1) / kO;
 #pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(out) * in > kParallelMin)
-  for (int o = 0; o < out; ++o) {
-    T* g = dw + static_cast<std::int64_t>(o) * in;
-    std::fill(g, g + in, T(0));
+  for (int b = 0; b < blocks; ++b) {
+    const int o0 = b * kO, no = std::min(kO, out - o0);
+    T* g0 = dw + static_cast<std::int64_t>(o0) * in;
+    std::fill(g0, g0 + static_cast<std::int64_t>(no) * in, T(0));
     for (std::int64_t r = 0; r < rows; ++r) {
-      const T d = dy[r * out + o];
-      for (std::int64_t k = x.ptr[r]; k < x.ptr[r + 1]; ++k) g[x.col[k]] += d * x.val[k];
+      const T* d = dy + r * out + o0;
+      if (no == kO) {
+        for (std::int64_t k = x.ptr[r]; k < x.ptr[r + 1]; ++k) {
+          const T v = x.val[k];
+          T* gc = g0 + x.col[k];
+#pragma GCC unroll 8
+          for (int i = 0; i < kO; ++i) gc[static_cast<std::int64_t>(i) * in] += d[i] * v;
+        }
+      } else {
+        for (int i = 0; i < no; ++i)
+          for (std::int64_t k = x.ptr[r]; k < x.ptr[r + 1]; ++k)
+            g0[static_cast<std::int64_t>(i) * in + x.col[k]] += d[i] * x.val[k];
+      }
     }
   }
+}
+
+template <class T>
+void csr_linear_forward_t(const CsrRows<T>& x, std::int64_t rows, const T* wt, int in, int out, T* y) {
+  (void)in;
+#pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(out) * x.ptr[rows] > kParallelMin)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    T* yr = y + r * out;
+    std::fill(yr, yr + out, T(0));
+    for (std::int64_t k = x.ptr[r]; k < x.ptr[r + 1]; ++k) {
+      const T v = x.val[k];
+      const T* wc = wt + static_cast<std::int64_t>(x.col[k]) * out;
+#pragma omp simd
+      for (int o = 0; o < out; ++o) yr[o] += v * wc[o];
+    }
+  }
+}
+
+template <class T>
+void csr_weight_grad_t(const CsrRows<T>& x, std::int64_t rows, const T* dy, int in, int out, T* dwt) {
+  // Slices of 64 outputs per task: each element of dWt is owned by one task and sums the batch
+  // rows in order, so the result does not depend on the thread count.
+  constexpr int kSlice = 64;
+  const int slices = (out + kSlice - 1) / kSlice;
+#pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(out) * in > kParallelMin)
+  for (int sl = 0; sl < slices; ++sl) {
+    const int o0 = sl * kSlice, o1 = std::min(out, o0 + kSlice);
+    for (int c = 0; c < in; ++c)
+      std::fill(dwt + static_cast<std::int64_t>(c) * out + o0, dwt + static_cast<std::int64_t>(c) * out + o1, T(0));
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const T* d = dy + r * out;
+      for (std::int64_t k = x.ptr[r]; k < x.ptr[r + 1]; ++k) {
+        const T v = x.val[k];
+        T* g = dwt + static_cast<std::int64_t>(x.col[k]) * out;
+#pragma omp simd
+        for (int o = o0; o < o1; ++o) g[o] += d[o] * v;
+      }
+    }
+  }
+}
+
+template <class T>
+void transpose(const T* src, int rows, int cols, T* dst) {
+  constexpr int kT = 32;
+#pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(rows) * cols > kParallelMin)
+  for (int i0 = 0; i0 < rows; i0 += kT)
+    for (int j0 = 0; j0 < cols; j0 += kT)
+      for (int i = i0; i < std::min(rows, i0 + kT); ++i)
+        for (int j = j0; j < std::min(cols, j0 + kT); ++j)
+          dst[static_cast<std::int64_t>(j) * rows + i] = src[static_cast<std::int64_t>(i) * cols + j];
 }
 
 double grad_norm(const float* g, std::size_t n) {
@@ -523,7 +589,11 @@ void Net<T>::reserve(std::int64_t rows) {
 namespace {
 template <class T>
 void dense_forward(const DenseLayer& l, const T* params, const T* in, std::int64_t rows, T* out, Activation act) {
-  gemm_rm<T>(false, true, static_cast<int>(rows), l.out, l.in, T(1), in, l.in, params + l.w, l.in, T(0), out, l.out);
+  if (l.input_major)
+    gemm_rm<T>(false, false, static_cast<int>(rows), l.out, l.in, T(1), in, l.in, params + l.w, l.out, T(0), out,
+               l.out);
+  else
+    gemm_rm<T>(false, true, static_cast<int>(rows), l.out, l.in, T(1), in, l.in, params + l.w, l.in, T(0), out, l.out);
   bias_act_forward<T>(out, params + l.b, rows, l.out, act);
 }
 // d: gradient w.r.t. the layer's activated output (modified in place into the pre-activation
@@ -532,6 +602,13 @@ template <class T>
 void dense_backward(const DenseLayer& l, const T* params, const T* in, const T* out, std::int64_t rows, T* d, T* grad,
                     T* din) {
   act_backward_bias_grad<T>(d, out, rows, l.out, l.act, grad + l.b);
+  if (l.input_major) {
+    gemm_rm<T>(true, false, l.in, l.out, static_cast<int>(rows), T(1), in, l.in, d, l.out, T(0), grad + l.w, l.out);
+    if (din)
+      gemm_rm<T>(false, true, static_cast<int>(rows), l.in, l.out, T(1), d, l.out, params + l.w, l.out, T(0), din,
+                 l.in);
+    return;
+  }
   gemm_rm<T>(true, false, l.out, l.in, static_cast<int>(rows), T(1), d, l.out, in, l.in, T(0), grad + l.w, l.in);
   if (din)
     gemm_rm<T>(false, false, static_cast<int>(rows), l.in, l.out, T(1), d, l.out, params + l.w, l.in, T(0), din, l.in);
@@ -545,7 +622,10 @@ void Net<T>::encode(const T* params, const T* x, std::int64_t rows, T* h) {
   for (std::size_t i = 0; i < plan_.enc.size(); ++i) {
     const DenseLayer& l = plan_.enc[i];
     if (i == 0 && sparse_) {
-      csr_linear_forward<T>(*sparse_, rows, params + l.w, l.in, l.out, act_[i].data());
+      if (l.input_major)
+        csr_linear_forward_t<T>(*sparse_, rows, params + l.w, l.in, l.out, act_[i].data());
+      else
+        csr_linear_forward<T>(*sparse_, rows, params + l.w, l.in, l.out, act_[i].data());
       bias_act_forward<T>(act_[i].data(), params + l.b, rows, l.out, l.act);
     } else {
       dense_forward(l, params, in, rows, act_[i].data(), l.act);
@@ -598,7 +678,10 @@ StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std
     if (i == 0 && sparse_) {  // no input gradient for the first layer
       const DenseLayer& l = plan_.enc[0];
       act_backward_bias_grad<T>(d, act_[0].data(), rows, l.out, l.act, grad + l.b);
-      csr_weight_grad<T>(*sparse_, rows, d, l.in, l.out, grad + l.w);
+      if (l.input_major)
+        csr_weight_grad_t<T>(*sparse_, rows, d, l.in, l.out, grad + l.w);
+      else
+        csr_weight_grad<T>(*sparse_, rows, d, l.in, l.out, grad + l.w);
     } else {
       dense_backward(plan_.enc[i], params, in, act_[i].data(), rows, d, grad, i == 0 ? nullptr : other);
     }
@@ -630,6 +713,9 @@ StepLoss Net<T>::forward_backward_sparse(const T* params, const T* x, const CsrR
   template void recon_loss_grad<T>(const T*, const T*, std::int64_t, int, Output, Loss, T, T*, double*);           \
   template void csr_linear_forward<T>(const CsrRows<T>&, std::int64_t, const T*, int, int, T*);                    \
   template void csr_weight_grad<T>(const CsrRows<T>&, std::int64_t, const T*, int, int, T*);                       \
+  template void csr_linear_forward_t<T>(const CsrRows<T>&, std::int64_t, const T*, int, int, T*);                  \
+  template void csr_weight_grad_t<T>(const CsrRows<T>&, std::int64_t, const T*, int, int, T*);                     \
+  template void transpose<T>(const T*, int, int, T*);                                                              \
   template class Net<T>;
 HMR_NN_INSTANTIATE(float)
 HMR_NN_INSTANTIATE(double)
@@ -669,7 +755,7 @@ constexpr double kSingleThreadMacs = 8.0e6;  // per step, below which one thread
 
 class CpuEngine final : public Engine {
  public:
-  explicit CpuEngine(const VaeConfig& c) : cfg_(c), plan_(make_plan(c)), net_(plan_) {
+  explicit CpuEngine(const VaeConfig& c) : cfg_(c), plan_(cpu_plan(c)), net_(plan_) {
     const std::size_t n = plan_.n_params;
     p_.assign(n, 0.0f);
     g_.assign(n, 0.0f);
@@ -679,12 +765,14 @@ class CpuEngine final : public Engine {
   void set_params(const std::vector<float>& p) override {
     HMR_ASSERT(p.size() == plan_.n_params, "parameter count {} != {}", p.size(), plan_.n_params);
     p_ = p;
+    to_internal(p_);
     std::fill(m_.begin(), m_.end(), 0.0f);
     std::fill(v_.begin(), v_.end(), 0.0f);
     t_ = 0;
   }
-  std::vector<float> params() override { return p_; }
-  std::vector<float> grads() override { return g_; }
+  // In PyTorch's layout whatever the internal one.
+  std::vector<float> params() override { return external(p_); }
+  std::vector<float> grads() override { return external(g_); }
 
   StepLoss step(ConstMatrixView x, ConstMatrixView eps, float beta, bool update) override {
     BlasThreadsGuard guard(macs_per_row(plan_) * static_cast<double>(x.rows) < kSingleThreadMacs);
@@ -752,6 +840,27 @@ class CpuEngine final : public Engine {
   }
 
  private:
+  // The first layer input-major when its input may be sparse (DenseLayer::input_major).
+  static NetPlan cpu_plan(const VaeConfig& c) {
+    NetPlan p = make_plan(c);
+    if (c.sparse_input && !p.enc.empty() && c.input_dim >= kSparseMinCols) p.enc[0].input_major = true;
+    return p;
+  }
+  void to_internal(std::vector<float>& v) const {
+    if (plan_.enc.empty() || !plan_.enc[0].input_major) return;
+    const DenseLayer& l = plan_.enc[0];
+    std::vector<float> w(v.begin() + static_cast<std::ptrdiff_t>(l.w),
+                         v.begin() + static_cast<std::ptrdiff_t>(l.w + static_cast<std::size_t>(l.in) * l.out));
+    cpu::transpose(w.data(), l.out, l.in, v.data() + l.w);
+  }
+  std::vector<float> external(const std::vector<float>& v) const {
+    std::vector<float> out = v;
+    if (plan_.enc.empty() || !plan_.enc[0].input_major) return out;
+    const DenseLayer& l = plan_.enc[0];
+    cpu::transpose(v.data() + l.w, l.in, l.out, out.data() + l.w);
+    return out;
+  }
+
   template <class F>
   void forward_in_chunks(std::int64_t n, F&& f) {
     constexpr std::int64_t kChunk = 4096;  // bounds the activation workspace

@@ -25,6 +25,11 @@ struct DenseLayer {
   int in = 0, out = 0;
   std::size_t w = 0, b = 0;  // offsets in the flat buffer
   Activation act = Activation::identity;
+  // W stored input-major ([in][out], i.e. W^T) instead of PyTorch's [out][in]. The cpu engine
+  // keeps a sparse-input first layer this way (converting at params()/set_params()/grads()): a
+  // CSR entry then scales one contiguous row of W^T, so its forward and weight gradient are
+  // vector loops instead of gathers and scatters.
+  bool input_major = false;
 };
 
 struct NetPlan {
@@ -132,6 +137,16 @@ void csr_linear_forward(const CsrRows<T>& x, std::int64_t rows, const T* w, int 
 // dy[r][o] * val; columns no row touches are 0.
 template <class T>
 void csr_weight_grad(const CsrRows<T>& x, std::int64_t rows, const T* dy, int in, int out, T* dw);
+// The same two with W^T [in x out] (DenseLayer::input_major): y[r][o] = sum over the entries of row
+// r (in order) of val * Wt[col][o]; dWt[c][o] = sum over rows r (in order) of dy[r][o] * val.
+// Each element sums the same terms in the same order as the out-major versions.
+template <class T>
+void csr_linear_forward_t(const CsrRows<T>& x, std::int64_t rows, const T* wt, int in, int out, T* y);
+template <class T>
+void csr_weight_grad_t(const CsrRows<T>& x, std::int64_t rows, const T* dy, int in, int out, T* dwt);
+// [out x in] <-> [in x out] copy of a layer's weights (blocked).
+template <class T>
+void transpose(const T* src, int rows, int cols, T* dst);
 
 // Global L2 norm of g [n] (double accumulation, fixed chunking).
 double grad_norm(const float* g, std::size_t n);

@@ -703,6 +703,8 @@ TEST(VaeSparse, CpuEpochWithSparseRowsMatchesDenseSteps) {
   auto sparse = make_cpu_engine(c), dense = make_cpu_engine(c);
   sparse->set_params(m.params);
   dense->set_params(m.params);
+  // The engine keeps this first layer input-major inside; params() is PyTorch's layout again.
+  EXPECT_EQ(sparse->params(), m.params);
   sparse->set_data(xm);
   const std::uint64_t noise_seed = 77;
   const StepLoss ls = sparse->epoch(perm, c.beta, noise_seed);
