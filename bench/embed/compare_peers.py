@@ -2,7 +2,7 @@
 """hmr t-SNE against openTSNE (Barnes-Hut) and scikit-learn on the same data and settings.
 
 Usage: bench/embed/compare_peers.py --hmr build/default/apps/hmr [--n 10000] [--dim 50]
-       [--device cpu] [--jobs N] [--repeat R] [--skip-sklearn] [--input X.npy]
+       [--device cpu] [--jobs N] [--repeat R] [--skip-sklearn] [--skip-opentsne] [--input X.npy]
 
 Data: 10 Gaussian clusters in `dim` dimensions (numpy seed 2024) unless --input is given.
 Settings for all tools: perplexity 30 (k = 90, exact neighbours), theta 0.5, PCA init, early
@@ -63,6 +63,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count())
     ap.add_argument("--input")
     ap.add_argument("--skip-sklearn", action="store_true")
+    ap.add_argument("--skip-opentsne", action="store_true", help="e.g. at 70k, where openTSNE alone takes ~10 min")
     ap.add_argument("--repeat", type=int, default=1)
     a = ap.parse_args()
     x = np.load(a.input).astype(np.float32) if a.input else make_data(a.n, a.dim)
@@ -91,12 +92,13 @@ def main():
             subprocess.run([a.hmr, "--device", a.device, "-q", "tsne", "--input", xin, "--out", yout], check=True,
                            env=dict(os.environ, OMP_NUM_THREADS=str(a.jobs)), stdout=subprocess.DEVNULL)
             record("hmr-" + a.device, time.perf_counter() - t, cpu(resource.RUSAGE_CHILDREN) - c, np.load(yout))
-            c, t = cpu(resource.RUSAGE_SELF), time.perf_counter()
-            y = openTSNE.TSNE(perplexity=30, learning_rate=lr, early_exaggeration=12, early_exaggeration_iter=250,
-                              n_iter=750, theta=0.5, initialization="pca", initial_momentum=0.5, final_momentum=0.8,
-                              negative_gradient_method="bh", neighbors="exact", n_jobs=a.jobs,
-                              random_state=42).fit(x)
-            record("openTSNE-bh", time.perf_counter() - t, cpu(resource.RUSAGE_SELF) - c, np.asarray(y))
+            if not a.skip_opentsne:
+                c, t = cpu(resource.RUSAGE_SELF), time.perf_counter()
+                y = openTSNE.TSNE(perplexity=30, learning_rate=lr, early_exaggeration=12, early_exaggeration_iter=250,
+                                  n_iter=750, theta=0.5, initialization="pca", initial_momentum=0.5, final_momentum=0.8,
+                                  negative_gradient_method="bh", neighbors="exact", n_jobs=a.jobs,
+                                  random_state=42).fit(x)
+                record("openTSNE-bh", time.perf_counter() - t, cpu(resource.RUSAGE_SELF) - c, np.asarray(y))
             if not a.skip_sklearn:
                 c, t = cpu(resource.RUSAGE_SELF), time.perf_counter()
                 y = TSNE(perplexity=30.0, max_iter=1000, init="pca", angle=0.5, random_state=42,

@@ -114,7 +114,9 @@ MelFilters mel_filters(const MfccParams& p);
 // Orthonormal DCT-II rows k < n_mfcc over n_mels inputs, with the lifter folded in: [n_mfcc x n_mels].
 Matrix dct_matrix(const MfccParams& p);
 
-// The cpu twins of the stages (one clip). mel power: [n_mels x n_frames]; MFCC: [n_mfcc x n_frames].
+// The cpu twins of the stages (one clip). Power spectrogram (librosa: np.abs(stft(y)) ** power):
+// [1 + n_fft/2 x n_frames]; mel power: [n_mels x n_frames]; MFCC: [n_mfcc x n_frames].
+Matrix spectrogram_cpu(std::span<const float> y, const MfccParams& p);
 Matrix melspectrogram_cpu(std::span<const float> y, const MfccParams& p);
 Matrix mfcc_cpu(std::span<const float> y, const MfccParams& p);
 // [2 * n_mfcc] Kaggle-order mean/variance of an [n_mfcc x n_frames] MFCC matrix (double accumulation).

@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <iostream>
 #include <numbers>
 #include <numeric>
 
@@ -137,6 +139,63 @@ TEST(AudioMfcc, MelPowerMatchesLibrosa) {
     const float peak = *std::max_element(want.vec().begin(), want.vec().end());
     EXPECT_ALLCLOSE(std::span<const float>(got.vec()), std::span<const float>(want.vec()), 1e-8 * peak, 1e-4) << name;
   }
+}
+
+// The cpu backend's spectrum code paths (mfcc.cpp: split + power fused in AVX2, the two AVX2
+// passes, the portable loops; HMR_MFCC_SIMD) do the same float operations in the same order, so
+// their power spectra must agree bit for bit, every bin (the mel filters ignore the edge bins):
+// direct-path sizes with full and partial split chunks, the smallest direct n_fft, and the framed
+// path (win_length < n_fft).
+TEST(AudioMfcc, SpectrumCodePathsGiveTheSameBits) {
+  struct SimdEnv {
+    explicit SimdEnv(const char* v) {
+      if (v)
+        ::setenv("HMR_MFCC_SIMD", v, 1);
+      else
+        ::unsetenv("HMR_MFCC_SIMD");
+    }
+    ~SimdEnv() { ::unsetenv("HMR_MFCC_SIMD"); }
+  };
+  if (!__builtin_cpu_supports("avx2")) std::cout << "no AVX2 on this cpu: all paths are the portable one\n";
+  std::vector<float> y = ts::signal("noise");
+  const std::vector<float> sweep = ts::signal("sweep");
+  y.insert(y.end(), sweep.begin(), sweep.begin() + 12345);  // a length that is no multiple of a hop
+  const auto params = [](int n_fft, int hop, int win, int n_mels) {
+    ha::MfccParams p;
+    p.n_fft = n_fft;
+    p.hop_length = hop;
+    p.win_length = win;
+    p.n_mels = n_mels;
+    p.n_mfcc = std::min(20, n_mels);
+    return p;
+  };
+  for (const ha::MfccParams& p : {params(2048, 512, 0, 128), params(1000, 250, 0, 64), params(2048, 300, 0, 128),
+                                  params(16, 4, 0, 4), params(2048, 512, 1500, 128)}) {
+    const std::string what = fmt::format("n_fft {} hop {} win {}", p.n_fft, p.hop_length, p.win_length);
+    hmr::Matrix fused, avx2, generic;
+    {
+      SimdEnv e(nullptr);
+      fused = ha::spectrogram_cpu(y, p);
+    }
+    {
+      SimdEnv e("avx2");
+      avx2 = ha::spectrogram_cpu(y, p);
+    }
+    {
+      SimdEnv e("generic");
+      generic = ha::spectrogram_cpu(y, p);
+    }
+    ASSERT_EQ(fused.size(), generic.size()) << what;
+    ASSERT_EQ(avx2.size(), generic.size()) << what;
+    for (const auto* m : {&fused, &avx2}) {
+      const auto [a, b] = std::mismatch(m->vec().begin(), m->vec().end(), generic.vec().begin(),
+                                        [](float u, float v) { return std::memcmp(&u, &v, sizeof u) == 0; });
+      EXPECT_TRUE(a == m->vec().end()) << what << (m == &fused ? " fused" : " avx2") << " vs generic differ first at "
+                                       << (a - m->vec().begin()) << ": " << *a << " vs " << *b;
+    }
+  }
+  SimdEnv e("sse");
+  EXPECT_THROW(ha::spectrogram_cpu(y, {}), hmr::Error);
 }
 
 // ---- parity over every backend ---------------------------------------------------------------
