@@ -543,28 +543,71 @@ std::vector<double> exact_gradient(const Csr& p, ConstMatrixView y, double exag,
   return g;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// Row i's sum over j > i of 1 / (1 + |y_i - y_j|^2) for a 2-D embedding in SoA form, four pairs
+// per step in double (the same precision as the scalar loop; FMA in the squared distance).
+__attribute__((target("avx2,fma"))) double z_row_upper_2d_avx2(const float* xs, const float* ys, std::int64_t i,
+                                                               std::int64_t n) {
+  const __m256d xi = _mm256_set1_pd(xs[i]), yi = _mm256_set1_pd(ys[i]), one = _mm256_set1_pd(1.0);
+  __m256d acc = _mm256_setzero_pd();
+  std::int64_t j = i + 1;
+  for (; j + 4 <= n; j += 4) {
+    const __m256d dx = _mm256_sub_pd(xi, _mm256_cvtps_pd(_mm_loadu_ps(xs + j)));
+    const __m256d dy = _mm256_sub_pd(yi, _mm256_cvtps_pd(_mm_loadu_ps(ys + j)));
+    const __m256d d2 = _mm256_fmadd_pd(dy, dy, _mm256_mul_pd(dx, dx));
+    acc = _mm256_add_pd(acc, _mm256_div_pd(one, _mm256_add_pd(one, d2)));
+  }
+  alignas(32) double lane[4];
+  _mm256_store_pd(lane, acc);
+  double z = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+  for (; j < n; ++j) {
+    const double dx = static_cast<double>(xs[i]) - xs[j], dy = static_cast<double>(ys[i]) - ys[j];
+    z += 1.0 / (1.0 + (dx * dx + dy * dy));
+  }
+  return z;
+}
+#endif
+
+// Z = sum over i != j of 1 / (1 + |y_i - y_j|^2), in double: each unordered pair once (rows sum
+// over j > i; 2-D with AVX2 four pairs at a time), rows added in order, so the result does not
+// depend on the thread count.
 double exact_z_cpu(ConstMatrixView y) {
   const std::int64_t n = y.rows;
   const int D = static_cast<int>(y.cols);
   std::vector<double> zrow(static_cast<std::size_t>(n), 0.0);
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (D == 2 && have_avx2()) {
+    std::vector<float> xs(static_cast<std::size_t>(n)), ys(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      xs[static_cast<std::size_t>(i)] = y.row(i)[0];
+      ys[static_cast<std::size_t>(i)] = y.row(i)[1];
+    }
+#pragma omp parallel for schedule(dynamic, 64)
+    for (std::int64_t i = 0; i < n; ++i)
+      zrow[static_cast<std::size_t>(i)] = z_row_upper_2d_avx2(xs.data(), ys.data(), i, n);
+    double z = 0.0;
+    for (double v : zrow) z += v;
+    return 2.0 * z;
+  }
+#endif
 #pragma omp parallel for schedule(dynamic, 64)
   for (std::int64_t i = 0; i < n; ++i) {
     double z = 0.0;
     const float* yi = y.row(i);
-    for (std::int64_t j = 0; j < n; ++j) {
+    for (std::int64_t j = i + 1; j < n; ++j) {
       const float* yj = y.row(j);
       double d2 = 0.0;
       for (int d = 0; d < D; ++d) {
         const double v = static_cast<double>(yi[d]) - yj[d];
         d2 += v * v;
       }
-      if (j != i) z += 1.0 / (1.0 + d2);
+      z += 1.0 / (1.0 + d2);
     }
     zrow[static_cast<std::size_t>(i)] = z;
   }
   double z = 0.0;
   for (double v : zrow) z += v;
-  return z;
+  return 2.0 * z;
 }
 
 double p_log_p(const Csr& p) {
