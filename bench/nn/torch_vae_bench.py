@@ -9,6 +9,7 @@ bench_nn's cpu cases (unless --no-hmr) and prints samples/s for both and the rat
 
 Usage (needs the venv with torch: scripts/setup-venv.sh --torch):
   python bench/nn/torch_vae_bench.py --hmr build/default/bench/bench_nn [--threads N] [--repeats 3]
+      [--model audio|text] [--batches 1024]
 """
 import argparse
 import json
@@ -87,9 +88,12 @@ def torch_rate(text, batch, repeats):
     return n / best, n / best_cpu
 
 
-def hmr_rates(binary, repeats):
+def hmr_rates(binary, repeats, model, batches):
+    names = {"all": "(audio_40_128_64_16|text_5000_512_32)_cpu", "audio": "audio_40_128_64_16_cpu",
+             "text": "text_5000_512_32_cpu"}[model]
+    filt = f"{names}/({'|'.join(str(b) for b in batches)})/"
     out = subprocess.run(
-        [binary, "--benchmark_filter=cpu", "--benchmark_format=json", f"--benchmark_repetitions={repeats}",
+        [binary, f"--benchmark_filter={filt}", "--benchmark_format=json", f"--benchmark_repetitions={repeats}",
          "--benchmark_report_aggregates_only=false"],
         check=True, capture_output=True, text=True).stdout
     rates = {}
@@ -113,17 +117,22 @@ def main():
     ap.add_argument("--no-hmr", action="store_true")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--model", choices=("all", "audio", "text"), default="all", help="run only this model")
+    ap.add_argument("--batches", default="64,256,1024", help="comma-separated batch sizes (PyTorch side)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}")
-    hmr = {} if args.no_hmr else hmr_rates(args.hmr, args.repeats)
+    batches = [int(b) for b in args.batches.split(",")]
+    hmr = {} if args.no_hmr else hmr_rates(args.hmr, args.repeats, args.model, batches)
     print("samples/s by wall clock, and [per process-CPU second] (robust on a shared machine)")
     print(f"{'model':<20}{'batch':>6}{'torch wall':>12}{'[cpu]':>10}{'hmr wall':>12}{'[cpu]':>10}"
           f"{'ratio wall':>12}{'[cpu]':>8}")
     for text in (False, True):
-        for batch in (64, 256, 1024):
+        if args.model != "all" and text != (args.model == "text"):
+            continue
+        for batch in batches:
             t, tc = torch_rate(text, batch, args.repeats)
             name = "text 5000-512-32" if text else "audio 40-128-64-16"
             h, hc = hmr.get(("text" if text else "audio", batch), (0.0, 0.0))

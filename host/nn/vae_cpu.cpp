@@ -11,6 +11,8 @@
 #include <immintrin.h>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <type_traits>
 
 #include "core/error.h"
 #include "nn/vae_net.h"
@@ -66,7 +68,13 @@ inline void philox_round(std::uint32_t c[4], const std::uint32_t k[2]) {
   c[2] = n2;
   c[3] = lo0;
 }
-inline void philox4x32_10(std::uint64_t counter, std::uint64_t seed, std::uint32_t out[4]) {
+bool have_avx2_fma() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+}  // namespace
+
+void philox4x32_10(std::uint64_t counter, std::uint64_t seed, std::uint32_t out[4]) {
   std::uint32_t c[4] = {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0u, 0u};
   std::uint32_t k[2] = {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
   for (int r = 0; r < 10; ++r) {
@@ -76,9 +84,8 @@ inline void philox4x32_10(std::uint64_t counter, std::uint64_t seed, std::uint32
   }
   std::memcpy(out, c, sizeof(c));
 }
-}  // namespace
 
-void normal_noise(float* out, std::size_t n, std::uint64_t seed) {
+void normal_noise_scalar(float* out, std::size_t n, std::uint64_t seed) {
   const std::int64_t blocks = static_cast<std::int64_t>((n + 3) / 4);
 #pragma omp parallel for schedule(static) if (blocks > 4096)
   for (std::int64_t blk = 0; blk < blocks; ++blk) {
@@ -98,6 +105,165 @@ void normal_noise(float* out, std::size_t n, std::uint64_t seed) {
       if (i < n) out[i] = static_cast<float>(g[j]);
     }
   }
+}
+
+// The same draws, 8 Philox blocks per vector (32 normals), Box-Muller in float lanes.
+//   radius: r = sqrt(-2 ln u1), u1 = (u + 1) 2^-32. ln u1 = e ln 2 + 2 atanh(s), s = (m - 1) / (m + 1)
+//     with u1 = m 2^e, m in [sqrt(1/2), sqrt(2)), so |s| <= 0.1716 and the odd series to s^9 is
+//     within 2.1e-9 relative. Above u1 = sqrt(1/2) the argument comes from 1 - u1 = (~u) 2^-32
+//     instead (s = -(1 - u1) / (1 + u1), e = 0): exact in float up to rounding, so small radii keep
+//     their relative accuracy (1 - u1 is never formed by a cancelling subtraction).
+//   angle: 2 pi u2 = q pi / 2 + a with the quadrant q and |a| <= pi / 4 taken from the integer bits
+//     of u (exact), sin and cos of a by their Taylor series to a^9 and a^10 (truncation < 2e-9), the
+//     quadrant by swapping and negating.
+// Float rounding dominates: against the double path the worst difference over 1e6 draws is 2 float
+// ulps (4.8e-7 at |g| = 2.1); tests/nn/vae_test.cpp asserts 5e-7 + 2e-7 |g|.
+namespace {
+__attribute__((target("avx2,fma"), always_inline)) inline __m256i mul_hi_lo(__m256i a, __m256i m, __m256i* hi) {
+  const __m256i pe = _mm256_mul_epu32(a, m);                         // 64-bit products of lanes 0, 2, 4, 6
+  const __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);  // ... of lanes 1, 3, 5, 7
+  *hi = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
+  return _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
+}
+
+// Float of uint32 lanes, correctly rounded (cvtepi32_ps alone is signed): hi 16 bits * 2^16 + lo.
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 u32_to_ps(__m256i hi16, __m256i lo) {
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi16), _mm256_set1_ps(65536.0f), _mm256_cvtepi32_ps(lo));
+}
+
+// 2 atanh(s) for |s| <= 0.1716.
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 two_atanh_avx2(__m256 s) {
+  const __m256 s2 = _mm256_mul_ps(s, s);
+  __m256 q = _mm256_set1_ps(1.0f / 9);
+  q = _mm256_fmadd_ps(q, s2, _mm256_set1_ps(1.0f / 7));
+  q = _mm256_fmadd_ps(q, s2, _mm256_set1_ps(1.0f / 5));
+  q = _mm256_fmadd_ps(q, s2, _mm256_set1_ps(1.0f / 3));
+  q = _mm256_mul_ps(q, s2);
+  const __m256 s2x = _mm256_add_ps(s, s);
+  return _mm256_fmadd_ps(s2x, q, s2x);
+}
+
+// r = sqrt(-2 ln((u + 1) 2^-32)).
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 bm_radius_avx2(__m256i u) {
+  const __m256i ffff = _mm256_set1_epi32(0xFFFF);
+  // u1 <= sqrt(1/2): ln u1 = ln(u + 1) - 32 ln 2, u + 1 = m 2^e.
+  const __m256 f =
+      u32_to_ps(_mm256_srli_epi32(u, 16), _mm256_add_epi32(_mm256_and_si256(u, ffff), _mm256_set1_epi32(1)));
+  const __m256i bits = _mm256_castps_si256(f);
+  __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127 + 32));
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFF)),
+                                                 _mm256_set1_epi32(0x3F800000)));  // [1, 2)
+  const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_sub_epi32(e, _mm256_castps_si256(big));  // big is all ones (-1): e + 1
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 sb = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  const __m256 ef = _mm256_cvtepi32_ps(e);
+  const __m256 lnb = _mm256_fmadd_ps(ef, _mm256_set1_ps(0.693359375f),  // ln 2 in two parts
+                                     _mm256_fmadd_ps(ef, _mm256_set1_ps(-2.12194440e-4f), two_atanh_avx2(sb)));
+  // u1 > sqrt(1/2): w = 1 - u1 = (~u) 2^-32 < 0.2929, ln u1 = 2 atanh(-w / (2 - w)).
+  const __m256i nu = _mm256_xor_si256(u, _mm256_set1_epi32(-1));
+  const __m256 w =
+      _mm256_mul_ps(u32_to_ps(_mm256_srli_epi32(nu, 16), _mm256_and_si256(nu, ffff)), _mm256_set1_ps(0x1p-32f));
+  const __m256 sa = _mm256_div_ps(_mm256_sub_ps(_mm256_setzero_ps(), w), _mm256_sub_ps(_mm256_set1_ps(2.0f), w));
+  const __m256 lna = two_atanh_avx2(sa);
+  const __m256 near1 = _mm256_cmp_ps(w, _mm256_set1_ps(0.29289322f), _CMP_LT_OQ);
+  const __m256 ln = _mm256_blendv_ps(lnb, lna, near1);
+  return _mm256_sqrt_ps(_mm256_max_ps(_mm256_mul_ps(ln, _mm256_set1_ps(-2.0f)), _mm256_setzero_ps()));
+}
+
+// (cos, sin)(2 pi u 2^-32).
+__attribute__((target("avx2,fma"), always_inline)) inline void bm_sincos_avx2(__m256i u, __m256* c, __m256* s) {
+  const __m256i q = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(1 << 29)), 30);  // nearest quarter turn
+  const __m256i frac = _mm256_sub_epi32(u, _mm256_slli_epi32(q, 30));                        // in [-2^29, 2^29)
+  const __m256 a = _mm256_mul_ps(_mm256_cvtepi32_ps(frac), _mm256_set1_ps(static_cast<float>(2.0 * M_PI * 0x1p-32)));
+  const __m256 z = _mm256_mul_ps(a, a);
+  __m256 ps = _mm256_set1_ps(1.0f / 362880);
+  ps = _mm256_fmadd_ps(ps, z, _mm256_set1_ps(-1.0f / 5040));
+  ps = _mm256_fmadd_ps(ps, z, _mm256_set1_ps(1.0f / 120));
+  ps = _mm256_fmadd_ps(ps, z, _mm256_set1_ps(-1.0f / 6));
+  const __m256 sa = _mm256_fmadd_ps(_mm256_mul_ps(a, z), ps, a);
+  __m256 pc = _mm256_set1_ps(-1.0f / 3628800);
+  pc = _mm256_fmadd_ps(pc, z, _mm256_set1_ps(1.0f / 40320));
+  pc = _mm256_fmadd_ps(pc, z, _mm256_set1_ps(-1.0f / 720));
+  pc = _mm256_fmadd_ps(pc, z, _mm256_set1_ps(1.0f / 24));
+  pc = _mm256_fmadd_ps(pc, z, _mm256_set1_ps(-0.5f));
+  const __m256 ca = _mm256_fmadd_ps(pc, z, _mm256_set1_ps(1.0f));
+  // q = 0: (c, s); 1: (-s, c); 2: (-c, -s); 3: (s, -c).
+  const __m256 odd =
+      _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(q, _mm256_set1_epi32(1)), _mm256_set1_epi32(1)));
+  const __m256 cc = _mm256_blendv_ps(ca, sa, odd), ss = _mm256_blendv_ps(sa, ca, odd);
+  const __m256i two = _mm256_set1_epi32(2);
+  const __m256 flip_c =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(_mm256_add_epi32(q, _mm256_set1_epi32(1)), two), 30));
+  const __m256 flip_s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(q, two), 30));
+  *c = _mm256_xor_ps(cc, flip_c);
+  *s = _mm256_xor_ps(ss, flip_s);
+}
+
+// The 32 normals of blocks blk0 .. blk0 + 7 in output order (block-major, 4 per block).
+__attribute__((target("avx2,fma"))) void normal_group_avx2(std::uint64_t blk0, std::uint64_t seed, float* out) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i lo0 = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(blk0)));
+  __m256i c0 = _mm256_add_epi32(lo0, lane);
+  // Carry into the high word where the low word wrapped (unsigned c0 < lo0).
+  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const __m256i wrapped = _mm256_cmpgt_epi32(_mm256_xor_si256(lo0, sign), _mm256_xor_si256(c0, sign));
+  __m256i c1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(blk0 >> 32))), wrapped);
+  __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u)),
+                m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  for (int r = 0; r < 10; ++r) {
+    __m256i hi0, hi1;
+    const __m256i lo0r = mul_hi_lo(c0, m0, &hi0), lo1r = mul_hi_lo(c2, m1, &hi1);
+    const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
+    const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
+    c0 = n0;
+    c1 = lo1r;
+    c2 = n2;
+    c3 = lo0r;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  const __m256 r0 = bm_radius_avx2(c0), r1 = bm_radius_avx2(c2);
+  __m256 cos0, sin0, cos1, sin1;
+  bm_sincos_avx2(c1, &cos0, &sin0);
+  bm_sincos_avx2(c3, &cos1, &sin1);
+  const __m256 g0 = _mm256_mul_ps(r0, cos0), g1 = _mm256_mul_ps(r0, sin0);
+  const __m256 g2 = _mm256_mul_ps(r1, cos1), g3 = _mm256_mul_ps(r1, sin1);
+  // 4 x 8 -> 8 x 4: out[4 b + j] = g_j[b].
+  const __m256 t0 = _mm256_unpacklo_ps(g0, g1), t1 = _mm256_unpackhi_ps(g0, g1);
+  const __m256 t2 = _mm256_unpacklo_ps(g2, g3), t3 = _mm256_unpackhi_ps(g2, g3);
+  const __m256 v0 = _mm256_shuffle_ps(t0, t2, 0x44), v1 = _mm256_shuffle_ps(t0, t2, 0xEE);  // blocks 0|4, 1|5
+  const __m256 v2 = _mm256_shuffle_ps(t1, t3, 0x44), v3 = _mm256_shuffle_ps(t1, t3, 0xEE);  // blocks 2|6, 3|7
+  _mm256_storeu_ps(out, _mm256_permute2f128_ps(v0, v1, 0x20));
+  _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(v2, v3, 0x20));
+  _mm256_storeu_ps(out + 16, _mm256_permute2f128_ps(v0, v1, 0x31));
+  _mm256_storeu_ps(out + 24, _mm256_permute2f128_ps(v2, v3, 0x31));
+  _mm256_zeroupper();  // the callers are SSE code
+}
+}  // namespace
+
+bool normal_noise_avx2(float* out, std::size_t n, std::uint64_t seed) {
+  if (!have_avx2_fma()) return false;
+  const std::int64_t groups = static_cast<std::int64_t>((n + 31) / 32);
+#pragma omp parallel for schedule(static) if (groups > 512)
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::size_t i0 = static_cast<std::size_t>(g) * 32;
+    if (i0 + 32 <= n) {
+      normal_group_avx2(static_cast<std::uint64_t>(g) * 8, seed, out + i0);
+    } else {
+      float tmp[32];
+      normal_group_avx2(static_cast<std::uint64_t>(g) * 8, seed, tmp);
+      std::memcpy(out + i0, tmp, sizeof(float) * (n - i0));
+    }
+  }
+  return true;
+}
+
+void normal_noise(float* out, std::size_t n, std::uint64_t seed) {
+  if (!normal_noise_avx2(out, n, seed)) normal_noise_scalar(out, n, seed);
 }
 
 namespace cpu {
@@ -140,10 +306,133 @@ inline T sigmoid(T a) {
 }
 }  // namespace
 
+// ---- small-matrix GEMM (AVX2 + FMA) ---------------------------------------------------------------
+// The audio VAE's layers are 16-128 wide: OpenBLAS's fixed costs per call (packing A and B, a pass
+// zeroing C for beta = 0) were ~16% of an epoch. Here C = alpha op(A) B + beta C without packing:
+// element (i, p) of op(A) is A[i ai + p ap] (broadcast one at a time, so any layout works) and B is
+// row-major [k x n] (contiguous rows, streamed from cache); op(B) = B^T is first transposed into a
+// per-thread buffer (B is a weight matrix, small next to the product). Tiles of 6 rows x 16 columns
+// hold 12 accumulators in registers over the whole k; the sum over p runs in order, so each element
+// is a fixed FMA chain: deterministic and independent of the thread count.
+namespace {
+constexpr int kSmallMaxDim = 128;  // n and the transposed B's k: the sizes the kernel is used for
+
+template <int MR, int NV>  // MR rows x NV vectors of 8 columns; mask: the valid lanes of the last vector
+__attribute__((target("avx2,fma"))) void small_tile(int k, float alpha, const float* A, std::int64_t ai,
+                                                    std::int64_t ap, const float* B, int ldb, float beta, float* C,
+                                                    int ldc, __m256i mask) {
+  __m256 acc[MR][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (int p = 0; p < k; ++p) {
+    const float* b = B + static_cast<std::int64_t>(p) * ldb;
+    __m256 bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = v + 1 < NV ? _mm256_loadu_ps(b + 8 * v) : _mm256_maskload_ps(b + 8 * v, mask);
+    const float* a = A + p * ap;
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r * ai);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  const __m256 al = _mm256_set1_ps(alpha), be = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) {
+    float* c = C + static_cast<std::int64_t>(r) * ldc;
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      const bool last = v + 1 == NV;
+      __m256 out = alpha == 1.0f ? acc[r][v] : _mm256_mul_ps(al, acc[r][v]);
+      if (beta != 0.0f)
+        out = _mm256_fmadd_ps(be, last ? _mm256_maskload_ps(c + 8 * v, mask) : _mm256_loadu_ps(c + 8 * v), out);
+      if (last)
+        _mm256_maskstore_ps(c + 8 * v, mask, out);
+      else
+        _mm256_storeu_ps(c + 8 * v, out);
+    }
+  }
+}
+
+template <int NV>
+__attribute__((target("avx2,fma"))) void small_rows(int m, int k, float alpha, const float* A, std::int64_t ai,
+                                                    std::int64_t ap, const float* B, int ldb, float beta, float* C,
+                                                    int ldc, __m256i mask) {
+  int i = 0;
+  for (; i + 6 <= m; i += 6)
+    small_tile<6, NV>(k, alpha, A + i * ai, ai, ap, B, ldb, beta, C + static_cast<std::int64_t>(i) * ldc, ldc, mask);
+  const float* a = A + i * ai;
+  float* c = C + static_cast<std::int64_t>(i) * ldc;
+  switch (m - i) {
+    case 5:
+      small_tile<5, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      break;
+    case 4:
+      small_tile<4, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      break;
+    case 3:
+      small_tile<3, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      break;
+    case 2:
+      small_tile<2, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      break;
+    case 1:
+      small_tile<1, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      break;
+    default:
+      break;
+  }
+}
+
+__attribute__((target("avx2,fma"))) void small_gemm_avx2(int m, int n, int k, float alpha, const float* A,
+                                                         std::int64_t ai, std::int64_t ap, const float* B, int ldb,
+                                                         float beta, float* C, int ldc) {
+  const __m256i all = _mm256_set1_epi32(-1);
+  int j = 0;
+  for (; j + 16 <= n; j += 16) small_rows<2>(m, k, alpha, A, ai, ap, B + j, ldb, beta, C + j, ldc, all);
+  if (j < n) {
+    const int rest = n - j;  // 1 .. 15
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    if (rest > 8)
+      small_rows<2>(m, k, alpha, A, ai, ap, B + j, ldb, beta, C + j, ldc,
+                    _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane));
+    else
+      small_rows<1>(m, k, alpha, A, ai, ap, B + j, ldb, beta, C + j, ldc,
+                    _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane));
+  }
+  _mm256_zeroupper();  // the callers are SSE code
+}
+}  // namespace
+
+bool small_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
+                float beta, float* C, int ldc) {
+  if (n > kSmallMaxDim || (tb && k > kSmallMaxDim) || !have_avx2_fma()) return false;
+  if (m == 0 || n == 0) return true;
+  const std::int64_t ai = ta ? 1 : lda, ap = ta ? lda : 1;
+  if (tb) {  // B is [n x k]: transpose it to [k x n]
+    thread_local std::vector<float> bt;
+    bt.resize(static_cast<std::size_t>(k) * static_cast<std::size_t>(n));
+    constexpr int kT = 16;  // blocks that stay in L1 on both sides
+    for (int j0 = 0; j0 < n; j0 += kT)
+      for (int p0 = 0; p0 < k; p0 += kT)
+        for (int j = j0; j < std::min(n, j0 + kT); ++j)
+          for (int p = p0; p < std::min(k, p0 + kT); ++p)
+            bt[static_cast<std::size_t>(p) * n + j] = B[static_cast<std::int64_t>(j) * ldb + p];
+    small_gemm_avx2(m, n, k, alpha, A, ai, ap, bt.data(), n, beta, C, ldc);
+  } else {
+    small_gemm_avx2(m, n, k, alpha, A, ai, ap, B, ldb, beta, C, ldc);
+  }
+  return true;
+}
+
 template <>
 void gemm_rm<float>(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
                     int ldb, float beta, float* C, int ldc) {
   if (m == 0 || n == 0) return;
+  if (small_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)) return;
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B,
               ldb, beta, C, ldc);
 }
@@ -220,8 +509,16 @@ void act_backward_bias_grad(T* dy, const T* y, std::int64_t rows, int cols, Acti
   if (rows > 0 && cols > 0) column_sums(dy, rows, cols, db);
 }
 
+namespace {  // AVX2 versions for float (after the BCE code, which they share exp with)
+bool reparam_forward_avx2(const float* h, const float* eps, float* z, std::int64_t rows, int latent);
+bool reparam_kl_backward_avx2(const float* h, const float* eps, const float* dz, std::int64_t rows, int latent,
+                              float beta, float inv_batch, float* dh, double* kl_rows, float free_bits);
+}  // namespace
+
 template <class T>
 void reparam_forward(const T* h, const T* eps, T* z, std::int64_t rows, int latent) {
+  if constexpr (std::is_same_v<T, float>)
+    if (reparam_forward_avx2(h, eps, z, rows, latent)) return;
 #pragma omp parallel for schedule(static) if (rows * latent > kParallelMin)
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* mu = h + r * 2 * latent;
@@ -233,6 +530,8 @@ void reparam_forward(const T* h, const T* eps, T* z, std::int64_t rows, int late
 template <class T>
 void reparam_kl_backward(const T* h, const T* eps, const T* dz, std::int64_t rows, int latent, T beta, T inv_batch,
                          T* dh, double* kl_rows, float free_bits) {
+  if constexpr (std::is_same_v<T, float>)
+    if (reparam_kl_backward_avx2(h, eps, dz, rows, latent, beta, inv_batch, dh, kl_rows, free_bits)) return;
   const double fb = free_bits;
 #pragma omp parallel for schedule(static) if (rows * latent > kParallelMin)
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -263,11 +562,6 @@ void reparam_kl_backward(const T* h, const T* eps, const T* dz, std::int64_t row
 // 3)) above e = sqrt(2) - 1, so |s| <= 0.172 and the odd series to s^9 is within 2e-9 relative. Row sums in double over
 // the 8 lanes, folded in a fixed order: deterministic, thread-independent.
 namespace {
-bool have_avx2_fma() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-}
-
 // e^x for x <= 0 (x >= -87.3 stays normal; below, 0).
 __attribute__((target("avx2,fma"), always_inline)) inline __m256 exp_nonpos_avx2(__m256 x) {
   const __m256 lo = _mm256_set1_ps(-87.33654f);
@@ -333,6 +627,106 @@ __attribute__((target("avx2,fma"))) double bce_row_avx2(const float* v, const fl
     d[c] = (1.0f / (1.0f + std::exp(-w)) - x[c]) * inv_batch;
   }
   return s;
+}
+
+// e^x for any x: e^-|x| by exp_nonpos_avx2, inverted for x > 0 (1 ulp + one division; above 87.3
+// infinity, where libm's expf overflows at 88.7).
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 exp_avx2(__m256 x) {
+  const __m256 e = exp_nonpos_avx2(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));
+  return _mm256_blendv_ps(e, _mm256_div_ps(_mm256_set1_ps(1.0f), e), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+// reparam_forward and reparam_kl_backward (the text VAE and the audio VAE: 16-32 latents) in
+// 8 lanes; the KL terms and their free-bits test in double as in the scalar code. The latent
+// columns past the last multiple of 8 run the scalar code.
+__attribute__((target("avx2,fma"))) void reparam_forward_rows_avx2(const float* h, const float* eps, float* z,
+                                                                   std::int64_t r0, std::int64_t r1, int latent) {
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const float* mu = h + r * 2 * latent;
+    const float* lv = mu + latent;
+    int j = 0;
+    for (; j + 8 <= latent; j += 8) {
+      const __m256 s = exp_avx2(_mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_loadu_ps(lv + j)));
+      _mm256_storeu_ps(z + r * latent + j,
+                       _mm256_fmadd_ps(s, _mm256_loadu_ps(eps + r * latent + j), _mm256_loadu_ps(mu + j)));
+    }
+    for (; j < latent; ++j) z[r * latent + j] = mu[j] + std::exp(0.5f * lv[j]) * eps[r * latent + j];
+  }
+  _mm256_zeroupper();
+}
+
+__attribute__((target("avx2,fma"))) double kl_row_avx2(const float* mu, const float* lv, const float* g,
+                                                       const float* ep, int latent, float beta, float inv_batch,
+                                                       float* dmu, float* dlv, double fb) {
+  __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+  const __m256d one_d = _mm256_set1_pd(1.0), fb_d = _mm256_set1_pd(fb), half_d = _mm256_set1_pd(-0.5);
+  const __m256 ib = _mm256_set1_ps(inv_batch), vb = _mm256_set1_ps(beta), half = _mm256_set1_ps(0.5f),
+               one = _mm256_set1_ps(1.0f);
+  int j = 0;
+  for (; j + 8 <= latent; j += 8) {
+    const __m256 m = _mm256_loadu_ps(mu + j), l = _mm256_loadu_ps(lv + j), gg = _mm256_loadu_ps(g + j);
+    const __m256 e = exp_avx2(l), s = exp_avx2(_mm256_mul_ps(half, l));
+    __m128 on_half[2];
+    for (int hf = 0; hf < 2; ++hf) {
+      const __m128 mh = hf ? _mm256_extractf128_ps(m, 1) : _mm256_castps256_ps128(m);
+      const __m128 lh = hf ? _mm256_extractf128_ps(l, 1) : _mm256_castps256_ps128(l);
+      const __m128 eh = hf ? _mm256_extractf128_ps(e, 1) : _mm256_castps256_ps128(e);
+      const __m256d md = _mm256_cvtps_pd(mh), ld = _mm256_cvtps_pd(lh), ed = _mm256_cvtps_pd(eh);
+      const __m256d kj =
+          _mm256_mul_pd(half_d, _mm256_sub_pd(_mm256_sub_pd(_mm256_add_pd(one_d, ld), _mm256_mul_pd(md, md)), ed));
+      const __m256d on = fb <= 0.0 ? _mm256_castsi256_pd(_mm256_set1_epi64x(-1)) : _mm256_cmp_pd(kj, fb_d, _CMP_GT_OQ);
+      const __m256d term = _mm256_blendv_pd(fb_d, kj, on);
+      if (hf)
+        acc1 = _mm256_add_pd(acc1, term);
+      else
+        acc0 = _mm256_add_pd(acc0, term);
+      on_half[hf] = _mm256_cvtpd_ps(_mm256_and_pd(on, one_d));  // 1 or 0
+    }
+    const __m256 b = _mm256_mul_ps(vb, _mm256_set_m128(on_half[1], on_half[0]));
+    _mm256_storeu_ps(dmu + j, _mm256_fmadd_ps(_mm256_mul_ps(b, m), ib, gg));
+    const __m256 t1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(gg, half), s), _mm256_loadu_ps(ep + j));
+    _mm256_storeu_ps(dlv + j, _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(b, half), _mm256_sub_ps(e, one)), ib, t1));
+  }
+  alignas(32) double lanes[8];
+  _mm256_store_pd(lanes, acc0);
+  _mm256_store_pd(lanes + 4, acc1);
+  double kl = 0.0;
+  for (double v : lanes) kl += v;
+  for (; j < latent; ++j) {
+    const float e = std::exp(lv[j]), s = std::exp(0.5f * lv[j]);
+    const double kj =
+        -0.5 * (1.0 + static_cast<double>(lv[j]) - static_cast<double>(mu[j]) * mu[j] - static_cast<double>(e));
+    const bool on = fb <= 0.0 || kj > fb;
+    kl += on ? kj : fb;
+    const float b = on ? beta : 0.0f;
+    dmu[j] = g[j] + b * mu[j] * inv_batch;
+    dlv[j] = g[j] * 0.5f * s * ep[j] + b * 0.5f * (e - 1.0f) * inv_batch;
+  }
+  _mm256_zeroupper();
+  return kl;
+}
+
+bool reparam_forward_avx2(const float* h, const float* eps, float* z, std::int64_t rows, int latent) {
+  if (!have_avx2_fma() || latent < 8) return false;
+  constexpr std::int64_t kRows = 256;
+  const std::int64_t blocks = (rows + kRows - 1) / kRows;
+#pragma omp parallel for schedule(static) if (rows * latent > kParallelMin)
+  for (std::int64_t b = 0; b < blocks; ++b)
+    reparam_forward_rows_avx2(h, eps, z, b * kRows, std::min(rows, (b + 1) * kRows), latent);
+  return true;
+}
+
+bool reparam_kl_backward_avx2(const float* h, const float* eps, const float* dz, std::int64_t rows, int latent,
+                              float beta, float inv_batch, float* dh, double* kl_rows, float free_bits) {
+  if (!have_avx2_fma() || latent < 8) return false;
+#pragma omp parallel for schedule(static) if (rows * latent > kParallelMin)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* mu = h + r * 2 * latent;
+    float* dmu = dh + r * 2 * latent;
+    kl_rows[r] = kl_row_avx2(mu, mu + latent, dz + r * latent, eps + r * latent, latent, beta, inv_batch, dmu,
+                             dmu + latent, free_bits);
+  }
+  return true;
 }
 
 template <class T>
@@ -648,7 +1042,8 @@ void Net<T>::decode(const T* params, const T* z, std::int64_t rows, T* logits) {
 }
 
 template <class T>
-StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std::int64_t rows, T beta, T* grad) {
+StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std::int64_t rows, T beta, T* grad,
+                                  std::int64_t norm_rows) {
   reserve(rows);
   const std::size_t ne = plan_.enc.size(), nd = plan_.dec.size(), base = ne + 1;
   const int L = plan_.latent;
@@ -657,7 +1052,7 @@ StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std
   reparam_forward<T>(h, eps, z_.data(), rows, L);
   decode(params, z_.data(), rows, act_[base + nd - 1].data());
 
-  const T inv_batch = T(1) / static_cast<T>(rows);
+  const T inv_batch = T(1) / static_cast<T>(norm_rows > 0 ? norm_rows : rows);
   T* d = da_.data();
   T* other = db_.data();
   recon_loss_grad<T>(act_[base + nd - 1].data(), x, rows, plan_.input_dim, plan_.output, plan_.loss, inv_batch, d,
@@ -698,9 +1093,9 @@ StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std
 
 template <class T>
 StepLoss Net<T>::forward_backward_sparse(const T* params, const T* x, const CsrRows<T>& xs, const T* eps,
-                                         std::int64_t rows, T beta, T* grad) {
+                                         std::int64_t rows, T beta, T* grad, std::int64_t norm_rows) {
   sparse_ = plan_.enc.empty() ? nullptr : &xs;  // without hidden layers the head is dense
-  const StepLoss l = forward_backward(params, x, eps, rows, beta, grad);
+  const StepLoss l = forward_backward(params, x, eps, rows, beta, grad, norm_rows);
   sparse_ = nullptr;
   return l;
 }
@@ -752,11 +1147,15 @@ double macs_per_row(const NetPlan& p) {
   return s;
 }
 constexpr double kSingleThreadMacs = 8.0e6;  // per step, below which one thread is faster
+// Models up to this many parameters train in chunks (CpuEngineOptions): each chunk needs its own
+// gradient buffer, and summing them costs a pass over the parameters per chunk.
+constexpr std::size_t kChunkMaxParams = std::size_t(1) << 20;
 
 class CpuEngine final : public Engine {
  public:
-  explicit CpuEngine(const VaeConfig& c) : cfg_(c), plan_(cpu_plan(c)), net_(plan_) {
+  CpuEngine(const VaeConfig& c, const CpuEngineOptions& o) : cfg_(c), plan_(cpu_plan(c)), net_(plan_) {
     const std::size_t n = plan_.n_params;
+    chunk_rows_ = o.chunk_rows != 0 ? o.chunk_rows : (plan_.n_params <= kChunkMaxParams ? kChunkRows : -1);
     p_.assign(n, 0.0f);
     g_.assign(n, 0.0f);
     m_.assign(n, 0.0f);
@@ -777,7 +1176,8 @@ class CpuEngine final : public Engine {
   StepLoss step(ConstMatrixView x, ConstMatrixView eps, float beta, bool update) override {
     BlasThreadsGuard guard(macs_per_row(plan_) * static_cast<double>(x.rows) < kSingleThreadMacs);
     HMR_ASSERT(x.ld == x.cols && eps.ld == eps.cols, "contiguous batches expected");
-    return run_step(x.data, eps.data, x.rows, beta, update);
+    const std::int64_t D = x.cols;
+    return run_step([&](std::int64_t r0, std::int64_t) { return x.data + r0 * D; }, eps.data, x.rows, beta, update);
   }
 
   void set_data(ConstMatrixView x) override {
@@ -798,9 +1198,13 @@ class CpuEngine final : public Engine {
     StepLoss total;
     for (std::int64_t s = 0; s < n; s += B) {
       const std::int64_t rows = std::min(B, n - s);
-#pragma omp parallel for schedule(static) if (rows * D > (1 << 16))
-      for (std::int64_t r = 0; r < rows; ++r)
-        std::memcpy(xb_.data() + r * D, data_.row(perm[static_cast<std::size_t>(s + r)]), sizeof(float) * D);
+      // The batch's rows r0 .. r0 + nr - 1, gathered by the chunk that needs them.
+      auto gather = [&](std::int64_t r0, std::int64_t nr) {
+#pragma omp parallel for schedule(static) if (nr * D > (1 << 16))
+        for (std::int64_t r = r0; r < r0 + nr; ++r)
+          std::memcpy(xb_.data() + r * D, data_.row(perm[static_cast<std::size_t>(s + r)]), sizeof(float) * D);
+        return static_cast<const float*>(xb_.data() + r0 * D);
+      };
       cpu::CsrRows<float> xs;
       if (sparse_) {  // the batch's CSR rows, in batch order
         bptr_.assign(1, 0);
@@ -814,7 +1218,7 @@ class CpuEngine final : public Engine {
         }
         xs = {bptr_.data(), bcol_.data(), bval_.data()};
       }
-      const StepLoss l = run_step(xb_.data(), eps_.data() + s * L, rows, beta, true, sparse_ ? &xs : nullptr);
+      const StepLoss l = run_step(gather, eps_.data() + s * L, rows, beta, true, sparse_ ? &xs : nullptr);
       total.recon += l.recon;
       total.kl += l.kl;
       total.rows += l.rows;
@@ -867,10 +1271,14 @@ class CpuEngine final : public Engine {
     for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) f(r0, std::min(kChunk, n - r0));
   }
 
-  StepLoss run_step(const float* x, const float* eps, std::int64_t rows, float beta, bool update,
+  // One step over `rows` rows; x_rows(r0, nr) returns the contiguous input rows r0 .. r0 + nr - 1
+  // (the epoch gathers them there). xs: the batch's CSR rows for a sparse first layer.
+  template <class XRows>
+  StepLoss run_step(XRows&& x_rows, const float* eps, std::int64_t rows, float beta, bool update,
                     const cpu::CsrRows<float>* xs = nullptr) {
-    const StepLoss l = xs ? net_.forward_backward_sparse(p_.data(), x, *xs, eps, rows, beta, g_.data())
-                          : net_.forward_backward(p_.data(), x, eps, rows, beta, g_.data());
+    const StepLoss l = chunk_rows_ > 0 && rows > chunk_rows_ ? chunked_forward_backward(x_rows, eps, rows, beta, xs)
+                       : xs ? net_.forward_backward_sparse(p_.data(), x_rows(0, rows), *xs, eps, rows, beta, g_.data())
+                            : net_.forward_backward(p_.data(), x_rows(0, rows), eps, rows, beta, g_.data());
     if (update) {
       const float scale =
           cfg_.clip_norm > 0.0f ? cpu::clip_scale(cpu::grad_norm(g_.data(), g_.size()), cfg_.clip_norm) : 1.0f;
@@ -880,6 +1288,58 @@ class CpuEngine final : public Engine {
     }
     return l;
   }
+
+  // CpuEngineOptions: the forward/backward of each chunk of chunk_rows_ rows on one thread (BLAS
+  // runs single-threaded inside the parallel region), normalised by the whole batch's rows; the
+  // chunk gradients are summed in chunk order into g_ (chunk 0 writes g_ itself).
+  template <class XRows>
+  StepLoss chunked_forward_backward(XRows&& x_rows, const float* eps, std::int64_t rows, float beta,
+                                    const cpu::CsrRows<float>* xs) {
+    const std::int64_t cr = chunk_rows_, nc = (rows + cr - 1) / cr, L = plan_.latent;
+    while (static_cast<std::int64_t>(chunks_.size()) < nc) chunks_.push_back(std::make_unique<Chunk>(plan_));
+    for (std::int64_t c = 1; c < nc; ++c) chunks_[static_cast<std::size_t>(c)]->g.resize(plan_.n_params);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int64_t c = 0; c < nc; ++c) {
+      Chunk& ch = *chunks_[static_cast<std::size_t>(c)];
+      const std::int64_t r0 = c * cr, nr = std::min(cr, rows - r0);
+      const float* x = x_rows(r0, nr);
+      float* g = c == 0 ? g_.data() : ch.g.data();
+      if (xs) {
+        const cpu::CsrRows<float> sub{xs->ptr + r0, xs->col, xs->val};  // ptr holds absolute offsets
+        ch.loss = ch.net.forward_backward_sparse(p_.data(), x, sub, eps + r0 * L, nr, beta, g, rows);
+      } else {
+        ch.loss = ch.net.forward_backward(p_.data(), x, eps + r0 * L, nr, beta, g, rows);
+      }
+    }
+    const std::int64_t np = static_cast<std::int64_t>(plan_.n_params);
+    constexpr std::int64_t kBlock = 4096;
+    const std::int64_t blocks = (np + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (np * (nc - 1) > (1 << 17))
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t i0 = b * kBlock, i1 = std::min(np, i0 + kBlock);
+      float* __restrict g = g_.data();
+      for (std::int64_t c = 1; c < nc; ++c) {
+        const float* __restrict gc = chunks_[static_cast<std::size_t>(c)]->g.data();
+#pragma omp simd
+        for (std::int64_t i = i0; i < i1; ++i) g[i] += gc[i];
+      }
+    }
+    StepLoss total;
+    for (std::int64_t c = 0; c < nc; ++c) {
+      const StepLoss& l = chunks_[static_cast<std::size_t>(c)]->loss;
+      total.recon += l.recon;
+      total.kl += l.kl;
+      total.rows += l.rows;
+    }
+    return total;
+  }
+
+  struct Chunk {
+    explicit Chunk(const NetPlan& p) : net(p) {}
+    cpu::Net<float> net;
+    std::vector<float> g;  // unused by chunk 0 (it writes g_)
+    StepLoss loss;
+  };
 
   VaeConfig cfg_;
   NetPlan plan_;
@@ -892,11 +1352,18 @@ class CpuEngine final : public Engine {
   std::vector<std::int64_t> bptr_;
   std::vector<std::int32_t> bcol_;
   std::vector<float> bval_;
+  std::int64_t chunk_rows_ = -1;  // > 0: batches of more rows run in chunks of this many
+  std::vector<std::unique_ptr<Chunk>> chunks_;
 };
 
 }  // namespace
 
-std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c) { return std::make_unique<CpuEngine>(c); }
+std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c) {
+  return std::make_unique<CpuEngine>(c, CpuEngineOptions{});
+}
+std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c, const CpuEngineOptions& o) {
+  return std::make_unique<CpuEngine>(c, o);
+}
 
 bool sparse_rows(const NetPlan& p, ConstMatrixView x, CsrHost* out) {
   if (p.enc.empty() || x.cols < kSparseMinCols || x.rows == 0) return false;

@@ -75,6 +75,17 @@ class Engine {
 };
 
 std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c);
+// Data-parallel steps of the cpu engine: a batch is split into chunks of a fixed row count (the
+// last one ragged), each chunk's forward/backward runs on one OpenMP thread (single-threaded BLAS)
+// into its own gradient buffer, and the chunk gradients and losses are summed in chunk order. The
+// chunk count depends on the batch's rows only, so results do not depend on the thread count.
+// chunk_rows 0: the engine's rule (kChunkRows for small models, see vae_cpu.cpp); > 0: always
+// chunks of that many rows; < 0: never (one forward/backward over the whole batch).
+constexpr std::int64_t kChunkRows = 256;
+struct CpuEngineOptions {
+  std::int64_t chunk_rows = 0;
+};
+std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c, const CpuEngineOptions& o);
 
 // Training rows that are wide and mostly zero (TF-IDF: ~1% non-zeros) run the first encoder layer
 // sparse in Engine::epoch (CSR x W^T, and W's gradient from the CSR rows; no input gradient is
@@ -90,9 +101,15 @@ struct CsrHost {
 bool sparse_rows(const NetPlan& p, ConstMatrixView x, CsrHost* out);
 std::unique_ptr<Engine> make_engine(Backend& b, const VaeConfig& c);
 
-// The cpu noise generator: eps [n] ~ N(0, 1) from Philox4x32-10 keyed by seed (counter = index),
-// Box-Muller; reproducible and independent of the thread count.
+// The cpu noise generator: eps [n] ~ N(0, 1) from Philox4x32-10 keyed by seed (counter = block
+// index, 4 draws per block), Box-Muller on the pairs (draw 0, 1) and (2, 3) of each block: out[4 b
+// + 0, 1] = r cos, r sin of the first pair of block b, out[4 b + 2, 3] of the second. Reproducible
+// and independent of the thread count. On AVX2 + FMA cpus (runtime dispatch) Box-Muller runs in
+// float lanes, elsewhere in double; the two agree within the bound tests/nn/vae_test.cpp states.
 void normal_noise(float* out, std::size_t n, std::uint64_t seed);
+void normal_noise_scalar(float* out, std::size_t n, std::uint64_t seed);              // double Box-Muller
+bool normal_noise_avx2(float* out, std::size_t n, std::uint64_t seed);                // false without AVX2 + FMA
+void philox4x32_10(std::uint64_t counter, std::uint64_t seed, std::uint32_t out[4]);  // one block's draws
 
 // ---- cpu twins of kernels/nn (T = float for the engine, double for gradient checks) ----------
 namespace cpu {
@@ -101,6 +118,10 @@ namespace cpu {
 template <class T>
 void gemm_rm(bool ta, bool tb, int m, int n, int k, T alpha, const T* A, int lda, const T* B, int ldb, T beta, T* C,
              int ldc);
+// gemm_rm<float> without BLAS for small widths (AVX2 + FMA micro-kernel, no packing): used when
+// n <= 128 (and k <= 128 when tb); returns false (nothing done) otherwise or without AVX2 + FMA.
+bool small_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
+                float beta, float* C, int ldc);
 // y[r][c] = act(y[r][c] + b[c]) in place, y [rows x cols].
 template <class T>
 void bias_act_forward(T* y, const T* b, std::int64_t rows, int cols, Activation act);
@@ -164,12 +185,15 @@ class Net {
  public:
   explicit Net(const NetPlan& plan) : plan_(plan) {}
   const NetPlan& plan() const { return plan_; }
-  // Returns loss sums; grad [n_params] receives d(mean loss)/d(params).
-  StepLoss forward_backward(const T* params, const T* x, const T* eps, std::int64_t rows, T beta, T* grad);
+  // Returns loss sums; grad [n_params] receives d(mean loss)/d(params). The mean is over
+  // norm_rows rows (0: rows): a chunk of a larger batch passes the batch's row count, and the sum
+  // of the chunks' gradients is then the batch's gradient.
+  StepLoss forward_backward(const T* params, const T* x, const T* eps, std::int64_t rows, T beta, T* grad,
+                            std::int64_t norm_rows = 0);
   // The same with the first encoder layer computed from xs, the CSR form of x (x itself is still
   // needed by the reconstruction loss). Equal to forward_backward up to the summation order.
   StepLoss forward_backward_sparse(const T* params, const T* x, const CsrRows<T>& xs, const T* eps, std::int64_t rows,
-                                   T beta, T* grad);
+                                   T beta, T* grad, std::int64_t norm_rows = 0);
   // Forward only: h [rows x 2L] (mu | logvar); logits of decoding z [rows x D].
   void encode(const T* params, const T* x, std::int64_t rows, T* h);
   void decode(const T* params, const T* z, std::int64_t rows, T* logits);

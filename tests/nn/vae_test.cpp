@@ -4,7 +4,9 @@
 // step (loss and gradients, 1e-5 relative) and ten steps (weights, 1e-4); training behaviour
 // (loss decreases, same seed -> same weights, early stopping); configuration parsing and bad
 // inputs.
+#include <cblas.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <random>
@@ -862,6 +864,256 @@ TEST_P(ConfVae, BadInputsGiveClearErrors) {
   }
   c.loss = Loss::bce;
   EXPECT_THROW(train_vae(backend(), random_matrix(20, 5, 1), c), hmr::Error);  // bce needs sigmoid output
+}
+
+// ---- data-parallel chunks (CpuEngineOptions) ------------------------------------------------------
+
+// A small audio-VAE-like model with free bits, beta != 1, clipping and weight decay.
+VaeConfig chunk_config() {
+  VaeConfig c = tiny_config();
+  c.input_dim = 24;
+  c.hidden = {32, 16};
+  c.latent = 5;
+  c.free_bits = 0.2f;
+  c.clip_norm = 5.0f;
+  c.weight_decay = 1e-3f;
+  return c;
+}
+
+// Results of the cpu engine under a given OpenMP thread count (restored afterwards).
+template <class F>
+auto with_threads(int threads, F&& f) {
+  const int old = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  auto r = f();
+  omp_set_num_threads(old);
+  return r;
+}
+
+// A batch that spans three chunks (128, 128 and a ragged 44 rows) gives the loss and gradients of
+// the whole-batch step, and ten steps the same weights (float: summation order only).
+TEST(VaeChunks, ChunkedStepEqualsWholeBatchStep) {
+  const VaeConfig c = chunk_config();
+  const auto seed = hmr::test::test_seed(101);
+  const VaeModel m = init_vae(c, seed);
+  auto whole = make_cpu_engine(c, CpuEngineOptions{-1}), chunked = make_cpu_engine(c, CpuEngineOptions{128});
+  whole->set_params(m.params);
+  chunked->set_params(m.params);
+  for (int s = 0; s < 10; ++s) {
+    const Matrix x = random_matrix(300, c.input_dim, seed + 10 + static_cast<std::uint64_t>(s), -2, 2);
+    const Matrix eps = random_matrix(300, c.latent, seed + 100 + static_cast<std::uint64_t>(s));
+    const StepLoss lw = whole->step(x, eps, c.beta, s > 0);
+    const StepLoss lc = chunked->step(x, eps, c.beta, s > 0);
+    if (s > 0) continue;
+    EXPECT_EQ(lc.rows, 300);
+    EXPECT_NEAR(lc.recon, lw.recon, 1e-5 * std::abs(lw.recon));
+    EXPECT_NEAR(lc.kl, lw.kl, 1e-5 * std::abs(lw.kl));
+    const auto gw = whole->grads(), gc = chunked->grads();
+    double gmax = 0;
+    for (float v : gw) gmax = std::max(gmax, static_cast<double>(std::abs(v)));
+    EXPECT_ALLCLOSE(std::span<const float>(gc), std::span<const float>(gw), 1e-6 * gmax, 1e-5);
+  }
+  EXPECT_ALLCLOSE(std::span<const float>(chunked->params()), std::span<const float>(whole->params()), 1e-6, 1e-4);
+  EXPECT_NE(chunked->params(), m.params);
+}
+
+// Epochs in chunks (batches of 300: 3 chunks each, and a last batch of 100 rows: one) give the
+// same bits on 1 and 2 OpenMP threads, and match whole-batch epochs; dense and sparse first layer.
+TEST(VaeChunks, ChunkedEpochIsThreadCountIndependent) {
+  for (const bool sparse : {false, true}) {
+    SCOPED_TRACE(sparse ? "sparse first layer" : "dense");
+    VaeConfig c = sparse ? sparse_config() : chunk_config();
+    c.batch = 300;
+    const std::int64_t n = 700;
+    const Matrix xm = sparse ? Matrix(n, c.input_dim, sparse_data<float>(n, c.input_dim, 0.03, 41).dense)
+                             : random_matrix(n, c.input_dim, 43, -2, 2);
+    const VaeModel m = init_vae(c, hmr::test::test_seed(47));
+    std::vector<std::int32_t> perm(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 37) % n);
+    struct Result {
+      std::vector<float> params;
+      StepLoss loss;
+    };
+    auto train = [&](std::int64_t chunk_rows) {
+      auto e = make_cpu_engine(c, CpuEngineOptions{chunk_rows});
+      e->set_params(m.params);
+      e->set_data(xm);
+      Result r;
+      for (std::uint64_t epoch = 0; epoch < 2; ++epoch) r.loss = e->epoch(perm, c.beta, 200 + epoch);
+      r.params = e->params();
+      return r;
+    };
+    const Result one = with_threads(1, [&] { return train(128); });
+    const Result two = with_threads(2, [&] { return train(128); });
+    const Result whole = train(-1);
+    EXPECT_EQ(one.params, two.params);
+    EXPECT_EQ(one.loss.recon, two.loss.recon);
+    EXPECT_EQ(one.loss.kl, two.loss.kl);
+    EXPECT_EQ(one.loss.rows, n);
+    EXPECT_NEAR(one.loss.recon, whole.loss.recon, 1e-5 * std::abs(whole.loss.recon));
+    EXPECT_NEAR(one.loss.kl, whole.loss.kl, 1e-5 * std::abs(whole.loss.kl));
+    EXPECT_ALLCLOSE(std::span<const float>(one.params), std::span<const float>(whole.params), 1e-6, 1e-4);
+  }
+}
+
+// ---- noise -----------------------------------------------------------------------------------------
+
+// The AVX2 Box-Muller (float lanes, own log and sincos) against the double path on the same
+// Philox draws: |g - g_double| <= 5e-7 + 2e-7 |g_double| over 1e6 + 13 draws (ragged end). The
+// float path's error is rounding (the series' truncation is ~2e-9): the worst seen is 4.8e-7 at
+// |g| = 2.1, 2 float ulps; 55% of the values are bitwise equal to the rounded double result.
+TEST(VaeNoise, Avx2BoxMullerMatchesDoublePath) {
+  const std::size_t n = 1000013;
+  std::vector<float> vec(n, 0.0f), ref(n);
+  if (!normal_noise_avx2(vec.data(), n, 1234)) GTEST_SKIP() << "no AVX2 + FMA";
+  normal_noise_scalar(ref.data(), n, 1234);
+  EXPECT_ALLCLOSE(std::span<const float>(vec), std::span<const float>(ref), 5e-7, 2e-7);
+  // The reference itself: the Box-Muller pairs of the Philox draws, computed here in double.
+  for (std::uint64_t blk : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{77777}, std::uint64_t{250002}}) {
+    std::uint32_t u[4];
+    philox4x32_10(blk, 1234, u);
+    for (int pair = 0; pair < 2; ++pair) {
+      const double r = std::sqrt(-2.0 * std::log((u[2 * pair] + 1.0) * 0x1p-32));
+      const double t = 2.0 * M_PI * u[2 * pair + 1] * 0x1p-32;
+      EXPECT_NEAR(ref[blk * 4 + 2 * pair], r * std::cos(t), 1e-6 * (1 + r));
+      EXPECT_NEAR(ref[blk * 4 + 2 * pair + 1], r * std::sin(t), 1e-6 * (1 + r));
+    }
+  }
+}
+
+// Known Philox4x32-10 answers (the Random123 known-answer vectors: counter and key 0, and all ones).
+TEST(VaeNoise, PhiloxKnownAnswers) {
+  std::uint32_t u[4];
+  philox4x32_10(0, 0, u);
+  EXPECT_EQ(u[0], 0x6627e8d5u);
+  EXPECT_EQ(u[1], 0xe169c58du);
+  EXPECT_EQ(u[2], 0xbc57ac4cu);
+  EXPECT_EQ(u[3], 0x9b00dbd8u);
+}
+
+// 1e6 draws of the dispatched generator: mean, variance and two-sided tail fractions of N(0, 1)
+// within 5 standard errors, no value beyond the largest Box-Muller radius sqrt(64 ln 2).
+TEST(VaeNoise, MomentsAndTails) {
+  const std::size_t n = 1000000;
+  std::vector<float> g(n);
+  normal_noise(g.data(), n, 99);
+  double s = 0, s2 = 0, amax = 0;
+  std::size_t over2 = 0, over3 = 0, over4 = 0;
+  for (float v : g) {
+    ASSERT_TRUE(std::isfinite(v));
+    s += v;
+    s2 += static_cast<double>(v) * v;
+    const double a = std::abs(v);
+    amax = std::max(amax, a);
+    over2 += a > 2;
+    over3 += a > 3;
+    over4 += a > 4;
+  }
+  const double dn = static_cast<double>(n), mean = s / dn, var = s2 / dn - mean * mean;
+  EXPECT_NEAR(mean, 0.0, 5 / std::sqrt(dn));
+  EXPECT_NEAR(var, 1.0, 5 * std::sqrt(2 / dn));
+  for (auto [count, p] : {std::pair{over2, 0.04550026}, std::pair{over3, 0.00269980}, std::pair{over4, 6.334e-5}})
+    EXPECT_NEAR(static_cast<double>(count) / dn, p, 5 * std::sqrt(p * (1 - p) / dn)) << "P(|g| > t) = " << p;
+  EXPECT_LE(amax, std::sqrt(64 * std::log(2.0)) + 1e-5);
+}
+
+// Same seed -> same bits, whatever the thread count; the counter is the index, so a shorter
+// request is a prefix of a longer one; another seed gives other values.
+TEST(VaeNoise, DeterministicAndThreadIndependent) {
+  const std::size_t n = 300007;
+  std::vector<float> a(n), b(n), c(1001), d(n);
+  with_threads(1, [&] {
+    normal_noise(a.data(), n, 5);
+    return 0;
+  });
+  with_threads(2, [&] {
+    normal_noise(b.data(), n, 5);
+    return 0;
+  });
+  normal_noise(c.data(), c.size(), 5);
+  normal_noise(d.data(), n, 6);
+  EXPECT_EQ(a, b);
+  EXPECT_TRUE(std::equal(c.begin(), c.end(), a.begin()));
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < n; ++i) same += a[i] == d[i];
+  EXPECT_LT(same, n / 1000);
+}
+
+// ---- small-matrix GEMM --------------------------------------------------------------------------
+
+// The AVX2 small GEMM against cblas_sgemm for every transpose combination, ragged tiles (rows not a
+// multiple of 6, columns not of 8 or 16), padded leading dimensions, alpha != 1 and beta != 0:
+// |C - C_blas| <= 4e-7 k (inputs in [-1, 1]: both are float sums of k products, in other orders).
+TEST(SmallGemm, MatchesCblasSgemm) {
+  std::vector<float> dummy(1);
+  if (!hmr::nn::cpu::small_gemm(false, false, 0, 1, 1, 1.0f, dummy.data(), 1, dummy.data(), 1, 0.0f, dummy.data(), 1))
+    GTEST_SKIP() << "no AVX2 + FMA";
+  std::uint64_t seed = 300;
+  int cases = 0;
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true})
+      for (const int m : {1, 5, 6, 7, 13, 256})
+        for (const int n : {1, 7, 8, 9, 15, 16, 17, 40, 128})
+          for (const int k : {1, 3, 40, 128, 300}) {
+            if (tb && k > 128) continue;
+            for (const auto& [alpha, beta] : {std::pair{1.0f, 0.0f}, std::pair{0.5f, 1.5f}}) {
+              const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
+              const auto a = random_vec<float>(static_cast<std::size_t>((ta ? k : m) * lda), ++seed);
+              const auto b = random_vec<float>(static_cast<std::size_t>((tb ? n : k) * ldb), ++seed);
+              const auto c0 = random_vec<float>(static_cast<std::size_t>(m * ldc), ++seed);
+              std::vector<float> got = c0, want = c0;
+              ASSERT_TRUE(hmr::nn::cpu::small_gemm(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta,
+                                                   got.data(), ldc));
+              cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+                          a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
+              // The padding columns of C stay untouched.
+              for (int i = 0; i < m; ++i)
+                for (int j = n; j < ldc; ++j) ASSERT_EQ(got[i * ldc + j], c0[i * ldc + j]) << i << " " << j;
+              ASSERT_ALLCLOSE(std::span<const float>(got), std::span<const float>(want), 4e-7 * k, 0)
+                  << "ta " << ta << " tb " << tb << " m " << m << " n " << n << " k " << k << " alpha " << alpha;
+              ++cases;
+            }
+          }
+  EXPECT_GT(cases, 800);
+  // Widths it does not take: BLAS then runs.
+  EXPECT_FALSE(hmr::nn::cpu::small_gemm(false, false, 4, 129, 4, 1.0f, dummy.data(), 4, dummy.data(), 129, 0.0f,
+                                        dummy.data(), 129));
+  EXPECT_FALSE(hmr::nn::cpu::small_gemm(false, true, 4, 4, 129, 1.0f, dummy.data(), 129, dummy.data(), 129, 0.0f,
+                                        dummy.data(), 4));
+}
+
+// ---- reparameterisation in float (AVX2 lanes where available) -----------------------------------
+
+// reparam_forward and reparam_kl_backward in float (8 lanes and a scalar tail: latent 20) against
+// the double versions, with and without free bits (some terms below the threshold, some above):
+// z, dh within 2e-6 relative (+1e-7), the row KL sums within 1e-6 relative.
+TEST(ReparamFloat, MatchesDouble) {
+  const std::int64_t rows = 37;
+  const int L = 20;
+  const auto hd = random_vec<double>(static_cast<std::size_t>(rows * 2 * L), 61, -2.0, 2.0);
+  const auto epsd = random_vec<double>(static_cast<std::size_t>(rows * L), 62, -2.0, 2.0);
+  const auto dzd = random_vec<double>(static_cast<std::size_t>(rows * L), 63);
+  // The double inputs are the float ones, exactly.
+  const std::vector<float> hf(hd.begin(), hd.end()), epsf(epsd.begin(), epsd.end()), dzf(dzd.begin(), dzd.end());
+  const std::vector<double> h(hf.begin(), hf.end()), eps(epsf.begin(), epsf.end()), dz(dzf.begin(), dzf.end());
+  std::vector<float> zf(static_cast<std::size_t>(rows * L));
+  std::vector<double> z(zf.size());
+  hmr::nn::cpu::reparam_forward<float>(hf.data(), epsf.data(), zf.data(), rows, L);
+  hmr::nn::cpu::reparam_forward<double>(h.data(), eps.data(), z.data(), rows, L);
+  EXPECT_ALLCLOSE(std::span<const float>(zf), std::span<const float>(std::vector<float>(z.begin(), z.end())), 1e-7,
+                  2e-6);
+  for (const float fb : {0.0f, 0.5f}) {
+    SCOPED_TRACE(fb);
+    std::vector<float> dhf(hf.size());
+    std::vector<double> dh(h.size()), klf(static_cast<std::size_t>(rows)), kl(klf.size());
+    hmr::nn::cpu::reparam_kl_backward<float>(hf.data(), epsf.data(), dzf.data(), rows, L, 1.5f, 1.0f / 37, dhf.data(),
+                                             klf.data(), fb);
+    hmr::nn::cpu::reparam_kl_backward<double>(h.data(), eps.data(), dz.data(), rows, L, 1.5, 1.0 / 37, dh.data(),
+                                              kl.data(), fb);
+    EXPECT_ALLCLOSE(std::span<const float>(dhf), std::span<const float>(std::vector<float>(dh.begin(), dh.end())), 1e-7,
+                    2e-6);
+    EXPECT_ALLCLOSE(std::span<const double>(klf), std::span<const double>(kl), 1e-9, 1e-6);
+  }
 }
 
 HMR_INSTANTIATE_BACKENDS(ConfVae);
