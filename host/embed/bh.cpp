@@ -238,10 +238,11 @@ struct AttractionJob {
   const Csr* p;
   const float* y;  // [n x 2], ld 2
   float* attr;
+  float* rowlog;  // null, or per row sum_j p_ij log(1 + d_ij^2) (the KL term)
 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
-void attraction_2d_avx2(const Csr& p, const float* y, float* attr, std::int64_t i0, std::int64_t i1);
+void attraction_2d_avx2(const Csr& p, const float* y, float* attr, float* rowlog, std::int64_t i0, std::int64_t i1);
 #endif
 
 template <int D>
@@ -290,7 +291,7 @@ double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std:
         }
 #pragma omp for schedule(dynamic, 1) nowait
         for (std::int64_t b = 0; b < ablocks; ++b)
-          attraction_2d_avx2(*job->p, job->y, job->attr, b * kAttrRows, std::min(an, (b + 1) * kAttrRows));
+          attraction_2d_avx2(*job->p, job->y, job->attr, job->rowlog, b * kAttrRows, std::min(an, (b + 1) * kAttrRows));
       }
       return fixed_order_sum(zs.data(), n);
     }
@@ -392,10 +393,13 @@ double repulsion_cpu(const Tree& t, double theta, std::vector<float>& rep, std::
 double forces_cpu(const Tree& t, double theta, const Csr& p, ConstMatrixView y, std::vector<float>& rep,
                   std::vector<float>& zi, std::vector<float>& attr, double* plogw) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (t.dims == 2 && plogw == nullptr && y.cols == 2 && y.ld == 2 && y.rows == p.n && have_avx2()) {
+  if (t.dims == 2 && y.cols == 2 && y.ld == 2 && y.rows == p.n && have_avx2()) {
     attr.assign(static_cast<std::size_t>(p.n * 2), 0.0f);
-    const AttractionJob job{&p, y.data, attr.data()};
-    return repulsion_impl<2>(t, theta, rep, zi, &job);
+    std::vector<float> rowlog(plogw ? static_cast<std::size_t>(p.n) : 0);
+    const AttractionJob job{&p, y.data, attr.data(), plogw ? rowlog.data() : nullptr};
+    const double z = repulsion_impl<2>(t, theta, rep, zi, &job);
+    if (plogw) *plogw = fixed_order_sum(rowlog.data(), p.n);
+    return z;
   }
 #endif
   const double z = repulsion_cpu(t, theta, rep, zi);
@@ -406,15 +410,37 @@ double forces_cpu(const Tree& t, double theta, const Csr& p, ConstMatrixView y, 
 namespace {
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// ln(x) for x >= 1 in 8 float lanes: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s),
+// s = (m - 1) / (m + 1), |s| <= 0.1716, by its Taylor series to s^9 (truncation < 5e-9 relative):
+// within ~2 ulp of the float logarithm. Used only for the KL term of report iterations.
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 log_ge1_avx2(__m256 x) {
+  const __m256i bits = _mm256_castps_si256(x);
+  __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+  __m256 m = _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
+  const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_sub_epi32(e, _mm256_castps_si256(big));  // big lanes are all ones = -1
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 s = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one)), s2 = _mm256_mul_ps(s, s);
+  __m256 q = _mm256_fmadd_ps(s2, _mm256_set1_ps(1.0f / 9.0f), _mm256_set1_ps(1.0f / 7.0f));
+  q = _mm256_fmadd_ps(s2, q, _mm256_set1_ps(1.0f / 5.0f));
+  q = _mm256_fmadd_ps(s2, q, _mm256_set1_ps(1.0f / 3.0f));
+  q = _mm256_fmadd_ps(s2, q, one);
+  const __m256 lnm = _mm256_mul_ps(_mm256_add_ps(s, s), q);
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(e), _mm256_set1_ps(0.693147180559945f), lnm);
+}
+
 // Attraction of CSR rows [i0, i1) of a 2-D embedding, eight neighbours at a time (AVX2 gathers;
-// the per-row sum is eight lanes added in a fixed order, then the scalar tail).
-__attribute__((target("avx2,fma"))) void attraction_2d_avx2(const Csr& p, const float* y, float* attr, std::int64_t i0,
-                                                            std::int64_t i1) {
+// the per-row sum is eight lanes added in a fixed order, then the scalar tail). With rowlog, also
+// each row's sum of p_ij ln(1 + d_ij^2) (the KL divergence's data term).
+__attribute__((target("avx2,fma"))) void attraction_2d_avx2(const Csr& p, const float* y, float* attr, float* rowlog,
+                                                            std::int64_t i0, std::int64_t i1) {
   const __m256 one = _mm256_set1_ps(1.0f);
   for (std::int64_t i = i0; i < i1; ++i) {
     const float xi = y[2 * i], yi = y[2 * i + 1];
     const __m256 vxi = _mm256_set1_ps(xi), vyi = _mm256_set1_ps(yi);
-    __m256 ax = _mm256_setzero_ps(), ay = _mm256_setzero_ps();
+    __m256 ax = _mm256_setzero_ps(), ay = _mm256_setzero_ps(), al = _mm256_setzero_ps();
     std::int64_t e = p.indptr[static_cast<std::size_t>(i)];
     const std::int64_t end = p.indptr[static_cast<std::size_t>(i + 1)];
     for (; e + 8 <= end; e += 8) {
@@ -423,24 +449,31 @@ __attribute__((target("avx2,fma"))) void attraction_2d_avx2(const Csr& p, const 
       const __m256 dx = _mm256_sub_ps(vxi, _mm256_i32gather_ps(y, j2, 4));
       const __m256 dy = _mm256_sub_ps(vyi, _mm256_i32gather_ps(y + 1, j2, 4));
       const __m256 d2 = _mm256_fmadd_ps(dx, dx, _mm256_mul_ps(dy, dy));
-      const __m256 pw = _mm256_div_ps(_mm256_loadu_ps(p.data.data() + e), _mm256_add_ps(one, d2));
+      const __m256 pij = _mm256_loadu_ps(p.data.data() + e), w1 = _mm256_add_ps(one, d2);
+      const __m256 pw = _mm256_div_ps(pij, w1);
       ax = _mm256_fmadd_ps(pw, dx, ax);
       ay = _mm256_fmadd_ps(pw, dy, ay);
+      if (rowlog) al = _mm256_fmadd_ps(pij, log_ge1_avx2(w1), al);
     }
-    alignas(32) float lx[8], ly[8];
+    alignas(32) float lx[8], ly[8], ll[8];
     _mm256_store_ps(lx, ax);
     _mm256_store_ps(ly, ay);
+    _mm256_store_ps(ll, al);
     float fx = ((lx[0] + lx[1]) + (lx[2] + lx[3])) + ((lx[4] + lx[5]) + (lx[6] + lx[7]));
     float fy = ((ly[0] + ly[1]) + (ly[2] + ly[3])) + ((ly[4] + ly[5]) + (ly[6] + ly[7]));
+    float lg = ((ll[0] + ll[1]) + (ll[2] + ll[3])) + ((ll[4] + ll[5]) + (ll[6] + ll[7]));
     for (; e < end; ++e) {
       const std::int64_t j = p.indices[static_cast<std::size_t>(e)];
       const float dx = xi - y[2 * j], dy = yi - y[2 * j + 1];
-      const float pw = p.data[static_cast<std::size_t>(e)] / (1.0f + (dx * dx + dy * dy));
+      const float d2 = dx * dx + dy * dy;
+      const float pw = p.data[static_cast<std::size_t>(e)] / (1.0f + d2);
       fx += pw * dx;
       fy += pw * dy;
+      if (rowlog) lg += p.data[static_cast<std::size_t>(e)] * std::log1p(d2);
     }
     attr[2 * i] = fx;
     attr[2 * i + 1] = fy;
+    if (rowlog) rowlog[i] = lg;
   }
 }
 
@@ -452,18 +485,20 @@ void attraction_cpu(const Csr& p, ConstMatrixView y, std::vector<float>& attr, d
   const std::int64_t n = p.n;
   const int D = static_cast<int>(y.cols);
   attr.assign(static_cast<std::size_t>(n * D), 0.0f);
+  std::vector<float> rowlog(plogw ? static_cast<std::size_t>(n) : 0);
 #if defined(__x86_64__) && defined(__GNUC__)
-  // The iterations' pass (no KL term) of a 2-D embedding: the vector version.
-  if (D == 2 && plogw == nullptr && y.ld == 2 && have_avx2()) {
+  // A 2-D embedding: the vector version.
+  if (D == 2 && y.ld == 2 && have_avx2()) {
     constexpr std::int64_t kRows = 256;
     const std::int64_t blocks = (n + kRows - 1) / kRows;
 #pragma omp parallel for schedule(dynamic, 1) if (n >= kParHeavy)
     for (std::int64_t b = 0; b < blocks; ++b)
-      attraction_2d_avx2(p, y.data, attr.data(), b * kRows, std::min(n, (b + 1) * kRows));
+      attraction_2d_avx2(p, y.data, attr.data(), plogw ? rowlog.data() : nullptr, b * kRows,
+                         std::min(n, (b + 1) * kRows));
+    if (plogw) *plogw = fixed_order_sum(rowlog.data(), n);
     return;
   }
 #endif
-  std::vector<float> rowlog(plogw ? static_cast<std::size_t>(n) : 0);
 #pragma omp parallel for schedule(dynamic, 256) if (n >= kParHeavy)
   for (std::int64_t i = 0; i < n; ++i) {
     float f[3] = {0.0f, 0.0f, 0.0f};
