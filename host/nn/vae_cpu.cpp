@@ -317,10 +317,17 @@ inline T sigmoid(T a) {
 namespace {
 constexpr int kSmallMaxDim = 128;  // n and the transposed B's k: the sizes the kernel is used for
 
+// What the tile stores: act(alpha acc + beta C + bias), bias [n] or null, act relu or identity.
+struct Epilogue {
+  const float* bias = nullptr;
+  bool relu = false;
+  Epilogue shifted(int j) const { return {bias ? bias + j : nullptr, relu}; }
+};
+
 template <int MR, int NV>  // MR rows x NV vectors of 8 columns; mask: the valid lanes of the last vector
 __attribute__((target("avx2,fma"))) void small_tile(int k, float alpha, const float* A, std::int64_t ai,
                                                     std::int64_t ap, const float* B, int ldb, float beta, float* C,
-                                                    int ldc, __m256i mask) {
+                                                    int ldc, __m256i mask, Epilogue ep) {
   __m256 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r)
@@ -349,6 +356,9 @@ __attribute__((target("avx2,fma"))) void small_tile(int k, float alpha, const fl
       __m256 out = alpha == 1.0f ? acc[r][v] : _mm256_mul_ps(al, acc[r][v]);
       if (beta != 0.0f)
         out = _mm256_fmadd_ps(be, last ? _mm256_maskload_ps(c + 8 * v, mask) : _mm256_loadu_ps(c + 8 * v), out);
+      if (ep.bias)
+        out = _mm256_add_ps(out, last ? _mm256_maskload_ps(ep.bias + 8 * v, mask) : _mm256_loadu_ps(ep.bias + 8 * v));
+      if (ep.relu) out = _mm256_max_ps(out, _mm256_setzero_ps());
       if (last)
         _mm256_maskstore_ps(c + 8 * v, mask, out);
       else
@@ -360,27 +370,28 @@ __attribute__((target("avx2,fma"))) void small_tile(int k, float alpha, const fl
 template <int NV>
 __attribute__((target("avx2,fma"))) void small_rows(int m, int k, float alpha, const float* A, std::int64_t ai,
                                                     std::int64_t ap, const float* B, int ldb, float beta, float* C,
-                                                    int ldc, __m256i mask) {
+                                                    int ldc, __m256i mask, Epilogue ep) {
   int i = 0;
   for (; i + 6 <= m; i += 6)
-    small_tile<6, NV>(k, alpha, A + i * ai, ai, ap, B, ldb, beta, C + static_cast<std::int64_t>(i) * ldc, ldc, mask);
+    small_tile<6, NV>(k, alpha, A + i * ai, ai, ap, B, ldb, beta, C + static_cast<std::int64_t>(i) * ldc, ldc, mask,
+                      ep);
   const float* a = A + i * ai;
   float* c = C + static_cast<std::int64_t>(i) * ldc;
   switch (m - i) {
     case 5:
-      small_tile<5, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      small_tile<5, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
       break;
     case 4:
-      small_tile<4, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      small_tile<4, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
       break;
     case 3:
-      small_tile<3, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      small_tile<3, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
       break;
     case 2:
-      small_tile<2, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      small_tile<2, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
       break;
     case 1:
-      small_tile<1, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask);
+      small_tile<1, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
       break;
     default:
       break;
@@ -389,43 +400,79 @@ __attribute__((target("avx2,fma"))) void small_rows(int m, int k, float alpha, c
 
 __attribute__((target("avx2,fma"))) void small_gemm_avx2(int m, int n, int k, float alpha, const float* A,
                                                          std::int64_t ai, std::int64_t ap, const float* B, int ldb,
-                                                         float beta, float* C, int ldc) {
+                                                         float beta, float* C, int ldc, Epilogue ep) {
   const __m256i all = _mm256_set1_epi32(-1);
   int j = 0;
-  for (; j + 16 <= n; j += 16) small_rows<2>(m, k, alpha, A, ai, ap, B + j, ldb, beta, C + j, ldc, all);
+  for (; j + 16 <= n; j += 16) small_rows<2>(m, k, alpha, A, ai, ap, B + j, ldb, beta, C + j, ldc, all, ep.shifted(j));
   if (j < n) {
     const int rest = n - j;  // 1 .. 15
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     if (rest > 8)
       small_rows<2>(m, k, alpha, A, ai, ap, B + j, ldb, beta, C + j, ldc,
-                    _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane));
+                    _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane), ep.shifted(j));
     else
       small_rows<1>(m, k, alpha, A, ai, ap, B + j, ldb, beta, C + j, ldc,
-                    _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane));
+                    _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane), ep.shifted(j));
   }
   _mm256_zeroupper();  // the callers are SSE code
 }
+// bt [k x n] = B^T for B [n x k] (leading dimension ldb): 8 x 8 blocks in registers, edges scalar.
+__attribute__((target("avx2,fma"))) void transpose_avx2(const float* B, int ldb, int n, int k, float* bt) {
+  const int n8 = n / 8 * 8, k8 = k / 8 * 8;
+  for (int j0 = 0; j0 < n8; j0 += 8)
+    for (int p0 = 0; p0 < k8; p0 += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(B + static_cast<std::int64_t>(j0 + i) * ldb + p0);
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);  // columns 0|4, 1|5
+      const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);  // 2|6, 3|7
+      const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float* o = bt + static_cast<std::int64_t>(p0) * n + j0;
+      _mm256_storeu_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
+      _mm256_storeu_ps(o + n, _mm256_permute2f128_ps(s1, s5, 0x20));
+      _mm256_storeu_ps(o + 2 * n, _mm256_permute2f128_ps(s2, s6, 0x20));
+      _mm256_storeu_ps(o + 3 * n, _mm256_permute2f128_ps(s3, s7, 0x20));
+      _mm256_storeu_ps(o + 4 * n, _mm256_permute2f128_ps(s0, s4, 0x31));
+      _mm256_storeu_ps(o + 5 * n, _mm256_permute2f128_ps(s1, s5, 0x31));
+      _mm256_storeu_ps(o + 6 * n, _mm256_permute2f128_ps(s2, s6, 0x31));
+      _mm256_storeu_ps(o + 7 * n, _mm256_permute2f128_ps(s3, s7, 0x31));
+    }
+  for (int j = 0; j < n; ++j)
+    for (int p = j < n8 ? k8 : 0; p < k; ++p)
+      bt[static_cast<std::int64_t>(p) * n + j] = B[static_cast<std::int64_t>(j) * ldb + p];
+  _mm256_zeroupper();
+}
 }  // namespace
 
-bool small_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
-                float beta, float* C, int ldc) {
+namespace {
+bool small_gemm_epi(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                    int ldb, float beta, float* C, int ldc, Epilogue ep) {
   if (n > kSmallMaxDim || (tb && k > kSmallMaxDim) || !have_avx2_fma()) return false;
   if (m == 0 || n == 0) return true;
   const std::int64_t ai = ta ? 1 : lda, ap = ta ? lda : 1;
   if (tb) {  // B is [n x k]: transpose it to [k x n]
     thread_local std::vector<float> bt;
     bt.resize(static_cast<std::size_t>(k) * static_cast<std::size_t>(n));
-    constexpr int kT = 16;  // blocks that stay in L1 on both sides
-    for (int j0 = 0; j0 < n; j0 += kT)
-      for (int p0 = 0; p0 < k; p0 += kT)
-        for (int j = j0; j < std::min(n, j0 + kT); ++j)
-          for (int p = p0; p < std::min(k, p0 + kT); ++p)
-            bt[static_cast<std::size_t>(p) * n + j] = B[static_cast<std::int64_t>(j) * ldb + p];
-    small_gemm_avx2(m, n, k, alpha, A, ai, ap, bt.data(), n, beta, C, ldc);
+    transpose_avx2(B, ldb, n, k, bt.data());
+    small_gemm_avx2(m, n, k, alpha, A, ai, ap, bt.data(), n, beta, C, ldc, ep);
   } else {
-    small_gemm_avx2(m, n, k, alpha, A, ai, ap, B, ldb, beta, C, ldc);
+    small_gemm_avx2(m, n, k, alpha, A, ai, ap, B, ldb, beta, C, ldc, ep);
   }
   return true;
+}
+}  // namespace
+
+bool small_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
+                float beta, float* C, int ldc) {
+  return small_gemm_epi(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, Epilogue{});
+}
+bool small_linear(bool tb, int m, int n, int k, const float* A, int lda, const float* B, int ldb, const float* bias,
+                  bool relu, float* C, int ldc) {
+  return small_gemm_epi(false, tb, m, n, k, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, Epilogue{bias, relu});
 }
 
 template <>
@@ -983,6 +1030,11 @@ void Net<T>::reserve(std::int64_t rows) {
 namespace {
 template <class T>
 void dense_forward(const DenseLayer& l, const T* params, const T* in, std::int64_t rows, T* out, Activation act) {
+  if constexpr (std::is_same_v<T, float>)  // bias and relu in the small GEMM's store
+    if ((act == Activation::relu || act == Activation::identity) &&
+        small_linear(!l.input_major, static_cast<int>(rows), l.out, l.in, in, l.in, params + l.w,
+                     l.input_major ? l.out : l.in, params + l.b, act == Activation::relu, out, l.out))
+      return;
   if (l.input_major)
     gemm_rm<T>(false, false, static_cast<int>(rows), l.out, l.in, T(1), in, l.in, params + l.w, l.out, T(0), out,
                l.out);

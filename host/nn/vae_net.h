@@ -122,6 +122,9 @@ void gemm_rm(bool ta, bool tb, int m, int n, int k, T alpha, const T* A, int lda
 // n <= 128 (and k <= 128 when tb); returns false (nothing done) otherwise or without AVX2 + FMA.
 bool small_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
                 float beta, float* C, int ldc);
+// C = act(A op(B) + bias) (bias [n], act relu or identity) by the same kernel: a dense layer's forward.
+bool small_linear(bool tb, int m, int n, int k, const float* A, int lda, const float* B, int ldb, const float* bias,
+                  bool relu, float* C, int ldc);
 // y[r][c] = act(y[r][c] + b[c]) in place, y [rows x cols].
 template <class T>
 void bias_act_forward(T* y, const T* b, std::int64_t rows, int cols, Activation act);

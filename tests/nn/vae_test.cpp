@@ -1116,6 +1116,29 @@ TEST(ReparamFloat, MatchesDouble) {
   }
 }
 
+// small_linear (a dense layer's forward: bias and relu in the GEMM's store) against cblas_sgemm +
+// bias_act_forward, both weight layouts, a ragged shape.
+TEST(SmallGemm, LinearWithBiasAndReluMatchesBlasPlusBiasAct) {
+  const int m = 37, n = 45, k = 29;
+  const auto a = random_vec<float>(static_cast<std::size_t>(m * k), 401);
+  const auto w = random_vec<float>(static_cast<std::size_t>(n * k), 402);
+  const auto b = random_vec<float>(static_cast<std::size_t>(n), 403);
+  for (const bool tb : {false, true})
+    for (const bool relu : {false, true}) {
+      std::vector<float> got(static_cast<std::size_t>(m * n)), want(got.size());
+      if (!hmr::nn::cpu::small_linear(tb, m, n, k, a.data(), k, w.data(), tb ? k : n, b.data(), relu, got.data(), n))
+        GTEST_SKIP() << "no AVX2 + FMA";
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a.data(), k, w.data(),
+                  tb ? k : n, 0.0f, want.data(), n);
+      hmr::nn::cpu::bias_act_forward<float>(want.data(), b.data(), m, n,
+                                            relu ? Activation::relu : Activation::identity);
+      EXPECT_ALLCLOSE(std::span<const float>(got), std::span<const float>(want), 4e-7 * k, 0) << tb << relu;
+      if (relu) {
+        EXPECT_GT(std::count(got.begin(), got.end(), 0.0f), m * n / 4);
+      }
+    }
+}
+
 HMR_INSTANTIATE_BACKENDS(ConfVae);
 
 }  // namespace
