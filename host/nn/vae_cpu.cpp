@@ -375,27 +375,13 @@ __attribute__((target("avx2,fma"))) void small_rows(int m, int k, float alpha, c
   for (; i + 6 <= m; i += 6)
     small_tile<6, NV>(k, alpha, A + i * ai, ai, ap, B, ldb, beta, C + static_cast<std::int64_t>(i) * ldc, ldc, mask,
                       ep);
-  const float* a = A + i * ai;
-  float* c = C + static_cast<std::int64_t>(i) * ldc;
-  switch (m - i) {
-    case 5:
-      small_tile<5, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
-      break;
-    case 4:
-      small_tile<4, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
-      break;
-    case 3:
-      small_tile<3, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
-      break;
-    case 2:
-      small_tile<2, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
-      break;
-    case 1:
-      small_tile<1, NV>(k, alpha, a, ai, ap, B, ldb, beta, c, ldc, mask, ep);
-      break;
-    default:
-      break;
-  }
+  // The last 1 .. 5 rows: the tile with that many rows (MR is a compile-time register count).
+  using Tile = void (*)(int, float, const float*, std::int64_t, std::int64_t, const float*, int, float, float*, int,
+                        __m256i, Epilogue);
+  static constexpr Tile kTail[6] = {
+      nullptr, &small_tile<1, NV>, &small_tile<2, NV>, &small_tile<3, NV>, &small_tile<4, NV>, &small_tile<5, NV>};
+  if (m > i)
+    kTail[m - i](k, alpha, A + i * ai, ai, ap, B, ldb, beta, C + static_cast<std::int64_t>(i) * ldc, ldc, mask, ep);
 }
 
 __attribute__((target("avx2,fma"))) void small_gemm_avx2(int m, int n, int k, float alpha, const float* A,
