@@ -102,7 +102,7 @@ def hmr_rates(binary, repeats, model, batches):
             continue
         # BM_VaeTrainEpoch/audio_40_128_64_16_cpu/64/real_time
         parts = b["name"].split("/")
-        if "_dense_" in parts[1]:  # the text VAE without its sparse first layer: bench_nn prints it
+        if "_dense_" in parts[1] or "_unfused_" in parts[1]:  # A/B variants: bench_nn prints them
             continue
         key = ("text" if parts[1].startswith("text") else "audio", int(parts[2]))
         per_cpu = b["items_per_second"] * b["real_time"] / b["cpu_time"]  # items per process-CPU second

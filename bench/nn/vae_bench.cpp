@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <string>
 
 #include "core/backend.h"
 #include "nn/vae.h"
@@ -32,7 +33,9 @@ hmr::nn::VaeConfig model_config(bool text, int batch) {
 }
 
 // sparse_input: the text VAE's first layer from CSR rows (the default; false = dense GEMMs).
-void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text, bool sparse_input = true) {
+// fuse = false: the cpu engine without fused updates (CpuEngineOptions::fuse_updates), for an A/B.
+void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text, bool sparse_input = true,
+                      bool fuse = true) {
   std::unique_ptr<hmr::Backend> b;
   try {
     b = hmr::make_backend(device);
@@ -53,7 +56,9 @@ void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text, bo
     std::normal_distribution<float> g;
     for (auto& v : x.vec()) v = g(rng);
   }
-  auto engine = hmr::nn::make_engine(*b, c);
+  hmr::nn::CpuEngineOptions o;
+  o.fuse_updates = fuse;
+  auto engine = std::string(device) == "cpu" ? hmr::nn::make_cpu_engine(c, o) : hmr::nn::make_engine(*b, c);
   engine->set_params(hmr::nn::init_vae(c, 1).params);
   engine->set_data(x);
   std::vector<std::int32_t> perm(static_cast<std::size_t>(n));
@@ -85,5 +90,6 @@ HMR_VAE_BENCH(text_5000_512_32_cpu, "cpu", true);
 HMR_VAE_BENCH(text_5000_512_32_cuda, "cuda", true);
 HMR_VAE_BENCH(text_5000_512_32_dense_cpu, "cpu", true, false);  // the dense first layer, for comparison
 HMR_VAE_BENCH(text_5000_512_32_dense_cuda, "cuda", true, false);
+HMR_VAE_BENCH(text_5000_512_32_unfused_cpu, "cpu", true, true, false);  // no fused updates, for an A/B
 
 }  // namespace

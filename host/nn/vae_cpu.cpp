@@ -946,50 +946,103 @@ float clip_scale(double norm, float max_norm) {
   return c < 1.0 ? static_cast<float>(c) : 1.0f;
 }
 
-void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, float lr, float b1, float b2, float eps,
-                 float wd, std::int64_t t, float scale) {
+AdamStep adam_step(float lr, float b1, float b2, float eps, float wd, std::int64_t t, float scale) {
   const double bc1 = 1.0 - std::pow(static_cast<double>(b1), static_cast<double>(t));
   const double bc2 = 1.0 - std::pow(static_cast<double>(b2), static_cast<double>(t));
-  const float step = static_cast<float>(static_cast<double>(lr) / bc1);
-  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-  const std::int64_t nn = static_cast<std::int64_t>(n);
+  AdamStep k;
+  k.b1 = b1;
+  k.b2 = b2;
+  k.eps = eps;
+  k.wd = wd;
+  k.scale = scale;
+  k.step = static_cast<float>(static_cast<double>(lr) / bc1);
+  k.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  return k;
+}
+
+void adam_range(float* p, const float* g, float* m, float* v, std::int64_t n, const AdamStep& k) {
   auto scalar = [&](std::int64_t i) {
-    const float gi = scale * g[i] + wd * p[i];
-    const float mi = b1 * m[i] + (1.0f - b1) * gi;
-    const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    const float gi = k.scale * g[i] + k.wd * p[i];
+    const float mi = k.b1 * m[i] + (1.0f - k.b1) * gi;
+    const float vi = k.b2 * v[i] + (1.0f - k.b2) * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    p[i] -= step * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+    p[i] -= k.step * mi / (std::sqrt(vi) * k.inv_sqrt_bc2 + k.eps);
   };
+  std::int64_t i = 0;
 #if defined(__SSE2__)
   // Four lanes with the same operations in the same order (IEEE sqrt and division are correctly
   // rounded, and nothing is fused), so the result equals the scalar loop bit for bit. The compiler
   // keeps the scalar loop scalar: std::sqrt may set errno. The text VAE's 5.1 M parameters made
   // the scalar sqrt + division a third of a training step.
-  constexpr std::int64_t kBlock = 4096;  // lanes per parallel chunk, a multiple of 4
+  const __m128 vb1 = _mm_set1_ps(k.b1), vb2 = _mm_set1_ps(k.b2), v1b1 = _mm_set1_ps(1.0f - k.b1),
+               v1b2 = _mm_set1_ps(1.0f - k.b2), vscale = _mm_set1_ps(k.scale), vwd = _mm_set1_ps(k.wd),
+               vstep = _mm_set1_ps(k.step), vbc2 = _mm_set1_ps(k.inv_sqrt_bc2), veps = _mm_set1_ps(k.eps);
+  for (; i + 4 <= n; i += 4) {
+    const __m128 pi = _mm_loadu_ps(p + i);
+    const __m128 gi = _mm_add_ps(_mm_mul_ps(vscale, _mm_loadu_ps(g + i)), _mm_mul_ps(vwd, pi));
+    const __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(v1b1, gi));
+    const __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(v1b2, gi), gi));
+    _mm_storeu_ps(m + i, mi);
+    _mm_storeu_ps(v + i, vi);
+    const __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), vbc2), veps);
+    _mm_storeu_ps(p + i, _mm_sub_ps(pi, _mm_div_ps(_mm_mul_ps(vstep, mi), den)));
+  }
+#endif
+  for (; i < n; ++i) scalar(i);
+}
+
+void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, float lr, float b1, float b2, float eps,
+                 float wd, std::int64_t t, float scale) {
+  const AdamStep k = adam_step(lr, b1, b2, eps, wd, t, scale);
+  const std::int64_t nn = static_cast<std::int64_t>(n);
+  constexpr std::int64_t kBlock = 4096;  // elements per parallel chunk
   const std::int64_t blocks = (nn + kBlock - 1) / kBlock;
-  const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), v1b1 = _mm_set1_ps(1.0f - b1),
-               v1b2 = _mm_set1_ps(1.0f - b2), vscale = _mm_set1_ps(scale), vwd = _mm_set1_ps(wd),
-               vstep = _mm_set1_ps(step), vbc2 = _mm_set1_ps(inv_sqrt_bc2), veps = _mm_set1_ps(eps);
 #pragma omp parallel for schedule(static) if (nn > kParallelMin)
   for (std::int64_t blk = 0; blk < blocks; ++blk) {
-    const std::int64_t i0 = blk * kBlock, i1 = std::min(nn, i0 + kBlock), v1 = i0 + (i1 - i0) / 4 * 4;
-    for (std::int64_t i = i0; i < v1; i += 4) {
-      const __m128 pi = _mm_loadu_ps(p + i);
-      const __m128 gi = _mm_add_ps(_mm_mul_ps(vscale, _mm_loadu_ps(g + i)), _mm_mul_ps(vwd, pi));
-      const __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(v1b1, gi));
-      const __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(v1b2, gi), gi));
-      _mm_storeu_ps(m + i, mi);
-      _mm_storeu_ps(v + i, vi);
-      const __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), vbc2), veps);
-      _mm_storeu_ps(p + i, _mm_sub_ps(pi, _mm_div_ps(_mm_mul_ps(vstep, mi), den)));
-    }
-    for (std::int64_t i = v1; i < i1; ++i) scalar(i);
+    const std::int64_t i0 = blk * kBlock, i1 = std::min(nn, i0 + kBlock);
+    adam_range(p + i0, g + i0, m + i0, v + i0, i1 - i0, k);
   }
-#else
-#pragma omp parallel for schedule(static) if (nn > kParallelMin)
-  for (std::int64_t i = 0; i < nn; ++i) scalar(i);
-#endif
+}
+
+void sparse_wgrad_adam_t(const CsrRows<float>& x, std::int64_t rows, const float* dy, int in, int out, float* wt,
+                         float* m, float* v, const AdamStep& k, SparseWgradWork* work) {
+  // The batch's entries by column (counting sort, stable: batch-row order within a column), so
+  // each row of dWt is summed in the order csr_weight_grad_t sums it.
+  auto& ptr = work->col_ptr;
+  ptr.assign(static_cast<std::size_t>(in) + 1, 0);
+  const std::int64_t nnz = x.ptr[rows] - x.ptr[0];
+  for (std::int64_t e = x.ptr[0]; e < x.ptr[rows]; ++e) ++ptr[static_cast<std::size_t>(x.col[e]) + 1];
+  for (int c = 0; c < in; ++c) ptr[static_cast<std::size_t>(c) + 1] += ptr[static_cast<std::size_t>(c)];
+  work->row.resize(static_cast<std::size_t>(nnz));
+  work->val.resize(static_cast<std::size_t>(nnz));
+  work->fill.assign(ptr.begin(), ptr.end() - 1);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t e = x.ptr[r]; e < x.ptr[r + 1]; ++e) {
+      const auto at = static_cast<std::size_t>(work->fill[static_cast<std::size_t>(x.col[e])]++);
+      work->row[at] = static_cast<std::int32_t>(r);
+      work->val[at] = x.val[e];
+    }
+  constexpr int kRowsPerTask = 64;
+  const int tasks = (in + kRowsPerTask - 1) / kRowsPerTask;
+#pragma omp parallel if (static_cast <std::int64_t>(in) * out > kParallelMin)
+  {
+    std::vector<float> g(static_cast<std::size_t>(out));
+#pragma omp for schedule(static)
+    for (int task = 0; task < tasks; ++task)
+      for (int c = task * kRowsPerTask; c < std::min(in, (task + 1) * kRowsPerTask); ++c) {
+        float* gc = g.data();
+        std::fill(gc, gc + out, 0.0f);
+        for (std::int64_t e = ptr[static_cast<std::size_t>(c)]; e < ptr[static_cast<std::size_t>(c) + 1]; ++e) {
+          const float val = work->val[static_cast<std::size_t>(e)];
+          const float* d = dy + static_cast<std::int64_t>(work->row[static_cast<std::size_t>(e)]) * out;
+#pragma omp simd
+          for (int o = 0; o < out; ++o) gc[o] += d[o] * val;
+        }
+        const std::int64_t at = static_cast<std::int64_t>(c) * out;
+        adam_range(wt + at, gc, m + at, v + at, out, k);
+      }
+  }
 }
 
 // ---- the whole network ----------------------------------------------------------------------
@@ -1111,7 +1164,10 @@ StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std
     if (i == 0 && sparse_) {  // no input gradient for the first layer
       const DenseLayer& l = plan_.enc[0];
       act_backward_bias_grad<T>(d, act_[0].data(), rows, l.out, l.act, grad + l.b);
-      if (l.input_major)
+      first_dy_ = d;
+      if (defer_sparse_wgrad_)
+        ;  // the caller computes it from first_dy() (fused with Adam)
+      else if (l.input_major)
         csr_weight_grad_t<T>(*sparse_, rows, d, l.in, l.out, grad + l.w);
       else
         csr_weight_grad<T>(*sparse_, rows, d, l.in, l.out, grad + l.w);
@@ -1194,6 +1250,7 @@ class CpuEngine final : public Engine {
   CpuEngine(const VaeConfig& c, const CpuEngineOptions& o) : cfg_(c), plan_(cpu_plan(c)), net_(plan_) {
     const std::size_t n = plan_.n_params;
     chunk_rows_ = o.chunk_rows != 0 ? o.chunk_rows : (plan_.n_params <= kChunkMaxParams ? kChunkRows : -1);
+    fuse_updates_ = o.fuse_updates;
     p_.assign(n, 0.0f);
     g_.assign(n, 0.0f);
     m_.assign(n, 0.0f);
@@ -1314,7 +1371,26 @@ class CpuEngine final : public Engine {
   template <class XRows>
   StepLoss run_step(XRows&& x_rows, const float* eps, std::int64_t rows, float beta, bool update,
                     const cpu::CsrRows<float>* xs = nullptr) {
-    const StepLoss l = chunk_rows_ > 0 && rows > chunk_rows_ ? chunked_forward_backward(x_rows, eps, rows, beta, xs)
+    const bool chunked = chunk_rows_ > 0 && rows > chunk_rows_;
+    // The sparse first layer's weight gradient fused with its Adam update (see sparse_wgrad_adam_t):
+    // without clipping nothing needs the whole gradient before Adam.
+    if (update && xs && fuse_updates_ && !chunked && cfg_.clip_norm <= 0.0f && plan_.enc[0].input_major) {
+      net_.set_defer_sparse_wgrad(true);
+      const StepLoss l = net_.forward_backward_sparse(p_.data(), x_rows(0, rows), *xs, eps, rows, beta, g_.data());
+      net_.set_defer_sparse_wgrad(false);
+      ++t_;
+      const DenseLayer& f = plan_.enc[0];
+      const std::size_t w0 = f.w, w1 = f.w + static_cast<std::size_t>(f.in) * static_cast<std::size_t>(f.out);
+      for (const auto& [i0, i1] : {std::pair{std::size_t(0), w0}, std::pair{w1, p_.size()}})
+        cpu::adam_update(p_.data() + i0, g_.data() + i0, m_.data() + i0, v_.data() + i0, i1 - i0, cfg_.lr,
+                         cfg_.adam_beta1, cfg_.adam_beta2, cfg_.adam_eps, cfg_.weight_decay, t_, 1.0f);
+      const cpu::AdamStep k =
+          cpu::adam_step(cfg_.lr, cfg_.adam_beta1, cfg_.adam_beta2, cfg_.adam_eps, cfg_.weight_decay, t_, 1.0f);
+      cpu::sparse_wgrad_adam_t(*xs, rows, net_.first_dy(), f.in, f.out, p_.data() + w0, m_.data() + w0, v_.data() + w0,
+                               k, &wgrad_work_);
+      return l;
+    }
+    const StepLoss l = chunked ? chunked_forward_backward(x_rows, eps, rows, beta, xs)
                        : xs ? net_.forward_backward_sparse(p_.data(), x_rows(0, rows), *xs, eps, rows, beta, g_.data())
                             : net_.forward_backward(p_.data(), x_rows(0, rows), eps, rows, beta, g_.data());
     if (update) {
@@ -1391,6 +1467,8 @@ class CpuEngine final : public Engine {
   std::vector<std::int32_t> bcol_;
   std::vector<float> bval_;
   std::int64_t chunk_rows_ = -1;  // > 0: batches of more rows run in chunks of this many
+  bool fuse_updates_ = true;      // CpuEngineOptions::fuse_updates
+  cpu::SparseWgradWork wgrad_work_;
   std::vector<std::unique_ptr<Chunk>> chunks_;
 };
 

@@ -84,6 +84,10 @@ std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c);
 constexpr std::int64_t kChunkRows = 256;
 struct CpuEngineOptions {
   std::int64_t chunk_rows = 0;
+  // Epochs with a sparse first layer and no clipping update that layer's weights as their
+  // gradient rows are formed (cpu::sparse_wgrad_adam_t), bit for bit what the unfused step gives;
+  // grads() then holds the other parameters' gradients only. false: always the unfused step.
+  bool fuse_updates = true;
 };
 std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c, const CpuEngineOptions& o);
 
@@ -178,6 +182,24 @@ double grad_norm(const float* g, std::size_t n);
 // and weight decay is added to it: g' = scale * g + wd * p.
 void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, float lr, float b1, float b2, float eps,
                  float wd, std::int64_t t, float scale);
+// One Adam step's constants (bias corrections folded in), and the update of n contiguous
+// parameters with them on the calling thread; adam_update runs it over the whole buffer.
+struct AdamStep {
+  float b1 = 0, b2 = 0, eps = 0, wd = 0, scale = 1, step = 0, inv_sqrt_bc2 = 1;
+};
+AdamStep adam_step(float lr, float b1, float b2, float eps, float wd, std::int64_t t, float scale);
+void adam_range(float* p, const float* g, float* m, float* v, std::int64_t n, const AdamStep& k);
+// A sparse-input first layer's weight gradient fused with its Adam update (no clipping): the
+// gradient of each row of Wt [in x out] (csr_weight_grad_t's sums, the same order, so the same
+// bits) is formed in a row buffer from the batch's entries of that column and Adam updates the
+// row at once; the full gradient never goes to memory. work: reusable scratch.
+struct SparseWgradWork {
+  std::vector<std::int64_t> col_ptr, fill;
+  std::vector<std::int32_t> row;
+  std::vector<float> val;
+};
+void sparse_wgrad_adam_t(const CsrRows<float>& x, std::int64_t rows, const float* dy, int in, int out, float* wt,
+                         float* m, float* v, const AdamStep& k, SparseWgradWork* work);
 // The clipping factor torch.nn.utils.clip_grad_norm_ applies: min(1, max_norm / (norm + 1e-6)).
 float clip_scale(double norm, float max_norm);
 
@@ -197,6 +219,11 @@ class Net {
   // needed by the reconstruction loss). Equal to forward_backward up to the summation order.
   StepLoss forward_backward_sparse(const T* params, const T* x, const CsrRows<T>& xs, const T* eps, std::int64_t rows,
                                    T beta, T* grad, std::int64_t norm_rows = 0);
+  // With defer on, forward_backward_sparse leaves the first layer's weight gradient unwritten;
+  // first_dy() is then that layer's output gradient [rows x out] (after the activation's
+  // derivative), valid until the next call: the engine fuses the weight gradient with Adam.
+  void set_defer_sparse_wgrad(bool defer) { defer_sparse_wgrad_ = defer; }
+  const T* first_dy() const { return first_dy_; }
   // Forward only: h [rows x 2L] (mu | logvar); logits of decoding z [rows x D].
   void encode(const T* params, const T* x, std::int64_t rows, T* h);
   void decode(const T* params, const T* z, std::int64_t rows, T* logits);
@@ -205,6 +232,8 @@ class Net {
   void reserve(std::int64_t rows);
   NetPlan plan_;
   const CsrRows<T>* sparse_ = nullptr;  // set during forward_backward_sparse
+  bool defer_sparse_wgrad_ = false;
+  const T* first_dy_ = nullptr;
   std::int64_t cap_ = 0;
   std::vector<std::vector<T>> act_;  // post-activation output of each layer
   std::vector<T> z_, dz_, dh_, da_, db_;

@@ -731,6 +731,98 @@ TEST(VaeSparse, CpuEpochWithSparseRowsMatchesDenseSteps) {
   EXPECT_NE(sparse->params(), m.params);
 }
 
+// Results of the cpu engine under a given OpenMP thread count (restored afterwards).
+template <class F>
+auto with_threads(int threads, F&& f) {
+  const int old = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  auto r = f();
+  omp_set_num_threads(old);
+  return r;
+}
+
+// The fused weight gradient + Adam of a sparse first layer equals csr_weight_grad_t followed by
+// adam_update bit for bit (rows summed in the same order, Adam element-wise), on a chunk of CSR
+// rows with absolute offsets, columns no row touches (gradient 0, Adam still moves them) and a
+// repeated column within a row; 1 and 2 threads.
+TEST(VaeSparse, FusedWeightGradAdamEqualsGradThenAdam) {
+  const int in = 300, out = 37;
+  const std::int64_t rows = 9;
+  auto x = sparse_data<float>(rows + 3, in, 0.04, 131);
+  x.col[1] = x.col[0];                                                                   // a repeated column in row 0
+  const hmr::nn::cpu::CsrRows<float> sub{x.ptr.data() + 2, x.col.data(), x.val.data()};  // rows 2 .. 10
+  const auto dy = random_vec<float>(static_cast<std::size_t>(rows * out), 132);
+  const auto p0 = random_vec<float>(static_cast<std::size_t>(in * out), 133);
+  const auto m0 = random_vec<float>(p0.size(), 134);
+  auto v0 = random_vec<float>(p0.size(), 135);
+  for (auto& v : v0) v = v * v;  // second moments are >= 0
+  const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 1e-2f;
+  const std::int64_t t = 3;
+  std::vector<float> g(p0.size(), 5.0f), p = p0, m = m0, v = v0;
+  hmr::nn::cpu::csr_weight_grad_t<float>(sub, rows, dy.data(), in, out, g.data());
+  hmr::nn::cpu::adam_update(p.data(), g.data(), m.data(), v.data(), p.size(), lr, b1, b2, eps, wd, t, 1.0f);
+  std::size_t untouched = 0;
+  for (std::size_t i = 0; i < g.size(); i += out) untouched += g[i] == 0.0f;
+  EXPECT_GT(untouched, 0u);
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    std::vector<float> pf = p0, mf = m0, vf = v0;
+    hmr::nn::cpu::SparseWgradWork work;
+    with_threads(threads, [&] {
+      hmr::nn::cpu::sparse_wgrad_adam_t(sub, rows, dy.data(), in, out, pf.data(), mf.data(), vf.data(),
+                                        hmr::nn::cpu::adam_step(lr, b1, b2, eps, wd, t, 1.0f), &work);
+      return 0;
+    });
+    EXPECT_EQ(pf, p);
+    EXPECT_EQ(mf, m);
+    EXPECT_EQ(vf, v);
+  }
+  EXPECT_NE(p, p0);
+}
+
+// Epochs of a text-VAE-like model with the fused first-layer update give the unfused engine's
+// bits (parameters and loss) on 1 and 2 threads; the fused engine never writes that layer's
+// gradient (grads() reads 0 there), which shows the fused path ran.
+TEST(VaeSparse, FusedEpochEqualsUnfusedEpoch) {
+  const VaeConfig c = sparse_config();
+  const std::int64_t n = 50;
+  const Matrix xm(n, c.input_dim, sparse_data<float>(n, c.input_dim, 0.03, 137).dense);
+  const VaeModel m = init_vae(c, hmr::test::test_seed(139));
+  std::vector<std::int32_t> perm(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 13) % n);
+  struct Result {
+    std::vector<float> params, grads;
+    StepLoss loss;
+  };
+  auto train = [&](bool fuse) {
+    CpuEngineOptions o;
+    o.fuse_updates = fuse;
+    auto e = make_cpu_engine(c, o);
+    e->set_params(m.params);
+    e->set_data(xm);
+    Result r;
+    for (std::uint64_t epoch = 0; epoch < 3; ++epoch) r.loss = e->epoch(perm, c.beta, 300 + epoch);
+    r.params = e->params();
+    r.grads = e->grads();
+    return r;
+  };
+  const Result ref = train(false);
+  const std::size_t w1 = static_cast<std::size_t>(c.input_dim) * static_cast<std::size_t>(c.hidden[0]);
+  EXPECT_NE(std::count(ref.grads.begin(), ref.grads.begin() + static_cast<std::ptrdiff_t>(w1), 0.0f),
+            static_cast<std::ptrdiff_t>(w1));
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    const Result f = with_threads(threads, [&] { return train(true); });
+    EXPECT_EQ(f.params, ref.params);
+    EXPECT_EQ(f.loss.recon, ref.loss.recon);
+    EXPECT_EQ(f.loss.kl, ref.loss.kl);
+    EXPECT_EQ(std::count(f.grads.begin(), f.grads.begin() + static_cast<std::ptrdiff_t>(w1), 0.0f),
+              static_cast<std::ptrdiff_t>(w1));
+    EXPECT_TRUE(std::equal(f.grads.begin() + static_cast<std::ptrdiff_t>(w1), f.grads.end(),
+                           ref.grads.begin() + static_cast<std::ptrdiff_t>(w1)));
+  }
+}
+
 // The sparse first layer on each backend: an epoch over wide 3%-dense rows equals the same epoch
 // with sparse_input = false (same backend, so the same noise), and the csr kernels run.
 TEST_P(ConfVae, SparseInputEpochMatchesDenseEpoch) {
@@ -878,16 +970,6 @@ VaeConfig chunk_config() {
   c.clip_norm = 5.0f;
   c.weight_decay = 1e-3f;
   return c;
-}
-
-// Results of the cpu engine under a given OpenMP thread count (restored afterwards).
-template <class F>
-auto with_threads(int threads, F&& f) {
-  const int old = omp_get_max_threads();
-  omp_set_num_threads(threads);
-  auto r = f();
-  omp_set_num_threads(old);
-  return r;
 }
 
 // A batch that spans three chunks (128, 128 and a ragged 44 rows) gives the loss and gradients of
