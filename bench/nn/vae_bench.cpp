@@ -35,7 +35,7 @@ hmr::nn::VaeConfig model_config(bool text, int batch) {
 // sparse_input: the text VAE's first layer from CSR rows (the default; false = dense GEMMs).
 // fuse = false: the cpu engine without fused updates (CpuEngineOptions::fuse_updates), for an A/B.
 void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text, bool sparse_input = true,
-                      bool fuse = true) {
+                      bool fuse = true, bool fuse_output = true) {
   std::unique_ptr<hmr::Backend> b;
   try {
     b = hmr::make_backend(device);
@@ -58,6 +58,7 @@ void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text, bo
   }
   hmr::nn::CpuEngineOptions o;
   o.fuse_updates = fuse;
+  o.fuse_output = fuse_output;
   auto engine = std::string(device) == "cpu" ? hmr::nn::make_cpu_engine(c, o) : hmr::nn::make_engine(*b, c);
   engine->set_params(hmr::nn::init_vae(c, 1).params);
   engine->set_data(x);
@@ -90,6 +91,7 @@ HMR_VAE_BENCH(text_5000_512_32_cpu, "cpu", true);
 HMR_VAE_BENCH(text_5000_512_32_cuda, "cuda", true);
 HMR_VAE_BENCH(text_5000_512_32_dense_cpu, "cpu", true, false);  // the dense first layer, for comparison
 HMR_VAE_BENCH(text_5000_512_32_dense_cuda, "cuda", true, false);
-HMR_VAE_BENCH(text_5000_512_32_unfused_cpu, "cpu", true, true, false);  // no fused updates, for an A/B
+HMR_VAE_BENCH(text_5000_512_32_unfused_cpu, "cpu", true, true, false);               // no fused updates, for an A/B
+HMR_VAE_BENCH(text_5000_512_32_unfused_output_cpu, "cpu", true, true, true, false);  // the first layer's only
 
 }  // namespace

@@ -1045,6 +1045,97 @@ void sparse_wgrad_adam_t(const CsrRows<float>& x, std::int64_t rows, const float
   }
 }
 
+namespace {
+// in [rows x inw] -> panels of 16 columns, each [rows x 16] contiguous (zero-padded at the edge).
+void pack_panels16(const float* in, std::int64_t rows, int inw, float* out) {
+  const int panels = (inw + 15) / 16;
+#pragma omp parallel for schedule(static) if (rows * inw > kParallelMin)
+  for (int pn = 0; pn < panels; ++pn) {
+    const int c0 = pn * 16, nc = std::min(16, inw - c0);
+    float* o = out + static_cast<std::int64_t>(pn) * rows * 16;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* src = in + r * inw + c0;
+      for (int c = 0; c < 16; ++c) o[r * 16 + c] = c < nc ? src[c] : 0.0f;
+    }
+  }
+}
+
+// buf [tiles * 6 x inw] = A B: A packed as 6-row micro-panels ([tile][row r][6], so each step of
+// the sum reads 6 adjacent floats), B = in [rows x inw] packed in 16-column panels; the rows are
+// summed in chunks of kc (a panel's chunk stays in L1 across the tiles).
+__attribute__((target("avx2,fma"))) void wgrad_block_avx2(const float* a6, int tiles, std::int64_t rows,
+                                                          const float* panels, int inw, std::int64_t kc, float* buf) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), all = _mm256_set1_epi32(-1);
+  for (std::int64_t r0 = 0; r0 < rows; r0 += kc) {
+    const int nk = static_cast<int>(std::min(kc, rows - r0));
+    const float beta = r0 == 0 ? 0.0f : 1.0f;
+    for (int c0 = 0; c0 < inw; c0 += 16) {
+      const int rest = inw - c0;
+      const float* bp = panels + (static_cast<std::int64_t>(c0 / 16) * rows + r0) * 16;
+      for (int t = 0; t < tiles; ++t) {
+        const float* at = a6 + (static_cast<std::int64_t>(t) * rows + r0) * 6;
+        float* c = buf + static_cast<std::int64_t>(t) * 6 * inw + c0;
+        if (rest >= 16)
+          small_tile<6, 2>(nk, 1.0f, at, 1, 6, bp, 16, beta, c, inw, all, Epilogue{});
+        else if (rest > 8)
+          small_tile<6, 2>(nk, 1.0f, at, 1, 6, bp, 16, beta, c, inw,
+                           _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane), Epilogue{});
+        else
+          small_tile<6, 1>(nk, 1.0f, at, 1, 6, bp, 16, beta, c, inw, _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane),
+                           Epilogue{});
+      }
+    }
+  }
+  _mm256_zeroupper();
+}
+}  // namespace
+
+bool dense_wgrad_adam(const float* dy, const float* in, std::int64_t rows, int out, int inw, float* w, float* m,
+                      float* v, const AdamStep& k) {
+  if (!have_avx2_fma()) return false;
+  if (out == 0 || inw == 0) return true;
+  // Blocks of kBlock rows of W: the block's gradient [kBlock x inw] goes to a per-thread buffer,
+  // then Adam updates the block from it while it is in cache. Both operands are packed so the
+  // small GEMM's 6 x 16 tiles stream contiguous memory (dy's columns are 4 * out bytes apart: a
+  // new page per batch row): `in` once per step into 16-column panels, the block's columns of dy
+  // into rows [kBlock x rows]. The batch rows are summed in chunks of kRows (the panel chunk stays
+  // in L1 across the block's tiles): per element a fixed FMA chain per chunk, chunks added in
+  // order, so the same bits on any thread count.
+  constexpr int kBlock = 48;  // a multiple of the tile's 6 rows
+  constexpr std::int64_t kRows = 256;
+  const int blocks = (out + kBlock - 1) / kBlock, panels = (inw + 15) / 16;
+  thread_local std::vector<float> packed_in;
+  packed_in.resize(static_cast<std::size_t>(rows) * 16 * static_cast<std::size_t>(panels));
+  pack_panels16(in, rows, inw, packed_in.data());
+  const float* hp = packed_in.data();
+#pragma omp parallel if (static_cast <std::int64_t>(out) * inw > kParallelMin)
+  {
+    std::vector<float> buf(static_cast<std::size_t>(kBlock) * static_cast<std::size_t>(inw));
+    std::vector<float> at(static_cast<std::size_t>(kBlock) * static_cast<std::size_t>(rows));
+#pragma omp for schedule(static)
+    for (int b = 0; b < blocks; ++b) {
+      const int o0 = b * kBlock, no = std::min(kBlock, out - o0);
+      const int tiles = (no + 5) / 6;
+      for (int t = 0; t < tiles; ++t) {  // at[t][r][i] = dy[r][o0 + 6 t + i], zero past the block
+        const int ni = std::min(6, no - 6 * t);
+        float* a = at.data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(rows) * 6;
+        const float* d = dy + o0 + 6 * t;
+        if (ni == 6) {
+          for (std::int64_t r = 0; r < rows; ++r)
+            for (int i = 0; i < 6; ++i) a[r * 6 + i] = d[r * out + i];
+        } else {
+          for (std::int64_t r = 0; r < rows; ++r)
+            for (int i = 0; i < 6; ++i) a[r * 6 + i] = i < ni ? d[r * out + i] : 0.0f;
+        }
+      }
+      wgrad_block_avx2(at.data(), tiles, rows, hp, inw, kRows, buf.data());
+      const std::int64_t off = static_cast<std::int64_t>(o0) * inw;
+      adam_range(w + off, buf.data(), m + off, v + off, static_cast<std::int64_t>(no) * inw, k);
+    }
+  }
+  return true;
+}
+
 // ---- the whole network ----------------------------------------------------------------------
 template <class T>
 void Net<T>::reserve(std::int64_t rows) {
@@ -1074,19 +1165,35 @@ void dense_forward(const DenseLayer& l, const T* params, const T* in, std::int64
         small_linear(!l.input_major, static_cast<int>(rows), l.out, l.in, in, l.in, params + l.w,
                      l.input_major ? l.out : l.in, params + l.b, act == Activation::relu, out, l.out))
       return;
+  // A linear layer (the logits) gets its bias in C first and the GEMM adds to it (beta = 1): BLAS
+  // skips its pass scaling C and no bias pass follows; the sum is the same, b + (x W^T). With an
+  // activation the bias rides along in the activation's pass.
+  const bool linear = act == Activation::identity;
+  if (linear) {
+    const T* bias = params + l.b;
+#pragma omp parallel for schedule(static) if (rows * l.out > kParallelMin)
+    for (std::int64_t r = 0; r < rows; ++r) std::copy(bias, bias + l.out, out + r * l.out);
+  }
+  const T beta = linear ? T(1) : T(0);
   if (l.input_major)
-    gemm_rm<T>(false, false, static_cast<int>(rows), l.out, l.in, T(1), in, l.in, params + l.w, l.out, T(0), out,
+    gemm_rm<T>(false, false, static_cast<int>(rows), l.out, l.in, T(1), in, l.in, params + l.w, l.out, beta, out,
                l.out);
   else
-    gemm_rm<T>(false, true, static_cast<int>(rows), l.out, l.in, T(1), in, l.in, params + l.w, l.in, T(0), out, l.out);
-  bias_act_forward<T>(out, params + l.b, rows, l.out, act);
+    gemm_rm<T>(false, true, static_cast<int>(rows), l.out, l.in, T(1), in, l.in, params + l.w, l.in, beta, out, l.out);
+  if (!linear) bias_act_forward<T>(out, params + l.b, rows, l.out, act);
 }
 // d: gradient w.r.t. the layer's activated output (modified in place into the pre-activation
 // gradient); writes the weight and bias gradients, and d(input) into din unless din is null.
 template <class T>
 void dense_backward(const DenseLayer& l, const T* params, const T* in, const T* out, std::int64_t rows, T* d, T* grad,
-                    T* din) {
+                    T* din, bool skip_wgrad = false) {
   act_backward_bias_grad<T>(d, out, rows, l.out, l.act, grad + l.b);
+  if (skip_wgrad) {
+    if (din)
+      gemm_rm<T>(false, l.input_major, static_cast<int>(rows), l.in, l.out, T(1), d, l.out, params + l.w,
+                 l.input_major ? l.out : l.in, T(0), din, l.in);
+    return;
+  }
   if (l.input_major) {
     gemm_rm<T>(true, false, l.in, l.out, static_cast<int>(rows), T(1), in, l.in, d, l.out, T(0), grad + l.w, l.out);
     if (din)
@@ -1151,7 +1258,9 @@ StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std
   for (std::size_t i = nd; i-- > 0;) {
     const T* in = i == 0 ? z_.data() : act_[base + i - 1].data();
     T* din = i == 0 ? dz_.data() : other;
-    dense_backward(plan_.dec[i], params, in, act_[base + i].data(), rows, d, grad, din);
+    const bool hook = i + 1 == nd && output_wgrad_;
+    dense_backward(plan_.dec[i], params, in, act_[base + i].data(), rows, d, grad, din, hook);
+    if (hook) output_wgrad_(d, in, rows);  // d is overwritten further down
     std::swap(d, other);
   }
   reparam_kl_backward<T>(h, eps, dz_.data(), rows, L, beta, inv_batch, dh_.data(), rows_b_.data(), plan_.free_bits);
@@ -1244,6 +1353,7 @@ constexpr double kSingleThreadMacs = 8.0e6;  // per step, below which one thread
 // Models up to this many parameters train in chunks (CpuEngineOptions): each chunk needs its own
 // gradient buffer, and summing them costs a pass over the parameters per chunk.
 constexpr std::size_t kChunkMaxParams = std::size_t(1) << 20;
+constexpr std::int64_t kFuseOutputRows = 256;
 
 class CpuEngine final : public Engine {
  public:
@@ -1251,6 +1361,7 @@ class CpuEngine final : public Engine {
     const std::size_t n = plan_.n_params;
     chunk_rows_ = o.chunk_rows != 0 ? o.chunk_rows : (plan_.n_params <= kChunkMaxParams ? kChunkRows : -1);
     fuse_updates_ = o.fuse_updates;
+    fuse_output_ = o.fuse_output;
     p_.assign(n, 0.0f);
     g_.assign(n, 0.0f);
     m_.assign(n, 0.0f);
@@ -1313,7 +1424,8 @@ class CpuEngine final : public Engine {
         }
         xs = {bptr_.data(), bcol_.data(), bval_.data()};
       }
-      const StepLoss l = run_step(gather, eps_.data() + s * L, rows, beta, true, sparse_ ? &xs : nullptr);
+      const StepLoss l =
+          run_step(gather, eps_.data() + s * L, rows, beta, true, sparse_ ? &xs : nullptr, fuse_updates_);
       total.recon += l.recon;
       total.kl += l.kl;
       total.rows += l.rows;
@@ -1370,26 +1482,9 @@ class CpuEngine final : public Engine {
   // (the epoch gathers them there). xs: the batch's CSR rows for a sparse first layer.
   template <class XRows>
   StepLoss run_step(XRows&& x_rows, const float* eps, std::int64_t rows, float beta, bool update,
-                    const cpu::CsrRows<float>* xs = nullptr) {
+                    const cpu::CsrRows<float>* xs = nullptr, bool fuse = false) {
     const bool chunked = chunk_rows_ > 0 && rows > chunk_rows_;
-    // The sparse first layer's weight gradient fused with its Adam update (see sparse_wgrad_adam_t):
-    // without clipping nothing needs the whole gradient before Adam.
-    if (update && xs && fuse_updates_ && !chunked && cfg_.clip_norm <= 0.0f && plan_.enc[0].input_major) {
-      net_.set_defer_sparse_wgrad(true);
-      const StepLoss l = net_.forward_backward_sparse(p_.data(), x_rows(0, rows), *xs, eps, rows, beta, g_.data());
-      net_.set_defer_sparse_wgrad(false);
-      ++t_;
-      const DenseLayer& f = plan_.enc[0];
-      const std::size_t w0 = f.w, w1 = f.w + static_cast<std::size_t>(f.in) * static_cast<std::size_t>(f.out);
-      for (const auto& [i0, i1] : {std::pair{std::size_t(0), w0}, std::pair{w1, p_.size()}})
-        cpu::adam_update(p_.data() + i0, g_.data() + i0, m_.data() + i0, v_.data() + i0, i1 - i0, cfg_.lr,
-                         cfg_.adam_beta1, cfg_.adam_beta2, cfg_.adam_eps, cfg_.weight_decay, t_, 1.0f);
-      const cpu::AdamStep k =
-          cpu::adam_step(cfg_.lr, cfg_.adam_beta1, cfg_.adam_beta2, cfg_.adam_eps, cfg_.weight_decay, t_, 1.0f);
-      cpu::sparse_wgrad_adam_t(*xs, rows, net_.first_dy(), f.in, f.out, p_.data() + w0, m_.data() + w0, v_.data() + w0,
-                               k, &wgrad_work_);
-      return l;
-    }
+    if (update && fuse && !chunked && cfg_.clip_norm <= 0.0f) return fused_step(x_rows(0, rows), eps, rows, beta, xs);
     const StepLoss l = chunked ? chunked_forward_backward(x_rows, eps, rows, beta, xs)
                        : xs ? net_.forward_backward_sparse(p_.data(), x_rows(0, rows), *xs, eps, rows, beta, g_.data())
                             : net_.forward_backward(p_.data(), x_rows(0, rows), eps, rows, beta, g_.data());
@@ -1400,6 +1495,54 @@ class CpuEngine final : public Engine {
       cpu::adam_update(p_.data(), g_.data(), m_.data(), v_.data(), p_.size(), cfg_.lr, cfg_.adam_beta1, cfg_.adam_beta2,
                        cfg_.adam_eps, cfg_.weight_decay, t_, scale);
     }
+    return l;
+  }
+
+  // A step whose largest weight updates are fused with their gradients (CpuEngineOptions::
+  // fuse_updates; no clipping, so nothing needs the whole gradient before Adam): the output
+  // layer's W gets Adam inside the backward, right after its input gradient is formed
+  // (cpu::dense_wgrad_adam), and a sparse first layer's W after it (cpu::sparse_wgrad_adam_t).
+  // Those gradients never reach g_; Adam runs over the other parameters as usual.
+  StepLoss fused_step(const float* x, const float* eps, std::int64_t rows, float beta, const cpu::CsrRows<float>* xs) {
+    ++t_;
+    const cpu::AdamStep k =
+        cpu::adam_step(cfg_.lr, cfg_.adam_beta1, cfg_.adam_beta2, cfg_.adam_eps, cfg_.weight_decay, t_, 1.0f);
+    const DenseLayer& o = plan_.dec.back();
+    const std::size_t o0 = o.w, o1 = o.w + static_cast<std::size_t>(o.in) * static_cast<std::size_t>(o.out);
+    bool out_fused = false;
+    // The output layer's fused update only for batches up to kFuseOutputRows rows: its GEMM kernel
+    // runs ~12% below OpenBLAS's, which the saved memory passes outweigh at batch 64 (+4-9% samples/s
+    // for the text VAE) but not at 1024 (-2-3%); see docs/nn.md.
+    if (fuse_output_ && rows <= kFuseOutputRows)
+      net_.set_output_wgrad_hook([&](const float* dy, const float* in, std::int64_t r) {
+        out_fused = cpu::dense_wgrad_adam(dy, in, r, o.out, o.in, p_.data() + o0, m_.data() + o0, v_.data() + o0, k);
+        if (!out_fused)
+          cpu::gemm_rm<float>(true, false, o.out, o.in, static_cast<int>(r), 1.0f, dy, o.out, in, o.in, 0.0f,
+                              g_.data() + o0, o.in);
+      });
+    const bool sparse_fused = xs && plan_.enc[0].input_major;
+    net_.set_defer_sparse_wgrad(sparse_fused);
+    const StepLoss l = xs ? net_.forward_backward_sparse(p_.data(), x, *xs, eps, rows, beta, g_.data())
+                          : net_.forward_backward(p_.data(), x, eps, rows, beta, g_.data());
+    net_.set_defer_sparse_wgrad(false);
+    net_.set_output_wgrad_hook(nullptr);
+    // Adam over the parameters outside the fused ranges (sorted, disjoint).
+    std::vector<std::pair<std::size_t, std::size_t>> skip;
+    const DenseLayer* f = sparse_fused ? &plan_.enc[0] : nullptr;
+    if (f) skip.emplace_back(f->w, f->w + static_cast<std::size_t>(f->in) * static_cast<std::size_t>(f->out));
+    if (out_fused) skip.emplace_back(o0, o1);
+    std::sort(skip.begin(), skip.end());
+    std::size_t at = 0;
+    skip.emplace_back(p_.size(), p_.size());
+    for (const auto& [s0, s1] : skip) {
+      if (s0 > at)
+        cpu::adam_update(p_.data() + at, g_.data() + at, m_.data() + at, v_.data() + at, s0 - at, cfg_.lr,
+                         cfg_.adam_beta1, cfg_.adam_beta2, cfg_.adam_eps, cfg_.weight_decay, t_, 1.0f);
+      at = std::max(at, s1);
+    }
+    if (f)
+      cpu::sparse_wgrad_adam_t(*xs, rows, net_.first_dy(), f->in, f->out, p_.data() + f->w, m_.data() + f->w,
+                               v_.data() + f->w, k, &wgrad_work_);
     return l;
   }
 
@@ -1468,6 +1611,7 @@ class CpuEngine final : public Engine {
   std::vector<float> bval_;
   std::int64_t chunk_rows_ = -1;  // > 0: batches of more rows run in chunks of this many
   bool fuse_updates_ = true;      // CpuEngineOptions::fuse_updates
+  bool fuse_output_ = true;
   cpu::SparseWgradWork wgrad_work_;
   std::vector<std::unique_ptr<Chunk>> chunks_;
 };

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -88,6 +89,7 @@ struct CpuEngineOptions {
   // gradient rows are formed (cpu::sparse_wgrad_adam_t), bit for bit what the unfused step gives;
   // grads() then holds the other parameters' gradients only. false: always the unfused step.
   bool fuse_updates = true;
+  bool fuse_output = true;  // with fuse_updates: the output layer's too (false: the first layer's only)
 };
 std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c, const CpuEngineOptions& o);
 
@@ -200,6 +202,13 @@ struct SparseWgradWork {
 };
 void sparse_wgrad_adam_t(const CsrRows<float>& x, std::int64_t rows, const float* dy, int in, int out, float* wt,
                          float* m, float* v, const AdamStep& k, SparseWgradWork* work);
+// A dense layer's weight gradient fused with its Adam update (no clipping): W [out x inw]
+// (PyTorch layout) gets Adam with dW = dy^T in (dy [rows x out], in [rows x inw]) formed block by
+// block in cache; the gradient never goes to memory. Each element of dW is one FMA chain over the
+// rows in order, so the result is the same on any thread count (it differs from a BLAS dW in
+// rounding only). false: not available (no AVX2 + FMA), nothing done.
+bool dense_wgrad_adam(const float* dy, const float* in, std::int64_t rows, int out, int inw, float* w, float* m,
+                      float* v, const AdamStep& k);
 // The clipping factor torch.nn.utils.clip_grad_norm_ applies: min(1, max_norm / (norm + 1e-6)).
 float clip_scale(double norm, float max_norm);
 
@@ -223,6 +232,11 @@ class Net {
   // first_dy() is then that layer's output gradient [rows x out] (after the activation's
   // derivative), valid until the next call: the engine fuses the weight gradient with Adam.
   void set_defer_sparse_wgrad(bool defer) { defer_sparse_wgrad_ = defer; }
+  // When set, forward_backward leaves the output layer's weight gradient unwritten and calls
+  // hook(dy [rows x D], in [rows x width], rows) instead, right after that layer's backward (its
+  // bias gradient and input gradient are done; dy is overwritten later in the step).
+  using OutputWgradHook = std::function<void(const T* dy, const T* in, std::int64_t rows)>;
+  void set_output_wgrad_hook(OutputWgradHook hook) { output_wgrad_ = std::move(hook); }
   const T* first_dy() const { return first_dy_; }
   // Forward only: h [rows x 2L] (mu | logvar); logits of decoding z [rows x D].
   void encode(const T* params, const T* x, std::int64_t rows, T* h);
@@ -233,6 +247,7 @@ class Net {
   NetPlan plan_;
   const CsrRows<T>* sparse_ = nullptr;  // set during forward_backward_sparse
   bool defer_sparse_wgrad_ = false;
+  OutputWgradHook output_wgrad_;
   const T* first_dy_ = nullptr;
   std::int64_t cap_ = 0;
   std::vector<std::vector<T>> act_;  // post-activation output of each layer

@@ -780,10 +780,47 @@ TEST(VaeSparse, FusedWeightGradAdamEqualsGradThenAdam) {
   EXPECT_NE(p, p0);
 }
 
-// Epochs of a text-VAE-like model with the fused first-layer update give the unfused engine's
-// bits (parameters and loss) on 1 and 2 threads; the fused engine never writes that layer's
-// gradient (grads() reads 0 there), which shows the fused path ran.
-TEST(VaeSparse, FusedEpochEqualsUnfusedEpoch) {
+// The fused output-layer update: Adam with dW = dy^T in formed in blocks equals a BLAS dW followed
+// by adam_update up to the summation order, and gives the same bits on 1 and 2 threads. Shapes
+// with ragged row blocks (out = 100: 48 + 48 + 4) and a column tail (inw = 37).
+TEST(VaeFused, DenseWeightGradAdamEqualsGradThenAdam) {
+  const int out = 100, inw = 37;
+  const std::int64_t rows = 29;
+  const auto dy = random_vec<float>(static_cast<std::size_t>(rows * out), 141);
+  const auto in = random_vec<float>(static_cast<std::size_t>(rows * inw), 142);
+  const auto p0 = random_vec<float>(static_cast<std::size_t>(out * inw), 143);
+  const auto m0 = random_vec<float>(p0.size(), 144);
+  auto v0 = random_vec<float>(p0.size(), 145);
+  for (auto& v : v0) v = v * v;
+  const float lr = 1e-2f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 0.0f;
+  const std::int64_t t = 5;
+  std::vector<float> g(p0.size()), p = p0, m = m0, v = v0;
+  hmr::nn::cpu::gemm_rm<float>(true, false, out, inw, static_cast<int>(rows), 1.0f, dy.data(), out, in.data(), inw,
+                               0.0f, g.data(), inw);
+  hmr::nn::cpu::adam_update(p.data(), g.data(), m.data(), v.data(), p.size(), lr, b1, b2, eps, wd, t, 1.0f);
+  std::vector<float> first;
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    std::vector<float> pf = p0, mf = m0, vf = v0;
+    const bool ran = with_threads(threads, [&] {
+      return hmr::nn::cpu::dense_wgrad_adam(dy.data(), in.data(), rows, out, inw, pf.data(), mf.data(), vf.data(),
+                                            hmr::nn::cpu::adam_step(lr, b1, b2, eps, wd, t, 1.0f));
+    });
+    if (!ran) GTEST_SKIP() << "no AVX2 + FMA: the engine falls back to the unfused update";
+    EXPECT_ALLCLOSE(std::span<const float>(mf), std::span<const float>(m), 1e-6, 1e-5);
+    EXPECT_ALLCLOSE(std::span<const float>(vf), std::span<const float>(v), 1e-6, 1e-5);
+    EXPECT_ALLCLOSE(std::span<const float>(pf), std::span<const float>(p), 1e-6, 1e-5);
+    if (first.empty())
+      first = pf;
+    else
+      EXPECT_EQ(pf, first);
+  }
+}
+
+// Epochs with fused updates (output layer, and the sparse first layer) match the unfused engine
+// up to the output layer's summation order and give the same bits on 1 and 2 threads; the fused
+// engine never writes those layers' gradients (grads() reads 0 there), which shows it ran.
+TEST(VaeFused, FusedEpochMatchesUnfusedEpoch) {
   const VaeConfig c = sparse_config();
   const std::int64_t n = 50;
   const Matrix xm(n, c.input_dim, sparse_data<float>(n, c.input_dim, 0.03, 137).dense);
@@ -807,20 +844,28 @@ TEST(VaeSparse, FusedEpochEqualsUnfusedEpoch) {
     return r;
   };
   const Result ref = train(false);
-  const std::size_t w1 = static_cast<std::size_t>(c.input_dim) * static_cast<std::size_t>(c.hidden[0]);
-  EXPECT_NE(std::count(ref.grads.begin(), ref.grads.begin() + static_cast<std::ptrdiff_t>(w1), 0.0f),
-            static_cast<std::ptrdiff_t>(w1));
-  for (int threads : {1, 2}) {
-    SCOPED_TRACE(threads);
-    const Result f = with_threads(threads, [&] { return train(true); });
-    EXPECT_EQ(f.params, ref.params);
-    EXPECT_EQ(f.loss.recon, ref.loss.recon);
-    EXPECT_EQ(f.loss.kl, ref.loss.kl);
-    EXPECT_EQ(std::count(f.grads.begin(), f.grads.begin() + static_cast<std::ptrdiff_t>(w1), 0.0f),
-              static_cast<std::ptrdiff_t>(w1));
-    EXPECT_TRUE(std::equal(f.grads.begin() + static_cast<std::ptrdiff_t>(w1), f.grads.end(),
-                           ref.grads.begin() + static_cast<std::ptrdiff_t>(w1)));
-  }
+  const NetPlan plan = make_plan(c);
+  const auto w_range = [](const DenseLayer& l) {
+    return std::pair{static_cast<std::ptrdiff_t>(l.w), static_cast<std::ptrdiff_t>(l.w + std::size_t(l.in) * l.out)};
+  };
+  const auto zeros = [](const std::vector<float>& g, std::pair<std::ptrdiff_t, std::ptrdiff_t> r) {
+    return std::count(g.begin() + r.first, g.begin() + r.second, 0.0f);
+  };
+  const auto first = w_range(plan.enc[0]), last = w_range(plan.dec.back());
+  EXPECT_LT(zeros(ref.grads, first), first.second - first.first);
+  EXPECT_LT(zeros(ref.grads, last), last.second - last.first);
+  const Result f1 = with_threads(1, [&] { return train(true); });
+  const Result f2 = with_threads(2, [&] { return train(true); });
+  EXPECT_EQ(f1.params, f2.params);
+  EXPECT_EQ(f1.loss.recon, f2.loss.recon);
+  EXPECT_EQ(f1.loss.kl, f2.loss.kl);
+  EXPECT_EQ(zeros(f1.grads, first), first.second - first.first);
+  if (hmr::nn::cpu::dense_wgrad_adam(nullptr, nullptr, 0, 0, 0, nullptr, nullptr, nullptr, {}))
+    EXPECT_EQ(zeros(f1.grads, last), last.second - last.first);
+  EXPECT_NEAR(f1.loss.recon, ref.loss.recon, 1e-5 * std::abs(ref.loss.recon));
+  EXPECT_NEAR(f1.loss.kl, ref.loss.kl, 1e-5 * std::abs(ref.loss.kl));
+  EXPECT_ALLCLOSE(std::span<const float>(f1.params), std::span<const float>(ref.params), 1e-6, 1e-4);
+  EXPECT_NE(f1.params, m.params);
 }
 
 // The sparse first layer on each backend: an epoch over wide 3%-dense rows equals the same epoch
