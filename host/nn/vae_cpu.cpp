@@ -633,6 +633,8 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 log1p_unit_avx2
 }
 
 // One row of BCE with logits: loss = sum max(v, 0) - v x + ln(1 + e^-|v|), d = (sigmoid(v) - x) / B.
+// kX = false: the targets are all 0 (x is not read); bce_sparse_targets adds the non-zero ones.
+template <bool kX = true>
 __attribute__((target("avx2,fma"))) double bce_row_avx2(const float* v, const float* x, int cols, float inv_batch,
                                                         float* d) {
   const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), ib = _mm256_set1_ps(inv_batch);
@@ -640,7 +642,7 @@ __attribute__((target("avx2,fma"))) double bce_row_avx2(const float* v, const fl
   __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
   int c = 0;
   for (; c + 8 <= cols; c += 8) {
-    const __m256 vv = _mm256_loadu_ps(v + c), xx = _mm256_loadu_ps(x + c);
+    const __m256 vv = _mm256_loadu_ps(v + c), xx = kX ? _mm256_loadu_ps(x + c) : zero;
     const __m256 e = exp_nonpos_avx2(_mm256_or_ps(vv, sign));  // e^-|v|
     const __m256 term = _mm256_add_ps(_mm256_fnmadd_ps(vv, xx, _mm256_max_ps(vv, zero)), log1p_unit_avx2(e));
     const __m256 rcp = _mm256_div_ps(one, _mm256_add_ps(one, e));
@@ -655,9 +657,9 @@ __attribute__((target("avx2,fma"))) double bce_row_avx2(const float* v, const fl
   double s = 0.0;
   for (double l : lanes) s += l;
   for (; c < cols; ++c) {
-    const float w = v[c];
-    s += static_cast<double>(std::max(w, 0.0f) - w * x[c] + std::log1p(std::exp(-std::abs(w))));
-    d[c] = (1.0f / (1.0f + std::exp(-w)) - x[c]) * inv_batch;
+    const float w = v[c], xc = kX ? x[c] : 0.0f;
+    s += static_cast<double>(std::max(w, 0.0f) - w * xc + std::log1p(std::exp(-std::abs(w))));
+    d[c] = (1.0f / (1.0f + std::exp(-w)) - xc) * inv_batch;
   }
   return s;
 }
@@ -776,6 +778,37 @@ bool bce_rows_vectorised<float>(const float* a, const float* x, std::int64_t row
   return true;
 }
 }  // namespace
+
+template <class T>
+void bce_sparse_targets(const T* a, const CsrRows<T>& x, std::int64_t rows, int cols, T inv_batch, T* da,
+                        double* loss_rows) {
+  bool avx2 = false;
+  if constexpr (std::is_same_v<T, float>) avx2 = have_avx2_fma();
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* ar = a + r * cols;
+    T* dr = da + r * cols;
+    double s = 0.0;
+    bool done = false;
+    if constexpr (std::is_same_v<T, float>)
+      if (avx2) {
+        s = bce_row_avx2<false>(ar, nullptr, cols, inv_batch, dr);
+        done = true;
+      }
+    if (!done)
+      for (int c = 0; c < cols; ++c) {
+        const T v = ar[c];
+        s += static_cast<double>(std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))));
+        dr[c] = sigmoid(v) * inv_batch;
+      }
+    for (std::int64_t k = x.ptr[r]; k < x.ptr[r + 1]; ++k) {  // the non-zero targets: - v x, - x / B
+      const std::int32_t c = x.col[k];
+      s -= static_cast<double>(ar[c] * x.val[k]);
+      dr[c] -= x.val[k] * inv_batch;
+    }
+    loss_rows[r] = s;
+  }
+}
 
 template <class T>
 void recon_loss_grad(const T* a, const T* x, std::int64_t rows, int cols, Output out, Loss loss, T inv_batch, T* da,
@@ -1253,8 +1286,11 @@ StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std
   const T inv_batch = T(1) / static_cast<T>(norm_rows > 0 ? norm_rows : rows);
   T* d = da_.data();
   T* other = db_.data();
-  recon_loss_grad<T>(act_[base + nd - 1].data(), x, rows, plan_.input_dim, plan_.output, plan_.loss, inv_batch, d,
-                     rows_a_.data());
+  if (sparse_ && plan_.loss == Loss::bce)  // the targets from the CSR rows: x is not read
+    bce_sparse_targets<T>(act_[base + nd - 1].data(), *sparse_, rows, plan_.input_dim, inv_batch, d, rows_a_.data());
+  else
+    recon_loss_grad<T>(act_[base + nd - 1].data(), x, rows, plan_.input_dim, plan_.output, plan_.loss, inv_batch, d,
+                       rows_a_.data());
   for (std::size_t i = nd; i-- > 0;) {
     const T* in = i == 0 ? z_.data() : act_[base + i - 1].data();
     T* din = i == 0 ? dz_.data() : other;
@@ -1309,6 +1345,7 @@ StepLoss Net<T>::forward_backward_sparse(const T* params, const T* x, const CsrR
   template void reparam_forward<T>(const T*, const T*, T*, std::int64_t, int);                                     \
   template void reparam_kl_backward<T>(const T*, const T*, const T*, std::int64_t, int, T, T, T*, double*, float); \
   template void recon_loss_grad<T>(const T*, const T*, std::int64_t, int, Output, Loss, T, T*, double*);           \
+  template void bce_sparse_targets<T>(const T*, const CsrRows<T>&, std::int64_t, int, T, T*, double*);             \
   template void csr_linear_forward<T>(const CsrRows<T>&, std::int64_t, const T*, int, int, T*);                    \
   template void csr_weight_grad<T>(const CsrRows<T>&, std::int64_t, const T*, int, int, T*);                       \
   template void csr_linear_forward_t<T>(const CsrRows<T>&, std::int64_t, const T*, int, int, T*);                  \
@@ -1484,10 +1521,13 @@ class CpuEngine final : public Engine {
   StepLoss run_step(XRows&& x_rows, const float* eps, std::int64_t rows, float beta, bool update,
                     const cpu::CsrRows<float>* xs = nullptr, bool fuse = false) {
     const bool chunked = chunk_rows_ > 0 && rows > chunk_rows_;
-    if (update && fuse && !chunked && cfg_.clip_norm <= 0.0f) return fused_step(x_rows(0, rows), eps, rows, beta, xs);
-    const StepLoss l = chunked ? chunked_forward_backward(x_rows, eps, rows, beta, xs)
-                       : xs ? net_.forward_backward_sparse(p_.data(), x_rows(0, rows), *xs, eps, rows, beta, g_.data())
-                            : net_.forward_backward(p_.data(), x_rows(0, rows), eps, rows, beta, g_.data());
+    if (update && fuse && !chunked && cfg_.clip_norm <= 0.0f)
+      return fused_step(xs && plan_.loss == Loss::bce ? nullptr : x_rows(0, rows), eps, rows, beta, xs);
+    const StepLoss l =
+        chunked ? chunked_forward_backward(x_rows, eps, rows, beta, xs)
+        : xs    ? net_.forward_backward_sparse(p_.data(), plan_.loss == Loss::bce ? nullptr : x_rows(0, rows), *xs, eps,
+                                               rows, beta, g_.data())
+                : net_.forward_backward(p_.data(), x_rows(0, rows), eps, rows, beta, g_.data());
     if (update) {
       const float scale =
           cfg_.clip_norm > 0.0f ? cpu::clip_scale(cpu::grad_norm(g_.data(), g_.size()), cfg_.clip_norm) : 1.0f;

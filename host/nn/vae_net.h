@@ -159,6 +159,13 @@ struct CsrRows {
   const std::int32_t* col = nullptr;
   const T* val = nullptr;
 };
+// BCE (sigmoid output) with the targets given as CSR rows x (the other targets are 0): the same
+// loss rows and gradient as recon_loss_grad on the dense targets, the non-zero targets' terms
+// (- a x, - x / B) added after the row's dense pass. The sparse-input step uses it, so the batch's
+// dense rows are never gathered.
+template <class T>
+void bce_sparse_targets(const T* a, const CsrRows<T>& x, std::int64_t rows, int cols, T inv_batch, T* da,
+                        double* loss_rows);
 // y [rows x out] = X W^T for CSR X [rows x in] and W [out x in] (no bias): y[r][o] = sum over the
 // entries of row r of val * W[o][col], in entry order.
 template <class T>
@@ -225,7 +232,8 @@ class Net {
   StepLoss forward_backward(const T* params, const T* x, const T* eps, std::int64_t rows, T beta, T* grad,
                             std::int64_t norm_rows = 0);
   // The same with the first encoder layer computed from xs, the CSR form of x (x itself is still
-  // needed by the reconstruction loss). Equal to forward_backward up to the summation order.
+  // needed by an MSE loss; with BCE the targets come from xs and x may be null). Equal to
+  // forward_backward up to the summation order.
   StepLoss forward_backward_sparse(const T* params, const T* x, const CsrRows<T>& xs, const T* eps, std::int64_t rows,
                                    T beta, T* grad, std::int64_t norm_rows = 0);
   // With defer on, forward_backward_sparse leaves the first layer's weight gradient unwritten;

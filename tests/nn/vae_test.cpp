@@ -681,6 +681,32 @@ TEST(VaeSparse, SparseFirstLayerEqualsDenseInDouble) {
   }
 }
 
+// BCE with CSR targets gives recon_loss_grad's loss rows and gradient on the dense targets: float
+// (AVX2 lanes where available, 8-lane body and scalar tail: 203 columns) and double.
+TEST(VaeSparse, BceWithSparseTargetsEqualsDenseTargets) {
+  const std::int64_t rows = 7;
+  const int cols = 203;
+  const auto x = sparse_data<float>(rows, cols, 0.05, 151);
+  auto a = random_vec<float>(static_cast<std::size_t>(rows * cols), 152);
+  for (auto& v : a) v *= 12.0f;  // logits well into both tails
+  const float ib = 1.0f / 9.0f;
+  std::vector<float> dd(a.size()), ds(a.size(), 7.0f);
+  std::vector<double> ld(rows), ls(rows);
+  hmr::nn::cpu::recon_loss_grad<float>(a.data(), x.dense.data(), rows, cols, Output::sigmoid, Loss::bce, ib, dd.data(),
+                                       ld.data());
+  hmr::nn::cpu::bce_sparse_targets<float>(a.data(), x.csr(), rows, cols, ib, ds.data(), ls.data());
+  EXPECT_ALLCLOSE(std::span<const float>(ds), std::span<const float>(dd), 1e-7, 1e-5);
+  EXPECT_ALLCLOSE(std::span<const double>(ls), std::span<const double>(ld), 1e-5, 1e-6);
+  const auto xd = sparse_data<double>(rows, cols, 0.05, 151);
+  const std::vector<double> a2(a.begin(), a.end());
+  std::vector<double> dd2(a2.size()), ds2(a2.size()), ld2(rows), ls2(rows);
+  hmr::nn::cpu::recon_loss_grad<double>(a2.data(), xd.dense.data(), rows, cols, Output::sigmoid, Loss::bce, 1.0 / 9,
+                                        dd2.data(), ld2.data());
+  hmr::nn::cpu::bce_sparse_targets<double>(a2.data(), xd.csr(), rows, cols, 1.0 / 9, ds2.data(), ls2.data());
+  EXPECT_ALLCLOSE(std::span<const double>(ds2), std::span<const double>(dd2), 1e-15, 1e-12);
+  EXPECT_ALLCLOSE(std::span<const double>(ls2), std::span<const double>(ld2), 1e-12, 1e-12);
+}
+
 // A small text-VAE-like model for the sparse first-layer tests: 300 wide mostly-zero inputs.
 VaeConfig sparse_config() {
   VaeConfig c = tiny_config(Activation::relu, Output::sigmoid, Loss::bce);
