@@ -9,7 +9,9 @@ bench_nn's cpu cases (unless --no-hmr) and prints samples/s for both and the rat
 
 Usage (needs the venv with torch: scripts/setup-venv.sh --torch):
   python bench/nn/torch_vae_bench.py --hmr build/default/bench/bench_nn [--threads N] [--repeats 3]
-      [--model audio|text] [--batches 1024]
+      [--model audio|text] [--batches 1024] [--paired N]
+--paired N alternates one hmr epoch and one PyTorch epoch N times per case and prints the median
+of the per-round ratios (robust on a shared machine).
 """
 import argparse
 import json
@@ -66,7 +68,7 @@ def train_epoch(model, opt, x, batch, bce):
         opt.step()
 
 
-def torch_rate(text, batch, repeats):
+def torch_setup(text, batch):
     rng = np.random.default_rng(1)
     if text:
         n, d = 4096, 5000
@@ -79,13 +81,21 @@ def torch_rate(text, batch, repeats):
     xt = torch.from_numpy(x)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     train_epoch(model, opt, xt[: batch * 2], batch, text)  # warm-up
-    best, best_cpu = float("inf"), float("inf")
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        train_epoch(model, opt, xt, batch, text)
-        best = min(best, time.perf_counter() - t)
-        best_cpu = min(best_cpu, time.process_time() - c)
-    return n / best, n / best_cpu
+    return model, opt, xt
+
+
+def torch_epoch_rate(setup, text, batch):
+    """samples/s (wall, process CPU) of one epoch."""
+    model, opt, xt = setup
+    t, c = time.perf_counter(), time.process_time()
+    train_epoch(model, opt, xt, batch, text)
+    return xt.shape[0] / (time.perf_counter() - t), xt.shape[0] / (time.process_time() - c)
+
+
+def torch_rate(text, batch, repeats):
+    setup = torch_setup(text, batch)
+    rates = [torch_epoch_rate(setup, text, batch) for _ in range(repeats)]
+    return max(r[0] for r in rates), max(r[1] for r in rates)
 
 
 def hmr_rates(binary, repeats, model, batches):
@@ -111,6 +121,30 @@ def hmr_rates(binary, repeats, model, batches):
     return rates
 
 
+def paired(args, batches):
+    """Rounds of one hmr epoch (a bench_nn process) then one PyTorch epoch, per model and batch: both
+    sides of a round see the same machine, so the median of the per-round ratios is robust to a
+    shared machine's swings, which move whole minutes up or down."""
+    print(f"{'model':<20}{'batch':>6}  per-round ratio hmr/torch (wall)          median   [torch, hmr samples/s]")
+    for text in (False, True):
+        if args.model != "all" and text != (args.model == "text"):
+            continue
+        name = "text_5000_512_32_cpu" if text else "audio_40_128_64_16_cpu"
+        for batch in batches:
+            setup = torch_setup(text, batch)
+            ratios, th = [], []
+            for _ in range(args.paired):
+                h = hmr_rates(args.hmr, 1, "text" if text else "audio", [batch])[("text" if text else "audio", batch)]
+                t = torch_epoch_rate(setup, text, batch)
+                ratios.append(h[0] / t[0])
+                th.append((t[0], h[0]))
+            med = float(np.median(ratios))
+            label = "text 5000-512-32" if text else "audio 40-128-64-16"
+            print(f"{label:<20}{batch:>6}  {' '.join(f'{r:.2f}' for r in ratios):<40} {med:6.2f}x  "
+                  f"{' '.join(f'[{a:.0f}, {b:.0f}]' for a, b in th)}")
+            sys.stdout.flush()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hmr", default="build/default/bench/bench_nn", help="path of bench_nn")
@@ -119,12 +153,17 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--model", choices=("all", "audio", "text"), default="all", help="run only this model")
     ap.add_argument("--batches", default="64,256,1024", help="comma-separated batch sizes (PyTorch side)")
+    ap.add_argument("--paired", type=int, default=0, metavar="N",
+                    help="N interleaved rounds (hmr epoch, PyTorch epoch) per case; prints the median ratio")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}")
     batches = [int(b) for b in args.batches.split(",")]
+    if args.paired:
+        paired(args, batches)
+        return
     hmr = {} if args.no_hmr else hmr_rates(args.hmr, args.repeats, args.model, batches)
     print("samples/s by wall clock, and [per process-CPU second] (robust on a shared machine)")
     print(f"{'model':<20}{'batch':>6}{'torch wall':>12}{'[cpu]':>10}{'hmr wall':>12}{'[cpu]':>10}"

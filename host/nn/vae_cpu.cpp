@@ -1325,12 +1325,12 @@ StepLoss Net<T>::forward_backward(const T* params, const T* x, const T* eps, std
       const DenseLayer& l = plan_.enc[0];
       act_backward_bias_grad<T>(d, act_[0].data(), rows, l.out, l.act, grad + l.b);
       first_dy_ = d;
-      if (defer_sparse_wgrad_)
-        ;  // the caller computes it from first_dy() (fused with Adam)
-      else if (l.input_major)
-        csr_weight_grad_t<T>(*sparse_, rows, d, l.in, l.out, grad + l.w);
-      else
-        csr_weight_grad<T>(*sparse_, rows, d, l.in, l.out, grad + l.w);
+      if (!defer_sparse_wgrad_) {  // deferred: the caller forms it from first_dy(), fused with Adam
+        if (l.input_major)
+          csr_weight_grad_t<T>(*sparse_, rows, d, l.in, l.out, grad + l.w);
+        else
+          csr_weight_grad<T>(*sparse_, rows, d, l.in, l.out, grad + l.w);
+      }
     } else {
       dense_backward(plan_.enc[i], params, in, act_[i].data(), rows, d, grad, i == 0 ? nullptr : other);
     }
