@@ -1108,6 +1108,55 @@ void pack_panels16(const float* in, std::int64_t rows, int inw, float* out) {
   }
 }
 
+// C [6 x 8 NV] = A B (+ C when accumulate): A packed [k][6], B packed [k][16] (zero-padded), both
+// contiguous, so the strides are constants and the k loop runs 4 steps per iteration. Each
+// element is one FMA chain over k in order. mask: the valid lanes of the last vector's store.
+template <int NV>
+__attribute__((target("avx2,fma"), always_inline)) inline void packed_step(const float* ap, const float* bp,
+                                                                           __m256 (&acc)[6][NV]) {
+  __m256 bv[NV];
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(bp + 8 * v);
+#pragma GCC unroll 6
+  for (int r = 0; r < 6; ++r) {
+    const __m256 av = _mm256_broadcast_ss(ap + r);
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+  }
+}
+
+template <int NV>
+__attribute__((target("avx2,fma"))) void packed_tile6(int k, const float* a, const float* b, bool accumulate, float* C,
+                                                      int ldc, __m256i mask) {
+  __m256 acc[6][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < 6; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+  int p = 0;
+  for (; p + 4 <= k; p += 4, a += 24, b += 64) {
+    packed_step<NV>(a, b, acc);
+    packed_step<NV>(a + 6, b + 16, acc);
+    packed_step<NV>(a + 12, b + 32, acc);
+    packed_step<NV>(a + 18, b + 48, acc);
+  }
+  for (; p < k; ++p, a += 6, b += 16) packed_step<NV>(a, b, acc);
+#pragma GCC unroll 6
+  for (int r = 0; r < 6; ++r) {
+    float* c = C + static_cast<std::int64_t>(r) * ldc;
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      const bool last = v + 1 == NV;
+      __m256 out = acc[r][v];
+      if (accumulate) out = _mm256_add_ps(last ? _mm256_maskload_ps(c + 8 * v, mask) : _mm256_loadu_ps(c + 8 * v), out);
+      if (last)
+        _mm256_maskstore_ps(c + 8 * v, mask, out);
+      else
+        _mm256_storeu_ps(c + 8 * v, out);
+    }
+  }
+}
+
 // buf [tiles * 6 x inw] = A B: A packed as 6-row micro-panels ([tile][row r][6], so each step of
 // the sum reads 6 adjacent floats), B = in [rows x inw] packed in 16-column panels; the rows are
 // summed in chunks of kc (a panel's chunk stays in L1 across the tiles).
@@ -1116,7 +1165,6 @@ __attribute__((target("avx2,fma"))) void wgrad_block_avx2(const float* a6, int t
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), all = _mm256_set1_epi32(-1);
   for (std::int64_t r0 = 0; r0 < rows; r0 += kc) {
     const int nk = static_cast<int>(std::min(kc, rows - r0));
-    const float beta = r0 == 0 ? 0.0f : 1.0f;
     for (int c0 = 0; c0 < inw; c0 += 16) {
       const int rest = inw - c0;
       const float* bp = panels + (static_cast<std::int64_t>(c0 / 16) * rows + r0) * 16;
@@ -1124,13 +1172,11 @@ __attribute__((target("avx2,fma"))) void wgrad_block_avx2(const float* a6, int t
         const float* at = a6 + (static_cast<std::int64_t>(t) * rows + r0) * 6;
         float* c = buf + static_cast<std::int64_t>(t) * 6 * inw + c0;
         if (rest >= 16)
-          small_tile<6, 2>(nk, 1.0f, at, 1, 6, bp, 16, beta, c, inw, all, Epilogue{});
+          packed_tile6<2>(nk, at, bp, r0 > 0, c, inw, all);
         else if (rest > 8)
-          small_tile<6, 2>(nk, 1.0f, at, 1, 6, bp, 16, beta, c, inw,
-                           _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane), Epilogue{});
+          packed_tile6<2>(nk, at, bp, r0 > 0, c, inw, _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane));
         else
-          small_tile<6, 1>(nk, 1.0f, at, 1, 6, bp, 16, beta, c, inw, _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane),
-                           Epilogue{});
+          packed_tile6<1>(nk, at, bp, r0 > 0, c, inw, _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane));
       }
     }
   }
@@ -1164,16 +1210,17 @@ bool dense_wgrad_adam(const float* dy, const float* in, std::int64_t rows, int o
     for (int b = 0; b < blocks; ++b) {
       const int o0 = b * kBlock, no = std::min(kBlock, out - o0);
       const int tiles = (no + 5) / 6;
-      for (int t = 0; t < tiles; ++t) {  // at[t][r][i] = dy[r][o0 + 6 t + i], zero past the block
-        const int ni = std::min(6, no - 6 * t);
-        float* a = at.data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(rows) * 6;
-        const float* d = dy + o0 + 6 * t;
-        if (ni == 6) {
-          for (std::int64_t r = 0; r < rows; ++r)
-            for (int i = 0; i < 6; ++i) a[r * 6 + i] = d[r * out + i];
+      // at[t][r][i] = dy[r][o0 + 6 t + i], zero past the block; one pass over dy's rows (each row
+      // of the block is on its own page: 4 * out bytes apart).
+      const std::size_t tile_stride = static_cast<std::size_t>(rows) * 6;
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const float* d = dy + r * out + o0;
+        float* a = at.data() + static_cast<std::size_t>(r) * 6;
+        if (no == kBlock) {
+          for (int t = 0; t < kBlock / 6; ++t)
+            for (int i = 0; i < 6; ++i) a[t * tile_stride + i] = d[6 * t + i];
         } else {
-          for (std::int64_t r = 0; r < rows; ++r)
-            for (int i = 0; i < 6; ++i) a[r * 6 + i] = i < ni ? d[r * out + i] : 0.0f;
+          for (int i = 0; i < 6 * tiles; ++i) a[(i / 6) * tile_stride + i % 6] = i < no ? d[i] : 0.0f;
         }
       }
       wgrad_block_avx2(at.data(), tiles, rows, hp, inw, kRows, buf.data());
