@@ -632,6 +632,17 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 log1p_unit_avx2
   return _mm256_add_ps(ln, _mm256_and_ps(big, _mm256_set1_ps(0.693147180559945309f)));
 }
 
+// The 8 double lanes of two accumulators summed in lane order (a[0..3], then b[0..3]): the same
+// order on every call, so a row's sum does not depend on anything but its data.
+__attribute__((target("avx2,fma"))) inline double sum_lanes_pd(__m256d a, __m256d b) {
+  alignas(32) double lanes[8];
+  _mm256_store_pd(lanes, a);
+  _mm256_store_pd(lanes + 4, b);
+  double s = 0.0;
+  for (double l : lanes) s += l;
+  return s;
+}
+
 // One row of BCE with logits: loss = sum max(v, 0) - v x + ln(1 + e^-|v|), d = (sigmoid(v) - x) / B.
 // kX = false: the targets are all 0 (x is not read); bce_sparse_targets adds the non-zero ones.
 template <bool kX = true>
@@ -651,11 +662,7 @@ __attribute__((target("avx2,fma"))) double bce_row_avx2(const float* v, const fl
     acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(term)));
     acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(term, 1)));
   }
-  alignas(32) double lanes[8];
-  _mm256_store_pd(lanes, acc0);
-  _mm256_store_pd(lanes + 4, acc1);
-  double s = 0.0;
-  for (double l : lanes) s += l;
+  double s = sum_lanes_pd(acc0, acc1);
   for (; c < cols; ++c) {
     const float w = v[c], xc = kX ? x[c] : 0.0f;
     s += static_cast<double>(std::max(w, 0.0f) - w * xc + std::log1p(std::exp(-std::abs(w))));
@@ -722,11 +729,7 @@ __attribute__((target("avx2,fma"))) double kl_row_avx2(const float* mu, const fl
     const __m256 t1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(gg, half), s), _mm256_loadu_ps(ep + j));
     _mm256_storeu_ps(dlv + j, _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(b, half), _mm256_sub_ps(e, one)), ib, t1));
   }
-  alignas(32) double lanes[8];
-  _mm256_store_pd(lanes, acc0);
-  _mm256_store_pd(lanes + 4, acc1);
-  double kl = 0.0;
-  for (double v : lanes) kl += v;
+  double kl = sum_lanes_pd(acc0, acc1);
   for (; j < latent; ++j) {
     const float e = std::exp(lv[j]), s = std::exp(0.5f * lv[j]);
     const double kj =
@@ -1189,10 +1192,10 @@ bool dense_wgrad_adam(const float* dy, const float* in, std::int64_t rows, int o
   if (!have_avx2_fma()) return false;
   if (out == 0 || inw == 0) return true;
   // Blocks of kBlock rows of W: the block's gradient [kBlock x inw] goes to a per-thread buffer,
-  // then Adam updates the block from it while it is in cache. Both operands are packed so the
-  // small GEMM's 6 x 16 tiles stream contiguous memory (dy's columns are 4 * out bytes apart: a
+  // then Adam updates the block from it while it is in cache. Both operands are packed so
+  // packed_tile6's 6 x 16 tiles stream contiguous memory (dy's columns are 4 * out bytes apart: a
   // new page per batch row): `in` once per step into 16-column panels, the block's columns of dy
-  // into rows [kBlock x rows]. The batch rows are summed in chunks of kRows (the panel chunk stays
+  // into 6-row micro-panels. The batch rows are summed in chunks of kRows (the panel chunk stays
   // in L1 across the block's tiles): per element a fixed FMA chain per chunk, chunks added in
   // order, so the same bits on any thread count.
   constexpr int kBlock = 48;  // a multiple of the tile's 6 rows
