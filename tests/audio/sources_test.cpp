@@ -243,7 +243,7 @@ TEST_P(E2eMfccJob, PerClipFrameFilesAndFeaturesCsvInput) {
 HMR_INSTANTIATE_BACKENDS(E2eMfccJob);
 
 TEST(E2eMfccCli, HmrBinaryRunsOnAGtzanFolder) {
-  const fs::path exe = fs::path(HMR_BINARY_DIR) / "apps" / "hmr";
+  const fs::path exe = fs::path(::hmr::test::binary_dir()) / "apps" / "hmr";
   if (!fs::exists(exe)) GTEST_SKIP() << exe << " is not built";
   Tmp in, out;
   make_gtzan(in.p, true);

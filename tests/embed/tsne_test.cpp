@@ -669,8 +669,8 @@ std::uintmax_t file_size_or_0(const std::filesystem::path& p) {
 }
 
 TEST(E2eTsne, CommandWritesEmbeddingAndPlotAndRejectsBadInput) {
-  if (!std::filesystem::exists(std::string(HMR_BINARY_DIR) + "/apps/hmr"))
-    GTEST_SKIP() << "the hmr program is not built in " << HMR_BINARY_DIR;
+  if (!std::filesystem::exists(::hmr::test::binary_dir() + "/apps/hmr"))
+    GTEST_SKIP() << "the hmr program is not built in " << ::hmr::test::binary_dir();
   const auto dir = std::filesystem::temp_directory_path() / ("hmr_tsne_e2e_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);

@@ -206,7 +206,7 @@ using hmr::test::run_hmr;
 bool have_hmr() { return std::filesystem::exists(hmr::test::hmr_exe()); }
 
 TEST(E2eCluster, KMeansPcaMetricsCommands) {
-  if (!have_hmr()) GTEST_SKIP() << "the hmr program is not built in " << HMR_BINARY_DIR;
+  if (!have_hmr()) GTEST_SKIP() << "the hmr program is not built in " << ::hmr::test::binary_dir();
   const auto dir = std::filesystem::temp_directory_path() / ("hmr_cluster_e2e_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string x = hmr::test::fixture("cluster/blobs_x.npy"),

@@ -12,6 +12,7 @@
 
 #include "io/npy.h"
 #include "nn/vae.h"
+#include "support/compare.h"
 #include "support/run.h"
 
 namespace {
@@ -24,7 +25,7 @@ const auto run = hmr::test::run_command;
 class E2eVae : public ::testing::Test {
  protected:
   void SetUp() override {
-    exe_ = std::string(HMR_BINARY_DIR) + "/apps/hmr";
+    exe_ = ::hmr::test::binary_dir() + "/apps/hmr";
     if (!fs::exists(exe_)) GTEST_SKIP() << "hmr executable not built at " << exe_;
     dir_ = fs::temp_directory_path() / ("hmr_nn_e2e_" + std::to_string(::getpid()));
     fs::create_directories(dir_);

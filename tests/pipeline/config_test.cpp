@@ -40,7 +40,7 @@ fs::path temp_dir(const std::string& name) {
 TEST(PipelineConfig, CompiledDefaultsAreTheDataConfigsByteForByte) {
   for (Task t : {Task::easy, Task::medium, Task::hard}) {
     const fs::path file =
-        fs::path(HMR_TEST_DATA_DIR) / ".." / "data" / "configs" / (std::string(to_string(t)) + ".toml");
+        fs::path(::hmr::test::repo_dir()) / "data" / "configs" / (std::string(to_string(t)) + ".toml");
     ASSERT_TRUE(fs::exists(file)) << file;
     EXPECT_EQ(std::string(Config::default_text(t)), slurp(file))
         << file << " changed: run data/configs/update-defaults.sh";

@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 using hmr::pipeline::Config;
 using hmr::pipeline::Task;
 
-const fs::path kRepo = fs::path(HMR_TEST_DATA_DIR) / "..";
+const fs::path kRepo = fs::path(::hmr::test::repo_dir());
 constexpr int kSongs = 4;  // per genre and language: 2 x 4 x 4 = 32 tracks
 
 std::string slurp(const fs::path& p) {
@@ -49,7 +49,7 @@ bool have_tools() { return run_shell("command -v sox >/dev/null && command -v es
 // The sample, generated once per build folder (the script locks and skips when it is there).
 fs::path sample() {
   static const fs::path dir = [] {
-    const fs::path d = fs::path(HMR_BINARY_DIR) / "pipeline-sample";
+    const fs::path d = fs::path(::hmr::test::binary_dir()) / "pipeline-sample";
     const std::string cmd = fmt::format("'{}' '{}' --if-missing --songs {} >/dev/null",
                                         (kRepo / "data" / "make-sample.sh").string(), d.string(), kSongs);
     if (run_shell(cmd) != 0) return fs::path();
@@ -59,7 +59,7 @@ fs::path sample() {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::path(HMR_BINARY_DIR) / "pipeline-e2e" / fmt::format("{}_{}", name, ::getpid());
+  const fs::path d = fs::path(::hmr::test::binary_dir()) / "pipeline-e2e" / fmt::format("{}_{}", name, ::getpid());
   fs::remove_all(d);
   return d;
 }
@@ -309,7 +309,7 @@ TEST(E2ePipelineErrors, EachBadInputIsOneClearLineAndLeavesNothing) {
 
 // The command line: the same errors reach the user as one line on stderr with exit code 2.
 TEST(E2ePipelineErrors, CommandLineExitsWithCodeTwo) {
-  const fs::path exe = fs::path(HMR_BINARY_DIR) / "apps" / "hmr";
+  const fs::path exe = fs::path(::hmr::test::binary_dir()) / "apps" / "hmr";
   if (!fs::exists(exe)) GTEST_SKIP() << "hmr is not built at " << exe;
   const fs::path root = fresh_dir("cli");
   fs::create_directories(root);

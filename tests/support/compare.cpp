@@ -57,6 +57,8 @@ std::uint64_t test_seed(std::uint64_t fallback) {
 }
 
 std::string fixture(const std::string& relative) { return std::string(HMR_TEST_DATA_DIR) + "/fixtures/" + relative; }
+std::string repo_dir() { return std::string(HMR_TEST_DATA_DIR) + "/.."; }
+std::string binary_dir() { return HMR_BINARY_DIR; }
 
 std::string shared_data(const std::string& relative) {
   const char* env = std::getenv("HMR_SHARED_DATA");

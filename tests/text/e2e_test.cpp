@@ -81,7 +81,7 @@ int run(const std::string& args, std::string* output) {
 }
 
 TEST(E2eTfidf, CommandLine) {
-  if (!fs::exists(std::string(HMR_BINARY_DIR) + "/apps/hmr")) GTEST_SKIP() << "hmr binary not built";
+  if (!fs::exists(::hmr::test::binary_dir() + "/apps/hmr")) GTEST_SKIP() << "hmr binary not built";
   const auto out = tmp_dir("cli");
   std::string log;
   const std::string en = hmr::test::fixture("text/english.csv"), mixed = hmr::test::fixture("text/mixed.csv");
