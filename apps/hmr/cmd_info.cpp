@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "core/backend.h"
+#include "cuda/select.h"
 
 namespace {
 

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "cuda/select.h"
 
 namespace hmr::app {
 

@@ -16,6 +16,7 @@
 #include "audio/decode.h"
 #include "audio/mfcc.h"
 #include "core/backend.h"
+#include "cuda/select.h"
 
 namespace {
 

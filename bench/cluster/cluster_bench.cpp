@@ -8,6 +8,7 @@
 
 #include "cluster/kmeans.h"
 #include "core/backend.h"
+#include "cuda/select.h"
 #include "decomp/pca.h"
 #include "eval/metrics.h"
 

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/backend.h"
+#include "cuda/select.h"
 #include "embed/affinity.h"
 #include "embed/optimize.h"
 #include "embed/tsne.h"

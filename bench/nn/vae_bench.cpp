@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/backend.h"
+#include "cuda/select.h"
 #include "nn/vae.h"
 #include "nn/vae_net.h"
 

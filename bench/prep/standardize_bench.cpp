@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/backend.h"
+#include "cuda/select.h"
 #include "prep/standardize.h"
 
 namespace {

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "core/backend.h"
+#include "cuda/select.h"
 #include "text/lyrics.h"
 #include "text/tfidf.h"
 

@@ -1,9 +1,10 @@
-// core/backend.h — the backends a stage can run on, and how one is chosen.
+// core/backend.h — the backends a stage can run on.
 //   cpu       multithreaded C++ (OpenMP, OpenBLAS, FFTW): the baseline and the no-GPU path
 //   cuda      kernels/ built by nvcc on a real device (hmr::cuda_gpu)
-//   cuda-emu  the same kernel sources executed on the CPU by the emulator (hmr::cuda_emu);
+//   cuda-emu  the same kernel sources executed on the CPU by the emulator (hmr::cuda_emu, host/emu);
 //             slow, for testing and debugging kernels without a GPU
-// `--device auto` picks cuda when a device answers, else cpu, and says why.
+// Choosing one (`--device`, make_backend, probe_backends) is cuda/select.h: it knows the cuda
+// builds, which core/ does not.
 #pragma once
 
 #include <memory>
@@ -31,14 +32,7 @@ struct BackendProbe {
   std::string detail;  // device description, or why it cannot be used
 };
 
-std::vector<BackendProbe> probe_backends();
-
-// device: "auto" | "cpu" | "cuda" | "cuda-emu". Throws Error(unavailable) when the requested
-// backend cannot run here. `why` receives a one-line account of the choice.
-std::unique_ptr<Backend> make_backend(std::string_view device, std::string* why = nullptr);
 std::unique_ptr<Backend> make_cpu_backend();
-// Names of the backends usable in this process, in the order cpu, cuda-emu, cuda (tests).
-std::vector<std::string> available_backends();
 
 int cpu_threads();
 

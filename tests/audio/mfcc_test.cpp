@@ -23,6 +23,7 @@
 #include "cuda/buffer.h"
 #include "cuda/context.h"
 #include "cuda/fft.h"
+#include "cuda/select.h"
 #include "io/npy.h"
 #include "signals.h"
 #include "support/backends.h"

@@ -13,6 +13,7 @@
 #include "cluster/kmeans_lloyd.h"
 #include "core/error.h"
 #include "cuda/buffer.h"
+#include "cuda/select.h"
 #include "support/backends.h"
 #include "support/compare.h"
 #include "support/emu.h"

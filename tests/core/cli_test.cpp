@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/backend.h"
+#include "cuda/select.h"
 #include "support/run.h"
 
 namespace {

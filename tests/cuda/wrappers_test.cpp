@@ -11,6 +11,7 @@
 #include "cuda/context.h"
 #include "cuda/fft.h"
 #include "cuda/rng.h"
+#include "cuda/select.h"
 #include "support/compare.h"
 
 namespace {

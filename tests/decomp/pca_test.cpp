@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "cuda/blas.h"
 #include "cuda/buffer.h"
+#include "cuda/select.h"
 #include "decomp/eigh_cuda.h"
 #include "decomp/pca.cuh"
 #include "decomp/pca.h"

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "cuda/buffer.h"
+#include "cuda/select.h"
 #include "embed/affinity.h"
 #include "embed/bh.cuh"
 #include "embed/bh.h"

@@ -1,6 +1,7 @@
 #include "support/backends.h"
 
 #include "core/error.h"
+#include "cuda/select.h"
 
 namespace hmr::test {
 

@@ -16,6 +16,8 @@
 //     as is shared memory before each block, so uninitialised reads show up as NaN / -1.
 //   * the runtime API is synchronous: streams and events exist but everything completes in
 //     order; error codes and launch validation follow CUDA.
+// This header is what kernel sources see (through kernels/gpu/compat.h); engine.h maps the files
+// that implement it.
 #pragma once
 
 #include <math.h>
@@ -425,24 +427,18 @@ template <class T>
 unsigned __match_any_sync(unsigned mask, T value) {
   return static_cast<unsigned>(detail::warp_collective(detail::WarpOp::match_any, mask, detail::to_bits(value), 0, 32));
 }
-inline unsigned __reduce_add_sync(unsigned mask, unsigned v) {
-  return static_cast<unsigned>(detail::warp_collective(detail::WarpOp::reduce_add, mask, v, 0, 32));
-}
-inline unsigned __reduce_min_sync(unsigned mask, unsigned v) {
-  return static_cast<unsigned>(detail::warp_collective(detail::WarpOp::reduce_min, mask, v, 0, 32));
-}
-inline unsigned __reduce_max_sync(unsigned mask, unsigned v) {
-  return static_cast<unsigned>(detail::warp_collective(detail::WarpOp::reduce_max, mask, v, 0, 32));
-}
-inline unsigned __reduce_and_sync(unsigned mask, unsigned v) {
-  return static_cast<unsigned>(detail::warp_collective(detail::WarpOp::reduce_and, mask, v, 0, 32));
-}
-inline unsigned __reduce_or_sync(unsigned mask, unsigned v) {
-  return static_cast<unsigned>(detail::warp_collective(detail::WarpOp::reduce_or, mask, v, 0, 32));
-}
-inline unsigned __reduce_xor_sync(unsigned mask, unsigned v) {
-  return static_cast<unsigned>(detail::warp_collective(detail::WarpOp::reduce_xor, mask, v, 0, 32));
-}
+// __reduce_<op>_sync: every lane of the mask gets the op over the mask's 32-bit values.
+#define CUEMU_WARP_REDUCE(op)                                                                           \
+  inline unsigned __reduce_##op##_sync(unsigned mask, unsigned v) {                                     \
+    return static_cast<unsigned>(detail::warp_collective(detail::WarpOp::reduce_##op, mask, v, 0, 32)); \
+  }
+CUEMU_WARP_REDUCE(add)
+CUEMU_WARP_REDUCE(min)
+CUEMU_WARP_REDUCE(max)
+CUEMU_WARP_REDUCE(and)
+CUEMU_WARP_REDUCE(or)
+CUEMU_WARP_REDUCE(xor)
+#undef CUEMU_WARP_REDUCE
 
 // ---- atomics: real atomics (blocks run on several OS threads) and spin hints --------------------
 template <class T>
