@@ -107,7 +107,7 @@ hmr::BackendProbe probe_cuda() {
   p.name = "cuda-emu";
   p.compiled = true;
   p.usable = true;
-  p.detail = fmt::format("kernels executed on {} CPU threads by the emulator (tests/emu); for testing, not speed",
+  p.detail = fmt::format("kernels executed on {} CPU threads by the emulator (host/emu); for testing, not speed",
                          cuemu::workers());
 #else
   p.name = "cuda";

@@ -441,24 +441,18 @@ CUEMU_WARP_REDUCE(xor)
 #undef CUEMU_WARP_REDUCE
 
 // ---- atomics: real atomics (blocks run on several OS threads) and spin hints --------------------
-template <class T>
-T atomicAdd(T* p, T v) {
-  T old = std::atomic_ref<T>(*p).fetch_add(v);
-  detail::spin_hint();
-  return old;
-}
-template <class T>
-T atomicSub(T* p, T v) {
-  T old = std::atomic_ref<T>(*p).fetch_sub(v);
-  detail::spin_hint();
-  return old;
-}
-template <class T>
-T atomicExch(T* p, T v) {
-  T old = std::atomic_ref<T>(*p).exchange(v);
-  detail::spin_hint();
-  return old;
-}
+// atomicAdd/Sub/Exch: one std::atomic_ref read-modify-write, then the spin hint.
+#define CUEMU_ATOMIC_RMW(name, member)        \
+  template <class T>                          \
+  T name(T* p, T v) {                         \
+    T old = std::atomic_ref<T>(*p).member(v); \
+    detail::spin_hint();                      \
+    return old;                               \
+  }
+CUEMU_ATOMIC_RMW(atomicAdd, fetch_add)
+CUEMU_ATOMIC_RMW(atomicSub, fetch_sub)
+CUEMU_ATOMIC_RMW(atomicExch, exchange)
+#undef CUEMU_ATOMIC_RMW
 template <class T>
 T atomicCAS(T* p, T expected, T desired) {
   std::atomic_ref<T>(*p).compare_exchange_strong(expected, desired);

@@ -1,7 +1,7 @@
 // gpu/compat.h — the one header every kernels/*.cu and host/*_cuda.cpp includes for CUDA.
 //
 // The same kernel text is compiled two ways:
-//   * HMR_EMU defined (g++ -x c++): the CUDA-on-CPU emulator tests/emu/cuemu.h provides
+//   * HMR_EMU defined (g++ -x c++): the CUDA-on-CPU emulator host/emu/cuemu.h provides
 //     threadIdx, __syncthreads, warp collectives, atomics and the runtime API;
 //   * otherwise: the real CUDA runtime (<cuda_runtime.h>); under nvcc, launches use <<<>>>.
 // Kernels launch ONLY through GPU_LAUNCH (or HMR_LAUNCH in kernels/gpu/check.h, which also checks

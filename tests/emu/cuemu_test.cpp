@@ -1,5 +1,6 @@
-// Emulator self-tests: small kernels with known answers exercise every feature of tests/emu/cuemu
-// that hmr's kernels rely on, in several thread orders; planted bugs must be caught.
+// Emulator self-tests: small kernels with known answers exercise every feature of the emulator
+// (host/emu) that hmr's kernels rely on, in several thread orders; and for every check the
+// emulator claims, a planted bug that the check must catch (EmuPlanted*, EmuMisuse*).
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
@@ -8,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "emu/sample_kernels.h"
 #include "gpu/compat.h"
 #include "support/compare.h"
 #include "support/emu.h"
@@ -31,40 +33,7 @@ struct Dev {
   }
 };
 
-// ---- kernels ---------------------------------------------------------------------------------------
-__global__ void block_sum_kernel(const float* in, float* out, int n) {
-  GPU_SHARED(s, float[256]);
-  const int t = threadIdx.x;
-  const int i = blockIdx.x * blockDim.x + t;
-  s[t] = i < n ? in[i] : 0.0f;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (t < stride) s[t] += s[t + stride];
-    __syncthreads();
-  }
-  if (t == 0) out[blockIdx.x] = s[0];
-}
-
-// The same reduction with the first barrier missing: a planted race.
-__global__ void racy_block_sum_kernel(const float* in, float* out, int n) {
-  GPU_SHARED(s, float[256]);
-  const int t = threadIdx.x;
-  const int i = blockIdx.x * blockDim.x + t;
-  s[t] = i < n ? in[i] : 0.0f;
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (t < stride) s[t] += s[t + stride];
-    __syncthreads();
-  }
-  if (t == 0) out[blockIdx.x] = s[0];
-}
-
-__global__ void warp_sum_kernel(const float* in, float* out, int n) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  float v = i < n ? in[i] : 0.0f;
-  for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
-  if ((threadIdx.x & 31) == 0) out[i / 32] = v;
-}
-
+// ---- kernels (and block_sum_kernel, warp_sum_kernel from emu/sample_kernels.h) ---------------------
 // Inclusive Hillis-Steele scan of one block through dynamic shared memory (double buffer).
 __global__ void block_scan_kernel(const int* in, int* out, int n) {
   GPU_DYNAMIC_SHARED(int, buf);
@@ -202,6 +171,39 @@ __global__ void forever_spin_kernel(int* flag) {
   }
 }
 
+// Lanes 16..31 leave before the others shuffle with a full mask.
+__global__ void shuffle_after_exit_kernel(int* out) {
+  if (threadIdx.x >= 16) return;
+  out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, static_cast<int>(threadIdx.x), 1);
+}
+
+// Lane 0 calls a collective whose mask leaves lane 0 out.
+__global__ void shuffle_outside_own_mask_kernel(int* out) {
+  out[threadIdx.x] = __shfl_xor_sync(0xfffffffeu, static_cast<int>(threadIdx.x), 1);
+}
+
+// Lane 0 waits for lane 1 at __syncwarp, lane 1 (with the rest) for lane 0 at __syncthreads.
+__global__ void deadlock_kernel(int* out) {
+  if (threadIdx.x == 0) {
+    __syncwarp(0x3u);
+  } else {
+    __syncthreads();
+  }
+  out[threadIdx.x] = 1;
+}
+
+__global__ void write_one_kernel(int* p) { *p = 1; }
+
+// Reads memory nobody wrote: a cudaMalloc'd buffer, a GPU_SHARED array, dynamic shared memory.
+__global__ void read_uninitialised_kernel(const float* never_written, float* out) {
+  GPU_SHARED(s, float[64]);
+  GPU_DYNAMIC_SHARED(float, dyn);
+  const int t = threadIdx.x;
+  out[t] = never_written[t];
+  out[64 + t] = s[t];
+  out[128 + t] = dyn[t];
+}
+
 __global__ void index_kernel(int* out) {
   const int bx = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
   const int tx = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
@@ -243,7 +245,7 @@ TEST(EmuReduce, BlockReductionMatchesHostInEveryOrder) {
   const int blocks = (n + 255) / 256;
   const auto got = hmr::test::in_all_orders([&] {
     Dev<float> out(blocks);
-    EXPECT_EQ(GPU_LAUNCH(block_sum_kernel, blocks, 256, 0, nullptr, in.p, out.p, n), cudaSuccess);
+    EXPECT_EQ(GPU_LAUNCH(block_sum_kernel<>, blocks, 256, 0, nullptr, in.p, out.p, n), cudaSuccess);
     return out.get();
   });
   std::vector<double> want(blocks, 0.0);
@@ -258,7 +260,7 @@ TEST(EmuLaunchCount, CountsEveryLaunchByKernelIdentifier) {
   {
     hmr::test::ExpectLaunches launched{"block_sum_kernel"};
     for (int i = 0; i < 3; ++i)
-      EXPECT_EQ(GPU_LAUNCH(block_sum_kernel, blocks, 256, 0, nullptr, in.p, out.p, n), cudaSuccess);
+      EXPECT_EQ(GPU_LAUNCH(block_sum_kernel<>, blocks, 256, 0, nullptr, in.p, out.p, n), cudaSuccess);
     EXPECT_EQ(launched.launched("block_sum_kernel"), 3u);
   }
   EXPECT_EQ(cuemu::launch_count("block_sum_kernel"), before + 3);
@@ -387,26 +389,107 @@ TEST(EmuSpin, IntraBlockSpinWithoutBarrierTerminates) {
   }
 }
 
-TEST(EmuPlanted, MissingSyncthreadsIsExposedByTheScheduleModes) {
+// ---- planted bugs: every check the emulator claims must catch its bug ------------------------------
+// (each fails when its check is taken out of host/emu)
+
+TEST(EmuPlanted, MissingSyncthreadsIsCaughtByTheThreadOrderComparison) {
   const int n = 256 * 8;
   const auto x = random_floats(n, 7);
   Dev<float> in(x);
-  std::vector<std::vector<float>> results;
-  for (auto [ord, seed] : {std::pair{cuemu::Order::forward, 0ull},
-                           {cuemu::Order::reverse, 0ull},
-                           {cuemu::Order::random, 1ull},
-                           {cuemu::Order::random, 2ull}}) {
-    hmr::test::ScopedOrder o(ord, seed);
+  auto racy = [&] {
     Dev<float> out(8);
-    ASSERT_EQ(GPU_LAUNCH(racy_block_sum_kernel, 8, 256, 0, nullptr, in.p, out.p, n), cudaSuccess);
-    results.push_back(out.get());
+    EXPECT_EQ(GPU_LAUNCH(block_sum_kernel<false>, 8, 256, 0, nullptr, in.p, out.p, n), cudaSuccess);
+    return out.get();
+  };
+  // in_all_orders is what every kernel test uses: it must report the race (the same kernel with
+  // its barrier passes it in EmuReduce.BlockReductionMatchesHostInEveryOrder).
+  ::testing::TestPartResultArray failures;
+  {
+    ::testing::ScopedFakeTestPartResultReporter intercept(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    (void)hmr::test::in_all_orders(racy);
   }
-  bool differs = false;
-  for (std::size_t i = 1; i < results.size(); ++i) differs |= !hmr::test::bitwise_equal(results[0], results[i]);
-  bool poisoned = false;
-  for (const auto& r : results)
-    for (float v : r) poisoned |= std::isnan(v);
-  EXPECT_TRUE(differs || poisoned) << "the planted race went unnoticed: all orders agreed bit for bit";
+  ASSERT_GE(failures.size(), 1) << "the planted race went unnoticed: every thread order agreed bit for bit";
+  for (int i = 0; i < failures.size(); ++i)
+    EXPECT_NE(std::string(failures.GetTestPartResult(i).message()).find("changed the result"), std::string::npos)
+        << failures.GetTestPartResult(i).message();
+}
+
+TEST(EmuPlanted, UninitialisedReadsSeeThePoison) {
+  Dev<float> never_written(64), out(3 * 64);
+  ASSERT_EQ(GPU_LAUNCH(read_uninitialised_kernel, 1, 64, 64 * sizeof(float), nullptr, never_written.p, out.p),
+            cudaSuccess);
+  const auto h = out.get();
+  const char* what[] = {"cudaMalloc'd memory", "a GPU_SHARED array", "dynamic shared memory"};
+  for (int i = 0; i < 3 * 64; ++i) {
+    ASSERT_TRUE(std::isnan(h[i])) << what[i / 64] << " element " << i % 64 << " read as " << h[i];
+    ASSERT_EQ(__float_as_uint(h[i]), 0xFFFFFFFFu) << what[i / 64] << " element " << i % 64;  // 0xFF bytes
+  }
+}
+
+TEST(EmuPlanted, OutOfBoundsSharedArrayWriteIsReportedByAddressSanitizer) {
+  const auto [status, output] = hmr::test::run_command(std::string(CUEMU_PLANTED_OOB) + " shared");
+  EXPECT_NE(status, 0) << output;
+  EXPECT_NE(output.find("heap-buffer-overflow"), std::string::npos) << output;
+  EXPECT_NE(output.find("oob_shared_kernel"), std::string::npos) << output;
+}
+
+TEST(EmuMisuse, WarpMaskNamingExitedLanesIsALaunchFailure) {
+  Dev<int> out(32);
+  EXPECT_EQ(GPU_LAUNCH(shuffle_after_exit_kernel, 1, 32, 0, nullptr, out.p), cudaErrorLaunchFailure);
+  EXPECT_NE(std::string(cuemu::last_failure()).find("mask names lane(s) that have exited"), std::string::npos)
+      << cuemu::last_failure();
+  EXPECT_NE(std::string(cuemu::last_failure()).find("shuffle_after_exit_kernel"), std::string::npos);
+  EXPECT_EQ(GPU_LAUNCH(shuffle_outside_own_mask_kernel, 1, 32, 0, nullptr, out.p), cudaErrorLaunchFailure);
+  EXPECT_NE(std::string(cuemu::last_failure()).find("is not in its mask"), std::string::npos) << cuemu::last_failure();
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+}
+
+TEST(EmuMisuse, DeadlockIsALaunchFailureSayingWhoWaitsWhere) {
+  Dev<int> out(32);
+  cuemu::set_timeout(5.0);  // without the deadlock check, the watchdog would end it, as a timeout
+  EXPECT_EQ(GPU_LAUNCH(deadlock_kernel, 1, 32, 0, nullptr, out.p), cudaErrorLaunchFailure);
+  cuemu::set_timeout(60.0);
+  const std::string failure = cuemu::last_failure();
+  EXPECT_NE(failure.find("deadlock: no thread can proceed"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("thread 0 at a warp collective (mask 0x00000003)"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("thread 1 at __syncthreads"), std::string::npos) << failure;
+  (void)cudaGetLastError();
+}
+
+TEST(EmuMisuse, HostPointerArgumentIsRejectedBeforeTheKernelRuns) {
+  int host_int = 0;
+  const auto before = cuemu::launch_count("write_one_kernel");
+  EXPECT_EQ(GPU_LAUNCH(write_one_kernel, 1, 1, 0, nullptr, &host_int), cudaErrorInvalidValue);
+  EXPECT_EQ(host_int, 0);
+  EXPECT_EQ(cuemu::launch_count("write_one_kernel"), before);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  // Pinned host memory is reachable from kernels (unified addressing), as on a GPU.
+  int* pinned = nullptr;
+  ASSERT_EQ(cudaMallocHost(&pinned, sizeof(int)), cudaSuccess);
+  *pinned = 0;
+  EXPECT_EQ(GPU_LAUNCH(write_one_kernel, 1, 1, 0, nullptr, pinned), cudaSuccess);
+  EXPECT_EQ(*pinned, 1);
+  EXPECT_EQ(cudaFreeHost(pinned), cudaSuccess);
+}
+
+TEST(EmuMisuse, CopyDirectionThatContradictsThePointersIsRejected) {
+  const std::size_t bytes = 4 * sizeof(float);
+  Dev<float> d(4), d2(std::vector<float>(4, 2.0f));
+  std::vector<float> h(4, 1.0f), h2(4, 3.0f);
+  EXPECT_EQ(cudaMemcpy(d.p, h.data(), bytes, cudaMemcpyDeviceToHost), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaMemcpy(h.data(), d2.p, bytes, cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaMemcpy(d.p, d2.p, bytes, cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaMemcpy(h.data(), h2.data(), bytes, cudaMemcpyDeviceToDevice), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaMemcpy2D(d.p, bytes, h.data(), bytes, bytes, 1, cudaMemcpyDeviceToHost), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  // Nothing was copied.
+  EXPECT_EQ(h, std::vector<float>(4, 1.0f));
+  for (float v : d.get()) EXPECT_TRUE(std::isnan(v));
+  // The right directions, and cudaMemcpyDefault, are accepted.
+  EXPECT_EQ(cudaMemcpy(d.p, h.data(), bytes, cudaMemcpyHostToDevice), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(h2.data(), d2.p, bytes, cudaMemcpyDefault), cudaSuccess);
+  EXPECT_EQ(h2, std::vector<float>(4, 2.0f));
 }
 
 TEST(EmuMisuse, DivergentBarrierIsALaunchFailureNamingTheKernel) {
@@ -442,8 +525,6 @@ TEST(EmuLaunch, ValidationReturnsCudaErrorCodes) {
   EXPECT_EQ(GPU_LAUNCH(noop_kernel, 1, 32, 64 * 1024, nullptr, p.p), cudaErrorInvalidValue);
   EXPECT_EQ(cudaFuncSetAttribute(noop_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024), cudaSuccess);
   EXPECT_EQ(GPU_LAUNCH(noop_kernel, 1, 32, 64 * 1024, nullptr, p.p), cudaSuccess);
-  int host_int = 0;
-  EXPECT_EQ(GPU_LAUNCH(noop_kernel, 1, 32, 0, nullptr, &host_int), cudaErrorInvalidValue);  // host pointer
   EXPECT_EQ(cudaPeekAtLastError(), cudaErrorInvalidValue);
   (void)cudaGetLastError();
 }
@@ -454,14 +535,12 @@ TEST(EmuLaunch, ArgumentsConvertAsTripleChevronDoes) {
   EXPECT_EQ(out.get(), (std::vector<float>{2.5f, 7.0f}));
 }
 
-TEST(EmuRuntime, AllocationsArePoisonedAndCopiesChecked) {
+TEST(EmuRuntime, AllocationsEventsAndDeviceProperties) {
   float* d = nullptr;
   ASSERT_EQ(cudaMalloc(&d, 4 * sizeof(float)), cudaSuccess);
   std::vector<float> h(4);
   ASSERT_EQ(cudaMemcpy(h.data(), d, 4 * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
   for (float v : h) EXPECT_TRUE(std::isnan(v));
-  EXPECT_EQ(cudaMemcpy(d, h.data(), 4 * sizeof(float), cudaMemcpyDeviceToHost), cudaErrorInvalidValue);
-  EXPECT_EQ(cudaMemcpy(h.data(), d, 4 * sizeof(float), cudaMemcpyHostToDevice), cudaErrorInvalidValue);
   EXPECT_EQ(cudaFree(h.data()), cudaErrorInvalidDevicePointer);
   EXPECT_EQ(cudaFree(d), cudaSuccess);
   (void)cudaGetLastError();
