@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -94,13 +95,8 @@ __global__ void __launch_bounds__(kMelThreads)
     logmel[row * n_mels + m] = db;
     mx = fmaxf(mx, db);
   }
-  red[t] = mx;
-  __syncthreads();
-  for (int s = kMelThreads / 2; s > 0; s >>= 1) {
-    if (t < s) red[t] = fmaxf(red[t], red[t + s]);
-    __syncthreads();
-  }
-  if (t == 0) row_max[row] = red[0];
+  const float row_peak = gpu::block_reduce<kMelThreads>(red, mx, gpu::Max{});
+  if (t == 0) row_max[row] = row_peak;
 }
 
 __global__ void __launch_bounds__(kPeakThreads)
@@ -110,13 +106,8 @@ __global__ void __launch_bounds__(kPeakThreads)
   const int c = static_cast<int>(blockIdx.x), t = static_cast<int>(threadIdx.x);
   float mx = -INFINITY;
   for (std::int64_t f = frame_start[c] + t; f < frame_start[c + 1]; f += kPeakThreads) mx = fmaxf(mx, row_max[f]);
-  red[t] = mx;
-  __syncthreads();
-  for (int s = kPeakThreads / 2; s > 0; s >>= 1) {
-    if (t < s) red[t] = fmaxf(red[t], red[t + s]);
-    __syncthreads();
-  }
-  if (t == 0) clip_peak[c] = red[0];
+  const float peak = gpu::block_reduce<kPeakThreads>(red, mx, gpu::Max{});
+  if (t == 0) clip_peak[c] = peak;
 }
 
 __global__ void __launch_bounds__(kDctThreads)
@@ -159,28 +150,16 @@ __global__ void __launch_bounds__(kSumThreads)
   const double n = static_cast<double>(f1 - f0);
   double s = 0.0;
   for (std::int64_t f = f0 + t; f < f1; f += kSumThreads) s += mfcc[f * n_mfcc + k];
-  red[t] = s;
-  __syncthreads();
-  for (int h = kSumThreads / 2; h > 0; h >>= 1) {
-    if (t < h) red[t] += red[t + h];
-    __syncthreads();
-  }
-  const double mean = red[0] / n;
-  __syncthreads();  // everyone has read red[0] before it is reused
+  const double mean = gpu::block_sum<kSumThreads>(red, s) / n;
   double q = 0.0;
   for (std::int64_t f = f0 + t; f < f1; f += kSumThreads) {
     const double d = mfcc[f * n_mfcc + k] - mean;
     q += d * d;
   }
-  red[t] = q;
-  __syncthreads();
-  for (int h = kSumThreads / 2; h > 0; h >>= 1) {
-    if (t < h) red[t] += red[t + h];
-    __syncthreads();
-  }
+  const double var = gpu::block_sum<kSumThreads>(red, q) / n;
   if (t == 0) {
     out[static_cast<std::int64_t>(c) * 2 * n_mfcc + 2 * k] = static_cast<float>(mean);
-    out[static_cast<std::int64_t>(c) * 2 * n_mfcc + 2 * k + 1] = static_cast<float>(red[0] / n);
+    out[static_cast<std::int64_t>(c) * 2 * n_mfcc + 2 * k + 1] = static_cast<float>(var);
   }
 }
 

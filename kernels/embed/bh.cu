@@ -19,6 +19,7 @@
 
 #include "embed/bh_common.cuh"
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -50,23 +51,12 @@ __global__ void __launch_bounds__(kBoxThreads)
       l[d] = fminf(l[d], v);
       h[d] = fmaxf(h[d], v);
     }
-  for (int d = 0; d < D; ++d) {
-    lo[d][threadIdx.x] = l[d];
-    hi[d][threadIdx.x] = h[d];
-  }
-  __syncthreads();
-  for (int s = kBoxThreads / 2; s > 0; s /= 2) {
-    if (static_cast<int>(threadIdx.x) < s)
-      for (int d = 0; d < D; ++d) {
-        lo[d][threadIdx.x] = fminf(lo[d][threadIdx.x], lo[d][threadIdx.x + s]);
-        hi[d][threadIdx.x] = fmaxf(hi[d][threadIdx.x], hi[d][threadIdx.x + s]);
-      }
-    __syncthreads();
-  }
+  gpu::block_reduce_n<kBoxThreads>(lo, l, gpu::Min{});
+  gpu::block_reduce_n<kBoxThreads>(hi, h, gpu::Max{});
   if (threadIdx.x == 0)
     for (int d = 0; d < D; ++d) {
-      partial[blockIdx.x * D + d] = lo[d][0];
-      partial[(gridDim.x + blockIdx.x) * D + d] = hi[d][0];
+      partial[blockIdx.x * D + d] = l[d];
+      partial[(gridDim.x + blockIdx.x) * D + d] = h[d];
     }
 }
 
@@ -85,24 +75,13 @@ __global__ void __launch_bounds__(kBoxThreads)
       l[d] = fminf(l[d], partial[b * D + d]);
       h[d] = fmaxf(h[d], partial[(blocks + b) * D + d]);
     }
-  for (int d = 0; d < D; ++d) {
-    lo[d][threadIdx.x] = l[d];
-    hi[d][threadIdx.x] = h[d];
-  }
-  __syncthreads();
-  for (int s = kBoxThreads / 2; s > 0; s /= 2) {
-    if (static_cast<int>(threadIdx.x) < s)
-      for (int d = 0; d < D; ++d) {
-        lo[d][threadIdx.x] = fminf(lo[d][threadIdx.x], lo[d][threadIdx.x + s]);
-        hi[d][threadIdx.x] = fmaxf(hi[d][threadIdx.x], hi[d][threadIdx.x + s]);
-      }
-    __syncthreads();
-  }
+  gpu::block_reduce_n<kBoxThreads>(lo, l, gpu::Min{});
+  gpu::block_reduce_n<kBoxThreads>(hi, h, gpu::Max{});
   if (threadIdx.x == 0) {
     float side = 0.0f;
     for (int d = 0; d < D; ++d) {
-      box[d] = lo[d][0];
-      side = fmaxf(side, hi[d][0] - lo[d][0]);
+      box[d] = l[d];
+      side = fmaxf(side, h[d] - l[d]);
     }
     if (!(side > 0.0f)) side = 1.0f;  // all points identical
     const int bits = D == 2 ? 16 : 10;
@@ -269,13 +248,8 @@ __global__ void __launch_bounds__(kSumThreads)
   const std::int64_t b1 = b0 + kSumChunk < n ? b0 + kSumChunk : n;
   double s = 0.0;
   for (std::int64_t i = b0 + threadIdx.x; i < b1; i += kSumThreads) s += static_cast<double>(v[i]);
-  acc[threadIdx.x] = s;
-  __syncthreads();
-  for (int h = kSumThreads / 2; h > 0; h /= 2) {
-    if (static_cast<int>(threadIdx.x) < h) acc[threadIdx.x] += acc[threadIdx.x + h];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) partial[blockIdx.x] = acc[0];
+  const double total = gpu::block_sum<kSumThreads>(acc, s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
 __global__ void sum_final_kernel(const double* __restrict__ partial, int blocks, double* __restrict__ out) {
@@ -310,10 +284,8 @@ __global__ void __launch_bounds__(kThreads)
     for (int d = 0; d < D; ++d) f[d] += pw * diff[d];
     if (rowlog) lg += pval[e] * log1pf(d2);
   }
-  for (int off = 16; off > 0; off /= 2) {  // butterfly: every lane ends with the same sums
-    for (int d = 0; d < D; ++d) f[d] += __shfl_xor_sync(kFull, f[d], off);
-    lg += __shfl_xor_sync(kFull, lg, off);
-  }
+  for (int d = 0; d < D; ++d) f[d] = gpu::warp_sum(f[d]);  // every lane ends with the same sums
+  lg = gpu::warp_sum(lg);
   if (lane == 0) {
     for (int d = 0; d < D; ++d) attr[i * D + d] = f[d];
     if (rowlog) rowlog[i] = lg;
