@@ -231,7 +231,8 @@ void launch_knn_tiled(const float* x, std::int64_t n, std::int64_t d, int k, std
                       cudaStream_t stream) {
   if (n <= 0) return;
   if (k < 1 || k > kKnnMaxK || k >= n || d < 1) {  // shape check: reported as a launch error
-    check_launch(cudaErrorInvalidValue, "knn_tiled_kernel (k outside [1, min(n - 1, 512)])", __FILE__, __LINE__);
+    check_launch(cudaErrorInvalidValue, "knn_tiled_kernel (k outside [1, min(n - 1, 512)])", __func__, __FILE__,
+                 __LINE__);
     return;
   }
   const std::size_t smem = static_cast<std::size_t>(kKnnWarps) * k * (sizeof(float) + sizeof(int));
