@@ -14,6 +14,10 @@ void throw_cuda_error(const char* api, int code, const char* name, const char* t
                                               *text ? ": " : "", text, expr, func, file, line));
 }
 
+void throw_launcher_error(const char* cond, const char* message, const char* func, const char* file, int line) {
+  throw Error(ErrorKind::runtime, fmt::format("{} (`{}` failed) in {} at {}:{}", message, cond, func, file, line));
+}
+
 void check_launch(cudaError_t status, const char* kernel, const char* func, const char* file, int line) {
   if (status != cudaSuccess) {
     (void)cudaGetLastError();  // clear, so later calls do not report this launch again

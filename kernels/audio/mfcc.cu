@@ -7,7 +7,6 @@
 
 #include <cmath>
 
-#include "core/error.h"
 #include "gpu/check.h"
 #include "gpu/reduce.cuh"
 
@@ -169,7 +168,7 @@ void launch_frame_window(const float* audio, const std::int64_t* clip_start, con
                          int n_clips, std::int64_t frame_begin, std::int64_t frame_end, int rows, const float* window,
                          int n_fft, int hop, int pad, float* frames, cudaStream_t stream) {
   if (rows <= 0 || n_fft <= 0) return;
-  HMR_ASSERT(n_clips > 0 && rows <= 65535 && frame_begin <= frame_end && hop > 0, "frame_window: bad shape");
+  HMR_LAUNCHER_ASSERT(n_clips > 0 && rows <= 65535 && frame_begin <= frame_end && hop > 0, "frame_window: bad shape");
   const dim3 grid(gpu::div_up(static_cast<std::size_t>(n_fft), kFrameThreads), static_cast<unsigned>(rows));
   HMR_LAUNCH(frame_window_kernel, grid, kFrameThreads, 0, stream, audio, clip_start, frame_start, n_clips, frame_begin,
              frame_end, window, n_fft, hop, pad, frames);
@@ -179,7 +178,7 @@ void launch_power_mel_log(const float2* spec, int odist, int rows, int n_bins, f
                           const int* mel_count, const int* mel_offset, const float* mel_w, int n_mels, float amin,
                           float log_ref, float* logmel, float* row_max, float* mel_power, cudaStream_t stream) {
   if (rows <= 0 || n_mels <= 0) return;
-  HMR_ASSERT(odist >= n_bins && n_bins > 0, "power_mel_log: odist {} < n_bins {}", odist, n_bins);
+  HMR_LAUNCHER_ASSERT(odist >= n_bins && n_bins > 0, "power_mel_log: the spectrum rows are shorter than n_bins");
   const int use_shared = n_bins <= kMaxSharedBins ? 1 : 0;
   const std::size_t smem = use_shared ? static_cast<std::size_t>(n_bins) * sizeof(float) : 0;
   HMR_LAUNCH(power_mel_log_kernel, static_cast<unsigned>(rows), kMelThreads, smem, stream, spec, odist, n_bins, power,
@@ -197,7 +196,7 @@ void launch_dct(const float* logmel, const std::int64_t* frame_start, int n_clip
                 const float* clip_peak, float top_db, const float* dct, int n_mfcc, int n_mels, float* out,
                 cudaStream_t stream) {
   if (n_frames <= 0 || n_clips <= 0) return;
-  HMR_ASSERT(n_mfcc > 0 && n_mels > 0 && n_mfcc <= n_mels, "dct: bad shape {} x {}", n_mfcc, n_mels);
+  HMR_LAUNCHER_ASSERT(n_mfcc > 0 && n_mels > 0 && n_mfcc <= n_mels, "dct: bad shape");
   const int tile = n_mels >= kDctSharedFloats ? 1 : kDctSharedFloats / n_mels < 16 ? kDctSharedFloats / n_mels : 16;
   const std::size_t smem = (static_cast<std::size_t>(tile) * n_mels + tile) * sizeof(float);
   const unsigned blocks = static_cast<unsigned>((n_frames + tile - 1) / tile);

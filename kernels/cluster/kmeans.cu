@@ -8,7 +8,6 @@
 
 #include <cfloat>
 
-#include "core/error.h"
 #include "gpu/check.h"
 #include "gpu/reduce.cuh"
 
@@ -226,8 +225,7 @@ int kmeans_chunks(std::int64_t n) { return static_cast<int>((n + kChunkRows - 1)
 void launch_kmeans_assign(const float* x, std::int64_t n, int d, const float* centers, int k, std::int32_t* labels,
                           float* dist, int* status, cudaStream_t stream) {
   if (n <= 0 || k <= 0 || d <= 0) return;
-  HMR_ASSERT(d <= kCenterTileFloats, "kmeans (cuda): {} features exceed the {} a centre tile holds", d,
-             kCenterTileFloats);
+  HMR_LAUNCHER_ASSERT(d <= kCenterTileFloats, "kmeans (cuda): more features than a centre tile of 8192 floats holds");
   const int tile_k = kCenterTileFloats / d < k ? kCenterTileFloats / d : k;
   const std::size_t smem = static_cast<std::size_t>(tile_k) * static_cast<std::size_t>(d) * sizeof(float);
   HMR_LAUNCH(kmeans_assign_kernel, gpu::div_up(static_cast<std::size_t>(n), kThreads), kThreads, smem, stream, x, n, d,

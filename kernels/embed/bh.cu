@@ -10,16 +10,12 @@
 #include <algorithm>
 #include <cfloat>
 
-#if defined(HMR_EMU)
-#include <thrust/execution_policy.h>
-#else
-#include <thrust/system/cuda/execution_policy.h>
-#endif
 #include <thrust/sort.h>
 
 #include "embed/bh_common.cuh"
 #include "gpu/check.h"
 #include "gpu/reduce.cuh"
+#include "gpu/thrust_policy.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -327,12 +323,6 @@ __global__ void exact_z_rows_kernel(const float* __restrict__ y, std::int64_t n,
   zrow[i] = z;
 }
 
-#if defined(HMR_EMU)
-inline auto policy(cudaStream_t) { return thrust::device; }
-#else
-inline auto policy(cudaStream_t s) { return thrust::cuda::par.on(s); }
-#endif
-
 unsigned grid_for(std::int64_t n, int threads) { return gpu::div_up(static_cast<std::size_t>(n), threads); }
 
 }  // namespace
@@ -363,9 +353,10 @@ void launch_morton(const float* y, std::int64_t n, int dims, const float* box, s
     HMR_LAUNCH(morton_kernel<3>, grid_for(n, kThreads), kThreads, 0, stream, y, n, box, code, pos);
 }
 
-void sort_codes(std::uint32_t* code, std::int32_t* pos, std::int64_t n, cudaStream_t stream) {
+void sort_codes(std::uint32_t* code, std::int32_t* pos, std::int64_t n, DevicePool& pool, cudaStream_t stream) {
   if (n <= 1) return;
-  thrust::stable_sort_by_key(policy(stream), code, code + n, pos);
+  ThrustPoolAllocator alloc(pool);
+  thrust::stable_sort_by_key(thrust_policy(alloc, stream), code, code + n, pos);
 }
 
 void launch_gather(const float* y, const std::int32_t* order, std::int64_t n, int dims, float* ys,
