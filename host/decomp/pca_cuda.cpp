@@ -44,16 +44,21 @@ void orthonormalize(Context& ctx, PooledBuffer<float>& y, std::int64_t rows, int
   }
 }
 
+// A contiguous host matrix in a pooled temporary (row-major, rows x cols floats).
+PooledBuffer<float> upload_matrix(Context& ctx, hmr::ConstMatrixView m, const char* what) {
+  HMR_ASSERT(m.ld == m.cols, "{} (cuda) expects a contiguous matrix", what);
+  return ctx.to_scratch(m.data, static_cast<std::size_t>(m.rows * m.cols));
+}
+
 }  // namespace
 
 decomp::detail::PcaCore pca_core(hmr::Backend& b, hmr::ConstMatrixView x, int k, decomp::PcaSolver solver,
                                  int power_iters, const hmr::Matrix& omega) {
   Context& ctx = context(b);
   cudaStream_t s = ctx.stream();
-  HMR_ASSERT(x.ld == x.cols, "pca (cuda) expects a contiguous matrix");
   const std::int64_t n = x.rows, d = x.cols;
   const int ni = static_cast<int>(n), di = static_cast<int>(d);
-  auto dx = ctx.to_scratch(x.data, static_cast<std::size_t>(n * d));
+  auto dx = upload_matrix(ctx, x, "pca");
   const int chunks = kern::standardize_chunks(n);
   auto partial = ctx.scratch<double>(static_cast<std::size_t>(chunks) * static_cast<std::size_t>(d));
   auto mean = ctx.scratch<double>(static_cast<std::size_t>(d)), var = ctx.scratch<double>(static_cast<std::size_t>(d));
@@ -128,9 +133,8 @@ decomp::detail::PcaCore pca_core(hmr::Backend& b, hmr::ConstMatrixView x, int k,
 hmr::Matrix pca_transform(hmr::Backend& b, const decomp::Pca& p, hmr::ConstMatrixView x) {
   Context& ctx = context(b);
   cudaStream_t s = ctx.stream();
-  HMR_ASSERT(x.ld == x.cols, "pca transform (cuda) expects a contiguous matrix");
   const std::int64_t n = x.rows, d = x.cols, k = p.components.rows();
-  auto dx = ctx.to_scratch(x.data, static_cast<std::size_t>(n * d));
+  auto dx = upload_matrix(ctx, x, "pca transform");
   std::vector<double> mean(p.mean.begin(), p.mean.end());
   auto dm = ctx.to_scratch(mean);
   kern::launch_center_columns(dx.data(), n, d, dm.data(), dx.data(), s);
@@ -144,9 +148,8 @@ hmr::Matrix pca_transform(hmr::Backend& b, const decomp::Pca& p, hmr::ConstMatri
 hmr::Matrix pca_inverse_transform(hmr::Backend& b, const decomp::Pca& p, hmr::ConstMatrixView z) {
   Context& ctx = context(b);
   cudaStream_t s = ctx.stream();
-  HMR_ASSERT(z.ld == z.cols, "pca inverse_transform (cuda) expects a contiguous matrix");
   const std::int64_t n = z.rows, k = z.cols, d = p.components.cols();
-  auto dz = ctx.to_scratch(z.data, static_cast<std::size_t>(n * k));
+  auto dz = upload_matrix(ctx, z, "pca inverse_transform");
   auto dc = ctx.to_scratch(p.components.vec()), dm = ctx.to_scratch(p.mean);
   auto x = ctx.scratch<float>(static_cast<std::size_t>(n * d));
   kern::launch_fill_rows(dm.data(), n, d, x.data(), s);

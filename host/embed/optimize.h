@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/matrix.h"
 #include "embed/affinity.h"
+#include "embed/bh.h"
 #include "embed/tsne.h"
 
 namespace hmr::embed {

@@ -196,16 +196,7 @@ __global__ void __launch_bounds__(kRepThreads)
     __syncwarp();  // all lanes have read the slot before lane 0 reuses it
     if (c < 0) {
       const std::int64_t q = ~c;
-      if (active && q != p) {
-        float diff[D], d2 = 0.0f;
-        for (int d = 0; d < D; ++d) {
-          diff[d] = yp[d] - ys[q * D + d];
-          d2 += diff[d] * diff[d];
-        }
-        const float w = 1.0f / (1.0f + d2);
-        z += w;
-        for (int d = 0; d < D; ++d) f[d] += w * w * diff[d];
-      }
+      if (active && q != p) z += hmr::embed::bh::point_repulsion<D>(yp, ys + q * D, f);
     } else {
       float diff[D], d2 = 0.0f;
       for (int d = 0; d < D; ++d) {
