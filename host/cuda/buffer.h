@@ -13,41 +13,24 @@
 
 namespace hmr::HMR_CUDA_NS {
 
+struct CudaFree {
+  void operator()(void* p) const noexcept { (void)cudaFree(p); }  // no throw from a destructor path
+};
+
 template <class T>
-class DeviceBuffer : public DeviceArrayOps<DeviceBuffer<T>, T> {
+class DeviceBuffer : public DeviceArray<T, CudaFree> {
  public:
   DeviceBuffer() = default;
   explicit DeviceBuffer(std::size_t n) { allocate(n); }
-  ~DeviceBuffer() { reset(); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
-    if (this != &o) {
-      reset();
-      p_ = std::exchange(o.p_, nullptr);
-      n_ = std::exchange(o.n_, 0);
-    }
-    return *this;
-  }
-
-  T* data() { return p_; }
-  const T* data() const { return p_; }
-  std::size_t size() const { return n_; }
 
   // Reallocates (contents lost) unless the size already matches.
   void resize(std::size_t n) {
-    if (n != n_) {
-      reset();
+    if (n != this->n_) {
+      this->reset();
       allocate(n);
     }
   }
-  void reset() {
-    if (p_) cudaFree(p_);  // no throw from a destructor path
-    p_ = nullptr;
-    n_ = 0;
-  }
-  using DeviceArrayOps<DeviceBuffer<T>, T>::upload;
+  using DeviceArray<T, CudaFree>::upload;
   void upload(const std::vector<T>& host, cudaStream_t s) {
     resize(host.size());
     this->upload(host.data(), host.size(), s);
@@ -55,11 +38,9 @@ class DeviceBuffer : public DeviceArrayOps<DeviceBuffer<T>, T> {
 
  private:
   void allocate(std::size_t n) {
-    if (n) HMR_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p_), n * sizeof(T)));
-    n_ = n;
+    if (n) HMR_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&this->p_), n * sizeof(T)));
+    this->n_ = n;
   }
-  T* p_ = nullptr;
-  std::size_t n_ = 0;
 };
 
 template <class T>

@@ -24,22 +24,16 @@ struct LibraryStatus {
   static const char* name(S s) { return Name(s); }
   static const char* text(S) { return ""; }
 };
-template <>
-struct StatusTraits<cublasStatus_t> : LibraryStatus<cublasStatus_t, CUBLAS_STATUS_SUCCESS, cublasGetStatusName> {
-  static constexpr const char* api = "cuBLAS";
-};
-template <>
-struct StatusTraits<cufftResult> : LibraryStatus<cufftResult, CUFFT_SUCCESS, cufft_result_name> {
-  static constexpr const char* api = "cuFFT";
-};
-template <>
-struct StatusTraits<curandStatus_t> : LibraryStatus<curandStatus_t, CURAND_STATUS_SUCCESS, curand_status_name> {
-  static constexpr const char* api = "cuRAND";
-};
-template <>
-struct StatusTraits<cusolverStatus_t> : LibraryStatus<cusolverStatus_t, CUSOLVER_STATUS_SUCCESS, cusolver_status_name> {
-  static constexpr const char* api = "cuSOLVER";
-};
+#define HMR_LIBRARY_STATUS(S, success, name_fn, api_name)       \
+  template <>                                                   \
+  struct StatusTraits<S> : LibraryStatus<S, success, name_fn> { \
+    static constexpr const char* api = api_name;                \
+  }
+HMR_LIBRARY_STATUS(cublasStatus_t, CUBLAS_STATUS_SUCCESS, cublasGetStatusName, "cuBLAS");
+HMR_LIBRARY_STATUS(cufftResult, CUFFT_SUCCESS, cufft_result_name, "cuFFT");
+HMR_LIBRARY_STATUS(curandStatus_t, CURAND_STATUS_SUCCESS, curand_status_name, "cuRAND");
+HMR_LIBRARY_STATUS(cusolverStatus_t, CUSOLVER_STATUS_SUCCESS, cusolver_status_name, "cuSOLVER");
+#undef HMR_LIBRARY_STATUS
 
 }  // namespace hmr::HMR_CUDA_NS
 

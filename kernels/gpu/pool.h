@@ -39,67 +39,69 @@
 
 namespace hmr::HMR_CUDA_NS {
 
-// Element access and stream-ordered copies shared by every owner of a device array (DeviceBuffer,
-// PooledBuffer): Derived provides data() and size().
-template <class Derived, class T>
-class DeviceArrayOps {
+// A move-only owner of n elements of device memory that Release gives back (cudaFree for a
+// DeviceBuffer, the pool for a PooledBuffer).
+template <class T, class Release>
+class DeviceArray {
  public:
-  std::size_t bytes() const { return self().size() * sizeof(T); }
-  bool empty() const { return self().size() == 0; }
-  void upload(const T* host, std::size_t n, cudaStream_t s, std::size_t offset = 0) {
-    if (n) HMR_CUDA_CHECK(cudaMemcpyAsync(self().data() + offset, host, n * sizeof(T), cudaMemcpyHostToDevice, s));
-  }
-  void download(T* host, std::size_t n, cudaStream_t s, std::size_t offset = 0) const {
-    if (n) HMR_CUDA_CHECK(cudaMemcpyAsync(host, self().data() + offset, n * sizeof(T), cudaMemcpyDeviceToHost, s));
-  }
-  // Blocking copy back to the host (synchronises the stream).
-  std::vector<T> to_host(cudaStream_t s) const {
-    std::vector<T> h(self().size());
-    download(h.data(), h.size(), s);
-    HMR_CUDA_CHECK(cudaStreamSynchronize(s));
-    return h;
-  }
-  void zero(cudaStream_t s) {
-    if (!empty()) HMR_CUDA_CHECK(cudaMemsetAsync(self().data(), 0, bytes(), s));
-  }
-
- private:
-  Derived& self() { return static_cast<Derived&>(*this); }
-  const Derived& self() const { return static_cast<const Derived&>(*this); }
-};
-
-class DevicePool;
-
-template <class T>
-class PooledBuffer : public DeviceArrayOps<PooledBuffer<T>, T> {
- public:
-  PooledBuffer() = default;
-  PooledBuffer(DevicePool& pool, std::size_t n);
-  ~PooledBuffer() { reset(); }
-  PooledBuffer(const PooledBuffer&) = delete;
-  PooledBuffer& operator=(const PooledBuffer&) = delete;
-  PooledBuffer(PooledBuffer&& o) noexcept
-      : pool_(std::exchange(o.pool_, nullptr)), p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
-  PooledBuffer& operator=(PooledBuffer&& o) noexcept {
+  DeviceArray() = default;
+  DeviceArray(T* p, std::size_t n, Release release) : p_(p), n_(n), release_(release) {}
+  ~DeviceArray() { reset(); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  DeviceArray(DeviceArray&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)), release_(o.release_) {}
+  DeviceArray& operator=(DeviceArray&& o) noexcept {
     if (this != &o) {
       reset();
-      pool_ = std::exchange(o.pool_, nullptr);
       p_ = std::exchange(o.p_, nullptr);
       n_ = std::exchange(o.n_, 0);
+      release_ = o.release_;
     }
     return *this;
   }
   T* data() { return p_; }
   const T* data() const { return p_; }
   std::size_t size() const { return n_; }
-  // Back to the pool now (stream-ordered); the buffer is then empty.
-  void reset() noexcept;
+  std::size_t bytes() const { return n_ * sizeof(T); }
+  bool empty() const { return n_ == 0; }
+  // Stream-ordered copies.
+  void upload(const T* host, std::size_t n, cudaStream_t s, std::size_t offset = 0) {
+    if (n) HMR_CUDA_CHECK(cudaMemcpyAsync(p_ + offset, host, n * sizeof(T), cudaMemcpyHostToDevice, s));
+  }
+  void download(T* host, std::size_t n, cudaStream_t s, std::size_t offset = 0) const {
+    if (n) HMR_CUDA_CHECK(cudaMemcpyAsync(host, p_ + offset, n * sizeof(T), cudaMemcpyDeviceToHost, s));
+  }
+  // Blocking copy back to the host (synchronises the stream).
+  std::vector<T> to_host(cudaStream_t s) const {
+    std::vector<T> h(n_);
+    download(h.data(), h.size(), s);
+    HMR_CUDA_CHECK(cudaStreamSynchronize(s));
+    return h;
+  }
+  void zero(cudaStream_t s) {
+    if (n_) HMR_CUDA_CHECK(cudaMemsetAsync(p_, 0, bytes(), s));
+  }
+  // Gives the memory back now (for a pooled block: stream-ordered); the array is then empty.
+  void reset() noexcept {
+    if (p_) release_(p_);
+    p_ = nullptr;
+    n_ = 0;
+  }
 
- private:
-  DevicePool* pool_ = nullptr;
+ protected:
   T* p_ = nullptr;
   std::size_t n_ = 0;
+  Release release_{};
 };
+
+class DevicePool;
+struct PoolRelease {
+  DevicePool* pool = nullptr;
+  void operator()(void* p) const noexcept;
+};
+template <class T>
+using PooledBuffer = DeviceArray<T, PoolRelease>;
 
 class DevicePool {
  public:
@@ -190,7 +192,7 @@ class DevicePool {
 
   template <class T>
   PooledBuffer<T> scratch(std::size_t n) {
-    return PooledBuffer<T>(*this, n);
+    return PooledBuffer<T>(static_cast<T*>(allocate(n * sizeof(T))), n, PoolRelease{this});
   }
 
   Stats stats() const {
@@ -215,15 +217,8 @@ class DevicePool {
   Stats stats_;
 };
 
-template <class T>
-PooledBuffer<T>::PooledBuffer(DevicePool& pool, std::size_t n)
-    : pool_(&pool), p_(static_cast<T*>(pool.allocate(n * sizeof(T)))), n_(n) {}
-
-template <class T>
-void PooledBuffer<T>::reset() noexcept {
-  if (pool_ && p_) pool_->deallocate(p_);
-  p_ = nullptr;
-  n_ = 0;
+inline void PoolRelease::operator()(void* p) const noexcept {
+  if (pool) pool->deallocate(p);
 }
 
 }  // namespace hmr::HMR_CUDA_NS
