@@ -31,6 +31,17 @@ configure_file("${HMR_EMPTY_SOURCE}.in" "${HMR_EMPTY_SOURCE}" COPYONLY)
 function(hmr_link_stages)
   get_property(stages GLOBAL PROPERTY HMR_STAGE_LIST)
   foreach(s IN LISTS stages)
+    # A function with external linkage must have been declared first: a stage's cuda entry points
+    # are declared once in its seam header (host/<dir>/<name>_cuda.h) that both the caller and the
+    # defining *_cuda.cpp include, so a definition whose signature drifted from the declaration
+    # (which would otherwise surface as a link error, or not at all for an overload) stops the
+    # build here. File-local helpers are static or in an anonymous namespace.
+    set(decl $<$<COMPILE_LANGUAGE:CXX>:-Werror=missing-declarations>)
+    target_compile_options(hmr_${s} PRIVATE ${decl})
+    target_compile_options(hmr_${s}_emu PRIVATE ${decl})
+    if(HMR_HAVE_GPU)
+      target_compile_options(hmr_${s}_gpu PRIVATE ${decl})
+    endif()
     get_property(deps GLOBAL PROPERTY HMR_STAGE_${s}_DEPENDS)
     foreach(d IN LISTS deps)
       target_link_libraries(hmr_${s} PUBLIC hmr_${d})

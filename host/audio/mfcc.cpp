@@ -29,16 +29,10 @@
 #include <numbers>
 #include <tuple>
 
+#include "audio/mfcc_cuda.h"
 #include "core/error.h"
 #include "core/nvtx.h"
 #include "core/timer.h"
-#include "cuda/dispatch.h"
-
-HMR_DECLARE_CUDA(
-    hmr::audio::MfccResult mfcc_clips_cuda(hmr::Backend& b, const std::vector<std::span<const float>>& clips,
-                                           const hmr::audio::MfccParams& p, bool keep_frames);
-    hmr::audio::MfccResult mfcc_files_cuda(hmr::Backend & b, const std::vector<std::filesystem::path>& paths,
-                                           const hmr::audio::MfccParams& p, const hmr::audio::MfccOptions& options))
 
 namespace hmr::audio {
 

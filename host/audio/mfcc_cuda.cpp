@@ -15,6 +15,7 @@
 #include "audio/decode.h"
 #include "audio/mfcc.cuh"
 #include "audio/mfcc.h"
+#include "audio/mfcc_cuda.h"
 #include "core/error.h"
 #include "core/nvtx.h"
 #include "core/timer.h"

@@ -13,6 +13,7 @@
 #include <limits>
 #include <numeric>
 
+#include "cluster/kmeans_cuda.h"
 #include "cluster/kmeans_lloyd.h"
 #include "cluster/panel_dots.h"
 #include "core/error.h"

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cluster/kmeans.cuh"
+#include "cluster/kmeans_cuda.h"
 #include "cluster/kmeans_lloyd.h"
 #include "core/error.h"
 #include "core/nvtx.h"

@@ -10,7 +10,6 @@
 
 #include "core/backend.h"
 #include "core/matrix.h"
-#include "cuda/dispatch.h"
 
 namespace hmr::cluster {
 
@@ -25,10 +24,3 @@ struct LloydRun {
 LloydRun lloyd_cpu(ConstMatrixView xc, const Matrix& init, int max_iter, double tol);
 
 }  // namespace hmr::cluster
-
-// cuda: all runs share one upload of x; each run's init is given.
-HMR_DECLARE_CUDA(std::vector<hmr::cluster::LloydRun> kmeans_lloyd_runs(hmr::Backend& b, hmr::ConstMatrixView xc,
-                                                                       const std::vector<hmr::Matrix>& inits,
-                                                                       int max_iter, double tol);
-                 std::vector<std::int32_t> kmeans_predict(hmr::Backend & b, hmr::ConstMatrixView centers,
-                                                          hmr::ConstMatrixView x))

@@ -5,9 +5,7 @@
 #include <thread>
 
 #include "core/error.h"
-#include "cuda/dispatch.h"
-
-HMR_DECLARE_CUDA(std::unique_ptr<hmr::Backend> make_cuda_backend(); hmr::BackendProbe probe_cuda())
+#include "cuda/backend_cuda.h"
 
 namespace hmr {
 namespace {

@@ -2,6 +2,7 @@
 #include "cuda/context.h"
 
 #include "core/error.h"
+#include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/fft.h"
 

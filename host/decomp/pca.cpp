@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/nvtx.h"
+#include "decomp/pca_cuda.h"
 #include "decomp/pca_detail.h"
 
 namespace hmr::decomp {

@@ -10,6 +10,7 @@
 #include "cuda/context.h"
 #include "decomp/eigh_cuda.h"
 #include "decomp/pca.cuh"
+#include "decomp/pca_cuda.h"
 #include "decomp/pca_detail.h"
 #include "prep/standardize.cuh"
 

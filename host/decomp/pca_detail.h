@@ -1,6 +1,6 @@
 // decomp/pca_detail.h — internal pieces of PCA shared by the cpu path, the cuda path and the
 // tests: the solver choice, the Gaussian test matrix of the randomized solver (made on the host so
-// both backends use the same one), svd_flip and the cuda entry point.
+// both backends use the same one) and svd_flip.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,6 @@
 
 #include "core/backend.h"
 #include "core/matrix.h"
-#include "cuda/dispatch.h"
 #include "decomp/pca.h"
 
 namespace hmr::decomp::detail {
@@ -34,9 +33,3 @@ struct PcaCore {
 PcaCore pca_core_cpu(ConstMatrixView x, int k, PcaSolver solver, int power_iters, const Matrix& omega);
 
 }  // namespace hmr::decomp::detail
-
-HMR_DECLARE_CUDA(hmr::decomp::detail::PcaCore pca_core(hmr::Backend& b, hmr::ConstMatrixView x, int k,
-                                                       hmr::decomp::PcaSolver solver, int power_iters,
-                                                       const hmr::Matrix& omega);
-                 hmr::Matrix pca_transform(hmr::Backend & b, const hmr::decomp::Pca& p, hmr::ConstMatrixView x);
-                 hmr::Matrix pca_inverse_transform(hmr::Backend & b, const hmr::decomp::Pca& p, hmr::ConstMatrixView z))

@@ -12,12 +12,7 @@
 
 #include "core/error.h"
 #include "core/nvtx.h"
-#include "cuda/dispatch.h"
-
-HMR_DECLARE_CUDA(hmr::embed::Knn knn(hmr::Backend& b, hmr::ConstMatrixView x, int k);
-                 std::vector<float> conditional_p(hmr::Backend & b, const hmr::embed::Knn& nn, double perplexity);
-                 hmr::embed::Csr symmetrize(hmr::Backend & b, const hmr::embed::Knn& nn,
-                                            const std::vector<float>& cond_p))
+#include "embed/tsne_cuda.h"
 
 namespace hmr::embed {
 

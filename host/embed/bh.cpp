@@ -16,12 +16,8 @@
 
 #include "core/error.h"
 #include "core/nvtx.h"
-#include "cuda/dispatch.h"
 #include "embed/bh_common.cuh"
-
-HMR_DECLARE_CUDA(double bh_gradient(hmr::Backend& b, const hmr::embed::Csr& p, hmr::ConstMatrixView y, double theta,
-                                    double exag, std::vector<float>& grad);
-                 double exact_z(hmr::Backend& b, hmr::ConstMatrixView y))
+#include "embed/tsne_cuda.h"
 
 namespace hmr::embed {
 
@@ -573,8 +569,8 @@ std::vector<double> exact_gradient(const Csr& p, ConstMatrixView y, double exag,
 #if defined(__x86_64__) && defined(__GNUC__)
 // Row i's sum over j > i of 1 / (1 + |y_i - y_j|^2) for a 2-D embedding in SoA form, four pairs
 // per step in double (the same precision as the scalar loop; FMA in the squared distance).
-__attribute__((target("avx2,fma"))) double z_row_upper_2d_avx2(const float* xs, const float* ys, std::int64_t i,
-                                                               std::int64_t n) {
+static __attribute__((target("avx2,fma"))) double z_row_upper_2d_avx2(const float* xs, const float* ys, std::int64_t i,
+                                                                      std::int64_t n) {
   const __m256d xi = _mm256_set1_pd(xs[i]), yi = _mm256_set1_pd(ys[i]), one = _mm256_set1_pd(1.0);
   __m256d acc = _mm256_setzero_pd();
   std::int64_t j = i + 1;

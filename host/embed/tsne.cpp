@@ -13,14 +13,10 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/nvtx.h"
-#include "cuda/dispatch.h"
 #include "embed/affinity.h"
 #include "embed/bh.h"
 #include "embed/optimize.h"
-
-HMR_DECLARE_CUDA(void tsne_optimize(hmr::Backend& b, const hmr::embed::Csr& p, hmr::Matrix& y,
-                                    const hmr::embed::OptimizeParams& prm, const hmr::embed::TsneProgress& progress,
-                                    std::vector<std::pair<int, double>>& history))
+#include "embed/tsne_cuda.h"
 
 namespace hmr::embed {
 

@@ -12,6 +12,7 @@
 #include "embed/bh.h"
 #include "embed/knn.cuh"
 #include "embed/optimize.h"
+#include "embed/tsne_cuda.h"
 
 namespace hmr::HMR_CUDA_NS {
 

@@ -29,6 +29,7 @@
 #include "cluster/panel_dots.h"
 #include "core/error.h"
 #include "core/nvtx.h"
+#include "eval/silhouette_cuda.h"
 #include "eval/silhouette_detail.h"
 
 namespace hmr::eval {

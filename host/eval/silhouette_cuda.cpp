@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "cuda/context.h"
 #include "eval/silhouette.cuh"
+#include "eval/silhouette_cuda.h"
 #include "eval/silhouette_detail.h"
 
 namespace hmr::HMR_CUDA_NS {

@@ -9,7 +9,6 @@
 
 #include "core/backend.h"
 #include "core/matrix.h"
-#include "cuda/dispatch.h"
 #include "eval/metrics.h"
 
 namespace hmr::eval::detail {
@@ -28,5 +27,3 @@ void silhouette_sums_cpu(const SortedData& s, std::int64_t row0, std::int64_t ro
 std::vector<double> silhouette_from_sums(const SortedData& s, const std::vector<double>& sums);
 
 }  // namespace hmr::eval::detail
-
-HMR_DECLARE_CUDA(std::vector<double> silhouette_sums(hmr::Backend& b, const hmr::eval::detail::SortedData& s))

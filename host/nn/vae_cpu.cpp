@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "nn/vae_cuda.h"
 #include "nn/vae_net.h"
 
 namespace hmr::nn {

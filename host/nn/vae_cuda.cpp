@@ -17,6 +17,7 @@
 #include "cuda/context.h"
 #include "cuda/rng.h"
 #include "nn/vae.cuh"
+#include "nn/vae_cuda.h"
 #include "nn/vae_net.h"
 
 namespace hmr::HMR_CUDA_NS {

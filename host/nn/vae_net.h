@@ -17,7 +17,6 @@
 
 #include "core/backend.h"
 #include "core/matrix.h"
-#include "cuda/dispatch.h"
 #include "nn/vae.h"
 
 namespace hmr::nn {
@@ -265,5 +264,3 @@ class Net {
 
 }  // namespace cpu
 }  // namespace hmr::nn
-
-HMR_DECLARE_CUDA(std::unique_ptr<hmr::nn::Engine> make_vae_engine(hmr::Backend& b, const hmr::nn::VaeConfig& c))

@@ -6,10 +6,7 @@
 
 #include "core/error.h"
 #include "core/nvtx.h"
-#include "cuda/dispatch.h"
-
-HMR_DECLARE_CUDA(hmr::prep::Scaler fit_scaler(hmr::Backend& b, hmr::ConstMatrixView x);
-                 hmr::Matrix apply_scaler(hmr::Backend & b, const hmr::prep::Scaler& s, hmr::ConstMatrixView x))
+#include "prep/standardize_cuda.h"
 
 namespace hmr::prep {
 

@@ -1,5 +1,6 @@
 // prep/standardize_cuda.cpp — the cuda backend's standardisation: upload, two deterministic
 // moment passes, scale, download.
+#include "prep/standardize_cuda.h"
 #include "core/error.h"
 #include "cuda/context.h"
 #include "prep/standardize.cuh"

@@ -30,11 +30,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/nvtx.h"
-#include "cuda/dispatch.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
-
-HMR_DECLARE_CUDA(void weight_rows(hmr::Backend& b, const hmr::text::TfidfModel& model, hmr::text::Csr& counts))
+#include "text/tfidf_cuda.h"
 
 namespace hmr::text {
 

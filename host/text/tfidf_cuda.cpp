@@ -1,5 +1,6 @@
 // text/tfidf_cuda.cpp — the cuda backend's TF-IDF weighting: upload the CSR count matrix and the
 // idf vector, weight and normalise the rows on the device, download the values.
+#include "text/tfidf_cuda.h"
 #include "cuda/buffer.h"
 #include "cuda/context.h"
 #include "text/tfidf.cuh"

@@ -279,7 +279,7 @@ Tokenizer::Tokenizer(const TokenizerOptions& options) : options_(options) {
 
 // Python's str.isspace(): general category Zs, or bidirectional class WS, B or S (what
 // str.split() and re's \s split on).
-bool python_is_space(UChar32 c) {
+static bool python_is_space(UChar32 c) {
   if (c < 128) return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F);
   if (u_charType(c) == U_SPACE_SEPARATOR) return true;
   const UCharDirection d = u_charDirection(c);

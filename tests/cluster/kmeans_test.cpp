@@ -9,6 +9,7 @@
 #include "cluster/cluster_fixtures.h"
 #include "cluster/kmeans.cuh"
 #include "cluster/kmeans.h"
+#include "cluster/kmeans_cuda.h"
 #include "cluster/kmeans_lloyd.h"
 #include "core/error.h"
 #include "cuda/buffer.h"
