@@ -30,16 +30,28 @@ constexpr int kStack = 68;  // tree depth <= 64 (prefix lengths 0..63), DFS stac
 constexpr int kSumThreads = 256;
 constexpr std::int64_t kSumChunk = 4096;
 
+// An empty box: lower corner +FLT_MAX, upper corner -FLT_MAX in every dimension.
 template <int D>
-__global__ void __launch_bounds__(kBoxThreads)
-    bbox_partial_kernel(const float* __restrict__ y, std::int64_t n, float* __restrict__ partial) {
-  GPU_SHARED(lo, float[D][kBoxThreads]);
-  GPU_SHARED(hi, float[D][kBoxThreads]);
-  float l[D], h[D];
+__device__ __forceinline__ void empty_box(float (&l)[D], float (&h)[D]) {
   for (int d = 0; d < D; ++d) {
     l[d] = FLT_MAX;
     h[d] = -FLT_MAX;
   }
+}
+// The box around the boxes of the block's kBoxThreads threads (every thread calls it and gets it).
+template <int D>
+__device__ __forceinline__ void block_box(float (&l)[D], float (&h)[D]) {
+  GPU_SHARED(lo, float[D][kBoxThreads]);
+  GPU_SHARED(hi, float[D][kBoxThreads]);
+  gpu::block_reduce_n<kBoxThreads>(lo, l, gpu::Min{});
+  gpu::block_reduce_n<kBoxThreads>(hi, h, gpu::Max{});
+}
+
+template <int D>
+__global__ void __launch_bounds__(kBoxThreads)
+    bbox_partial_kernel(const float* __restrict__ y, std::int64_t n, float* __restrict__ partial) {
+  float l[D], h[D];
+  empty_box(l, h);
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kBoxThreads + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * kBoxThreads)
     for (int d = 0; d < D; ++d) {
@@ -47,8 +59,7 @@ __global__ void __launch_bounds__(kBoxThreads)
       l[d] = fminf(l[d], v);
       h[d] = fmaxf(h[d], v);
     }
-  gpu::block_reduce_n<kBoxThreads>(lo, l, gpu::Min{});
-  gpu::block_reduce_n<kBoxThreads>(hi, h, gpu::Max{});
+  block_box(l, h);
   if (threadIdx.x == 0)
     for (int d = 0; d < D; ++d) {
       partial[blockIdx.x * D + d] = l[d];
@@ -59,20 +70,14 @@ __global__ void __launch_bounds__(kBoxThreads)
 template <int D>
 __global__ void __launch_bounds__(kBoxThreads)
     bbox_final_kernel(const float* __restrict__ partial, int blocks, float* __restrict__ box) {
-  GPU_SHARED(lo, float[D][kBoxThreads]);
-  GPU_SHARED(hi, float[D][kBoxThreads]);
   float l[D], h[D];
-  for (int d = 0; d < D; ++d) {
-    l[d] = FLT_MAX;
-    h[d] = -FLT_MAX;
-  }
+  empty_box(l, h);
   for (int b = static_cast<int>(threadIdx.x); b < blocks; b += kBoxThreads)
     for (int d = 0; d < D; ++d) {
       l[d] = fminf(l[d], partial[b * D + d]);
       h[d] = fmaxf(h[d], partial[(blocks + b) * D + d]);
     }
-  gpu::block_reduce_n<kBoxThreads>(lo, l, gpu::Min{});
-  gpu::block_reduce_n<kBoxThreads>(hi, h, gpu::Max{});
+  block_box(l, h);
   if (threadIdx.x == 0) {
     float side = 0.0f;
     for (int d = 0; d < D; ++d) {
