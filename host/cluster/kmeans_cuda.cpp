@@ -25,14 +25,14 @@ std::vector<cluster::LloydRun> kmeans_lloyd_runs(hmr::Backend& b, hmr::ConstMatr
   const int k = static_cast<int>(inits[0].rows());
   const int chunks = kern::kmeans_chunks(n);
   const auto kd = static_cast<std::size_t>(k) * static_cast<std::size_t>(d);
-  DeviceBuffer<float> dx = to_device(xc.data, static_cast<std::size_t>(n) * static_cast<std::size_t>(d), s);
-  DeviceBuffer<float> centers(kd), dist(static_cast<std::size_t>(n));
-  DeviceBuffer<std::int32_t> labels(static_cast<std::size_t>(n));
-  DeviceBuffer<double> psum(static_cast<std::size_t>(chunks) * kd), sums(kd), ipart(static_cast<std::size_t>(chunks)),
-      inert(1);
-  DeviceBuffer<long long> pcount(static_cast<std::size_t>(chunks) * static_cast<std::size_t>(k)),
-      counts(static_cast<std::size_t>(k));
-  DeviceBuffer<int> status(kern::kStatusSize), empty(static_cast<std::size_t>(k));
+  auto dx = ctx.to_scratch(xc.data, static_cast<std::size_t>(n) * static_cast<std::size_t>(d));
+  const auto un = static_cast<std::size_t>(n), uk = static_cast<std::size_t>(k), uc = static_cast<std::size_t>(chunks);
+  auto centers = ctx.scratch<float>(kd), dist = ctx.scratch<float>(un);
+  auto labels = ctx.scratch<std::int32_t>(un);
+  auto psum = ctx.scratch<double>(uc * kd), sums = ctx.scratch<double>(kd), ipart = ctx.scratch<double>(uc),
+       inert = ctx.scratch<double>(1);
+  auto pcount = ctx.scratch<long long>(uc * uk), counts = ctx.scratch<long long>(uk);
+  auto status = ctx.scratch<int>(kern::kStatusSize), empty = ctx.scratch<int>(uk);
   PinnedBuffer<int> hstatus(kern::kStatusSize);
 
   for (const auto& init : inits) {
@@ -77,9 +77,9 @@ std::vector<std::int32_t> kmeans_predict(hmr::Backend& b, hmr::ConstMatrixView c
   Context& ctx = context(b);
   cudaStream_t s = ctx.stream();
   HMR_ASSERT(x.ld == x.cols && centers.ld == centers.cols, "kmeans predict (cuda) expects contiguous matrices");
-  DeviceBuffer<float> dx = to_device(x.data, static_cast<std::size_t>(x.rows * x.cols), s);
-  DeviceBuffer<float> dc = to_device(centers.data, static_cast<std::size_t>(centers.rows * centers.cols), s);
-  DeviceBuffer<std::int32_t> labels(static_cast<std::size_t>(x.rows));
+  auto dx = ctx.to_scratch(x.data, static_cast<std::size_t>(x.rows * x.cols));
+  auto dc = ctx.to_scratch(centers.data, static_cast<std::size_t>(centers.rows * centers.cols));
+  auto labels = ctx.scratch<std::int32_t>(static_cast<std::size_t>(x.rows));
   kern::launch_kmeans_assign(dx.data(), x.rows, static_cast<int>(x.cols), dc.data(), static_cast<int>(centers.rows),
                              labels.data(), nullptr, nullptr, s);
   return labels.to_host(s);

@@ -1,5 +1,7 @@
 // cuda/buffer.h — move-only RAII owners for device memory, pinned host memory, streams and events.
-// Sizes are in elements. Copies take the stream they are ordered on.
+// Sizes are in elements. Copies take the stream they are ordered on. DeviceBuffer owns one
+// cudaMalloc for as long as it lives (resident data: weights, a cached plan's tables); hot-path
+// temporaries come from the Context's pool instead (Context::scratch, gpu/pool.h).
 #pragma once
 
 #include <cstddef>
@@ -7,86 +9,49 @@
 #include <vector>
 
 #include "gpu/check.h"
+#include "gpu/pool.h"
 
 namespace hmr::HMR_CUDA_NS {
 
+struct CudaFree {
+  void operator()(void* p) const noexcept { (void)cudaFree(p); }  // no throw from a destructor path
+};
+
 template <class T>
-class DeviceBuffer {
+class DeviceBuffer : public DeviceArray<T, CudaFree> {
  public:
   DeviceBuffer() = default;
   explicit DeviceBuffer(std::size_t n) { allocate(n); }
-  ~DeviceBuffer() { reset(); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
-    if (this != &o) {
-      reset();
-      p_ = std::exchange(o.p_, nullptr);
-      n_ = std::exchange(o.n_, 0);
-    }
-    return *this;
-  }
-
-  T* data() { return p_; }
-  const T* data() const { return p_; }
-  std::size_t size() const { return n_; }
-  std::size_t bytes() const { return n_ * sizeof(T); }
-  bool empty() const { return n_ == 0; }
 
   // Reallocates (contents lost) unless the size already matches.
   void resize(std::size_t n) {
-    if (n != n_) {
-      reset();
+    if (n != this->n_) {
+      this->reset();
       allocate(n);
     }
   }
-  void reset() {
-    if (p_) cudaFree(p_);  // no throw from a destructor path
-    p_ = nullptr;
-    n_ = 0;
-  }
-  void upload(const T* host, std::size_t n, cudaStream_t s, std::size_t offset = 0) {
-    HMR_CUDA_CHECK(cudaMemcpyAsync(p_ + offset, host, n * sizeof(T), cudaMemcpyHostToDevice, s));
-  }
+  using DeviceArray<T, CudaFree>::upload;
   void upload(const std::vector<T>& host, cudaStream_t s) {
     resize(host.size());
-    upload(host.data(), host.size(), s);
-  }
-  void download(T* host, std::size_t n, cudaStream_t s, std::size_t offset = 0) const {
-    HMR_CUDA_CHECK(cudaMemcpyAsync(host, p_ + offset, n * sizeof(T), cudaMemcpyDeviceToHost, s));
-  }
-  // Blocking copy back to the host (synchronises the stream).
-  std::vector<T> to_host(cudaStream_t s) const {
-    std::vector<T> h(n_);
-    if (n_) download(h.data(), n_, s);
-    HMR_CUDA_CHECK(cudaStreamSynchronize(s));
-    return h;
-  }
-  void zero(cudaStream_t s) {
-    if (n_) HMR_CUDA_CHECK(cudaMemsetAsync(p_, 0, bytes(), s));
+    this->upload(host.data(), host.size(), s);
   }
 
  private:
   void allocate(std::size_t n) {
-    if (n) HMR_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p_), n * sizeof(T)));
-    n_ = n;
+    if (n) HMR_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&this->p_), n * sizeof(T)));
+    this->n_ = n;
   }
-  T* p_ = nullptr;
-  std::size_t n_ = 0;
 };
 
 template <class T>
-DeviceBuffer<T> to_device(const std::vector<T>& host, cudaStream_t s) {
-  DeviceBuffer<T> d(host.size());
-  if (!host.empty()) d.upload(host.data(), host.size(), s);
+DeviceBuffer<T> to_device(const T* host, std::size_t n, cudaStream_t s) {
+  DeviceBuffer<T> d(n);
+  d.upload(host, n, s);
   return d;
 }
 template <class T>
-DeviceBuffer<T> to_device(const T* host, std::size_t n, cudaStream_t s) {
-  DeviceBuffer<T> d(n);
-  if (n) d.upload(host, n, s);
-  return d;
+DeviceBuffer<T> to_device(const std::vector<T>& host, cudaStream_t s) {
+  return to_device(host.data(), host.size(), s);
 }
 
 // Page-locked host memory: the source and target of asynchronous copies.
@@ -118,51 +83,44 @@ class PinnedBuffer {
   std::size_t n_ = 0;
 };
 
-class Stream {
+// A move-only owner of a runtime handle (stream, event) destroyed by Destroy.
+template <class H, cudaError_t (*Destroy)(H)>
+class UniqueHandle {
  public:
-  Stream() { HMR_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
-  ~Stream() {
-    if (s_) cudaStreamDestroy(s_);
+  UniqueHandle() = default;
+  ~UniqueHandle() {
+    if (h_) Destroy(h_);
   }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  Stream(Stream&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-  Stream& operator=(Stream&& o) noexcept {
-    std::swap(s_, o.s_);
+  UniqueHandle(const UniqueHandle&) = delete;
+  UniqueHandle& operator=(const UniqueHandle&) = delete;
+  UniqueHandle(UniqueHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  UniqueHandle& operator=(UniqueHandle&& o) noexcept {
+    std::swap(h_, o.h_);
     return *this;
   }
-  cudaStream_t get() const { return s_; }
-  void sync() const { HMR_CUDA_CHECK(cudaStreamSynchronize(s_)); }
+  H get() const { return h_; }
 
- private:
-  cudaStream_t s_ = nullptr;
+ protected:
+  H h_ = nullptr;
 };
 
-class Event {
+class Stream : public UniqueHandle<cudaStream_t, cudaStreamDestroy> {
  public:
-  Event() { HMR_CUDA_CHECK(cudaEventCreate(&e_)); }
-  ~Event() {
-    if (e_) cudaEventDestroy(e_);
-  }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  Event(Event&& o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
-  Event& operator=(Event&& o) noexcept {
-    std::swap(e_, o.e_);
-    return *this;
-  }
-  cudaEvent_t get() const { return e_; }
-  void record(cudaStream_t s) { HMR_CUDA_CHECK(cudaEventRecord(e_, s)); }
-  void sync() const { HMR_CUDA_CHECK(cudaEventSynchronize(e_)); }
+  Stream() { HMR_CUDA_CHECK(cudaStreamCreateWithFlags(&h_, cudaStreamNonBlocking)); }
+  void sync() const { HMR_CUDA_CHECK(cudaStreamSynchronize(h_)); }
+};
+
+class Event : public UniqueHandle<cudaEvent_t, cudaEventDestroy> {
+ public:
+  Event() { HMR_CUDA_CHECK(cudaEventCreate(&h_)); }
+  void record(cudaStream_t s) { HMR_CUDA_CHECK(cudaEventRecord(h_, s)); }
+  void sync() const { HMR_CUDA_CHECK(cudaEventSynchronize(h_)); }
   // Milliseconds from `start` to this event.
   float since(const Event& start) const {
     float ms = 0;
-    HMR_CUDA_CHECK(cudaEventElapsedTime(&ms, start.e_, e_));
+    HMR_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), h_));
     return ms;
   }
-
- private:
-  cudaEvent_t e_ = nullptr;
 };
 
 }  // namespace hmr::HMR_CUDA_NS

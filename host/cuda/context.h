@@ -1,6 +1,8 @@
 // cuda/context.h — the one object that owns the cuda backend's resources: the stream every
-// stage's work is ordered on, the cuBLAS handle, cached cuFFT plans, the cuRAND generator and a
-// growable scratch workspace. Nothing creates a handle or plan per call.
+// stage's work is ordered on, the cuBLAS handle, cached cuFFT plans, the cuRAND generator and the
+// stream-ordered device memory pool (gpu/pool.h) that every hot-path temporary and every Thrust
+// temporary comes from. Nothing creates a handle or plan per call, and hot paths do not cudaMalloc:
+// `auto t = ctx.scratch<float>(n);` holds pooled memory until t goes out of scope.
 // CudaBackend is the hmr::Backend for cuda and cuda-emu; stages reach its Context with context().
 #pragma once
 
@@ -9,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "core/backend.h"
 #include "cuda/buffer.h"
@@ -35,11 +38,22 @@ class Context {
   // floats apart, output rows odist complex values apart.
   FftR2C& fft_r2c(int n, int batch, int idist, int odist);
 
-  // Scratch memory valid until the next workspace() call; grows, never shrinks.
-  void* workspace(std::size_t bytes);
+  // Scoped temporaries from the pool, ordered on stream(): uninitialised (0xFF under the
+  // emulator) or uploaded from the host.
+  DevicePool& pool() { return pool_; }
   template <class T>
-  T* workspace_as(std::size_t count) {
-    return static_cast<T*>(workspace(count * sizeof(T)));
+  PooledBuffer<T> scratch(std::size_t count) {
+    return pool_.scratch<T>(count);
+  }
+  template <class T>
+  PooledBuffer<T> to_scratch(const T* host, std::size_t count) {
+    PooledBuffer<T> b = pool_.scratch<T>(count);
+    b.upload(host, count, stream());
+    return b;
+  }
+  template <class T>
+  PooledBuffer<T> to_scratch(const std::vector<T>& host) {
+    return to_scratch(host.data(), host.size());
   }
 
  private:
@@ -49,7 +63,7 @@ class Context {
   void* blas_ = nullptr;
   void* rng_ = nullptr;
   std::map<std::tuple<int, int, int, int>, std::unique_ptr<FftR2C>> fft_plans_;
-  DeviceBuffer<unsigned char> workspace_;
+  DevicePool pool_{stream_.get()};  // after stream_: destroyed (synchronised, freed) before it
 };
 
 class CudaBackend final : public hmr::Backend {

@@ -57,14 +57,6 @@ FftR2C& Context::fft_r2c(int n, int batch, int idist, int odist) {
   return *it->second;
 }
 
-void* Context::workspace(std::size_t bytes) {
-  if (workspace_.size() < bytes) {
-    sync();  // earlier work may still read the old workspace
-    workspace_.resize(bytes);
-  }
-  return workspace_.data();
-}
-
 hmr::BackendKind CudaBackend::kind() const {
 #if defined(HMR_EMU)
   return hmr::BackendKind::cuda_emu;

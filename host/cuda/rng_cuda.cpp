@@ -72,13 +72,13 @@ void uniform(Context& ctx, float* out, std::size_t n, std::uint64_t seed, std::u
 void normal(Context& ctx, float* out, std::size_t n, std::uint64_t seed, std::uint64_t offset, float mean,
             float stddev) {
   if (!n) return;
-  // cuRAND generates normals in pairs: an odd count goes through the workspace.
+  // cuRAND generates normals in pairs: an odd count goes through a pooled temporary.
   if (n % 2 == 0) {
     HMR_CURAND_CHECK(curandGenerateNormal(gen(ctx, seed, offset), out, n, mean, stddev));
   } else {
-    float* tmp = ctx.workspace_as<float>(n + 1);
-    HMR_CURAND_CHECK(curandGenerateNormal(gen(ctx, seed, offset), tmp, n + 1, mean, stddev));
-    HMR_CUDA_CHECK(cudaMemcpyAsync(out, tmp, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx.stream()));
+    auto tmp = ctx.scratch<float>(n + 1);
+    HMR_CURAND_CHECK(curandGenerateNormal(gen(ctx, seed, offset), tmp.data(), n + 1, mean, stddev));
+    HMR_CUDA_CHECK(cudaMemcpyAsync(out, tmp.data(), n * sizeof(float), cudaMemcpyDeviceToDevice, ctx.stream()));
   }
 }
 #endif

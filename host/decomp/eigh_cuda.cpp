@@ -3,6 +3,7 @@
 #include "decomp/eigh_cuda.h"
 
 #include "core/error.h"
+#include "cuda/check.h"
 
 #if defined(HMR_EMU)
 #include <lapacke.h>
@@ -28,9 +29,7 @@ struct Solver {
   cusolverDnHandle_t handle = nullptr;
   DeviceBuffer<double> work;
   DeviceBuffer<int> info{1};
-  Solver() {
-    if (cusolverDnCreate(&handle) != CUSOLVER_STATUS_SUCCESS) runtime_error("cusolverDnCreate failed");
-  }
+  Solver() { HMR_CUSOLVER_CHECK(cusolverDnCreate(&handle)); }
   ~Solver() {
     if (handle) cusolverDnDestroy(handle);
   }
@@ -41,22 +40,18 @@ Solver& solver_for(int device) {
   if (!s) s = std::make_unique<Solver>();
   return *s;
 }
-void check(cusolverStatus_t st, const char* what) {
-  if (st != CUSOLVER_STATUS_SUCCESS) runtime_error("cuSOLVER {} failed with status {}", what, static_cast<int>(st));
-}
 }  // namespace
 
 void syevd(Context& ctx, int m, double* a, double* w) {
   if (m <= 0) return;
   Solver& s = solver_for(ctx.device());
-  check(cusolverDnSetStream(s.handle, ctx.stream()), "SetStream");
+  HMR_CUSOLVER_CHECK(cusolverDnSetStream(s.handle, ctx.stream()));
   int lwork = 0;
-  check(cusolverDnDsyevd_bufferSize(s.handle, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, m, a, m, w, &lwork),
-        "Dsyevd_bufferSize");
+  HMR_CUSOLVER_CHECK(
+      cusolverDnDsyevd_bufferSize(s.handle, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, m, a, m, w, &lwork));
   if (s.work.size() < static_cast<std::size_t>(lwork)) s.work.resize(static_cast<std::size_t>(lwork));
-  check(cusolverDnDsyevd(s.handle, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, m, a, m, w, s.work.data(), lwork,
-                         s.info.data()),
-        "Dsyevd");
+  HMR_CUSOLVER_CHECK(cusolverDnDsyevd(s.handle, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, m, a, m, w,
+                                      s.work.data(), lwork, s.info.data()));
   const int info = s.info.to_host(ctx.stream())[0];
   if (info != 0) runtime_error("cusolverDnDsyevd did not converge (info {}) on a {} x {} matrix", info, m, m);
 }

@@ -301,15 +301,7 @@ double repulsion_impl(const Tree& t, double theta, std::vector<float>& rep, std:
     float z = 0.0f;
     // exact term of one point (a leaf)
     auto leaf = [&](std::int64_t q) {
-      if (q == p) return;
-      float diff[D], d2 = 0.0f;
-      for (int d = 0; d < D; ++d) {
-        diff[d] = yp[d] - ys[q * D + d];
-        d2 += diff[d] * diff[d];
-      }
-      const float w = 1.0f / (1.0f + d2);
-      z += w;
-      for (int d = 0; d < D; ++d) f[d] += w * w * diff[d];
+      if (q != p) z += bh::point_repulsion<D>(yp, ys + q * D, f);
     };
     std::int32_t stack[80];
     int sp = 0;

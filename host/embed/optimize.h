@@ -6,12 +6,15 @@
 // Barnes-Hut Z of that iteration (unexaggerated P).
 #pragma once
 
+#include <cmath>
 #include <utility>
 #include <vector>
 
 #include "core/backend.h"
+#include "core/error.h"
 #include "core/matrix.h"
 #include "embed/affinity.h"
+#include "embed/bh.h"
 #include "embed/tsne.h"
 
 namespace hmr::embed {
@@ -31,5 +34,33 @@ void optimize(Backend& backend, const Csr& p, Matrix& y, const OptimizeParams& p
               std::vector<std::pair<int, double>>& history);
 void optimize_cpu(const Csr& p, Matrix& y, const OptimizeParams& prm, const TsneProgress& progress,
                   std::vector<std::pair<int, double>>& history);
+
+// The KL terms of one iteration's gradient (read only when the iteration reports).
+struct StepKl {
+  double z = 0.0, plogw = 0.0;
+};
+
+// The phase loop shared by every backend: restart() zeroes the update and resets the gains to 1
+// at the phase change; step(report, exag, momentum) computes the gradient of the current
+// embedding, applies one gains/momentum update and, when report, returns Z and sum p log w of
+// that gradient. KL = sum p log p + sum p log w + log Z is recorded every kl_every iterations.
+template <class Restart, class Step>
+void descend(const Csr& p, const OptimizeParams& prm, const TsneProgress& progress,
+             std::vector<std::pair<int, double>>& history, Restart&& restart, Step&& step) {
+  const double plogp = p_log_p(p);
+  for (int it = 0; it < prm.iters; ++it) {
+    const bool exaggerated = it < prm.exag_iters;
+    if (it == prm.exag_iters && it > 0) restart();  // scikit-learn restarts the descent for the second phase
+    const bool report = prm.kl_every > 0 && ((it + 1) % prm.kl_every == 0 || it + 1 == prm.iters);
+    const StepKl s =
+        step(it, report, exaggerated ? prm.early_exag : 1.0, exaggerated ? prm.momentum : prm.final_momentum);
+    if (report) {
+      const double kl = plogp + s.plogw + std::log(s.z);
+      HMR_ASSERT(std::isfinite(kl), "t-SNE diverged at iteration {} (KL {})", it + 1, kl);
+      history.emplace_back(it + 1, kl);
+      if (progress) progress(it + 1, kl);
+    }
+  }
+}
 
 }  // namespace hmr::embed

@@ -119,26 +119,19 @@ void optimize_cpu(const Csr& p, Matrix& y, const OptimizeParams& prm, const Tsne
   const std::int64_t n = y.rows();
   const std::size_t m = y.size();
   std::vector<float> update(m, 0.0f), gains(m, 1.0f), rep, zi, attr;
-  const double plogp = p_log_p(p);
-  for (int it = 0; it < prm.iters; ++it) {
-    const bool exaggerated = it < prm.exag_iters;
-    if (it == prm.exag_iters && it > 0) {  // scikit-learn restarts the descent for the second phase
-      std::fill(update.begin(), update.end(), 0.0f);
-      std::fill(gains.begin(), gains.end(), 1.0f);
-    }
+  auto restart = [&] {
+    std::fill(update.begin(), update.end(), 0.0f);
+    std::fill(gains.begin(), gains.end(), 1.0f);
+  };
+  auto step = [&](int it, bool report, double exag, double momentum) {
     const Tree t = build_tree_cpu(y.view());
-    const bool report = prm.kl_every > 0 && ((it + 1) % prm.kl_every == 0 || it + 1 == prm.iters);
-    double plogw = 0.0;
-    const double z = forces_cpu(t, prm.theta, p, y.view(), rep, zi, attr, report ? &plogw : nullptr);
-    if (report) {
-      const double kl = plogp + plogw + std::log(z);
-      history.emplace_back(it + 1, kl);
-      if (progress) progress(it + 1, kl);
-    }
-    update_cpu(y.vec(), update, gains, attr, rep, z, exaggerated ? prm.early_exag : 1.0, prm.learning_rate,
-               exaggerated ? prm.momentum : prm.final_momentum, prm.min_gain);
+    StepKl kl;
+    kl.z = forces_cpu(t, prm.theta, p, y.view(), rep, zi, attr, report ? &kl.plogw : nullptr);
+    update_cpu(y.vec(), update, gains, attr, rep, kl.z, exag, prm.learning_rate, momentum, prm.min_gain);
     HMR_ASSERT(n == 0 || std::isfinite(y.vec()[0]), "t-SNE diverged at iteration {} (non-finite embedding)", it + 1);
-  }
+    return kl;
+  };
+  descend(p, prm, progress, history, restart, step);
 }
 
 void optimize(Backend& b, const Csr& p, Matrix& y, const OptimizeParams& prm, const TsneProgress& progress,

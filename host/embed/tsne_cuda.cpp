@@ -20,50 +20,52 @@ namespace {
 
 std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 
-// Device copy of a CSR matrix.
+// Device copy of a CSR matrix (pooled: lives for one call).
 struct DeviceCsr {
-  DeviceBuffer<std::int64_t> indptr;
-  DeviceBuffer<std::int32_t> indices;
-  DeviceBuffer<float> data;
-  DeviceCsr(const embed::Csr& p, cudaStream_t s)
-      : indptr(to_device(p.indptr, s)), indices(to_device(p.indices, s)), data(to_device(p.data, s)) {}
+  PooledBuffer<std::int64_t> indptr;
+  PooledBuffer<std::int32_t> indices;
+  PooledBuffer<float> data;
+  DeviceCsr(Context& ctx, const embed::Csr& p)
+      : indptr(ctx.to_scratch(p.indptr)), indices(ctx.to_scratch(p.indices)), data(ctx.to_scratch(p.data)) {}
 };
 
-// Every buffer one Barnes-Hut gradient needs, allocated once.
+// Every buffer one Barnes-Hut gradient needs, taken from the Context's pool once per call (and
+// reused by the next call: a t-SNE run does not cudaMalloc).
 class BhState {
  public:
-  BhState(std::int64_t n, int dims)
-      : n_(n),
+  BhState(Context& ctx, std::int64_t n, int dims)
+      : ctx_(ctx),
+        n_(n),
         dims_(dims),
-        y(sz(n * dims)),
-        ys(sz(n * dims)),
-        rep(sz(n * dims)),
-        attr(sz(n * dims)),
-        box_partial(sz(2 * kern::bbox_blocks(n) * dims)),
-        box(sz(dims + 1)),
-        code(sz(n)),
-        order(sz(n)),
-        child(sz(2 * (n - 1))),
-        first(sz(n - 1)),
-        last(sz(n - 1)),
-        parent(sz(2 * n - 1)),
-        arrivals(sz(n - 1)),
-        com(sz((n - 1) * dims)),
-        bmin(sz((n - 1) * dims)),
-        bmax(sz((n - 1) * dims)),
-        size(sz(n - 1)),
-        count(sz(n - 1)),
-        zs(sz(n)),
-        rowlog(sz(n)),
-        partial(sz(kern::sum_blocks(n))),
-        z(1),
-        plogw(1) {}
+        y(ctx.scratch<float>(sz(n * dims))),
+        ys(ctx.scratch<float>(sz(n * dims))),
+        rep(ctx.scratch<float>(sz(n * dims))),
+        attr(ctx.scratch<float>(sz(n * dims))),
+        box_partial(ctx.scratch<float>(sz(2 * kern::bbox_blocks(n) * dims))),
+        box(ctx.scratch<float>(sz(dims + 1))),
+        code(ctx.scratch<std::uint32_t>(sz(n))),
+        order(ctx.scratch<std::int32_t>(sz(n))),
+        child(ctx.scratch<std::int32_t>(sz(2 * (n - 1)))),
+        first(ctx.scratch<std::int32_t>(sz(n - 1))),
+        last(ctx.scratch<std::int32_t>(sz(n - 1))),
+        parent(ctx.scratch<std::int32_t>(sz(2 * n - 1))),
+        arrivals(ctx.scratch<int>(sz(n - 1))),
+        com(ctx.scratch<float>(sz((n - 1) * dims))),
+        bmin(ctx.scratch<float>(sz((n - 1) * dims))),
+        bmax(ctx.scratch<float>(sz((n - 1) * dims))),
+        size(ctx.scratch<float>(sz(n - 1))),
+        count(ctx.scratch<float>(sz(n - 1))),
+        zs(ctx.scratch<float>(sz(n))),
+        rowlog(ctx.scratch<float>(sz(n))),
+        partial(ctx.scratch<double>(sz(kern::sum_blocks(n)))),
+        z(ctx.scratch<double>(1)),
+        plogw(ctx.scratch<double>(1)) {}
 
   // rep, attr and z for the embedding in `y`; rowlog sums into plogw when want_log.
   void gradient(const DeviceCsr& p, float theta, bool want_log, cudaStream_t s) {
     kern::launch_bounding_box(y.data(), n_, dims_, box_partial.data(), box.data(), s);
     kern::launch_morton(y.data(), n_, dims_, box.data(), code.data(), order.data(), s);
-    kern::sort_codes(code.data(), order.data(), n_, s);
+    kern::sort_codes(code.data(), order.data(), n_, ctx_.pool(), s);
     kern::launch_gather(y.data(), order.data(), n_, dims_, ys.data(), s);
     kern::launch_karras(code.data(), n_, child.data(), first.data(), last.data(), parent.data(), s);
     arrivals.zero(s);
@@ -78,17 +80,18 @@ class BhState {
     if (want_log) kern::launch_sum(rowlog.data(), n_, partial.data(), plogw.data(), s);
   }
 
+  Context& ctx_;
   std::int64_t n_;
   int dims_;
-  DeviceBuffer<float> y, ys, rep, attr, box_partial, box;
-  DeviceBuffer<std::uint32_t> code;
-  DeviceBuffer<std::int32_t> order, child, first, last, parent;
-  DeviceBuffer<int> arrivals;
-  DeviceBuffer<float> com, bmin, bmax, size, count, zs, rowlog;
-  DeviceBuffer<double> partial, z, plogw;
+  PooledBuffer<float> y, ys, rep, attr, box_partial, box;
+  PooledBuffer<std::uint32_t> code;
+  PooledBuffer<std::int32_t> order, child, first, last, parent;
+  PooledBuffer<int> arrivals;
+  PooledBuffer<float> com, bmin, bmax, size, count, zs, rowlog;
+  PooledBuffer<double> partial, z, plogw;
 };
 
-double read_scalar(const DeviceBuffer<double>& v, cudaStream_t s) { return v.to_host(s)[0]; }
+double read_scalar(const PooledBuffer<double>& v, cudaStream_t s) { return v.to_host(s)[0]; }
 
 }  // namespace
 
@@ -98,9 +101,9 @@ embed::Knn knn(hmr::Backend& b, hmr::ConstMatrixView x, int k) {
   HMR_ASSERT(x.ld == x.cols, "knn expects a contiguous matrix");
   HMR_REQUIRE(k <= kern::kKnnMaxK, "t-SNE kNN on cuda: at most {} neighbours, got {}", kern::kKnnMaxK, k);
   const std::int64_t n = x.rows;
-  DeviceBuffer<float> dx = to_device(x.data, sz(n * x.cols), s);
-  DeviceBuffer<std::int32_t> idx(sz(n * k));
-  DeviceBuffer<float> d2(sz(n * k));
+  auto dx = ctx.to_scratch(x.data, sz(n * x.cols));
+  auto idx = ctx.scratch<std::int32_t>(sz(n * k));
+  auto d2 = ctx.scratch<float>(sz(n * k));
   kern::launch_knn_tiled(dx.data(), n, x.cols, k, idx.data(), d2.data(), s);
   embed::Knn out;
   out.n = n;
@@ -113,7 +116,8 @@ embed::Knn knn(hmr::Backend& b, hmr::ConstMatrixView x, int k) {
 std::vector<float> conditional_p(hmr::Backend& b, const embed::Knn& nn, double perplexity) {
   Context& ctx = context(b);
   cudaStream_t s = ctx.stream();
-  DeviceBuffer<float> d2 = to_device(nn.dist2, s), p(nn.dist2.size());
+  auto d2 = ctx.to_scratch(nn.dist2);
+  auto p = ctx.scratch<float>(nn.dist2.size());
   kern::launch_perplexity_search(d2.data(), nn.n, nn.k, perplexity, embed::kPerplexityTol, embed::kPerplexitySteps,
                                  p.data(), s);
   return p.to_host(s);
@@ -123,16 +127,18 @@ embed::Csr symmetrize(hmr::Backend& b, const embed::Knn& nn, const std::vector<f
   Context& ctx = context(b);
   cudaStream_t s = ctx.stream();
   const std::int64_t n = nn.n, m = 2 * nn.n * nn.k;
-  DeviceBuffer<std::int32_t> idx = to_device(nn.idx, s);
-  DeviceBuffer<float> p = to_device(cond_p, s), vals(sz(m)), uvals(sz(m));
-  DeviceBuffer<std::uint64_t> keys(sz(m)), ukeys(sz(m));
+  auto idx = ctx.to_scratch(nn.idx);
+  auto p = ctx.to_scratch(cond_p);
+  auto vals = ctx.scratch<float>(sz(m)), uvals = ctx.scratch<float>(sz(m));
+  auto keys = ctx.scratch<std::uint64_t>(sz(m)), ukeys = ctx.scratch<std::uint64_t>(sz(m));
   kern::launch_coo_build(idx.data(), p.data(), n, nn.k, keys.data(), vals.data(), s);
-  const std::int64_t u = kern::sort_reduce_pairs(keys.data(), vals.data(), m, ukeys.data(), uvals.data(), s);
-  const double total = kern::sum_floats(uvals.data(), u, s);
+  const std::int64_t u =
+      kern::sort_reduce_pairs(keys.data(), vals.data(), m, ukeys.data(), uvals.data(), ctx.pool(), s);
+  const double total = kern::sum_floats(uvals.data(), u, ctx.pool(), s);
   HMR_ASSERT(total > 0.0, "symmetrize: the affinities sum to {}", total);
-  DeviceBuffer<std::int64_t> indptr(sz(n + 1));
-  DeviceBuffer<std::int32_t> indices(sz(u));
-  DeviceBuffer<float> data(sz(u));
+  auto indptr = ctx.scratch<std::int64_t>(sz(n + 1));
+  auto indices = ctx.scratch<std::int32_t>(sz(u));
+  auto data = ctx.scratch<float>(sz(u));
   kern::launch_csr_finalize(ukeys.data(), uvals.data(), u, n, static_cast<float>(1.0 / total), indptr.data(),
                             indices.data(), data.data(), s);
   embed::Csr out;
@@ -149,8 +155,8 @@ double bh_gradient(hmr::Backend& b, const embed::Csr& p, hmr::ConstMatrixView y,
   cudaStream_t s = ctx.stream();
   const std::int64_t n = y.rows;
   const int dims = static_cast<int>(y.cols);
-  DeviceCsr dp(p, s);
-  BhState st(n, dims);
+  DeviceCsr dp(ctx, p);
+  BhState st(ctx, n, dims);
   st.y.upload(y.data, sz(n * dims), s);
   st.gradient(dp, static_cast<float>(theta), false, s);
   const double z = read_scalar(st.z, s);
@@ -166,8 +172,9 @@ double exact_z(hmr::Backend& b, hmr::ConstMatrixView y) {
   cudaStream_t s = ctx.stream();
   const std::int64_t n = y.rows;
   HMR_ASSERT(y.ld == y.cols && (y.cols == 2 || y.cols == 3), "exact_z expects a contiguous 2-D or 3-D embedding");
-  DeviceBuffer<float> dy = to_device(y.data, sz(n * y.cols), s);
-  DeviceBuffer<double> zrow(sz(n)), partial(sz(kern::sum_blocks(n))), z(1);
+  auto dy = ctx.to_scratch(y.data, sz(n * y.cols));
+  auto zrow = ctx.scratch<double>(sz(n)), partial = ctx.scratch<double>(sz(kern::sum_blocks(n))),
+       z = ctx.scratch<double>(1);
   kern::launch_exact_z_rows(dy.data(), n, static_cast<int>(y.cols), zrow.data(), s);
   kern::launch_sum(zrow.data(), n, partial.data(), z.data(), s);
   return read_scalar(z, s);
@@ -180,11 +187,10 @@ void tsne_optimize(hmr::Backend& b, const embed::Csr& p, hmr::Matrix& y, const e
   const std::int64_t n = y.rows();
   const int dims = static_cast<int>(y.cols());
   const std::int64_t m = n * dims;
-  DeviceCsr dp(p, s);
-  BhState st(n, dims);
+  DeviceCsr dp(ctx, p);
+  BhState st(ctx, n, dims);
   st.y.upload(y.data(), y.size(), s);
-  DeviceBuffer<float> update(sz(m)), gains(sz(m));
-  const double plogp = embed::p_log_p(p);
+  auto update = ctx.scratch<float>(sz(m)), gains = ctx.scratch<float>(sz(m));
   auto restart = [&] {
     update.zero(s);
     const std::vector<float> ones(sz(m), 1.0f);
@@ -192,23 +198,19 @@ void tsne_optimize(hmr::Backend& b, const embed::Csr& p, hmr::Matrix& y, const e
     ctx.sync();  // `ones` leaves scope
   };
   restart();
-  for (int it = 0; it < prm.iters; ++it) {
-    const bool exaggerated = it < prm.exag_iters;
-    if (it == prm.exag_iters && it > 0) restart();
-    const bool report = prm.kl_every > 0 && ((it + 1) % prm.kl_every == 0 || it + 1 == prm.iters);
+  auto step = [&](int, bool report, double exag, double momentum) {
     st.gradient(dp, static_cast<float>(prm.theta), report, s);
     kern::launch_update(st.y.data(), update.data(), gains.data(), st.attr.data(), st.rep.data(), st.z.data(), m,
-                        static_cast<float>(exaggerated ? prm.early_exag : 1.0), static_cast<float>(prm.learning_rate),
-                        static_cast<float>(exaggerated ? prm.momentum : prm.final_momentum),
+                        static_cast<float>(exag), static_cast<float>(prm.learning_rate), static_cast<float>(momentum),
                         static_cast<float>(prm.min_gain), s);
+    embed::StepKl kl;
     if (report) {
-      const double z = read_scalar(st.z, s), plogw = read_scalar(st.plogw, s);
-      const double kl = plogp + plogw + std::log(z);
-      HMR_ASSERT(std::isfinite(kl), "t-SNE diverged at iteration {} (KL {})", it + 1, kl);
-      history.emplace_back(it + 1, kl);
-      if (progress) progress(it + 1, kl);
+      kl.z = read_scalar(st.z, s);
+      kl.plogw = read_scalar(st.plogw, s);
     }
-  }
+    return kl;
+  };
+  embed::descend(p, prm, progress, history, restart, step);
   st.y.download(y.data(), y.size(), s);
   ctx.sync();
 }

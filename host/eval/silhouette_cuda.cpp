@@ -16,11 +16,11 @@ std::vector<double> silhouette_sums(hmr::Backend& b, const eval::detail::SortedD
   cudaStream_t st = ctx.stream();
   const std::int64_t n = s.x.rows();
   const int d = static_cast<int>(s.x.cols()), k = s.k;
-  DeviceBuffer<float> dx = to_device(s.x.vec(), st);
-  DeviceBuffer<std::int64_t> off = to_device(s.offsets, st);
+  auto dx = ctx.to_scratch(s.x.vec());
+  auto off = ctx.to_scratch(s.offsets);
   const std::int64_t tile_rows = std::max<std::int64_t>(1, std::min<std::int64_t>(n, (32LL << 20) / n));
-  DeviceBuffer<double> tile(static_cast<std::size_t>(tile_rows) * static_cast<std::size_t>(n));
-  DeviceBuffer<double> sums(static_cast<std::size_t>(n) * static_cast<std::size_t>(k));
+  auto tile = ctx.scratch<double>(static_cast<std::size_t>(tile_rows) * static_cast<std::size_t>(n));
+  auto sums = ctx.scratch<double>(static_cast<std::size_t>(n) * static_cast<std::size_t>(k));
   for (std::int64_t r0 = 0; r0 < n; r0 += tile_rows) {
     const int rows = static_cast<int>(std::min(tile_rows, n - r0));
     kern::launch_silhouette_dist_tile(dx.data(), n, d, r0, rows, tile.data(), st);

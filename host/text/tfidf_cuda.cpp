@@ -13,11 +13,11 @@ void weight_rows(hmr::Backend& b, const text::TfidfModel& model, text::Csr& m) {
   Context& ctx = context(b);
   cudaStream_t s = ctx.stream();
   const text::TfidfOptions& o = model.options;
-  DeviceBuffer<std::int64_t> indptr = to_device(m.indptr, s);
-  DeviceBuffer<std::int32_t> indices = to_device(m.indices, s);
-  DeviceBuffer<float> values = to_device(m.data, s);
-  DeviceBuffer<double> idf;
-  if (o.use_idf) idf = to_device(model.idf, s);
+  auto indptr = ctx.to_scratch(m.indptr);
+  auto indices = ctx.to_scratch(m.indices);
+  auto values = ctx.to_scratch(m.data);
+  PooledBuffer<double> idf;
+  if (o.use_idf) idf = ctx.to_scratch(model.idf);
   const auto norm = o.norm == text::Norm::l2   ? kern::TfidfNorm::l2
                     : o.norm == text::Norm::l1 ? kern::TfidfNorm::l1
                                                : kern::TfidfNorm::none;

@@ -7,8 +7,8 @@
 
 #include <cmath>
 
-#include "core/error.h"
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -94,13 +94,8 @@ __global__ void __launch_bounds__(kMelThreads)
     logmel[row * n_mels + m] = db;
     mx = fmaxf(mx, db);
   }
-  red[t] = mx;
-  __syncthreads();
-  for (int s = kMelThreads / 2; s > 0; s >>= 1) {
-    if (t < s) red[t] = fmaxf(red[t], red[t + s]);
-    __syncthreads();
-  }
-  if (t == 0) row_max[row] = red[0];
+  const float row_peak = gpu::block_reduce<kMelThreads>(red, mx, gpu::Max{});
+  if (t == 0) row_max[row] = row_peak;
 }
 
 __global__ void __launch_bounds__(kPeakThreads)
@@ -110,13 +105,8 @@ __global__ void __launch_bounds__(kPeakThreads)
   const int c = static_cast<int>(blockIdx.x), t = static_cast<int>(threadIdx.x);
   float mx = -INFINITY;
   for (std::int64_t f = frame_start[c] + t; f < frame_start[c + 1]; f += kPeakThreads) mx = fmaxf(mx, row_max[f]);
-  red[t] = mx;
-  __syncthreads();
-  for (int s = kPeakThreads / 2; s > 0; s >>= 1) {
-    if (t < s) red[t] = fmaxf(red[t], red[t + s]);
-    __syncthreads();
-  }
-  if (t == 0) clip_peak[c] = red[0];
+  const float peak = gpu::block_reduce<kPeakThreads>(red, mx, gpu::Max{});
+  if (t == 0) clip_peak[c] = peak;
 }
 
 __global__ void __launch_bounds__(kDctThreads)
@@ -159,28 +149,16 @@ __global__ void __launch_bounds__(kSumThreads)
   const double n = static_cast<double>(f1 - f0);
   double s = 0.0;
   for (std::int64_t f = f0 + t; f < f1; f += kSumThreads) s += mfcc[f * n_mfcc + k];
-  red[t] = s;
-  __syncthreads();
-  for (int h = kSumThreads / 2; h > 0; h >>= 1) {
-    if (t < h) red[t] += red[t + h];
-    __syncthreads();
-  }
-  const double mean = red[0] / n;
-  __syncthreads();  // everyone has read red[0] before it is reused
+  const double mean = gpu::block_sum<kSumThreads>(red, s) / n;
   double q = 0.0;
   for (std::int64_t f = f0 + t; f < f1; f += kSumThreads) {
     const double d = mfcc[f * n_mfcc + k] - mean;
     q += d * d;
   }
-  red[t] = q;
-  __syncthreads();
-  for (int h = kSumThreads / 2; h > 0; h >>= 1) {
-    if (t < h) red[t] += red[t + h];
-    __syncthreads();
-  }
+  const double var = gpu::block_sum<kSumThreads>(red, q) / n;
   if (t == 0) {
     out[static_cast<std::int64_t>(c) * 2 * n_mfcc + 2 * k] = static_cast<float>(mean);
-    out[static_cast<std::int64_t>(c) * 2 * n_mfcc + 2 * k + 1] = static_cast<float>(red[0] / n);
+    out[static_cast<std::int64_t>(c) * 2 * n_mfcc + 2 * k + 1] = static_cast<float>(var);
   }
 }
 
@@ -190,7 +168,7 @@ void launch_frame_window(const float* audio, const std::int64_t* clip_start, con
                          int n_clips, std::int64_t frame_begin, std::int64_t frame_end, int rows, const float* window,
                          int n_fft, int hop, int pad, float* frames, cudaStream_t stream) {
   if (rows <= 0 || n_fft <= 0) return;
-  HMR_ASSERT(n_clips > 0 && rows <= 65535 && frame_begin <= frame_end && hop > 0, "frame_window: bad shape");
+  HMR_LAUNCHER_ASSERT(n_clips > 0 && rows <= 65535 && frame_begin <= frame_end && hop > 0, "frame_window: bad shape");
   const dim3 grid(gpu::div_up(static_cast<std::size_t>(n_fft), kFrameThreads), static_cast<unsigned>(rows));
   HMR_LAUNCH(frame_window_kernel, grid, kFrameThreads, 0, stream, audio, clip_start, frame_start, n_clips, frame_begin,
              frame_end, window, n_fft, hop, pad, frames);
@@ -200,7 +178,7 @@ void launch_power_mel_log(const float2* spec, int odist, int rows, int n_bins, f
                           const int* mel_count, const int* mel_offset, const float* mel_w, int n_mels, float amin,
                           float log_ref, float* logmel, float* row_max, float* mel_power, cudaStream_t stream) {
   if (rows <= 0 || n_mels <= 0) return;
-  HMR_ASSERT(odist >= n_bins && n_bins > 0, "power_mel_log: odist {} < n_bins {}", odist, n_bins);
+  HMR_LAUNCHER_ASSERT(odist >= n_bins && n_bins > 0, "power_mel_log: the spectrum rows are shorter than n_bins");
   const int use_shared = n_bins <= kMaxSharedBins ? 1 : 0;
   const std::size_t smem = use_shared ? static_cast<std::size_t>(n_bins) * sizeof(float) : 0;
   HMR_LAUNCH(power_mel_log_kernel, static_cast<unsigned>(rows), kMelThreads, smem, stream, spec, odist, n_bins, power,
@@ -218,7 +196,7 @@ void launch_dct(const float* logmel, const std::int64_t* frame_start, int n_clip
                 const float* clip_peak, float top_db, const float* dct, int n_mfcc, int n_mels, float* out,
                 cudaStream_t stream) {
   if (n_frames <= 0 || n_clips <= 0) return;
-  HMR_ASSERT(n_mfcc > 0 && n_mels > 0 && n_mfcc <= n_mels, "dct: bad shape {} x {}", n_mfcc, n_mels);
+  HMR_LAUNCHER_ASSERT(n_mfcc > 0 && n_mels > 0 && n_mfcc <= n_mels, "dct: bad shape");
   const int tile = n_mels >= kDctSharedFloats ? 1 : kDctSharedFloats / n_mels < 16 ? kDctSharedFloats / n_mels : 16;
   const std::size_t smem = (static_cast<std::size_t>(tile) * n_mels + tile) * sizeof(float);
   const unsigned blocks = static_cast<unsigned>((n_frames + tile - 1) / tile);

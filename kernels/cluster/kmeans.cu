@@ -8,8 +8,8 @@
 
 #include <cfloat>
 
-#include "core/error.h"
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -18,19 +18,16 @@ constexpr int kThreads = 256;
 constexpr int kChunkRows = 512;
 constexpr int kCenterTileFloats = 8192;  // 32 KB of centres per shared-memory tile
 
-// Tree reduction of one double per thread, fixed pairing: the result does not depend on the
-// order threads run in. Every thread must call it; returns the total in all threads.
-__device__ double block_sum(double v, double* sh) {
-  sh[threadIdx.x] = v;
-  __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (static_cast<int>(threadIdx.x) < s) sh[threadIdx.x] += sh[threadIdx.x + s];
-    __syncthreads();
+// Relocation candidate: the farthest point (distance descending, index ascending); i < 0: none.
+struct Far {
+  float v;
+  long long i;
+};
+struct FartherOf {
+  __device__ Far operator()(Far a, Far b) const {
+    return (b.i >= 0 && (a.i < 0 || b.v > a.v || (b.v == a.v && b.i < a.i))) ? b : a;
   }
-  const double total = sh[0];
-  __syncthreads();  // sh is reused by the caller
-  return total;
-}
+};
 
 __global__ void __launch_bounds__(kThreads)
     kmeans_assign_kernel(const float* __restrict__ x, std::int64_t n, int d, const float* __restrict__ centers, int k,
@@ -105,8 +102,7 @@ __global__ void __launch_bounds__(kThreads)
                                   float* centers, double* sums, long long* counts, int* empty, double tol, int max_iter,
                                   int* status) {
   GPU_SHARED(red, double[kThreads]);
-  GPU_SHARED(arg_v, float[kThreads]);
-  GPU_SHARED(arg_i, long long[kThreads]);
+  GPU_SHARED(arg, Far[kThreads]);
   GPU_SHARED(ctl, long long[4]);   // n_empty, chosen index, its distance (bits), relocation on
   if (status[kDone] != 0) return;  // one block: uniform
   const int kd = k * d;
@@ -145,23 +141,9 @@ __global__ void __launch_bounds__(kThreads)
         bi = i;
       }
     }
-    arg_v[threadIdx.x] = bv;
-    arg_i[threadIdx.x] = bi;
-    __syncthreads();
-    for (int s = kThreads / 2; s > 0; s >>= 1) {
-      if (static_cast<int>(threadIdx.x) < s) {
-        const float ov = arg_v[threadIdx.x + s];
-        const long long oi = arg_i[threadIdx.x + s];
-        if (oi >= 0 && (arg_i[threadIdx.x] < 0 || ov > arg_v[threadIdx.x] ||
-                        (ov == arg_v[threadIdx.x] && oi < arg_i[threadIdx.x]))) {
-          arg_v[threadIdx.x] = ov;
-          arg_i[threadIdx.x] = oi;
-        }
-      }
-      __syncthreads();
-    }
-    const long long far = arg_i[0];
-    const float far_v = arg_v[0];
+    const Far best = gpu::block_reduce<kThreads>(arg, Far{bv, bi}, FartherOf{});
+    const long long far = best.i;
+    const float far_v = best.v;
     // sklearn skips relocation altogether when every point sits on its centre.
     const bool go = far >= 0 && !(e == 0 && far_v == 0.0f);
     if (go) {
@@ -192,7 +174,7 @@ __global__ void __launch_bounds__(kThreads)
     centers[o] = nv;
     part += diff * diff;
   }
-  const double shift = block_sum(part, red);
+  const double shift = gpu::block_sum<kThreads>(red, part);
   if (threadIdx.x == 0) {
     const int it = status[kIter] + 1;
     status[kIter] = it;
@@ -223,7 +205,7 @@ __global__ void __launch_bounds__(kThreads)
     }
     acc += static_cast<double>(s);
   }
-  const double total = block_sum(acc, red);
+  const double total = gpu::block_sum<kThreads>(red, acc);
   if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
@@ -232,7 +214,7 @@ __global__ void __launch_bounds__(kThreads)
   GPU_SHARED(red, double[kThreads]);
   double acc = 0.0;
   for (int i = threadIdx.x; i < count; i += kThreads) acc += partial[i];
-  const double total = block_sum(acc, red);
+  const double total = gpu::block_sum<kThreads>(red, acc);
   if (threadIdx.x == 0) out[0] = total;
 }
 
@@ -243,8 +225,7 @@ int kmeans_chunks(std::int64_t n) { return static_cast<int>((n + kChunkRows - 1)
 void launch_kmeans_assign(const float* x, std::int64_t n, int d, const float* centers, int k, std::int32_t* labels,
                           float* dist, int* status, cudaStream_t stream) {
   if (n <= 0 || k <= 0 || d <= 0) return;
-  HMR_ASSERT(d <= kCenterTileFloats, "kmeans (cuda): {} features exceed the {} a centre tile holds", d,
-             kCenterTileFloats);
+  HMR_LAUNCHER_ASSERT(d <= kCenterTileFloats, "kmeans (cuda): more features than a centre tile of 8192 floats holds");
   const int tile_k = kCenterTileFloats / d < k ? kCenterTileFloats / d : k;
   const std::size_t smem = static_cast<std::size_t>(tile_k) * static_cast<std::size_t>(d) * sizeof(float);
   HMR_LAUNCH(kmeans_assign_kernel, gpu::div_up(static_cast<std::size_t>(n), kThreads), kThreads, smem, stream, x, n, d,

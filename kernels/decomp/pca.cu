@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -29,13 +30,8 @@ __global__ void __launch_bounds__(kThreads)
   double acc = 0.0;
   for (std::int64_t t = threadIdx.x; t < len; t += kThreads)
     acc += static_cast<double>(ap[t * stride_t]) * static_cast<double>(aq[t * stride_t]);
-  red[threadIdx.x] = acc;
-  __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (static_cast<int>(threadIdx.x) < s) red[threadIdx.x] += red[threadIdx.x + s];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) g[static_cast<std::int64_t>(p) * m + q] = red[0];
+  const double total = gpu::block_sum<kThreads>(red, acc);
+  if (threadIdx.x == 0) g[static_cast<std::int64_t>(p) * m + q] = total;
 }
 
 __global__ void float_to_double_kernel(const float* __restrict__ f, std::int64_t count, double* __restrict__ d) {

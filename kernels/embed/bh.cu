@@ -10,15 +10,12 @@
 #include <algorithm>
 #include <cfloat>
 
-#if defined(HMR_EMU)
-#include <thrust/execution_policy.h>
-#else
-#include <thrust/system/cuda/execution_policy.h>
-#endif
 #include <thrust/sort.h>
 
 #include "embed/bh_common.cuh"
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
+#include "gpu/thrust_policy.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -33,16 +30,28 @@ constexpr int kStack = 68;  // tree depth <= 64 (prefix lengths 0..63), DFS stac
 constexpr int kSumThreads = 256;
 constexpr std::int64_t kSumChunk = 4096;
 
+// An empty box: lower corner +FLT_MAX, upper corner -FLT_MAX in every dimension.
 template <int D>
-__global__ void __launch_bounds__(kBoxThreads)
-    bbox_partial_kernel(const float* __restrict__ y, std::int64_t n, float* __restrict__ partial) {
-  GPU_SHARED(lo, float[D][kBoxThreads]);
-  GPU_SHARED(hi, float[D][kBoxThreads]);
-  float l[D], h[D];
+__device__ __forceinline__ void empty_box(float (&l)[D], float (&h)[D]) {
   for (int d = 0; d < D; ++d) {
     l[d] = FLT_MAX;
     h[d] = -FLT_MAX;
   }
+}
+// The box around the boxes of the block's kBoxThreads threads (every thread calls it and gets it).
+template <int D>
+__device__ __forceinline__ void block_box(float (&l)[D], float (&h)[D]) {
+  GPU_SHARED(lo, float[D][kBoxThreads]);
+  GPU_SHARED(hi, float[D][kBoxThreads]);
+  gpu::block_reduce_n<kBoxThreads>(lo, l, gpu::Min{});
+  gpu::block_reduce_n<kBoxThreads>(hi, h, gpu::Max{});
+}
+
+template <int D>
+__global__ void __launch_bounds__(kBoxThreads)
+    bbox_partial_kernel(const float* __restrict__ y, std::int64_t n, float* __restrict__ partial) {
+  float l[D], h[D];
+  empty_box(l, h);
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kBoxThreads + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * kBoxThreads)
     for (int d = 0; d < D; ++d) {
@@ -50,59 +59,30 @@ __global__ void __launch_bounds__(kBoxThreads)
       l[d] = fminf(l[d], v);
       h[d] = fmaxf(h[d], v);
     }
-  for (int d = 0; d < D; ++d) {
-    lo[d][threadIdx.x] = l[d];
-    hi[d][threadIdx.x] = h[d];
-  }
-  __syncthreads();
-  for (int s = kBoxThreads / 2; s > 0; s /= 2) {
-    if (static_cast<int>(threadIdx.x) < s)
-      for (int d = 0; d < D; ++d) {
-        lo[d][threadIdx.x] = fminf(lo[d][threadIdx.x], lo[d][threadIdx.x + s]);
-        hi[d][threadIdx.x] = fmaxf(hi[d][threadIdx.x], hi[d][threadIdx.x + s]);
-      }
-    __syncthreads();
-  }
+  block_box(l, h);
   if (threadIdx.x == 0)
     for (int d = 0; d < D; ++d) {
-      partial[blockIdx.x * D + d] = lo[d][0];
-      partial[(gridDim.x + blockIdx.x) * D + d] = hi[d][0];
+      partial[blockIdx.x * D + d] = l[d];
+      partial[(gridDim.x + blockIdx.x) * D + d] = h[d];
     }
 }
 
 template <int D>
 __global__ void __launch_bounds__(kBoxThreads)
     bbox_final_kernel(const float* __restrict__ partial, int blocks, float* __restrict__ box) {
-  GPU_SHARED(lo, float[D][kBoxThreads]);
-  GPU_SHARED(hi, float[D][kBoxThreads]);
   float l[D], h[D];
-  for (int d = 0; d < D; ++d) {
-    l[d] = FLT_MAX;
-    h[d] = -FLT_MAX;
-  }
+  empty_box(l, h);
   for (int b = static_cast<int>(threadIdx.x); b < blocks; b += kBoxThreads)
     for (int d = 0; d < D; ++d) {
       l[d] = fminf(l[d], partial[b * D + d]);
       h[d] = fmaxf(h[d], partial[(blocks + b) * D + d]);
     }
-  for (int d = 0; d < D; ++d) {
-    lo[d][threadIdx.x] = l[d];
-    hi[d][threadIdx.x] = h[d];
-  }
-  __syncthreads();
-  for (int s = kBoxThreads / 2; s > 0; s /= 2) {
-    if (static_cast<int>(threadIdx.x) < s)
-      for (int d = 0; d < D; ++d) {
-        lo[d][threadIdx.x] = fminf(lo[d][threadIdx.x], lo[d][threadIdx.x + s]);
-        hi[d][threadIdx.x] = fmaxf(hi[d][threadIdx.x], hi[d][threadIdx.x + s]);
-      }
-    __syncthreads();
-  }
+  block_box(l, h);
   if (threadIdx.x == 0) {
     float side = 0.0f;
     for (int d = 0; d < D; ++d) {
-      box[d] = lo[d][0];
-      side = fmaxf(side, hi[d][0] - lo[d][0]);
+      box[d] = l[d];
+      side = fmaxf(side, h[d] - l[d]);
     }
     if (!(side > 0.0f)) side = 1.0f;  // all points identical
     const int bits = D == 2 ? 16 : 10;
@@ -221,16 +201,7 @@ __global__ void __launch_bounds__(kRepThreads)
     __syncwarp();  // all lanes have read the slot before lane 0 reuses it
     if (c < 0) {
       const std::int64_t q = ~c;
-      if (active && q != p) {
-        float diff[D], d2 = 0.0f;
-        for (int d = 0; d < D; ++d) {
-          diff[d] = yp[d] - ys[q * D + d];
-          d2 += diff[d] * diff[d];
-        }
-        const float w = 1.0f / (1.0f + d2);
-        z += w;
-        for (int d = 0; d < D; ++d) f[d] += w * w * diff[d];
-      }
+      if (active && q != p) z += hmr::embed::bh::point_repulsion<D>(yp, ys + q * D, f);
     } else {
       float diff[D], d2 = 0.0f;
       for (int d = 0; d < D; ++d) {
@@ -269,13 +240,8 @@ __global__ void __launch_bounds__(kSumThreads)
   const std::int64_t b1 = b0 + kSumChunk < n ? b0 + kSumChunk : n;
   double s = 0.0;
   for (std::int64_t i = b0 + threadIdx.x; i < b1; i += kSumThreads) s += static_cast<double>(v[i]);
-  acc[threadIdx.x] = s;
-  __syncthreads();
-  for (int h = kSumThreads / 2; h > 0; h /= 2) {
-    if (static_cast<int>(threadIdx.x) < h) acc[threadIdx.x] += acc[threadIdx.x + h];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) partial[blockIdx.x] = acc[0];
+  const double total = gpu::block_sum<kSumThreads>(acc, s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
 __global__ void sum_final_kernel(const double* __restrict__ partial, int blocks, double* __restrict__ out) {
@@ -310,10 +276,8 @@ __global__ void __launch_bounds__(kThreads)
     for (int d = 0; d < D; ++d) f[d] += pw * diff[d];
     if (rowlog) lg += pval[e] * log1pf(d2);
   }
-  for (int off = 16; off > 0; off /= 2) {  // butterfly: every lane ends with the same sums
-    for (int d = 0; d < D; ++d) f[d] += __shfl_xor_sync(kFull, f[d], off);
-    lg += __shfl_xor_sync(kFull, lg, off);
-  }
+  for (int d = 0; d < D; ++d) f[d] = gpu::warp_sum(f[d]);  // every lane ends with the same sums
+  lg = gpu::warp_sum(lg);
   if (lane == 0) {
     for (int d = 0; d < D; ++d) attr[i * D + d] = f[d];
     if (rowlog) rowlog[i] = lg;
@@ -355,12 +319,6 @@ __global__ void exact_z_rows_kernel(const float* __restrict__ y, std::int64_t n,
   zrow[i] = z;
 }
 
-#if defined(HMR_EMU)
-inline auto policy(cudaStream_t) { return thrust::device; }
-#else
-inline auto policy(cudaStream_t s) { return thrust::cuda::par.on(s); }
-#endif
-
 unsigned grid_for(std::int64_t n, int threads) { return gpu::div_up(static_cast<std::size_t>(n), threads); }
 
 }  // namespace
@@ -391,9 +349,10 @@ void launch_morton(const float* y, std::int64_t n, int dims, const float* box, s
     HMR_LAUNCH(morton_kernel<3>, grid_for(n, kThreads), kThreads, 0, stream, y, n, box, code, pos);
 }
 
-void sort_codes(std::uint32_t* code, std::int32_t* pos, std::int64_t n, cudaStream_t stream) {
+void sort_codes(std::uint32_t* code, std::int32_t* pos, std::int64_t n, DevicePool& pool, cudaStream_t stream) {
   if (n <= 1) return;
-  thrust::stable_sort_by_key(policy(stream), code, code + n, pos);
+  ThrustPoolAllocator alloc(pool);
+  thrust::stable_sort_by_key(thrust_policy(alloc, stream), code, code + n, pos);
 }
 
 void launch_gather(const float* y, const std::int32_t* order, std::int64_t n, int dims, float* ys,

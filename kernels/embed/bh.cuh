@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "gpu/compat.h"
+#include "gpu/pool.h"
 
 namespace hmr::HMR_CUDA_NS::kern {
 
@@ -19,8 +19,8 @@ void launch_bounding_box(const float* y, std::int64_t n, int dims, float* partia
 // code[i] = Morton code of point i, pos[i] = i.
 void launch_morton(const float* y, std::int64_t n, int dims, const float* box, std::uint32_t* code, std::int32_t* pos,
                    cudaStream_t stream);
-// Stable sort of (code, pos) by code (Thrust radix sort).
-void sort_codes(std::uint32_t* code, std::int32_t* pos, std::int64_t n, cudaStream_t stream);
+// Stable sort of (code, pos) by code (Thrust radix sort, temporaries from pool).
+void sort_codes(std::uint32_t* code, std::int32_t* pos, std::int64_t n, DevicePool& pool, cudaStream_t stream);
 // ys[p] = y[order[p]].
 void launch_gather(const float* y, const std::int32_t* order, std::int64_t n, int dims, float* ys, cudaStream_t stream);
 // Internal nodes (Karras 2012): child [2(n-1)], first/last [n-1], parent [(n-1) + n].

@@ -27,23 +27,32 @@ HMR_HD int clz32(std::uint32_t x) {
 #endif
 }
 
+// One step of the magic-number bit dilation: copies v shifted by `shift` and keeps `mask`.
+HMR_HD std::uint32_t dilate(std::uint32_t v, int shift, std::uint32_t mask) { return (v | (v << shift)) & mask; }
 // Spreads the low 16 bits of v to the even bit positions.
 HMR_HD std::uint32_t spread2(std::uint32_t v) {
-  v &= 0x0000ffffu;
-  v = (v | (v << 8)) & 0x00ff00ffu;
-  v = (v | (v << 4)) & 0x0f0f0f0fu;
-  v = (v | (v << 2)) & 0x33333333u;
-  v = (v | (v << 1)) & 0x55555555u;
-  return v;
+  return dilate(dilate(dilate(dilate(v & 0x0000ffffu, 8, 0x00ff00ffu), 4, 0x0f0f0f0fu), 2, 0x33333333u), 1,
+                0x55555555u);
 }
 // Spreads the low 10 bits of v to every third bit position.
 HMR_HD std::uint32_t spread3(std::uint32_t v) {
-  v &= 0x000003ffu;
-  v = (v | (v << 16)) & 0x030000ffu;
-  v = (v | (v << 8)) & 0x0300f00fu;
-  v = (v | (v << 4)) & 0x030c30c3u;
-  v = (v | (v << 2)) & 0x09249249u;
-  return v;
+  return dilate(dilate(dilate(dilate(v & 0x000003ffu, 16, 0x030000ffu), 8, 0x0300f00fu), 4, 0x030c30c3u), 2,
+                0x09249249u);
+}
+
+// The exact repulsion of point yq on point yp (t-SNE's Student-t kernel): adds w^2 (yp - yq) to
+// f and returns w = 1 / (1 + |yp - yq|^2), the pair's share of Z. Shared by the cpu twin and the
+// kernel so a leaf contributes the same bits on both.
+template <int D>
+HMR_HD float point_repulsion(const float* yp, const float* yq, float* f) {
+  float diff[D], d2 = 0.0f;
+  for (int d = 0; d < D; ++d) {
+    diff[d] = yp[d] - yq[d];
+    d2 += diff[d] * diff[d];
+  }
+  const float w = 1.0f / (1.0f + d2);
+  for (int d = 0; d < D; ++d) f[d] += w * w * diff[d];
+  return w;
 }
 
 // Cell index along one axis: floor((v - lo) * scale) clamped to [0, 2^bits - 1]. scale is

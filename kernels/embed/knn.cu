@@ -11,11 +11,6 @@
 #include <cfloat>
 #include <climits>
 
-#if defined(HMR_EMU)
-#include <thrust/execution_policy.h>
-#else
-#include <thrust/system/cuda/execution_policy.h>
-#endif
 #include <thrust/binary_search.h>
 #include <thrust/functional.h>
 #include <thrust/reduce.h>
@@ -23,8 +18,8 @@
 #include <thrust/sort.h>
 #include <thrust/transform_reduce.h>
 
-#include "cuda/buffer.h"
 #include "gpu/check.h"
+#include "gpu/thrust_policy.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -215,12 +210,6 @@ __global__ void csr_finalize_kernel(const std::uint64_t* __restrict__ ukeys, con
   }
 }
 
-#if defined(HMR_EMU)
-inline auto policy(cudaStream_t) { return thrust::device; }
-#else
-inline auto policy(cudaStream_t s) { return thrust::cuda::par.on(s); }
-#endif
-
 struct ToDouble {
   __host__ __device__ double operator()(float v) const { return static_cast<double>(v); }
 };
@@ -231,7 +220,8 @@ void launch_knn_tiled(const float* x, std::int64_t n, std::int64_t d, int k, std
                       cudaStream_t stream) {
   if (n <= 0) return;
   if (k < 1 || k > kKnnMaxK || k >= n || d < 1) {  // shape check: reported as a launch error
-    check_launch(cudaErrorInvalidValue, "knn_tiled_kernel (k outside [1, min(n - 1, 512)])", __FILE__, __LINE__);
+    check_launch(cudaErrorInvalidValue, "knn_tiled_kernel (k outside [1, min(n - 1, 512)])", __func__, __FILE__,
+                 __LINE__);
     return;
   }
   const std::size_t smem = static_cast<std::size_t>(kKnnWarps) * k * (sizeof(float) + sizeof(int));
@@ -259,18 +249,19 @@ void launch_coo_build(const std::int32_t* idx, const float* p, std::int64_t n, i
 }
 
 std::int64_t sort_reduce_pairs(std::uint64_t* keys, float* vals, std::int64_t count, std::uint64_t* ukeys, float* uvals,
-                               cudaStream_t stream) {
+                               DevicePool& pool, cudaStream_t stream) {
   if (count <= 0) return 0;
-  thrust::stable_sort_by_key(policy(stream), keys, keys + count, vals);
+  ThrustPoolAllocator alloc(pool);
+  thrust::stable_sort_by_key(thrust_policy(alloc, stream), keys, keys + count, vals);
   // reduce-by-key as heads -> exclusive scan -> one writer per run (Thrust's reduce_by_key
   // spills registers under sm_90, which the ptxas check rejects)
-  DeviceBuffer<std::int64_t> pos(static_cast<std::size_t>(count));
+  PooledBuffer<std::int64_t> pos = pool.scratch<std::int64_t>(static_cast<std::size_t>(count));
   const unsigned blocks = gpu::div_up(static_cast<std::size_t>(count), 256);
   HMR_LAUNCH(run_heads_kernel, blocks, 256, 0, stream, keys, count, pos.data());
   std::int64_t last_head = 0;
   HMR_CUDA_CHECK(
       cudaMemcpyAsync(&last_head, pos.data() + count - 1, sizeof(last_head), cudaMemcpyDeviceToHost, stream));
-  thrust::exclusive_scan(policy(stream), pos.data(), pos.data() + count, pos.data());
+  thrust::exclusive_scan(thrust_policy(alloc, stream), pos.data(), pos.data() + count, pos.data());
   HMR_LAUNCH(run_reduce_kernel, blocks, 256, 0, stream, keys, vals, pos.data(), count, ukeys, uvals);
   std::int64_t last_pos = 0;
   HMR_CUDA_CHECK(cudaMemcpyAsync(&last_pos, pos.data() + count - 1, sizeof(last_pos), cudaMemcpyDeviceToHost, stream));
@@ -278,9 +269,11 @@ std::int64_t sort_reduce_pairs(std::uint64_t* keys, float* vals, std::int64_t co
   return last_pos + last_head;
 }
 
-double sum_floats(const float* v, std::int64_t count, cudaStream_t stream) {
+double sum_floats(const float* v, std::int64_t count, DevicePool& pool, cudaStream_t stream) {
   if (count <= 0) return 0.0;
-  const double s = thrust::transform_reduce(policy(stream), v, v + count, ToDouble{}, 0.0, thrust::plus<double>());
+  ThrustPoolAllocator alloc(pool);
+  const double s =
+      thrust::transform_reduce(thrust_policy(alloc, stream), v, v + count, ToDouble{}, 0.0, thrust::plus<double>());
   HMR_CUDA_CHECK(cudaStreamSynchronize(stream));
   return s;
 }

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "gpu/compat.h"
+#include "gpu/pool.h"
 
 namespace hmr::HMR_CUDA_NS::kern {
 
@@ -29,10 +29,11 @@ void launch_coo_build(const std::int32_t* idx, const float* p, std::int64_t n, i
                       cudaStream_t stream);
 // Stable sort of (keys, vals) by key, then sums of equal keys: returns the number of unique keys
 // written to ukeys/uvals (each sized count). Synchronises the stream.
+// Thrust's temporaries and the scan positions come from pool (the Context's, ordered on stream).
 std::int64_t sort_reduce_pairs(std::uint64_t* keys, float* vals, std::int64_t count, std::uint64_t* ukeys, float* uvals,
-                               cudaStream_t stream);
+                               DevicePool& pool, cudaStream_t stream);
 // Sum of v[0..count) in double (Thrust/CUB reduction: fixed order on a given device). Synchronises.
-double sum_floats(const float* v, std::int64_t count, cudaStream_t stream);
+double sum_floats(const float* v, std::int64_t count, DevicePool& pool, cudaStream_t stream);
 // CSR from sorted unique keys: indptr [n + 1] by binary search, indices = low 32 bits,
 // data = uvals * scale.
 void launch_csr_finalize(const std::uint64_t* ukeys, const float* uvals, std::int64_t u, std::int64_t n, float scale,

@@ -4,6 +4,7 @@
 #include "eval/silhouette.cuh"
 
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -45,13 +46,8 @@ __global__ void __launch_bounds__(kThreads)
   const double* row = tile + static_cast<std::int64_t>(r) * n;
   double acc = 0.0;
   for (std::int64_t j = offsets[q] + threadIdx.x; j < offsets[q + 1]; j += kThreads) acc += row[j];
-  red[threadIdx.x] = acc;
-  __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (static_cast<int>(threadIdx.x) < s) red[threadIdx.x] += red[threadIdx.x + s];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) sums[static_cast<std::int64_t>(r) * k + q] = red[0];
+  const double total = gpu::block_sum<kThreads>(red, acc);
+  if (threadIdx.x == 0) sums[static_cast<std::int64_t>(r) * k + q] = total;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -70,13 +71,8 @@ __global__ void __launch_bounds__(kTileCols* kRowLanes)
       acc += static_cast<double>(d);
     }
   }
-  lanes[threadIdx.y][threadIdx.x] = acc;
-  __syncthreads();  // reached by every thread: out-of-range columns contribute 0
-  if (threadIdx.y == 0 && c < cols) {
-    double s = 0.0;
-    for (int l = 0; l < kRowLanes; ++l) s += lanes[l][threadIdx.x];
-    db[c] = static_cast<float>(s);
-  }
+  const double s = gpu::column_lane_sum(lanes, acc);  // every thread: out-of-range columns add 0
+  if (threadIdx.y == 0 && c < cols) db[c] = static_cast<float>(s);
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -117,19 +113,8 @@ __global__ void __launch_bounds__(kThreads)
     dmu[j] = g + b * mu[j] * inv_batch;
     dlv[j] = g * 0.5f * s * eps[r * latent + j] + b * 0.5f * (e - 1.0f) * inv_batch;
   }
-  for (int off = 16; off > 0; off >>= 1) kl += __shfl_xor_sync(0xffffffffu, kl, off);
+  kl = gpu::warp_sum(kl);
   if (lane == 0) kl_rows[r] = kl;
-}
-
-// Block tree over kRowThreads doubles in shared memory; returns the sum in thread 0.
-__device__ double block_sum(double v, double* sh) {
-  sh[threadIdx.x] = v;
-  __syncthreads();
-  for (int s = kRowThreads / 2; s > 0; s >>= 1) {
-    if (static_cast<int>(threadIdx.x) < s) sh[threadIdx.x] += sh[threadIdx.x + s];
-    __syncthreads();
-  }
-  return sh[0];
 }
 
 __global__ void __launch_bounds__(kRowThreads)
@@ -156,7 +141,7 @@ __global__ void __launch_bounds__(kRowThreads)
       dr[c] = 2.0f * d * inv_batch;
     }
   }
-  const double total = block_sum(s, sh);
+  const double total = gpu::block_sum<kRowThreads>(sh, s);
   if (threadIdx.x == 0) loss_rows[r] = total;
 }
 
@@ -169,9 +154,8 @@ __global__ void __launch_bounds__(kRowThreads)
     a += recon_rows[r];
     b += kl_rows[r];
   }
-  const double ra = block_sum(a, sh);
-  __syncthreads();  // sh is reused
-  const double rb = block_sum(b, sh);
+  const double ra = gpu::block_sum<kRowThreads>(sh, a);
+  const double rb = gpu::block_sum<kRowThreads>(sh, b);
   if (threadIdx.x == 0) {
     const int s = counters[0];
     losses[2 * s] = ra;
@@ -188,7 +172,7 @@ __global__ void __launch_bounds__(kRowThreads)
     const double v = g[i];
     s += v * v;
   }
-  const double t = block_sum(s, sh);
+  const double t = gpu::block_sum<kRowThreads>(sh, s);
   if (threadIdx.x == 0) partial[blockIdx.x] = t;
 }
 
@@ -198,7 +182,7 @@ __global__ void __launch_bounds__(kRowThreads)
   GPU_SHARED(sh, double[kRowThreads]);
   double s = 0.0;
   for (int i = static_cast<int>(threadIdx.x); i < kNormBlocks; i += kRowThreads) s += partial[i];
-  const double t = block_sum(s, sh);
+  const double t = gpu::block_sum<kRowThreads>(sh, s);
   if (threadIdx.x == 0) {
     const double nv = sqrt(t);
     *norm = nv;

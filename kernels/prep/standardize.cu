@@ -8,6 +8,7 @@
 #include <cfloat>
 
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -31,13 +32,8 @@ __global__ void __launch_bounds__(kTileCols* kRowLanes)
       acc += power == 2 ? v * v : v;
     }
   }
-  lanes[threadIdx.y][threadIdx.x] = acc;
-  __syncthreads();  // every thread reaches this: out-of-range columns contribute 0
-  if (threadIdx.y == 0 && c < cols) {
-    double s = 0.0;
-    for (int l = 0; l < kRowLanes; ++l) s += lanes[l][threadIdx.x];
-    partial[static_cast<std::int64_t>(blockIdx.y) * cols + c] = s;
-  }
+  const double s = gpu::column_lane_sum(lanes, acc);  // every thread: out-of-range columns add 0
+  if (threadIdx.y == 0 && c < cols) partial[static_cast<std::int64_t>(blockIdx.y) * cols + c] = s;
 }
 
 __global__ void col_moment_finalize_kernel(const double* __restrict__ partial, int chunks, std::int64_t rows,

@@ -4,6 +4,7 @@
 // and every thread then rescales its slice. Values are recomputed in the second pass instead of
 // being kept, so no per-row scratch is needed.
 #include "gpu/check.h"
+#include "gpu/reduce.cuh"
 #include "text/tfidf.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
@@ -31,18 +32,11 @@ __global__ void __launch_bounds__(kThreads)
       const double x = tfidf_value(values[k], idf, indices[k], binary, sublinear);
       s += norm == 2 ? x * x : fabs(x);
     }
-    partial[threadIdx.x] = s;
-    __syncthreads();
-    for (unsigned half = kThreads / 2; half > 0; half /= 2) {
-      if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
-      __syncthreads();
-    }
-    const double total = partial[0];
+    const double total = gpu::block_sum<kThreads>(partial, s);  // ends in a barrier: partial is reusable
     double scale = 1.0;
     if (norm != 0 && total > 0.0) scale = norm == 2 ? sqrt(total) : total;
     for (std::int64_t k = a + threadIdx.x; k < b; k += kThreads)
       values[k] = static_cast<float>(tfidf_value(values[k], idf, indices[k], binary, sublinear) / scale);
-    __syncthreads();  // partial[0] is read by all before the next row overwrites it
   }
 }
 

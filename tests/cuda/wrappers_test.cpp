@@ -127,11 +127,7 @@ TEST_F(EmuWrappers, PhiloxStreamsAreReproducibleAndWellDistributed) {
   }
 }
 
-TEST_F(EmuWrappers, WorkspaceGrowsAndBuffersMove) {
-  float* p1 = ctx().workspace_as<float>(10);
-  float* p2 = ctx().workspace_as<float>(5);
-  EXPECT_EQ(p1, p2);  // no reallocation when it already fits
-  ctx().workspace_as<float>(1000);
+TEST_F(EmuWrappers, BuffersMove) {
   DeviceBuffer<int> a(8);
   int* raw = a.data();
   DeviceBuffer<int> b(std::move(a));

@@ -355,7 +355,8 @@ std::vector<float> tree_on_device(const Matrix& y, Tree* out = nullptr) {
   DeviceBuffer<int> arrivals(n - 1);
   kern::launch_bounding_box(dy.data(), n, D, part.data(), box.data(), nullptr);
   kern::launch_morton(dy.data(), n, D, box.data(), code.data(), order.data(), nullptr);
-  kern::sort_codes(code.data(), order.data(), n, nullptr);
+  DevicePool pool;
+  kern::sort_codes(code.data(), order.data(), n, pool, nullptr);
   kern::launch_gather(dy.data(), order.data(), n, D, ys.data(), nullptr);
   kern::launch_karras(code.data(), n, child.data(), first.data(), last.data(), parent.data(), nullptr);
   arrivals.zero(nullptr);
