@@ -12,6 +12,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/philox.h"
 #include "cuda/buffer.h"
 #include "nn/vae.cuh"
 #include "nn/vae.h"
@@ -1124,7 +1125,7 @@ TEST(VaeNoise, Avx2BoxMullerMatchesDoublePath) {
   // The reference itself: the Box-Muller pairs of the Philox draws, computed here in double.
   for (std::uint64_t blk : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{77777}, std::uint64_t{250002}}) {
     std::uint32_t u[4];
-    philox4x32_10(blk, 1234, u);
+    hmr::philox::philox4x32_10(blk, 1234, u);
     for (int pair = 0; pair < 2; ++pair) {
       const double r = std::sqrt(-2.0 * std::log((u[2 * pair] + 1.0) * 0x1p-32));
       const double t = 2.0 * M_PI * u[2 * pair + 1] * 0x1p-32;
@@ -1137,7 +1138,7 @@ TEST(VaeNoise, Avx2BoxMullerMatchesDoublePath) {
 // Known Philox4x32-10 answers (the Random123 known-answer vectors: counter and key 0, and all ones).
 TEST(VaeNoise, PhiloxKnownAnswers) {
   std::uint32_t u[4];
-  philox4x32_10(0, 0, u);
+  hmr::philox::philox4x32_10(0, 0, u);
   EXPECT_EQ(u[0], 0x6627e8d5u);
   EXPECT_EQ(u[1], 0xe169c58du);
   EXPECT_EQ(u[2], 0xbc57ac4cu);
