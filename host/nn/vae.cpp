@@ -1,6 +1,7 @@
 // nn/vae.cpp — VAE configuration (TOML, overrides), the PyTorch-named parameter layout and
 // initialisation, the training loop (seeded shuffles, KL warm-up, validation + early stopping)
-// and inference. The per-batch numerics live in the engines (vae_cpu.cpp, vae_cuda.cpp).
+// and inference. The per-batch numerics live in the engines (vae_engine_cpu.cpp and the cpu twins it runs,
+// vae_cuda.cpp).
 #include "nn/vae.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <numeric>
 #include <random>
 #include <sstream>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -18,39 +20,46 @@
 namespace hmr::nn {
 
 // ---- enums ------------------------------------------------------------------------------------
-const char* to_string(Activation a) {
-  switch (a) {
-    case Activation::relu:
-      return "relu";
-    case Activation::identity:
-      return "identity";
-    case Activation::sigmoid:
-      return "sigmoid";
-    case Activation::tanh:
-      return "tanh";
-  }
+namespace {
+// Each enum's names in the configuration (to_string gives the first of a value's names).
+template <class E>
+struct Name {
+  E value;
+  const char* name;
+};
+constexpr Name<Activation> kActivations[] = {{Activation::relu, "relu"},
+                                             {Activation::identity, "identity"},
+                                             {Activation::identity, "linear"},
+                                             {Activation::sigmoid, "sigmoid"},
+                                             {Activation::tanh, "tanh"}};
+constexpr Name<Output> kOutputs[] = {
+    {Output::identity, "identity"}, {Output::identity, "linear"}, {Output::sigmoid, "sigmoid"}};
+constexpr Name<Loss> kLosses[] = {{Loss::mse, "mse"}, {Loss::bce, "bce"}};
+
+template <class E, std::size_t N>
+const char* name_of(const Name<E> (&names)[N], E v) {
+  for (const auto& n : names)
+    if (n.value == v) return n.name;
   return "?";
 }
-const char* to_string(Output o) { return o == Output::sigmoid ? "sigmoid" : "identity"; }
-const char* to_string(Loss l) { return l == Loss::bce ? "bce" : "mse"; }
+// what: the enum in the error message; expected: its names listed there.
+template <class E, std::size_t N>
+E parse_name(const Name<E> (&names)[N], const std::string& s, const char* what, const char* expected) {
+  for (const auto& n : names)
+    if (s == n.name) return n.value;
+  input_error("vae: unknown {} '{}' ({})", what, s, expected);
+}
+}  // namespace
+
+const char* to_string(Activation a) { return name_of(kActivations, a); }
+const char* to_string(Output o) { return name_of(kOutputs, o); }
+const char* to_string(Loss l) { return name_of(kLosses, l); }
 
 Activation parse_activation(const std::string& s) {
-  if (s == "relu") return Activation::relu;
-  if (s == "identity" || s == "linear") return Activation::identity;
-  if (s == "sigmoid") return Activation::sigmoid;
-  if (s == "tanh") return Activation::tanh;
-  input_error("vae: unknown activation '{}' (relu, identity, sigmoid, tanh)", s);
+  return parse_name(kActivations, s, "activation", "relu, identity, sigmoid, tanh");
 }
-Output parse_output(const std::string& s) {
-  if (s == "identity" || s == "linear") return Output::identity;
-  if (s == "sigmoid") return Output::sigmoid;
-  input_error("vae: unknown output '{}' (identity, sigmoid)", s);
-}
-Loss parse_loss(const std::string& s) {
-  if (s == "mse") return Loss::mse;
-  if (s == "bce") return Loss::bce;
-  input_error("vae: unknown loss '{}' (mse, bce)", s);
-}
+Output parse_output(const std::string& s) { return parse_name(kOutputs, s, "output", "identity, sigmoid"); }
+Loss parse_loss(const std::string& s) { return parse_name(kLosses, s, "loss", "mse, bce"); }
 
 // ---- configuration ---------------------------------------------------------------------------
 void VaeConfig::validate() const {
@@ -81,12 +90,17 @@ void VaeConfig::validate() const {
 
 namespace {
 
-std::vector<int> parse_int_list(const std::string& key, const std::string& v) {
-  std::vector<int> out;
+// A list value ("[1, 2]", "1,2" or "1 2") as a stream of its items.
+std::istringstream list_items(const std::string& v) {
   std::string s = v;
   std::replace(s.begin(), s.end(), ',', ' ');
   s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '[' || c == ']'; }), s.end());
-  std::istringstream in(s);
+  return std::istringstream(s);
+}
+
+std::vector<int> parse_int_list(const std::string& key, const std::string& v) {
+  std::vector<int> out;
+  std::istringstream in = list_items(v);
   std::string tok;
   while (in >> tok) {
     try {
@@ -128,6 +142,46 @@ std::string unquote(std::string v) {
   return v;
 }
 
+// One configuration key's text into its field, by the field's type.
+template <class T>
+void parse_into(T& field, const std::string& key, const std::string& v) {
+  if constexpr (std::is_same_v<T, bool>)
+    field = parse_bool(key, v);
+  else if constexpr (std::is_same_v<T, Activation>)
+    field = parse_activation(v);
+  else if constexpr (std::is_same_v<T, Output>)
+    field = parse_output(v);
+  else if constexpr (std::is_same_v<T, Loss>)
+    field = parse_loss(v);
+  else if constexpr (std::is_same_v<T, std::vector<int>>)
+    field = parse_int_list(key, v);
+  else
+    field = parse_number<T>(key, v);
+}
+template <auto Field>
+void set_field(VaeConfig& c, const std::string& key, const std::string& v) {
+  parse_into(c.*Field, key, v);
+}
+struct Key {
+  const char* name;
+  void (*set)(VaeConfig&, const std::string& key, const std::string& v);
+};
+// The keys that set one field (adam_betas sets two: apply_override).
+constexpr Key kKeys[] = {
+    {"input_dim", set_field<&VaeConfig::input_dim>},     {"hidden", set_field<&VaeConfig::hidden>},
+    {"latent", set_field<&VaeConfig::latent>},           {"activation", set_field<&VaeConfig::activation>},
+    {"output", set_field<&VaeConfig::output>},           {"loss", set_field<&VaeConfig::loss>},
+    {"standardize", set_field<&VaeConfig::standardize>}, {"beta", set_field<&VaeConfig::beta>},
+    {"free_bits", set_field<&VaeConfig::free_bits>},     {"warmup_epochs", set_field<&VaeConfig::warmup_epochs>},
+    {"epochs", set_field<&VaeConfig::epochs>},           {"batch", set_field<&VaeConfig::batch>},
+    {"batch_size", set_field<&VaeConfig::batch>},        {"lr", set_field<&VaeConfig::lr>},
+    {"adam_beta1", set_field<&VaeConfig::adam_beta1>},   {"adam_beta2", set_field<&VaeConfig::adam_beta2>},
+    {"adam_eps", set_field<&VaeConfig::adam_eps>},       {"weight_decay", set_field<&VaeConfig::weight_decay>},
+    {"clip_norm", set_field<&VaeConfig::clip_norm>},     {"val_fraction", set_field<&VaeConfig::val_fraction>},
+    {"patience", set_field<&VaeConfig::patience>},       {"seed", set_field<&VaeConfig::seed>},
+    {"cuda_graph", set_field<&VaeConfig::cuda_graph>},   {"sparse_input", set_field<&VaeConfig::sparse_input>},
+};
+
 // A TOML node as the text apply_override understands.
 std::string node_text(const std::string& key, const toml::node& n) {
   if (auto s = n.as_string()) return s->get();
@@ -151,63 +205,17 @@ void apply_override(VaeConfig& c, const std::string& key_in, const std::string& 
   std::string key = key_in;
   if (key.rfind("vae.", 0) == 0) key = key.substr(4);
   const std::string v = unquote(value_in);
-  if (key == "input_dim")
-    c.input_dim = parse_number<int>(key, v);
-  else if (key == "hidden")
-    c.hidden = parse_int_list(key, v);
-  else if (key == "latent")
-    c.latent = parse_number<int>(key, v);
-  else if (key == "activation")
-    c.activation = parse_activation(v);
-  else if (key == "output")
-    c.output = parse_output(v);
-  else if (key == "loss")
-    c.loss = parse_loss(v);
-  else if (key == "standardize")
-    c.standardize = parse_bool(key, v);
-  else if (key == "beta")
-    c.beta = parse_number<float>(key, v);
-  else if (key == "free_bits")
-    c.free_bits = parse_number<float>(key, v);
-  else if (key == "warmup_epochs")
-    c.warmup_epochs = parse_number<int>(key, v);
-  else if (key == "epochs")
-    c.epochs = parse_number<int>(key, v);
-  else if (key == "batch" || key == "batch_size")
-    c.batch = parse_number<int>(key, v);
-  else if (key == "lr")
-    c.lr = parse_number<float>(key, v);
-  else if (key == "adam_beta1")
-    c.adam_beta1 = parse_number<float>(key, v);
-  else if (key == "adam_beta2")
-    c.adam_beta2 = parse_number<float>(key, v);
-  else if (key == "adam_betas") {
-    std::string s = v;
-    std::replace(s.begin(), s.end(), ',', ' ');
-    s.erase(std::remove_if(s.begin(), s.end(), [](char ch) { return ch == '[' || ch == ']'; }), s.end());
-    std::istringstream in(s);
+  for (const Key& k : kKeys)
+    if (key == k.name) return k.set(c, key, v);
+  if (key == "adam_betas") {
+    std::istringstream in = list_items(v);
     std::string a, b, extra;
     HMR_REQUIRE((in >> a >> b) && !(in >> extra), "vae: adam_betas expects two numbers, got '{}'", v);
     c.adam_beta1 = parse_number<float>(key, a);
     c.adam_beta2 = parse_number<float>(key, b);
-  } else if (key == "adam_eps")
-    c.adam_eps = parse_number<float>(key, v);
-  else if (key == "weight_decay")
-    c.weight_decay = parse_number<float>(key, v);
-  else if (key == "clip_norm")
-    c.clip_norm = parse_number<float>(key, v);
-  else if (key == "val_fraction")
-    c.val_fraction = parse_number<float>(key, v);
-  else if (key == "patience")
-    c.patience = parse_number<int>(key, v);
-  else if (key == "seed")
-    c.seed = parse_number<std::uint64_t>(key, v);
-  else if (key == "cuda_graph")
-    c.cuda_graph = parse_bool(key, v);
-  else if (key == "sparse_input")
-    c.sparse_input = parse_bool(key, v);
-  else
-    input_error("vae: unknown configuration key '{}'", key_in);
+    return;
+  }
+  input_error("vae: unknown configuration key '{}'", key_in);
 }
 
 VaeConfig vae_config_from_toml(const toml::table& t, VaeConfig base) {
