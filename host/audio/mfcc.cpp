@@ -172,17 +172,21 @@ using mfcc_detail::mfcc_files_cpu;
 
 // ---- dispatch -----------------------------------------------------------------------------
 
+namespace {
+MfccResult empty_result(const MfccParams& p) {
+  MfccResult r;
+  r.summaries = Matrix(0, 2 * p.n_mfcc);  // no rows, the summary columns
+  return r;
+}
+}  // namespace
+
 MfccResult mfcc_clips(Backend& b, const std::vector<std::span<const float>>& clips, const MfccParams& p,
                       bool keep_frames) {
   NvtxRange range("audio/mfcc");
   check_params(p);
   // The cpu backend finds non-finite samples from the mel power (compute_clip).
   for (std::size_t i = 0; i < clips.size(); ++i) check_clip(clips[i], p, fmt::format("clip {}", i), b.is_cuda());
-  if (clips.empty()) {
-    MfccResult r;
-    r.summaries = Matrix(0, 2 * p.n_mfcc);
-    return r;
-  }
+  if (clips.empty()) return empty_result(p);
   if (!b.is_cuda()) return mfcc_clips_cpu(clips, p, keep_frames);
   return HMR_CUDA_CALL(b, mfcc_clips_cuda(b, clips, p, keep_frames));
 }
@@ -192,11 +196,7 @@ MfccResult mfcc_files(Backend& b, const std::vector<std::filesystem::path>& path
   NvtxRange range("audio/mfcc_files");
   check_params(p);
   HMR_REQUIRE(std::isfinite(o.offset) && o.offset >= 0, "mfcc: offset must be >= 0 seconds (got {})", o.offset);
-  if (paths.empty()) {
-    MfccResult r;
-    r.summaries = Matrix(0, 2 * p.n_mfcc);
-    return r;
-  }
+  if (paths.empty()) return empty_result(p);
   if (!b.is_cuda()) return mfcc_files_cpu(paths, p, o);
   return HMR_CUDA_CALL(b, mfcc_files_cuda(b, paths, p, o));
 }

@@ -27,9 +27,9 @@ namespace {
 // alike, so results do not depend on the CPU.
 static_assert(kBlock == 16, "weighted_rows handles 16 lanes as two 8-float vectors");
 typedef float v8f __attribute__((vector_size(32)));
-[[gnu::always_inline]] inline void weighted_rows(const float* w, const float* x, int n, float* out) {
-  v8f a0 = {}, a1 = {};
-  for (int j = 0; j < n; ++j) {
+// a0, a1 += w[j] x[j] (the two halves of the 16 lanes) for j in [j0, n), in order.
+[[gnu::always_inline]] inline void accumulate_rows(const float* w, const float* x, int j0, int n, v8f& a0, v8f& a1) {
+  for (int j = j0; j < n; ++j) {
     v8f x0, x1;
     std::memcpy(&x0, x + static_cast<std::size_t>(j) * kBlock, sizeof(v8f));
     std::memcpy(&x1, x + static_cast<std::size_t>(j) * kBlock + 8, sizeof(v8f));
@@ -37,6 +37,10 @@ typedef float v8f __attribute__((vector_size(32)));
     a0 += wj * x0;
     a1 += wj * x1;
   }
+}
+[[gnu::always_inline]] inline void weighted_rows(const float* w, const float* x, int n, float* out) {
+  v8f a0 = {}, a1 = {};
+  accumulate_rows(w, x, 0, n, a0, a1);
   std::memcpy(out, &a0, sizeof(v8f));
   std::memcpy(out + 8, &a1, sizeof(v8f));
 }
@@ -85,20 +89,8 @@ template <int G>
     b0 += wb[j] * y0;
     b1 += wb[j] * y1;
   }
-  for (int k = j; k < na; ++k) {
-    v8f x0, x1;
-    std::memcpy(&x0, xa + static_cast<std::size_t>(k) * kBlock, sizeof(v8f));
-    std::memcpy(&x1, xa + static_cast<std::size_t>(k) * kBlock + 8, sizeof(v8f));
-    a0 += wa[k] * x0;
-    a1 += wa[k] * x1;
-  }
-  for (int k = j; k < nb; ++k) {
-    v8f y0, y1;
-    std::memcpy(&y0, xb + static_cast<std::size_t>(k) * kBlock, sizeof(v8f));
-    std::memcpy(&y1, xb + static_cast<std::size_t>(k) * kBlock + 8, sizeof(v8f));
-    b0 += wb[k] * y0;
-    b1 += wb[k] * y1;
-  }
+  accumulate_rows(wa, xa, j, na, a0, a1);
+  accumulate_rows(wb, xb, j, nb, b0, b1);
   std::memcpy(outa, &a0, sizeof(v8f));
   std::memcpy(outa + 8, &a1, sizeof(v8f));
   std::memcpy(outb, &b0, sizeof(v8f));

@@ -10,17 +10,25 @@
 
 namespace hmr::nn::cpu {
 
+namespace {
+// body(o0, o1) for the blocks [o0, o1) of kWidth outputs, over the threads when out * cost is
+// large. Each output belongs to one block, so its sum keeps its order on any thread count.
+template <int kWidth, class F>
+void for_output_blocks(int out, std::int64_t cost, F&& body) {
+  const int blocks = (out + kWidth - 1) / kWidth;
+#pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(out) * cost > kParallelMin)
+  for (int b = 0; b < blocks; ++b) body(b * kWidth, std::min(out, (b + 1) * kWidth));
+}
+}  // namespace
+
 template <class T>
 void csr_linear_forward(const CsrRows<T>& x, std::int64_t rows, const T* w, int in, int out, T* y) {
   // Blocks of 8 outputs: each entry of a batch row (read once per block, not once per output)
   // gathers from 8 rows of W (8 x in floats, cache-resident) into 8 independent sums, so 8 add
   // chains are in flight. Every sum still runs over its row's entries in order.
   constexpr int kO = 8;
-  const int blocks = (out + kO - 1) / kO;
-#pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(out) * x.ptr[rows] > kParallelMin)
-  for (int b = 0; b < blocks; ++b) {
-    const int o0 = b * kO;
-    if (o0 + kO <= out) {
+  for_output_blocks<kO>(out, x.ptr[rows], [&](int o0, int o1) {
+    if (o1 - o0 == kO) {
       const T* w0 = w + static_cast<std::int64_t>(o0) * in;
       for (std::int64_t r = 0; r < rows; ++r) {
         T s[kO] = {};
@@ -33,7 +41,7 @@ void csr_linear_forward(const CsrRows<T>& x, std::int64_t rows, const T* w, int 
         std::copy(s, s + kO, y + r * out + o0);
       }
     } else {
-      for (int o = o0; o < out; ++o) {
+      for (int o = o0; o < o1; ++o) {
         const T* wo = w + static_cast<std::int64_t>(o) * in;
         for (std::int64_t r = 0; r < rows; ++r) {
           T s = T(0);
@@ -42,7 +50,7 @@ void csr_linear_forward(const CsrRows<T>& x, std::int64_t rows, const T* w, int 
         }
       }
     }
-  }
+  });
 }
 
 template <class T>
@@ -50,10 +58,8 @@ void csr_weight_grad(const CsrRows<T>& x, std::int64_t rows, const T* dy, int in
   // Blocks of 8 outputs (8 rows of dW): each batch row's entries are read once per block and
   // update the 8 rows at their column; every element still sums the batch rows in order.
   constexpr int kO = 8;
-  const int blocks = (out + kO - 1) / kO;
-#pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(out) * in > kParallelMin)
-  for (int b = 0; b < blocks; ++b) {
-    const int o0 = b * kO, no = std::min(kO, out - o0);
+  for_output_blocks<kO>(out, in, [&](int o0, int o1) {
+    const int no = o1 - o0;
     T* g0 = dw + static_cast<std::int64_t>(o0) * in;
     std::fill(g0, g0 + static_cast<std::int64_t>(no) * in, T(0));
     for (std::int64_t r = 0; r < rows; ++r) {
@@ -71,7 +77,7 @@ void csr_weight_grad(const CsrRows<T>& x, std::int64_t rows, const T* dy, int in
             g0[static_cast<std::int64_t>(i) * in + x.col[k]] += d[i] * x.val[k];
       }
     }
-  }
+  });
 }
 
 template <class T>
@@ -103,10 +109,7 @@ void csr_weight_grad_t(const CsrRows<T>& x, std::int64_t rows, const T* dy, int 
   // Slices of 64 outputs per task: each element of dWt is owned by one task and sums the batch
   // rows in order, so the result does not depend on the thread count.
   constexpr int kSlice = 64;
-  const int slices = (out + kSlice - 1) / kSlice;
-#pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(out) * in > kParallelMin)
-  for (int sl = 0; sl < slices; ++sl) {
-    const int o0 = sl * kSlice, o1 = std::min(out, o0 + kSlice);
+  for_output_blocks<kSlice>(out, in, [&](int o0, int o1) {
     for (int c = 0; c < in; ++c)
       std::fill(dwt + static_cast<std::int64_t>(c) * out + o0, dwt + static_cast<std::int64_t>(c) * out + o1, T(0));
     for (std::int64_t r = 0; r < rows; ++r) {
@@ -118,7 +121,7 @@ void csr_weight_grad_t(const CsrRows<T>& x, std::int64_t rows, const T* dy, int 
         for (int o = o0; o < o1; ++o) g[o] += d[o] * v;
       }
     }
-  }
+  });
 }
 
 template <class T>
