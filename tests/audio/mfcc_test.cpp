@@ -142,7 +142,7 @@ TEST(AudioMfcc, MelPowerMatchesLibrosa) {
   }
 }
 
-// The cpu backend's spectrum code paths (mfcc.cpp: split + power fused in AVX2, the two AVX2
+// The cpu backend's spectrum code paths (spectrum_cpu.cpp: split + power fused in AVX2, the two AVX2
 // passes, the portable loops; HMR_MFCC_SIMD) do the same float operations in the same order, so
 // their power spectra must agree bit for bit, every bin (the mel filters ignore the edge bins):
 // direct-path sizes with full and partial split chunks, the smallest direct n_fft, and the framed
