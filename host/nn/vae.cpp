@@ -166,21 +166,35 @@ struct Key {
   const char* name;
   void (*set)(VaeConfig&, const std::string& key, const std::string& v);
 };
-// The keys that set one field (adam_betas sets two: apply_override).
-constexpr Key kKeys[] = {
-    {"input_dim", set_field<&VaeConfig::input_dim>},     {"hidden", set_field<&VaeConfig::hidden>},
-    {"latent", set_field<&VaeConfig::latent>},           {"activation", set_field<&VaeConfig::activation>},
-    {"output", set_field<&VaeConfig::output>},           {"loss", set_field<&VaeConfig::loss>},
-    {"standardize", set_field<&VaeConfig::standardize>}, {"beta", set_field<&VaeConfig::beta>},
-    {"free_bits", set_field<&VaeConfig::free_bits>},     {"warmup_epochs", set_field<&VaeConfig::warmup_epochs>},
-    {"epochs", set_field<&VaeConfig::epochs>},           {"batch", set_field<&VaeConfig::batch>},
-    {"batch_size", set_field<&VaeConfig::batch>},        {"lr", set_field<&VaeConfig::lr>},
-    {"adam_beta1", set_field<&VaeConfig::adam_beta1>},   {"adam_beta2", set_field<&VaeConfig::adam_beta2>},
-    {"adam_eps", set_field<&VaeConfig::adam_eps>},       {"weight_decay", set_field<&VaeConfig::weight_decay>},
-    {"clip_norm", set_field<&VaeConfig::clip_norm>},     {"val_fraction", set_field<&VaeConfig::val_fraction>},
-    {"patience", set_field<&VaeConfig::patience>},       {"seed", set_field<&VaeConfig::seed>},
-    {"cuda_graph", set_field<&VaeConfig::cuda_graph>},   {"sparse_input", set_field<&VaeConfig::sparse_input>},
-};
+// The keys that set one field, named as the field (adam_betas sets two: apply_override).
+// clang-format off
+#define HMR_VAE_KEY(field) Key{#field, set_field<&VaeConfig::field>}
+// clang-format on
+constexpr Key kKeys[] = {HMR_VAE_KEY(input_dim),
+                         HMR_VAE_KEY(hidden),
+                         HMR_VAE_KEY(latent),
+                         HMR_VAE_KEY(activation),
+                         HMR_VAE_KEY(output),
+                         HMR_VAE_KEY(loss),
+                         HMR_VAE_KEY(standardize),
+                         HMR_VAE_KEY(beta),
+                         HMR_VAE_KEY(free_bits),
+                         HMR_VAE_KEY(warmup_epochs),
+                         HMR_VAE_KEY(epochs),
+                         HMR_VAE_KEY(batch),
+                         {"batch_size", set_field<&VaeConfig::batch>},
+                         HMR_VAE_KEY(lr),
+                         HMR_VAE_KEY(adam_beta1),
+                         HMR_VAE_KEY(adam_beta2),
+                         HMR_VAE_KEY(adam_eps),
+                         HMR_VAE_KEY(weight_decay),
+                         HMR_VAE_KEY(clip_norm),
+                         HMR_VAE_KEY(val_fraction),
+                         HMR_VAE_KEY(patience),
+                         HMR_VAE_KEY(seed),
+                         HMR_VAE_KEY(cuda_graph),
+                         HMR_VAE_KEY(sparse_input)};
+#undef HMR_VAE_KEY
 
 // A TOML node as the text apply_override understands.
 std::string node_text(const std::string& key, const toml::node& n) {
