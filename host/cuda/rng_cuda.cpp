@@ -1,54 +1,42 @@
-// cuda/rng_cuda.cpp — cuRAND Philox4x32-10 on GPUs; hmr's own Philox4x32-10 when emulated.
+// cuda/rng_cuda.cpp — cuRAND Philox4x32-10 on GPUs; when emulated, hmr's one Philox4x32-10
+// (core/philox.h, Salmon et al., SC'11) keyed by the seed, counter = offset + block.
 #include "cuda/rng.h"
 
 #include <cmath>
 #include <vector>
 
 #include "core/error.h"
+#include "core/philox.h"
 #include "cuda/check.h"
 
 namespace hmr::HMR_CUDA_NS::rng {
 
 #if defined(HMR_EMU)
 namespace {
-// Philox4x32-10: Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC'11.
-struct U4 {
-  std::uint32_t v[4];
-};
-U4 philox(U4 ctr, std::uint32_t k0, std::uint32_t k1) {
-  for (int r = 0; r < 10; ++r) {
-    const std::uint64_t p0 = 0xD2511F53ull * ctr.v[0], p1 = 0xCD9E8D57ull * ctr.v[2];
-    ctr = {{static_cast<std::uint32_t>(p1 >> 32) ^ ctr.v[1] ^ k0, static_cast<std::uint32_t>(p1),
-            static_cast<std::uint32_t>(p0 >> 32) ^ ctr.v[3] ^ k1, static_cast<std::uint32_t>(p0)}};
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  return ctr;
-}
 float to_unit(std::uint32_t x) { return (static_cast<float>(x) + 1.0f) * 2.3283064365386963e-10f; }  // (0, 1]
 
 template <class F>
 void fill(std::size_t n, std::uint64_t seed, std::uint64_t offset, F&& emit) {
-  const auto k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
 #pragma omp parallel for schedule(static)
   for (std::int64_t j = 0; j < static_cast<std::int64_t>((n + 3) / 4); ++j) {
     const std::uint64_t c = offset + static_cast<std::uint64_t>(j);
-    const U4 r = philox({{static_cast<std::uint32_t>(c), static_cast<std::uint32_t>(c >> 32), 0, 0}}, k0, k1);
+    std::uint32_t r[4];
+    philox::philox4x32_10(c, seed, r);
     emit(static_cast<std::size_t>(j) * 4, r);
   }
 }
 }  // namespace
 
 void uniform(Context&, float* out, std::size_t n, std::uint64_t seed, std::uint64_t offset) {
-  fill(n, seed, offset, [&](std::size_t base, const U4& r) {
-    for (int q = 0; q < 4 && base + q < n; ++q) out[base + q] = to_unit(r.v[q]);
+  fill(n, seed, offset, [&](std::size_t base, const std::uint32_t* r) {
+    for (int q = 0; q < 4 && base + q < n; ++q) out[base + q] = to_unit(r[q]);
   });
 }
 
 void normal(Context&, float* out, std::size_t n, std::uint64_t seed, std::uint64_t offset, float mean, float stddev) {
-  fill(n, seed, offset, [&](std::size_t base, const U4& r) {
+  fill(n, seed, offset, [&](std::size_t base, const std::uint32_t* r) {
     for (int q = 0; q < 4; q += 2) {  // Box-Muller on pairs
-      const float u1 = to_unit(r.v[q]), u2 = to_unit(r.v[q + 1]);
+      const float u1 = to_unit(r[q]), u2 = to_unit(r[q + 1]);
       const float rad = std::sqrt(-2.0f * std::log(u1)), th = 6.283185307179586f * u2;
       if (base + q < n) out[base + q] = mean + stddev * rad * std::cos(th);
       if (base + q + 1 < n) out[base + q + 1] = mean + stddev * rad * std::sin(th);

@@ -79,7 +79,7 @@ std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c);
 // last one ragged), each chunk's forward/backward runs on one OpenMP thread (single-threaded BLAS)
 // into its own gradient buffer, and the chunk gradients and losses are summed in chunk order. The
 // chunk count depends on the batch's rows only, so results do not depend on the thread count.
-// chunk_rows 0: the engine's rule (kChunkRows for small models, see vae_cpu.cpp); > 0: always
+// chunk_rows 0: the engine's rule (kChunkRows for small models, see vae_engine_cpu.cpp); > 0: always
 // chunks of that many rows; < 0: never (one forward/backward over the whole batch).
 constexpr std::int64_t kChunkRows = 256;
 struct CpuEngineOptions {
@@ -112,9 +112,9 @@ std::unique_ptr<Engine> make_engine(Backend& b, const VaeConfig& c);
 // and independent of the thread count. On AVX2 + FMA cpus (runtime dispatch) Box-Muller runs in
 // float lanes, elsewhere in double; the two agree within the bound tests/nn/vae_test.cpp states.
 void normal_noise(float* out, std::size_t n, std::uint64_t seed);
-void normal_noise_scalar(float* out, std::size_t n, std::uint64_t seed);              // double Box-Muller
-bool normal_noise_avx2(float* out, std::size_t n, std::uint64_t seed);                // false without AVX2 + FMA
-void philox4x32_10(std::uint64_t counter, std::uint64_t seed, std::uint32_t out[4]);  // one block's draws
+void normal_noise_scalar(float* out, std::size_t n, std::uint64_t seed);  // double Box-Muller
+bool normal_noise_avx2(float* out, std::size_t n, std::uint64_t seed);    // false without AVX2 + FMA
+// One block's draws: philox::philox4x32_10 (core/philox.h).
 
 // ---- cpu twins of kernels/nn (T = float for the engine, double for gradient checks) ----------
 namespace cpu {

@@ -28,6 +28,7 @@
 #include "signals.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "support/concat.h"
 #include "support/emu.h"
 
 namespace {
@@ -142,7 +143,7 @@ TEST(AudioMfcc, MelPowerMatchesLibrosa) {
   }
 }
 
-// The cpu backend's spectrum code paths (mfcc.cpp: split + power fused in AVX2, the two AVX2
+// The cpu backend's spectrum code paths (spectrum_cpu.cpp: split + power fused in AVX2, the two AVX2
 // passes, the portable loops; HMR_MFCC_SIMD) do the same float operations in the same order, so
 // their power spectra must agree bit for bit, every bin (the mel filters ignore the edge bins):
 // direct-path sizes with full and partial split chunks, the smallest direct n_fft, and the framed
@@ -423,12 +424,7 @@ TEST(EmuMfcc, PowerMelLogMatchesCpuTwin) {
         mp(static_cast<std::size_t>(F) * p.n_mels);
     kern::launch_power_mel_log(sp.data(), nb, F, nb, 2.0f, ms.data(), mc.data(), mo.data(), mw.data(), p.n_mels, amin,
                                0.0f, logmel.data(), rmax.data(), mp.data(), nullptr);
-    auto out = mp.to_host(nullptr);
-    auto l = logmel.to_host(nullptr);
-    auto r = rmax.to_host(nullptr);
-    out.insert(out.end(), l.begin(), l.end());
-    out.insert(out.end(), r.begin(), r.end());
-    return out;
+    return hmr::test::concat(mp.to_host(nullptr), logmel.to_host(nullptr), rmax.to_host(nullptr));
   });
   // cpu twin from the same spectra
   std::vector<float> mp(static_cast<std::size_t>(F) * p.n_mels), lg(mp.size()), rm(static_cast<std::size_t>(F));
@@ -448,9 +444,7 @@ TEST(EmuMfcc, PowerMelLogMatchesCpuTwin) {
     }
     rm[static_cast<std::size_t>(f)] = mx;
   }
-  std::vector<float> want = mp;
-  want.insert(want.end(), lg.begin(), lg.end());
-  want.insert(want.end(), rm.begin(), rm.end());
+  const std::vector<float> want = hmr::test::concat(mp, lg, rm);
   EXPECT_ALLCLOSE(std::span<const float>(got), std::span<const float>(want), 1e-6, 1e-6);
 }
 
@@ -484,12 +478,7 @@ TEST(EmuMfcc, PeakDctAndSummaryMatchCpuTwins) {
     kern::launch_dct(lm.data(), fs.data(), 4, F, peak.data(), top_db, d.data(), p.n_mfcc, p.n_mels, out.data(),
                      nullptr);
     kern::launch_summary(out.data(), fs.data(), 4, p.n_mfcc, summ.data(), nullptr);
-    auto r = peak.to_host(nullptr);
-    auto o = out.to_host(nullptr);
-    auto s = summ.to_host(nullptr);
-    r.insert(r.end(), o.begin(), o.end());
-    r.insert(r.end(), s.begin(), s.end());
-    return r;
+    return hmr::test::concat(peak.to_host(nullptr), out.to_host(nullptr), summ.to_host(nullptr));
   });
   std::vector<float> want;
   std::vector<float> coefs;
@@ -512,9 +501,8 @@ TEST(EmuMfcc, PeakDctAndSummaryMatchCpuTwins) {
     const auto s = ha::summarize_frames(m);
     summaries.insert(summaries.end(), s.begin(), s.end());
   }
-  want.insert(want.end(), coefs.begin(), coefs.end());
-  want.insert(want.end(), summaries.begin(), summaries.end());
-  EXPECT_ALLCLOSE(std::span<const float>(got), std::span<const float>(want), 1e-4, 1e-5);
+  const std::vector<float> all = hmr::test::concat(want, coefs, summaries);
+  EXPECT_ALLCLOSE(std::span<const float>(got), std::span<const float>(all), 1e-4, 1e-5);
 }
 
 TEST(EmuMfcc, WholeCudaPipelineIsBitwiseReproducibleAcrossThreadOrders) {

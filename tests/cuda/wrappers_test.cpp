@@ -7,6 +7,7 @@
 #include <complex>
 #include <random>
 
+#include "core/philox.h"
 #include "cuda/blas.h"
 #include "cuda/context.h"
 #include "cuda/fft.h"
@@ -125,6 +126,24 @@ TEST_F(EmuWrappers, PhiloxStreamsAreReproducibleAndWellDistributed) {
     ASSERT_GT(v, 0.0f);
     ASSERT_LE(v, 1.0f);
   }
+}
+
+// The emulated uniform stream is core/philox.h's generator (the one the cpu noise uses): draw 4 b + q
+// of a stream at offset o is (philox4x32_10(o + b, seed)[q] + 1) 2^-32, bit for bit.
+TEST_F(EmuWrappers, PhiloxUniformIsTheSharedGenerator) {
+  const std::size_t n = 4 * 1000 + 3;                                                       // ragged last block
+  const std::uint64_t seed = 0x1234567890abcdefull, offset = (std::uint64_t(1) << 32) - 5;  // carries into hi word
+  DeviceBuffer<float> u(n);
+  rng::uniform(ctx(), u.data(), n, seed, offset);
+  const auto got = u.to_host(nullptr);
+  std::vector<float> want(n);
+  for (std::size_t b = 0; b < (n + 3) / 4; ++b) {
+    std::uint32_t r[4];
+    hmr::philox::philox4x32_10(offset + b, seed, r);
+    for (std::size_t q = 0; q < 4 && 4 * b + q < n; ++q)
+      want[4 * b + q] = (static_cast<float>(r[q]) + 1.0f) * 2.3283064365386963e-10f;
+  }
+  EXPECT_TRUE(hmr::test::bitwise_equal(got, want));
 }
 
 TEST_F(EmuWrappers, BuffersMove) {

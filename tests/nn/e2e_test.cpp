@@ -74,26 +74,23 @@ TEST_F(E2eVae, BadInputsExitWithCodeTwoAndOneLine) {
   hmr::Matrix bad(10, 10, 1.0f);
   bad(2, 3) = NAN;
   hmr::io::write_npy(dir_ / "bad.npy", bad);
-  const CommandResult nan =
-      run(exe_ + " -q --device cpu train --features " + p("bad.npy") + " --out " + p("m.safetensors"));
-  EXPECT_EQ(nan.code, 2) << nan.output;
-  EXPECT_NE(nan.output.find("row 2, column 3"), std::string::npos) << nan.output;
-  const CommandResult big =
-      run(exe_ + " -q --device cpu train --features " + p("x.npy") + " --batch 500 --out " + p("m.safetensors"));
-  EXPECT_EQ(big.code, 2) << big.output;
-  EXPECT_NE(big.output.find("batch 500 is larger than the 120 training rows"), std::string::npos) << big.output;
+  // hmr with these arguments exits with code 2 and a message that contains `why`.
+  auto input_error = [&](const std::string& args, const std::string& why) {
+    const CommandResult r = run(exe_ + " -q --device cpu " + args);
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find(why), std::string::npos) << r.output;
+  };
+  input_error("train --features " + p("bad.npy") + " --out " + p("m.safetensors"), "row 2, column 3");
+  input_error("train --features " + p("x.npy") + " --batch 500 --out " + p("m.safetensors"),
+              "batch 500 is larger than the 120 training rows");
   const CommandResult ok =
       run(exe_ + " -q --device cpu train --features " + p("x.npy") + " --epochs 1 --out " + p("m.safetensors"));
   ASSERT_EQ(ok.code, 0) << ok.output;
   hmr::io::write_npy(dir_ / "wide.npy", hmr::Matrix(4, 11, 0.5f));
-  const CommandResult wide = run(exe_ + " -q --device cpu embed --model " + p("m.safetensors") + " --features " +
-                                 p("wide.npy") + " --out " + p("z.npy"));
-  EXPECT_EQ(wide.code, 2) << wide.output;
-  EXPECT_NE(wide.output.find("expects 10 features"), std::string::npos) << wide.output;
-  const CommandResult typo =
-      run(exe_ + " -q --device cpu --set hiden=3 train --features " + p("x.npy") + " --out " + p("m.safetensors"));
-  EXPECT_EQ(typo.code, 2) << typo.output;
-  EXPECT_NE(typo.output.find("unknown configuration key 'hiden'"), std::string::npos) << typo.output;
+  input_error("embed --model " + p("m.safetensors") + " --features " + p("wide.npy") + " --out " + p("z.npy"),
+              "expects 10 features");
+  input_error("--set hiden=3 train --features " + p("x.npy") + " --out " + p("m.safetensors"),
+              "unknown configuration key 'hiden'");
 }
 
 }  // namespace

@@ -111,27 +111,19 @@ TEST(VaeSafetensors, StrictLoadingRejectsBrokenFiles) {
   write_all(bad, bytes.substr(0, 40));
   EXPECT_NE(error_of(bad).find("truncated"), std::string::npos) << error_of(bad);
 
-  std::string s = bytes;
-  const auto at = s.find("\"shape\":[7,9]");
-  ASSERT_NE(at, std::string::npos);
-  s.replace(at, 13, "\"shape\":[9,7]");
-  write_all(bad, s);
-  EXPECT_NE(error_of(bad).find("shape [9, 7]"), std::string::npos) << error_of(bad);
-
-  s = bytes;
-  s.replace(s.find("\"F32\""), 5, "\"F16\"");
-  write_all(bad, s);
-  EXPECT_NE(error_of(bad).find("dtype F16"), std::string::npos) << error_of(bad);
-
-  s = bytes;
-  s.replace(s.find("\"fc_mu.bias\""), 12, "\"fc_mu.bian\"");
-  write_all(bad, s);
-  EXPECT_NE(error_of(bad).find("'fc_mu.bias' is missing"), std::string::npos) << error_of(bad);
-
-  s = bytes;
-  s.replace(s.find("\"hmr.arch\""), 10, "\"hmr.arcx\"");
-  write_all(bad, s);
-  EXPECT_NE(error_of(bad).find("hmr.arch"), std::string::npos) << error_of(bad);
+  // The file with `from` replaced by `to` is rejected with a message that contains `why`.
+  auto rejects_edit = [&](const std::string& from, const std::string& to, const std::string& why) {
+    std::string s = bytes;
+    const auto at = s.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    s.replace(at, from.size(), to);
+    write_all(bad, s);
+    EXPECT_NE(error_of(bad).find(why), std::string::npos) << error_of(bad);
+  };
+  rejects_edit("\"shape\":[7,9]", "\"shape\":[9,7]", "shape [9, 7]");
+  rejects_edit("\"F32\"", "\"F16\"", "dtype F16");
+  rejects_edit("\"fc_mu.bias\"", "\"fc_mu.bian\"", "'fc_mu.bias' is missing");
+  rejects_edit("\"hmr.arch\"", "\"hmr.arcx\"", "hmr.arch");
 
   EXPECT_NE(error_of(temp_path("absent.safetensors")).find("cannot open"), std::string::npos);
 }

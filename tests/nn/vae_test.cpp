@@ -12,23 +12,22 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/philox.h"
 #include "cuda/buffer.h"
 #include "nn/vae.cuh"
 #include "nn/vae.h"
 #include "nn/vae_net.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "support/concat.h"
 #include "support/emu.h"
 
 namespace {
 
-// Arrays of any element type, one after the other, as one double vector: a single comparison
-// then reports the worst element over all of them.
+// Several outputs as one double vector (one comparison reports the worst element of all).
 template <class... V>
 std::vector<double> concat(const V&... v) {
-  std::vector<double> out;
-  (out.insert(out.end(), v.begin(), v.end()), ...);
-  return out;
+  return hmr::test::concat_as<double>(v...);
 }
 
 using hmr::Matrix;
@@ -45,6 +44,20 @@ std::vector<T> random_vec(std::size_t n, std::uint64_t seed, double lo = -1.0, d
 
 Matrix random_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
   return Matrix(rows, cols, random_vec<float>(static_cast<std::size_t>(rows * cols), seed, lo, hi));
+}
+
+// Central differences of a scalar function f at p: (f(p + h e_i) - f(p - h e_i)) / 2h for each i.
+template <class F>
+std::vector<double> central_differences(F&& f, const std::vector<double>& p, double h = 1e-6) {
+  std::vector<double> fd(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    auto q = p;
+    q[i] = p[i] + h;
+    const double up = f(q);
+    q[i] = p[i] - h;
+    fd[i] = (up - f(q)) / (2 * h);
+  }
+  return fd;
 }
 
 // x [rows x cols] with about `density` non-zeros in (0, 1], and its CSR form.
@@ -122,16 +135,7 @@ TEST_P(GradCheck, WholeNetworkMatchesCentralDifferences) {
     return (l.recon + beta * l.kl) / static_cast<double>(B);
   };
   net.forward_backward(p.data(), x.data(), eps.data(), B, beta, grad.data());
-  std::vector<double> fd(p.size());
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    const double h = 1e-6;
-    auto q = p;
-    q[i] = p[i] + h;
-    const double up = loss_at(q);
-    q[i] = p[i] - h;
-    const double down = loss_at(q);
-    fd[i] = (up - down) / (2 * h);
-  }
+  const auto fd = central_differences(loss_at, p);
   EXPECT_ALLCLOSE(std::span<const double>(grad), std::span<const double>(fd), 1e-7, 1e-5);
 }
 
@@ -178,14 +182,7 @@ TEST_P(GradCheckFreeBits, ReparamKlBackwardMatchesCentralDifferences) {
     }
     EXPECT_NEAR(kl[static_cast<std::size_t>(r)], want, 1e-12);
   }
-  std::vector<double> fd(h.size());
-  for (std::size_t i = 0; i < h.size(); ++i) {
-    auto q = h;
-    q[i] += 1e-6;
-    const double up = f(q);
-    q[i] -= 2e-6;
-    fd[i] = (up - f(q)) / 2e-6;
-  }
+  const auto fd = central_differences(f, h);
   EXPECT_ALLCLOSE(std::span<const double>(dh), std::span<const double>(fd), 1e-8, 1e-6);
   if (fb > 0) {
     EXPECT_GT(below, 0) << "the free-bits case should clamp some dimensions";
@@ -211,14 +208,7 @@ TEST(GradCheckOps, ReconLossAndActivationsMatchCentralDifferences) {
     };
     std::vector<double> da(a.size()), rows(static_cast<std::size_t>(B));
     hmr::nn::cpu::recon_loss_grad<double>(a.data(), x.data(), B, D, out, loss, 0.25, da.data(), rows.data());
-    std::vector<double> fd(a.size());
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      auto q = a;
-      q[i] += 1e-6;
-      const double up = f(q);
-      q[i] -= 2e-6;
-      fd[i] = (up - f(q)) / 2e-6;
-    }
+    const auto fd = central_differences(f, a);
     EXPECT_ALLCLOSE(std::span<const double>(da), std::span<const double>(fd), 1e-8, 1e-6)
         << to_string(out) << "/" << to_string(loss);
   }
@@ -239,14 +229,7 @@ TEST(GradCheckOps, ReconLossAndActivationsMatchCentralDifferences) {
     auto dy = w;
     std::vector<double> db(static_cast<std::size_t>(D));
     hmr::nn::cpu::act_backward_bias_grad<double>(dy.data(), y.data(), B, D, act, db.data());
-    std::vector<double> fd(b.size());
-    for (std::size_t i = 0; i < b.size(); ++i) {
-      auto q = b;
-      q[i] += 1e-6;
-      const double up = f(q);
-      q[i] -= 2e-6;
-      fd[i] = (up - f(q)) / 2e-6;
-    }
+    const auto fd = central_differences(f, b);
     EXPECT_ALLCLOSE(std::span<const double>(db), std::span<const double>(fd), 1e-8, 1e-6) << to_string(act);
   }
 }
@@ -423,16 +406,9 @@ TEST(EmuVaeKernels, BiasActForwardAndBackwardMatchCpuTwin) {
       emu::kern::launch_bias_act_forward(dy_d.data(), b_d.data(), rows, cols, static_cast<int>(act), nullptr);
       emu::kern::launch_act_backward_bias_grad(up_d.data(), dy_d.data(), rows, cols, static_cast<int>(act), db_d.data(),
                                                nullptr);
-      auto out = dy_d.to_host(nullptr);
-      auto g = up_d.to_host(nullptr);
-      auto bb = db_d.to_host(nullptr);
-      out.insert(out.end(), g.begin(), g.end());
-      out.insert(out.end(), bb.begin(), bb.end());
-      return out;
+      return hmr::test::concat(dy_d.to_host(nullptr), up_d.to_host(nullptr), db_d.to_host(nullptr));
     });
-    std::vector<float> want = y;
-    want.insert(want.end(), dy.begin(), dy.end());
-    want.insert(want.end(), db.begin(), db.end());
+    const std::vector<float> want = hmr::test::concat(y, dy, db);
     EXPECT_ALLCLOSE(std::span<const float>(got), std::span<const float>(want), 1e-6, 1e-5) << to_string(act);
   }
 }
@@ -530,13 +506,9 @@ TEST(EmuVaeKernels, CsrForwardAndWeightGradMatchCpuTwin) {
                                            w_d.data(), in, out, y_d.data(), nullptr);
       emu::kern::launch_csr_weight_grad(ptr_d.data(), col_d.data(), val_d.data(), pp, batch, counters.data(), batch,
                                         dy_d.data(), in, out, dw_d.data(), nullptr);
-      std::vector<double> o;
-      for (float v : y_d.to_host(nullptr)) o.push_back(v);
-      for (float v : dw_d.to_host(nullptr)) o.push_back(v);
-      return o;
+      return concat(y_d.to_host(nullptr), dw_d.to_host(nullptr));
     });
-    std::vector<double> want(y.begin(), y.end());
-    want.insert(want.end(), dw.begin(), dw.end());
+    const std::vector<double> want = concat(y, dw);
     EXPECT_ALLCLOSE(std::span<const double>(got), std::span<const double>(want), 1e-6, 1e-5) << "perm " << use_perm;
   }
 }
@@ -563,19 +535,10 @@ TEST(EmuVaeKernels, GradNormAdamAndGatherMatchCpuTwin) {
     emu::kern::launch_adam(p_d.data(), g_d.data(), m_d.data(), v_d.data(), static_cast<std::int64_t>(n), 1e-3f, 0.9f,
                            0.999f, 1e-8f, 0.01f, counters.data(), scale_d.data(), nullptr);
     emu::kern::launch_advance_counters(counters.data(), nullptr);
-    std::vector<double> o;
-    o.push_back(norm_d.to_host(nullptr)[0]);
-    o.push_back(scale_d.to_host(nullptr)[0]);
-    for (int c : counters.to_host(nullptr)) o.push_back(c);
-    for (float x : p_d.to_host(nullptr)) o.push_back(x);
-    for (float x : m_d.to_host(nullptr)) o.push_back(x);
-    for (float x : v_d.to_host(nullptr)) o.push_back(x);
-    return o;
+    return concat(norm_d.to_host(nullptr), scale_d.to_host(nullptr), counters.to_host(nullptr), p_d.to_host(nullptr),
+                  m_d.to_host(nullptr), v_d.to_host(nullptr));
   });
-  std::vector<double> want = {norm, scale, 1, 4};
-  want.insert(want.end(), pc.begin(), pc.end());
-  want.insert(want.end(), mc.begin(), mc.end());
-  want.insert(want.end(), vc.begin(), vc.end());
+  const std::vector<double> want = concat(std::vector<double>{norm, scale, 1, 4}, pc, mc, vc);
   EXPECT_ALLCLOSE(std::span<const double>(got), std::span<const double>(want), 1e-7, 1e-5);
 
   // Gather: step 2 of batches of 4 picks perm[8..11].
@@ -1124,7 +1087,7 @@ TEST(VaeNoise, Avx2BoxMullerMatchesDoublePath) {
   // The reference itself: the Box-Muller pairs of the Philox draws, computed here in double.
   for (std::uint64_t blk : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{77777}, std::uint64_t{250002}}) {
     std::uint32_t u[4];
-    philox4x32_10(blk, 1234, u);
+    hmr::philox::philox4x32_10(blk, 1234, u);
     for (int pair = 0; pair < 2; ++pair) {
       const double r = std::sqrt(-2.0 * std::log((u[2 * pair] + 1.0) * 0x1p-32));
       const double t = 2.0 * M_PI * u[2 * pair + 1] * 0x1p-32;
@@ -1137,7 +1100,7 @@ TEST(VaeNoise, Avx2BoxMullerMatchesDoublePath) {
 // Known Philox4x32-10 answers (the Random123 known-answer vectors: counter and key 0, and all ones).
 TEST(VaeNoise, PhiloxKnownAnswers) {
   std::uint32_t u[4];
-  philox4x32_10(0, 0, u);
+  hmr::philox::philox4x32_10(0, 0, u);
   EXPECT_EQ(u[0], 0x6627e8d5u);
   EXPECT_EQ(u[1], 0xe169c58du);
   EXPECT_EQ(u[2], 0xbc57ac4cu);
