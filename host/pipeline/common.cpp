@@ -1,6 +1,7 @@
 // pipeline/common.cpp — what the three experiments share: staged outputs, settings from the
 // Config, K-Means + scoring of a method on its own space, t-SNE plots, label files, fusion and id
 // matching, metrics.json and the stage-timings table.
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -198,6 +199,36 @@ void fit_batch(nn::VaeConfig& v, std::int64_t rows, const std::string& what, std
   if (v.batch <= rows) return;
   notes.push_back(fmt::format("{}: batch lowered from {} to {} (the number of rows)", what, v.batch, rows));
   v.batch = static_cast<int>(rows);
+}
+
+EncodedVae train_and_encode(Backend& b, const Matrix& x, nn::VaeConfig vc, const std::string& what,
+                            const std::string& model_tag, const std::string& latent_tag, OutputDir& out,
+                            StageTimings& timings, std::vector<std::string>& notes,
+                            const std::function<Matrix(Matrix)>& pool) {
+  fit_batch(vc, x.rows(), what, notes);
+  nn::TrainReport tr;
+  nn::VaeModel model;
+  {
+    ScopedStage st(&timings, "train_" + model_tag);
+    model = nn::train_vae(b, x, vc, &tr);
+  }
+  EncodedVae e;
+  {
+    ScopedStage st(&timings, "encode");
+    e.mu = nn::encode_mu(b, model, x);
+    if (pool) e.mu = pool(std::move(e.mu));
+  }
+  if (!tr.epochs.empty()) {
+    const auto& last = tr.epochs.back();
+    notes.push_back(fmt::format(
+        "{}: {}-{}-{} trained {} epochs in {:.2f} s, final loss {:.4f} (reconstruction {:.4f}, KL {:.4f})", what,
+        x.cols(), fmt::join(vc.hidden, "-"), vc.latent, tr.epochs.size(), tr.seconds, last.total, last.recon, last.kl));
+  }
+  ScopedStage st(&timings, "write");
+  nn::save_safetensors(out.path("model_" + model_tag + ".safetensors"), model);
+  io::write_npy(out.path("latent_" + latent_tag + ".npy"), e.mu);
+  e.config = std::move(vc);
+  return e;
 }
 
 cluster::KMeansOptions kmeans_settings(const Config& c, int k, std::uint64_t seed) {

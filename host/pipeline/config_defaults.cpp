@@ -4,7 +4,8 @@
 
 namespace hmr::pipeline::defaults {
 extern const std::string_view easy;
-const std::string_view easy = R"hmrtoml(# hmr easy — defaults. Lyrics (Bangla + English) -> TF-IDF -> text VAE -> K-Means on mu, against
+const std::string_view easy =
+    R"hmrtoml(# hmr easy — defaults. Lyrics (Bangla + English) -> TF-IDF -> text VAE -> K-Means on mu, against
 # PCA + K-Means on the TF-IDF matrix scored on its own PCA space. Compiled into hmr (a unit test
 # keeps this file and the binary in step); override with --config FILE.toml or --set key=value.
 
@@ -78,7 +79,8 @@ init = "pca"
 )hmrtoml";
 
 extern const std::string_view medium;
-const std::string_view medium = R"hmrtoml(# hmr medium — defaults. Paired tracks (audio + lyrics) from a manifest: MFCC summary -> audio VAE,
+const std::string_view medium =
+    R"hmrtoml(# hmr medium — defaults. Paired tracks (audio + lyrics) from a manifest: MFCC summary -> audio VAE,
 # lyrics -> TF-IDF -> text VAE; fused = per-block standardised concatenation of each track's own
 # two mu's -> K-Means, against text-only and audio-only on the same tracks. Compiled into hmr;
 # override with --config FILE.toml or --set key=value.
@@ -188,7 +190,8 @@ init = "pca"
 )hmrtoml";
 
 extern const std::string_view hard;
-const std::string_view hard = R"hmrtoml(# hmr hard — defaults. A GTZAN-layout folder (label = folder) or a Kaggle-layout features CSV ->
+const std::string_view hard =
+    R"hmrtoml(# hmr hard — defaults. A GTZAN-layout folder (label = folder) or a Kaggle-layout features CSV ->
 # standardised per-clip features -> beta-VAE -> K-Means with k = number of genres, against
 # K-Means on the raw standardised features, PCA + K-Means and a plain VAE (beta 1) on the same
 # rows. Compiled into hmr; override with --config FILE.toml or --set key=value.

@@ -181,26 +181,8 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   const cluster::KMeansOptions km = kmeans_settings(c, r.k, seed);
 
   // ---- text VAE -> mu -> K-Means ----
-  nn::VaeConfig vc = vae_settings(c, "vae", seed);
-  fit_batch(vc, x.rows(), "text VAE", rep.notes);
-  nn::TrainReport tr;
-  nn::VaeModel vae;
-  {
-    ScopedStage st(&r.timings, "train_text_vae");
-    vae = nn::train_vae(b, x, vc, &tr);
-  }
-  Matrix mu;
-  {
-    ScopedStage st(&r.timings, "encode");
-    mu = nn::encode_mu(b, vae, x);
-  }
-  if (!tr.epochs.empty()) {
-    const auto& e = tr.epochs.back();
-    rep.notes.push_back(fmt::format(
-        "text VAE {}-{}-{}: {} epochs in {:.2f} s, final loss {:.4f} (reconstruction "
-        "{:.4f}, KL {:.4f})",
-        x.cols(), fmt::join(vc.hidden, "-"), vc.latent, tr.epochs.size(), tr.seconds, e.total, e.recon, e.kl));
-  }
+  const Matrix mu =
+      train_and_encode(b, x, vae_settings(c, "vae", seed), "text VAE", "text_vae", "vae", out, r.timings, rep.notes).mu;
   std::vector<std::int32_t> vae_labels;
   {
     ScopedStage st(&r.timings, "kmeans");
@@ -234,8 +216,6 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
 
   {
     ScopedStage st(&r.timings, "write");
-    nn::save_safetensors(out.path("model_text_vae.safetensors"), vae);
-    io::write_npy(out.path("latent_vae.npy"), mu);
     io::write_npy(out.path("latent_pca.npy"), pca.z);
     text::write_npz(out.path("tfidf.npz"), tfidf);
     write_lines(out, "vocabulary.txt", model.vocabulary);

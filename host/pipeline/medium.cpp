@@ -7,7 +7,6 @@
 // text_only / audio_only cluster each mu alone, on the same tracks. A track whose audio is
 // missing or unreadable, whose lyrics are missing, empty or tokenless, or whose language is empty
 // is listed (excluded.txt, report.md) and left out of every method.
-#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <fstream>
@@ -234,34 +233,13 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   if (!genre.empty()) rep.counts.push_back("genre: " + label_counts(genre));
 
   // ---- the two VAEs ----
-  auto train = [&](const std::string& section, const Matrix& x, const std::string& tag) {
-    nn::VaeConfig vc = vae_settings(c, section, seed);
-    fit_batch(vc, x.rows(), tag, rep.notes);
-    nn::TrainReport tr;
-    nn::VaeModel m;
-    {
-      ScopedStage st(&r.timings, "train_" + tag);
-      m = nn::train_vae(b, x, vc, &tr);
-    }
-    Matrix mu;
-    {
-      ScopedStage st(&r.timings, "encode");
-      mu = nn::encode_mu(b, m, x);
-    }
-    if (!tr.epochs.empty()) {
-      const auto& e = tr.epochs.back();
-      rep.notes.push_back(fmt::format(
-          "{}: {}-{}-{} trained {} epochs in {:.2f} s, final loss {:.4f} "
-          "(reconstruction {:.4f}, KL {:.4f})",
-          tag, x.cols(), fmt::join(vc.hidden, "-"), vc.latent, tr.epochs.size(), tr.seconds, e.total, e.recon, e.kl));
-    }
-    ScopedStage st(&r.timings, "write");
-    nn::save_safetensors(out.path("model_" + tag + ".safetensors"), m);
-    io::write_npy(out.path("latent_" + tag.substr(0, tag.find('_')) + ".npy"), mu);
-    return mu;
+  auto train = [&](const std::string& tag, const Matrix& x) {
+    return train_and_encode(b, x, vae_settings(c, tag, seed), tag, tag, tag.substr(0, tag.find('_')), out, r.timings,
+                            rep.notes)
+        .mu;
   };
-  const Matrix mu_text = train("text_vae", x_text, "text_vae");
-  const Matrix mu_audio = train("audio_vae", x_audio, "audio_vae");
+  const Matrix mu_text = train("text_vae", x_text);
+  const Matrix mu_audio = train("audio_vae", x_audio);
   Matrix fused;
   {
     ScopedStage st(&r.timings, "fuse");
