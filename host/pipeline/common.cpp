@@ -21,6 +21,7 @@
 #include "pipeline/runner.h"
 #include "plot/scatter.h"
 #include "prep/standardize.h"
+#include "text/lyrics.h"
 
 namespace hmr::pipeline {
 namespace fs = std::filesystem;
@@ -28,19 +29,8 @@ namespace fs = std::filesystem;
 // ---- public helpers ----------------------------------------------------------------------------
 
 LyricsInput parse_lyrics_arg(const std::string& arg) {
-  HMR_REQUIRE(!arg.empty(), "--lyrics: empty argument (expected FILE.csv or FILE.csv:LANG)");
-  LyricsInput in{fs::path(arg), ""};
-  const std::size_t colon = arg.rfind(':');
-  if (colon == std::string::npos || colon == 0) return in;
-  const std::string tag = arg.substr(colon + 1);
-  const bool plausible = !tag.empty() && tag.size() <= 16 && std::all_of(tag.begin(), tag.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
-  });
-  // "C:\..." style or a path whose last component contains ':' keeps the colon.
-  if (!plausible) return in;
-  in.path = fs::path(arg.substr(0, colon));
-  in.language = tag;
-  return in;
+  text::LyricsSource src = text::LyricsSource::parse(arg);
+  return {fs::path(src.path), std::move(src.language)};
 }
 
 const MethodScores* ExperimentResult::find(const std::string& method) const {
@@ -465,21 +455,6 @@ std::string label_counts(const LabelSet& l) {
   for (std::size_t i = 0; i < n.size(); ++i) s += fmt::format("{}{} {}", i ? ", " : "", l.names[i], n[i]);
   if (unknown) s += fmt::format("{}(unknown) {}", s.empty() ? "" : ", ", unknown);
   return s;
-}
-
-std::string strip_section_tags(const std::string& lyrics) {
-  std::string out;
-  std::istringstream in(lyrics);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::string_view t(line);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) t.remove_suffix(1);
-    if (t.size() >= 2 && t.front() == '[' && t.back() == ']' && t.find(']') == t.size() - 1) continue;
-    out += line;
-    out += '\n';
-  }
-  return out;
 }
 
 namespace {

@@ -17,6 +17,7 @@
 #include "io/csv.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
+#include "text/lyrics.h"
 
 namespace hmr::pipeline {
 namespace fs = std::filesystem;
@@ -75,7 +76,7 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
         Row row;
         row.id = fmt::format("{}:{}", src.path.filename().string(), t.lines[i]);
         row.text = t.at(i, tc);
-        if (strip) row.text = strip_section_tags(row.text);
+        if (strip) row.text = text::strip_section_tags(row.text);
         row.language = src.language.empty() ? t.at(i, *lc) : src.language;
         if (gc) row.genre = t.at(i, *gc);
         if (row.text.find_first_not_of(" \t\r\n") == std::string::npos) {

@@ -19,6 +19,7 @@
 #include "io/csv.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
+#include "text/lyrics.h"
 
 namespace hmr::pipeline {
 namespace fs = std::filesystem;
@@ -110,7 +111,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
           continue;
         }
       }
-      if (strip) tr.lyrics = strip_section_tags(tr.lyrics);
+      if (strip) tr.lyrics = text::strip_section_tags(tr.lyrics);
       if (tr.lyrics.find_first_not_of(" \t\r\n") == std::string::npos) {
         r.excluded.push_back(fmt::format("{} (line {}): no lyrics", tr.id, tr.line));
         continue;

@@ -122,7 +122,5 @@ void write_metrics(OutputDir& out, const ExperimentResult& r);
 
 // "bn 32, en 32"
 std::string label_counts(const LabelSet& l);
-// Drops lines that are only a [Section] tag ("[Chorus]", "[Verse 1: X]").
-std::string strip_section_tags(const std::string& lyrics);
 
 }  // namespace hmr::pipeline::detail
