@@ -67,6 +67,22 @@ std::vector<std::int32_t> encode_labels(const std::vector<std::string>& values, 
   return out;
 }
 
+namespace detail {
+LabelSet encode_known_labels(const std::string& name, const std::vector<std::string>& values) {
+  LabelSet l;
+  l.name = name;
+  std::vector<std::string> known;
+  for (const auto& v : values)
+    if (!v.empty()) known.push_back(v);
+  encode_labels(known, l.names);
+  for (const auto& v : values) {
+    const auto it = std::lower_bound(l.names.begin(), l.names.end(), v);
+    l.codes.push_back(v.empty() ? -1 : static_cast<std::int32_t>(it - l.names.begin()));
+  }
+  return l;
+}
+}  // namespace detail
+
 Matrix fuse_blocks(Backend& backend, const std::vector<const Matrix*>& blocks, const std::vector<double>& weights) {
   HMR_REQUIRE(!blocks.empty() && blocks.size() == weights.size(), "fusion: {} blocks but {} weights", blocks.size(),
               weights.size());

@@ -159,15 +159,7 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
     lang.codes = encode_labels(lv, lang.names);
     const bool any_genre = std::any_of(gv.begin(), gv.end(), [](const std::string& g) { return !g.empty(); });
     if (all_have_genre && any_genre) {
-      genre.name = "genre";
-      std::vector<std::string> known;
-      for (const auto& g : gv)
-        if (!g.empty()) known.push_back(g);
-      encode_labels(known, genre.names);
-      for (const auto& g : gv) {
-        const auto it = std::lower_bound(genre.names.begin(), genre.names.end(), g);
-        genre.codes.push_back(g.empty() ? -1 : static_cast<std::int32_t>(it - genre.names.begin()));
-      }
+      genre = encode_known_labels("genre", gv);
       r.second_label = "genre";
     }
   }

@@ -210,17 +210,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
       any = any || !t.genre.empty();
     }
     if (any) {
-      genre.name = "genre";
-      std::vector<std::string> known;
-      for (const auto& g : v)
-        if (!g.empty()) known.push_back(g);
-      std::vector<std::string> names;
-      encode_labels(known, names);
-      genre.names = names;
-      for (const auto& g : v) {
-        const auto it = std::lower_bound(names.begin(), names.end(), g);
-        genre.codes.push_back(g.empty() ? -1 : static_cast<std::int32_t>(it - names.begin()));
-      }
+      genre = encode_known_labels("genre", v);
       r.second_label = "genre";
     }
   }

@@ -110,6 +110,9 @@ void write_labels(OutputDir& out, const std::string& stem, const std::vector<std
                   const std::vector<std::string>* names = nullptr);
 void write_lines(OutputDir& out, const std::string& name, const std::vector<std::string>& lines);
 
+// A label where some values are unknown (""): codes into the sorted known values, -1 = unknown.
+LabelSet encode_known_labels(const std::string& name, const std::vector<std::string>& values);
+
 // What the report says besides the result.
 struct ReportInputs {
   std::vector<std::string> inputs;  // "lyrics: a.csv (bn), 640 rows" ...
