@@ -1,5 +1,5 @@
-// Column statistics (prep/column_stats.h): mean and squared deviations against a direct
-// long-double computation, the same bits on one thread as on many, and the StandardScaler built on
+// Column statistics (prep/column_stats.h): mean and squared deviations against a long-double
+// Welford reference, the same bits on one thread as on many, and the StandardScaler built on
 // them (scale = sqrt(m2 / n)).
 #include "prep/column_stats.h"
 
@@ -19,14 +19,16 @@ TEST(PrepColumnStats, MeanAndSquaredDeviationsPerColumn) {
     for (std::int64_t c = 0; c < x.cols(); ++c) x(r, c) = g(rng) * static_cast<float>(c + 1);
   const hmr::prep::ColumnStats s = hmr::prep::column_stats_cpu(x);
   std::vector<double> want_mean, want_m2;
+  // Reference: Welford's one-pass update in long double (another algorithm than the two passes).
   for (std::int64_t c = 0; c < x.cols(); ++c) {
-    long double sum = 0;
-    for (std::int64_t r = 0; r < x.rows(); ++r) sum += x(r, c);
-    const long double mu = sum / x.rows();
-    long double q = 0;
-    for (std::int64_t r = 0; r < x.rows(); ++r) q += (x(r, c) - mu) * (x(r, c) - mu);
+    long double mu = 0, m2 = 0;
+    for (std::int64_t r = 0; r < x.rows(); ++r) {
+      const long double v = x(r, c), delta = v - mu;
+      mu += delta / static_cast<long double>(r + 1);
+      m2 += delta * (v - mu);
+    }
     want_mean.push_back(static_cast<double>(mu));
-    want_m2.push_back(static_cast<double>(q));
+    want_m2.push_back(static_cast<double>(m2));
   }
   EXPECT_TRUE(hmr::test::all_close(s.mean, want_mean, 1e-12, 1e-12));
   EXPECT_TRUE(hmr::test::all_close(s.m2, want_m2, 1e-9, 1e-12));
