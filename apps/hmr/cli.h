@@ -6,11 +6,14 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "core/backend.h"
+#include "pipeline/config.h"
 
 namespace hmr::app {
 
@@ -40,6 +43,23 @@ bool register_command(const Command& c);
 // runs/z_centers.npy (where a command puts its secondary outputs unless told otherwise).
 std::filesystem::path sibling_path(const std::string& out, const std::string& suffix);
 const std::vector<Command>& commands();
+
+// An option taking one of `values`, its default shown in --help.
+template <class T>
+CLI::Option* add_choice(CLI::App& sub, const std::string& name, T& value, const std::string& help,
+                        std::initializer_list<std::string> values) {
+  return sub.add_option(name, value, help)
+      ->check(CLI::IsMember(std::vector<std::string>(values)))
+      ->capture_default_str();
+}
+
+// The keys every single-stage summary JSON shares, in this order: device, seed, n_samples.
+void add_run_keys(nlohmann::ordered_json& j, const Backend& backend, std::uint64_t seed, std::int64_t n_samples);
+
+// hmr easy | medium | hard: the footer (`first_line`, then where the defaults are), and at run
+// time the resolved Config (--config, --set, and --seed when it was given) with --out required.
+void experiment_footer(CLI::App& sub, pipeline::Task task, const std::string& first_line);
+pipeline::Config experiment_config(CLI::App& sub, const Common& common, pipeline::Task task);
 
 }  // namespace hmr::app
 

@@ -10,15 +10,11 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   static std::vector<std::string> lyrics;
   sub.add_option("--lyrics", lyrics, "lyrics CSV with a 'lyrics' column, FILE.csv:LANG (or a language column); repeat")
       ->required();
-  sub.footer(
-      "Writes metrics.json, report.md, t-SNE plots, latents, labels, the model and config.toml into --out.\n"
-      "Defaults: data/configs/easy.toml; override any key with --set section.key=value.");
+  hmr::app::experiment_footer(
+      sub, hmr::pipeline::Task::easy,
+      "Writes metrics.json, report.md, t-SNE plots, latents, labels, the model and config.toml into --out.");
   sub.callback([&common, &sub] {
-    const CLI::Option* seed_opt = sub.get_parent()->get_option("--seed");
-    const auto config =
-        hmr::pipeline::Config::resolve(hmr::pipeline::Task::easy, common.config, common.sets,
-                                       seed_opt->count() ? std::optional<std::uint64_t>(common.seed) : std::nullopt);
-    HMR_REQUIRE(!common.out.empty(), "easy: --out DIR is required");
+    const auto config = hmr::app::experiment_config(sub, common, hmr::pipeline::Task::easy);
     hmr::pipeline::EasyInputs in;
     for (const auto& l : lyrics) in.lyrics.push_back(hmr::pipeline::parse_lyrics_arg(l));
     auto backend = common.backend();

@@ -23,9 +23,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<EmbedArgs>();
   sub.add_option("--model", a->model, "model.safetensors written by hmr train")->required();
   sub.add_option("--features", a->features, "X.npy | features.csv (Kaggle layout) | tfidf.npz")->required();
-  sub.add_option("--what", a->what, "mu | z | logvar | recon")
-      ->check(CLI::IsMember({"mu", "z", "logvar", "recon"}))
-      ->capture_default_str();
+  hmr::app::add_choice(sub, "--what", a->what, "mu | z | logvar | recon", {"mu", "z", "logvar", "recon"});
   sub.add_option("--columns", a->columns, "features.csv: regex selecting the feature columns")->capture_default_str();
   sub.footer("--out Z.npy is required; --seed sets the noise of --what z.");
   sub.callback([a, &common] {

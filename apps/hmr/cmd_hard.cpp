@@ -15,15 +15,11 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   static Args a;
   sub.add_option("--gtzan", a.gtzan, "GTZAN-layout folder: ROOT/<genre>/*.wav|au|flac|mp3 (label = folder)");
   sub.add_option("--features", a.features, "Kaggle-layout features CSV (filename,...,mfcc1_mean,...,label)");
-  sub.footer(
-      "Writes metrics.json, report.md, t-SNE plots, latents, labels, models and config.toml into --out.\n"
-      "Defaults: data/configs/hard.toml; override any key with --set section.key=value.");
+  hmr::app::experiment_footer(
+      sub, hmr::pipeline::Task::hard,
+      "Writes metrics.json, report.md, t-SNE plots, latents, labels, models and config.toml into --out.");
   sub.callback([&common, &sub] {
-    const CLI::Option* seed_opt = sub.get_parent()->get_option("--seed");
-    const auto config =
-        hmr::pipeline::Config::resolve(hmr::pipeline::Task::hard, common.config, common.sets,
-                                       seed_opt->count() ? std::optional<std::uint64_t>(common.seed) : std::nullopt);
-    HMR_REQUIRE(!common.out.empty(), "hard: --out DIR is required");
+    const auto config = hmr::app::experiment_config(sub, common, hmr::pipeline::Task::hard);
     auto backend = common.backend();
     const auto r = hmr::pipeline::run_hard(*backend, {a.gtzan, a.features}, config, common.out);
     hmr::pipeline::print_summary(r);

@@ -62,9 +62,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     hmr::io::write_npy(centers_path, res.centers);
     nlohmann::ordered_json j;
     j["input"] = a->input;
-    j["device"] = backend->name();
-    j["seed"] = common.seed;
-    j["n_samples"] = x.rows();
+    hmr::app::add_run_keys(j, *backend, common.seed, x.rows());
     j["n_features"] = x.cols();
     j["k"] = a->opt.k;
     j["n_init"] = a->opt.n_init;

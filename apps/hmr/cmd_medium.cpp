@@ -10,15 +10,10 @@ namespace {
 void setup(CLI::App& sub, hmr::app::Common& common) {
   static std::string manifest;
   sub.add_option("--manifest", manifest, "CSV with id,audio,lyrics|lyrics_file,language[,genre]")->required();
-  sub.footer(
-      "Tracks with a missing or unreadable modality are listed in excluded.txt and left out.\n"
-      "Defaults: data/configs/medium.toml; override any key with --set section.key=value.");
+  hmr::app::experiment_footer(sub, hmr::pipeline::Task::medium,
+                              "Tracks with a missing or unreadable modality are listed in excluded.txt and left out.");
   sub.callback([&common, &sub] {
-    const CLI::Option* seed_opt = sub.get_parent()->get_option("--seed");
-    const auto config =
-        hmr::pipeline::Config::resolve(hmr::pipeline::Task::medium, common.config, common.sets,
-                                       seed_opt->count() ? std::optional<std::uint64_t>(common.seed) : std::nullopt);
-    HMR_REQUIRE(!common.out.empty(), "medium: --out DIR is required");
+    const auto config = hmr::app::experiment_config(sub, common, hmr::pipeline::Task::medium);
     auto backend = common.backend();
     hmr::pipeline::print_summary(hmr::pipeline::run_medium(*backend, {manifest}, config, common.out));
   });

@@ -99,9 +99,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       }
       nlohmann::ordered_json j;
       j["task"] = a->task;
-      j["device"] = backend->name();
-      j["seed"] = common.seed;
-      j["n_samples"] = x.rows();
+      hmr::app::add_run_keys(j, *backend, common.seed, x.rows());
       j["k"] = distinct.size();
       j["timings_s"] = timings;
       j["results"][a->method] = nlohmann::ordered_json::parse(hmr::eval::to_json(scores));

@@ -30,9 +30,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--label-column", a->job.label_column, "manifest column holding the label (default: 'label' if any)");
   sub.add_option("--columns", a->job.feature_regex, "features CSV input: regex selecting the columns")
       ->capture_default_str();
-  sub.add_option("--frames", a->frames, "also write the MFCC frames: none | npy (one file per clip) | ragged")
-      ->check(CLI::IsMember({"none", "npy", "ragged"}))
-      ->capture_default_str();
+  hmr::app::add_choice(sub, "--frames", a->frames,
+                       "also write the MFCC frames: none | npy (one file per clip) | ragged",
+                       {"none", "npy", "ragged"});
   sub.add_flag("--strict", o.strict, "stop at the first unreadable file instead of skipping it");
   sub.add_option("--threads", o.decode_threads, "decoder threads (0 = all cores)")->capture_default_str();
   sub.add_option("--offset", o.offset, "seconds skipped at the start of each file (librosa offset)")
@@ -50,9 +50,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--fmin", p.fmin, "lowest mel frequency (Hz)")->capture_default_str();
   sub.add_option("--fmax", p.fmax, "highest mel frequency (Hz; 0 = sr/2)")->capture_default_str();
   sub.add_flag("--htk", p.htk, "HTK mel formula instead of Slaney's");
-  sub.add_option("--norm", a->norm, "mel filter normalisation: slaney | none")
-      ->check(CLI::IsMember({"slaney", "none"}))
-      ->capture_default_str();
+  hmr::app::add_choice(sub, "--norm", a->norm, "mel filter normalisation: slaney | none", {"slaney", "none"});
   sub.add_option("--top-db", p.top_db, "dB floor below each clip's peak (<= 0: none)")->capture_default_str();
   sub.add_option("--lifter", p.lifter, "cepstral liftering (0: none)")->capture_default_str();
   sub.footer(

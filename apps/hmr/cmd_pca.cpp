@@ -25,9 +25,8 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<PcaArgs>();
   sub.add_option("--input,-i", a->input, "data [N x d] (.npy, float32/float64)")->required();
   sub.add_option("--components,-k", a->components, "number of components (1 <= k <= min(N, d))")->required();
-  sub.add_option("--solver", a->solver, "auto | full | randomized (auto: sklearn's rule)")
-      ->check(CLI::IsMember({"auto", "full", "exact", "randomized"}))
-      ->capture_default_str();
+  hmr::app::add_choice(sub, "--solver", a->solver, "auto | full | randomized (auto: sklearn's rule)",
+                       {"auto", "full", "exact", "randomized"});
   sub.add_option("--n-iter", a->opt.n_iter, "randomized: power iterations (-1: 7 if k < 0.1 min(N, d), else 4)")
       ->capture_default_str();
   sub.add_option("--oversamples", a->opt.n_oversamples, "randomized: extra columns of the test matrix")
@@ -53,9 +52,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     hmr::io::write_npy(mean_path, p.mean);
     nlohmann::ordered_json j;
     j["input"] = a->input;
-    j["device"] = backend->name();
-    j["seed"] = common.seed;
-    j["n_samples"] = x.rows();
+    hmr::app::add_run_keys(j, *backend, common.seed, x.rows());
     j["n_features"] = x.cols();
     j["n_components"] = a->components;
     j["solver"] = hmr::decomp::to_string(p.solver_used);

@@ -44,19 +44,16 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--language-column", a->language_column, "column with each row's language when FILE has no :LANG")
       ->capture_default_str();
   sub.add_flag("--lossy", a->lossy, "replace invalid UTF-8 with U+FFFD instead of stopping");
-  sub.add_option("--token-mode", a->mode, "unicode (ICU words, Bangla kept whole) | sklearn ((?u)\\b\\w\\w+\\b)")
-      ->check(CLI::IsMember({"unicode", "sklearn"}))
-      ->capture_default_str();
-  sub.add_option("--analyzer", a->analyzer,
-                 "word | char_wb (character n-grams inside space-padded words) | char (sklearn's analyzer)")
-      ->check(CLI::IsMember({"word", "char_wb", "char"}))
-      ->capture_default_str();
+  hmr::app::add_choice(sub, "--token-mode", a->mode,
+                       "unicode (ICU words, Bangla kept whole) | sklearn ((?u)\\b\\w\\w+\\b)", {"unicode", "sklearn"});
+  hmr::app::add_choice(sub, "--analyzer", a->analyzer,
+                       "word | char_wb (character n-grams inside space-padded words) | char (sklearn's analyzer)",
+                       {"word", "char_wb", "char"});
   sub.add_option("--ngram-range", a->ngram_range, "character analyzers: n-gram lengths MIN,MAX (sklearn ngram_range)")
       ->delimiter(',')
       ->expected(2);
-  sub.add_option("--normalize", a->normalize, "auto (NFC in unicode mode, none in sklearn mode) | nfc | none")
-      ->check(CLI::IsMember({"auto", "nfc", "none"}))
-      ->capture_default_str();
+  hmr::app::add_choice(sub, "--normalize", a->normalize,
+                       "auto (NFC in unicode mode, none in sklearn mode) | nfc | none", {"auto", "nfc", "none"});
   sub.add_flag("--no-lowercase", a->no_lowercase, "keep case (sklearn lowercase=False)");
   sub.add_option("--stop-words", a->stop_lists, "built-in stop-word lists: english, bangla")
       ->delimiter(',')
@@ -73,12 +70,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_flag("--no-idf", a->no_idf, "no idf weighting (use_idf=False)");
   sub.add_flag("--no-smooth-idf", a->no_smooth, "idf = ln(n / df) + 1 (smooth_idf=False)");
   sub.add_flag("--sublinear-tf", a->sublinear, "tf = 1 + ln(count)");
-  sub.add_option("--norm", a->norm, "row norm: l2 | l1 | none")
-      ->check(CLI::IsMember({"l2", "l1", "none"}))
-      ->capture_default_str();
-  sub.add_option("--format", a->format, "matrix output: npz (scipy CSR) | npy (dense float32) | both")
-      ->check(CLI::IsMember({"npz", "npy", "both"}))
-      ->capture_default_str();
+  hmr::app::add_choice(sub, "--norm", a->norm, "row norm: l2 | l1 | none", {"l2", "l1", "none"});
+  hmr::app::add_choice(sub, "--format", a->format, "matrix output: npz (scipy CSR) | npy (dense float32) | both",
+                       {"npz", "npy", "both"});
   sub.add_flag("--dense", a->dense, "also write the dense tfidf.npy (= --format both)");
   sub.add_option("--model", a->model, "transform with the model saved in DIR (vocabulary.txt, tfidf_model.json)");
   sub.footer(

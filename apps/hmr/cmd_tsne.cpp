@@ -31,9 +31,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--learning-rate", a->opt.learning_rate, "learning rate (<= 0: auto = max(N / early_exag, 200))")
       ->capture_default_str();
   sub.add_option("--dims", a->opt.dims, "output dimensions (2 or 3)")->capture_default_str();
-  sub.add_option("--init", a->init, "initialisation: pca | random")
-      ->check(CLI::IsMember({"pca", "random"}))
-      ->capture_default_str();
+  hmr::app::add_choice(sub, "--init", a->init, "initialisation: pca | random", {"pca", "random"});
   sub.add_option("--plot", a->plot, "write a scatter plot to this .png (and the same name with .svg)");
   sub.add_option("--labels", a->labels, "labels (.npy int32/int64, N values) colouring the plot");
   sub.add_option("--label-names", a->label_names, "text file with one name per label value");

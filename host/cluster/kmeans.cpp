@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/nvtx.h"
+#include "prep/column_stats.h"
 
 namespace hmr::cluster {
 
@@ -537,17 +538,10 @@ KMeansResult kmeans(Backend& backend, ConstMatrixView x, const KMeansOptions& op
   HMR_REQUIRE(opt.tol >= 0.0 && std::isfinite(opt.tol), "kmeans: tol = {} must be a finite number >= 0", opt.tol);
 
   // Centre the data (sklearn does, for accurate distances) and scale tol by the mean variance.
-  std::vector<double> mean(static_cast<std::size_t>(d), 0.0), var(static_cast<std::size_t>(d), 0.0);
-#pragma omp parallel for schedule(static) if (n * d >= kOmpMinWork)
-  for (std::int64_t c = 0; c < d; ++c) {
-    double s = 0.0;
-    for (std::int64_t r = 0; r < n; ++r) s += x(r, c);
-    const double mu = s / static_cast<double>(n);
-    double q = 0.0;
-    for (std::int64_t r = 0; r < n; ++r) q += (x(r, c) - mu) * (x(r, c) - mu);
-    mean[static_cast<std::size_t>(c)] = mu;
-    var[static_cast<std::size_t>(c)] = q / static_cast<double>(n);
-  }
+  const prep::ColumnStats stats = prep::column_stats_cpu(x, n * d >= kOmpMinWork);
+  const std::vector<double>& mean = stats.mean;
+  std::vector<double> var(static_cast<std::size_t>(d));
+  for (std::size_t c = 0; c < var.size(); ++c) var[c] = stats.m2[c] / static_cast<double>(n);
   const double tol =
       opt.tol == 0.0 ? 0.0 : opt.tol * std::accumulate(var.begin(), var.end(), 0.0) / static_cast<double>(d);
   std::vector<float> meanf(static_cast<std::size_t>(d));

@@ -18,6 +18,7 @@
 #include "core/nvtx.h"
 #include "decomp/pca_cuda.h"
 #include "decomp/pca_detail.h"
+#include "prep/column_stats.h"
 
 namespace hmr::decomp {
 
@@ -119,17 +120,10 @@ void orthonormalize(Matrix& q) {
 PcaCore pca_core_cpu(ConstMatrixView x, int k, PcaSolver solver, int power_iters, const Matrix& omega) {
   const std::int64_t n = x.rows, d = x.cols;
   PcaCore out;
-  std::vector<double> mean(static_cast<std::size_t>(d), 0.0), var(static_cast<std::size_t>(d), 0.0);
-#pragma omp parallel for schedule(static)
-  for (std::int64_t c = 0; c < d; ++c) {
-    double s = 0.0;
-    for (std::int64_t r = 0; r < n; ++r) s += x(r, c);
-    const double mu = s / static_cast<double>(n);
-    double q = 0.0;
-    for (std::int64_t r = 0; r < n; ++r) q += (x(r, c) - mu) * (x(r, c) - mu);
-    mean[static_cast<std::size_t>(c)] = mu;
-    var[static_cast<std::size_t>(c)] = q / static_cast<double>(n - 1);
-  }
+  const prep::ColumnStats stats = prep::column_stats_cpu(x);
+  const std::vector<double>& mean = stats.mean;
+  std::vector<double> var(static_cast<std::size_t>(d));  // sample variance (ddof 1), as sklearn's PCA
+  for (std::size_t c = 0; c < var.size(); ++c) var[c] = stats.m2[c] / static_cast<double>(n - 1);
   out.mean.resize(static_cast<std::size_t>(d));
   for (std::size_t c = 0; c < out.mean.size(); ++c) {
     out.mean[c] = static_cast<float>(mean[c]);

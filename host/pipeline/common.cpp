@@ -1,6 +1,7 @@
 // pipeline/common.cpp — what the three experiments share: staged outputs, settings from the
 // Config, K-Means + scoring of a method on its own space, t-SNE plots, label files, fusion and id
 // matching, metrics.json and the stage-timings table.
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "pipeline/runner.h"
 #include "plot/scatter.h"
 #include "prep/standardize.h"
+#include "text/lyrics.h"
 
 namespace hmr::pipeline {
 namespace fs = std::filesystem;
@@ -27,19 +29,8 @@ namespace fs = std::filesystem;
 // ---- public helpers ----------------------------------------------------------------------------
 
 LyricsInput parse_lyrics_arg(const std::string& arg) {
-  HMR_REQUIRE(!arg.empty(), "--lyrics: empty argument (expected FILE.csv or FILE.csv:LANG)");
-  LyricsInput in{fs::path(arg), ""};
-  const std::size_t colon = arg.rfind(':');
-  if (colon == std::string::npos || colon == 0) return in;
-  const std::string tag = arg.substr(colon + 1);
-  const bool plausible = !tag.empty() && tag.size() <= 16 && std::all_of(tag.begin(), tag.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
-  });
-  // "C:\..." style or a path whose last component contains ':' keeps the colon.
-  if (!plausible) return in;
-  in.path = fs::path(arg.substr(0, colon));
-  in.language = tag;
-  return in;
+  text::LyricsSource src = text::LyricsSource::parse(arg);
+  return {fs::path(src.path), std::move(src.language)};
 }
 
 const MethodScores* ExperimentResult::find(const std::string& method) const {
@@ -75,6 +66,22 @@ std::vector<std::int32_t> encode_labels(const std::vector<std::string>& values, 
   for (std::size_t i = 0; i < values.size(); ++i) out[i] = code[values[i]];
   return out;
 }
+
+namespace detail {
+LabelSet encode_known_labels(const std::string& name, const std::vector<std::string>& values) {
+  LabelSet l;
+  l.name = name;
+  std::vector<std::string> known;
+  for (const auto& v : values)
+    if (!v.empty()) known.push_back(v);
+  encode_labels(known, l.names);
+  for (const auto& v : values) {
+    const auto it = std::lower_bound(l.names.begin(), l.names.end(), v);
+    l.codes.push_back(v.empty() ? -1 : static_cast<std::int32_t>(it - l.names.begin()));
+  }
+  return l;
+}
+}  // namespace detail
 
 Matrix fuse_blocks(Backend& backend, const std::vector<const Matrix*>& blocks, const std::vector<double>& weights) {
   HMR_REQUIRE(!blocks.empty() && blocks.size() == weights.size(), "fusion: {} blocks but {} weights", blocks.size(),
@@ -198,6 +205,36 @@ void fit_batch(nn::VaeConfig& v, std::int64_t rows, const std::string& what, std
   if (v.batch <= rows) return;
   notes.push_back(fmt::format("{}: batch lowered from {} to {} (the number of rows)", what, v.batch, rows));
   v.batch = static_cast<int>(rows);
+}
+
+EncodedVae train_and_encode(Backend& b, const Matrix& x, nn::VaeConfig vc, const std::string& what,
+                            const std::string& model_tag, const std::string& latent_tag, OutputDir& out,
+                            StageTimings& timings, std::vector<std::string>& notes,
+                            const std::function<Matrix(Matrix)>& pool) {
+  fit_batch(vc, x.rows(), what, notes);
+  nn::TrainReport tr;
+  nn::VaeModel model;
+  {
+    ScopedStage st(&timings, "train_" + model_tag);
+    model = nn::train_vae(b, x, vc, &tr);
+  }
+  EncodedVae e;
+  {
+    ScopedStage st(&timings, "encode");
+    e.mu = nn::encode_mu(b, model, x);
+    if (pool) e.mu = pool(std::move(e.mu));
+  }
+  if (!tr.epochs.empty()) {
+    const auto& last = tr.epochs.back();
+    notes.push_back(fmt::format(
+        "{}: {}-{}-{} trained {} epochs in {:.2f} s, final loss {:.4f} (reconstruction {:.4f}, KL {:.4f})", what,
+        x.cols(), fmt::join(vc.hidden, "-"), vc.latent, tr.epochs.size(), tr.seconds, last.total, last.recon, last.kl));
+  }
+  ScopedStage st(&timings, "write");
+  nn::save_safetensors(out.path("model_" + model_tag + ".safetensors"), model);
+  io::write_npy(out.path("latent_" + latent_tag + ".npy"), e.mu);
+  e.config = std::move(vc);
+  return e;
 }
 
 cluster::KMeansOptions kmeans_settings(const Config& c, int k, std::uint64_t seed) {
@@ -434,21 +471,6 @@ std::string label_counts(const LabelSet& l) {
   for (std::size_t i = 0; i < n.size(); ++i) s += fmt::format("{}{} {}", i ? ", " : "", l.names[i], n[i]);
   if (unknown) s += fmt::format("{}(unknown) {}", s.empty() ? "" : ", ", unknown);
   return s;
-}
-
-std::string strip_section_tags(const std::string& lyrics) {
-  std::string out;
-  std::istringstream in(lyrics);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::string_view t(line);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) t.remove_suffix(1);
-    if (t.size() >= 2 && t.front() == '[' && t.back() == ']' && t.find(']') == t.size() - 1) continue;
-    out += line;
-    out += '\n';
-  }
-  return out;
 }
 
 namespace {

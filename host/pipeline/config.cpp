@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
@@ -41,22 +42,13 @@ std::vector<std::string> split_key(std::string_view key) {
 }
 
 const char* type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table:
-      return "a section";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a number";
-    case toml::node_type::boolean:
-      return "true/false";
-    default:
-      return "a date/time";
-  }
+  using T = toml::node_type;
+  static constexpr std::pair<T, const char*> kNames[] = {{T::table, "a section"},         {T::array, "an array"},
+                                                         {T::string, "a string"},         {T::integer, "an integer"},
+                                                         {T::floating_point, "a number"}, {T::boolean, "true/false"}};
+  for (const auto& [type, name] : kNames)
+    if (n.type() == type) return name;
+  return "a date/time";
 }
 
 // The node at a dotted key, or nullptr.
@@ -147,15 +139,9 @@ toml::table parse_toml(std::string_view text, const std::string& source) {
 }  // namespace
 
 const char* to_string(Task t) {
-  switch (t) {
-    case Task::easy:
-      return "easy";
-    case Task::medium:
-      return "medium";
-    case Task::hard:
-      return "hard";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {"easy", "medium", "hard"};
+  const auto i = static_cast<std::size_t>(t);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 std::string_view Config::default_text(Task task) {

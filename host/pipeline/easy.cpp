@@ -17,6 +17,7 @@
 #include "io/csv.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
+#include "text/lyrics.h"
 
 namespace hmr::pipeline {
 namespace fs = std::filesystem;
@@ -75,7 +76,7 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
         Row row;
         row.id = fmt::format("{}:{}", src.path.filename().string(), t.lines[i]);
         row.text = t.at(i, tc);
-        if (strip) row.text = strip_section_tags(row.text);
+        if (strip) row.text = text::strip_section_tags(row.text);
         row.language = src.language.empty() ? t.at(i, *lc) : src.language;
         if (gc) row.genre = t.at(i, *gc);
         if (row.text.find_first_not_of(" \t\r\n") == std::string::npos) {
@@ -158,15 +159,7 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
     lang.codes = encode_labels(lv, lang.names);
     const bool any_genre = std::any_of(gv.begin(), gv.end(), [](const std::string& g) { return !g.empty(); });
     if (all_have_genre && any_genre) {
-      genre.name = "genre";
-      std::vector<std::string> known;
-      for (const auto& g : gv)
-        if (!g.empty()) known.push_back(g);
-      encode_labels(known, genre.names);
-      for (const auto& g : gv) {
-        const auto it = std::lower_bound(genre.names.begin(), genre.names.end(), g);
-        genre.codes.push_back(g.empty() ? -1 : static_cast<std::int32_t>(it - genre.names.begin()));
-      }
+      genre = encode_known_labels("genre", gv);
       r.second_label = "genre";
     }
   }
@@ -181,26 +174,8 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   const cluster::KMeansOptions km = kmeans_settings(c, r.k, seed);
 
   // ---- text VAE -> mu -> K-Means ----
-  nn::VaeConfig vc = vae_settings(c, "vae", seed);
-  fit_batch(vc, x.rows(), "text VAE", rep.notes);
-  nn::TrainReport tr;
-  nn::VaeModel vae;
-  {
-    ScopedStage st(&r.timings, "train_text_vae");
-    vae = nn::train_vae(b, x, vc, &tr);
-  }
-  Matrix mu;
-  {
-    ScopedStage st(&r.timings, "encode");
-    mu = nn::encode_mu(b, vae, x);
-  }
-  if (!tr.epochs.empty()) {
-    const auto& e = tr.epochs.back();
-    rep.notes.push_back(fmt::format(
-        "text VAE {}-{}-{}: {} epochs in {:.2f} s, final loss {:.4f} (reconstruction "
-        "{:.4f}, KL {:.4f})",
-        x.cols(), fmt::join(vc.hidden, "-"), vc.latent, tr.epochs.size(), tr.seconds, e.total, e.recon, e.kl));
-  }
+  const Matrix mu =
+      train_and_encode(b, x, vae_settings(c, "vae", seed), "text VAE", "text_vae", "vae", out, r.timings, rep.notes).mu;
   std::vector<std::int32_t> vae_labels;
   {
     ScopedStage st(&r.timings, "kmeans");
@@ -234,8 +209,6 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
 
   {
     ScopedStage st(&r.timings, "write");
-    nn::save_safetensors(out.path("model_text_vae.safetensors"), vae);
-    io::write_npy(out.path("latent_vae.npy"), mu);
     io::write_npy(out.path("latent_pca.npy"), pca.z);
     text::write_npz(out.path("tfidf.npz"), tfidf);
     write_lines(out, "vocabulary.txt", model.vocabulary);

@@ -30,9 +30,8 @@
 
 namespace hmr::pipeline {
 
-// --lyrics FILE.csv[:LANG]. Without :LANG the file needs a language column
-// (config easy.language_column). A ':' inside a path is kept when the suffix is not a plausible
-// language tag (letters, digits, '-', '_', at most 16 characters).
+// --lyrics FILE.csv[:LANG] by the rule of text::LyricsSource::parse (text/lyrics.h). Without
+// :LANG the file needs a language column (config experiment.language_column).
 struct LyricsInput {
   std::filesystem::path path;
   std::string language;  // "" = from the file's language column

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "audio/mfcc.h"
+#include "audio/segments.h"
 #include "audio/sources.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -24,6 +25,7 @@
 #include "io/npy.h"
 #include "pipeline/runner.h"
 #include "prep/standardize.h"
+#include "prep/transform.h"
 
 namespace hmr::pipeline {
 namespace fs = std::filesystem;
@@ -87,25 +89,10 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
       root.string(), set.size(), set.label_names.size(), d.x.rows(), p.n_mfcc, d.x.cols());
   if (seg_s > 0.0) {
     ScopedStage st(&timings, "segments");
-    // Whole segments of seg frames each; a clip shorter than one segment is one segment.
-    const std::int64_t seg =
-        std::max<std::int64_t>(1, std::llround(seg_s * p.sample_rate / static_cast<double>(p.hop_length)));
-    std::vector<std::vector<float>> rows;
-    for (std::size_t i = 0; i < r.frames.size(); ++i) {
-      const Matrix& f = r.frames[i];  // [n_mfcc x frames]
-      const std::int64_t nf = f.cols(), count = std::max<std::int64_t>(1, nf / seg);
-      const std::int64_t len = nf < seg ? nf : seg;
-      for (std::int64_t s = 0; s < count; ++s) {
-        Matrix part(f.rows(), len);
-        for (std::int64_t q = 0; q < f.rows(); ++q)
-          std::copy(f.row(q) + s * len, f.row(q) + (s + 1) * len, part.row(q));
-        rows.push_back(audio::summarize_frames(part));
-        d.seg_of.push_back(static_cast<std::int64_t>(i));
-      }
-    }
-    d.seg = Matrix(static_cast<std::int64_t>(rows.size()), d.x.cols());
-    for (std::size_t i = 0; i < rows.size(); ++i)
-      std::copy(rows[i].begin(), rows[i].end(), d.seg.row(static_cast<std::int64_t>(i)));
+    const std::int64_t seg = audio::segment_frames(seg_s, p.sample_rate, p.hop_length);
+    audio::Segments segs = audio::segment_summaries(r.frames, seg);
+    d.seg = std::move(segs.rows);
+    d.seg_of = std::move(segs.of);
     d.input_line += fmt::format(
         "; the VAEs train on {} segments of {} frames ({:g} s; the same summaries), a track's latent is the mean "
         "of its segments' mu; the baselines use the whole-clip summaries",
@@ -151,22 +138,9 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   if (c.get_bool("features.log_variance")) {
     // Variances of MFCCs span orders of magnitude and are skewed; their logarithm is closer to
     // Gaussian, which is what K-Means and an MSE-trained VAE assume.
-    int logged = 0;
-    for (std::size_t j = 0; j < d.columns.size(); ++j) {
-      const std::string& name = d.columns[j];
-      if (name.size() < 4 || name.compare(name.size() - 4, 4, "_var") != 0) continue;
-      for (std::int64_t i = 0; i < d.x.rows(); ++i) {
-        float& v = d.x(i, static_cast<std::int64_t>(j));
-        HMR_REQUIRE(v >= 0.0f, "feature {} of row {} ({}) is a negative variance: {}", name, i,
-                    d.ids[static_cast<std::size_t>(i)], v);
-        v = std::log(v + 1e-6f);
-      }
-      for (std::int64_t i = 0; i < d.seg.rows(); ++i) {
-        float& v = d.seg(i, static_cast<std::int64_t>(j));
-        v = std::log(std::max(v, 0.0f) + 1e-6f);
-      }
-      ++logged;
-    }
+    const int logged = prep::log_variance_columns(d.x, d.columns, prep::NegativeVariance::error, d.ids);
+    // Segment variances are computed here; a negative one is float rounding.
+    if (d.seg.rows() > 0) prep::log_variance_columns(d.seg, d.columns, prep::NegativeVariance::clamp);
     rep.notes.push_back(fmt::format("features.log_variance: ln(v + 1e-6) of {} variance columns", logged));
   }
   const std::int64_t n = d.x.rows();
@@ -222,33 +196,10 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   auto vae_method = [&](const std::string& method, const std::string& file_tag, float beta) {
     nn::VaeConfig vc = vae_settings(c, "vae", seed);
     vc.beta = beta;
-    fit_batch(vc, train_rows.rows(), file_tag, rep.notes);
-    nn::VaeModel model;
-    nn::TrainReport tr;
-    {
-      ScopedStage st(&r.timings, "train_" + file_tag);
-      model = nn::train_vae(b, train_rows, vc, &tr);
-    }
-    Matrix mu;
-    {
-      ScopedStage st(&r.timings, "encode");
-      mu = nn::encode_mu(b, model, train_rows);
-      if (segmented) {
-        Matrix pooled(n, mu.cols());
-        std::vector<std::int64_t> count(static_cast<std::size_t>(n), 0);
-        std::vector<double> acc(static_cast<std::size_t>(n * mu.cols()), 0.0);
-        for (std::int64_t s = 0; s < mu.rows(); ++s) {
-          const std::int64_t t = d.seg_of[static_cast<std::size_t>(s)];
-          ++count[static_cast<std::size_t>(t)];
-          for (std::int64_t j = 0; j < mu.cols(); ++j) acc[static_cast<std::size_t>(t * mu.cols() + j)] += mu(s, j);
-        }
-        for (std::int64_t t = 0; t < n; ++t)
-          for (std::int64_t j = 0; j < mu.cols(); ++j)
-            pooled(t, j) = static_cast<float>(acc[static_cast<std::size_t>(t * mu.cols() + j)] /
-                                              static_cast<double>(count[static_cast<std::size_t>(t)]));
-        mu = std::move(pooled);
-      }
-    }
+    std::function<Matrix(Matrix)> pool;
+    if (segmented) pool = [&](Matrix m) { return audio::pool_segments(m, d.seg_of, n); };
+    EncodedVae e = train_and_encode(b, train_rows, vc, file_tag, file_tag, file_tag, out, r.timings, rep.notes, pool);
+    const Matrix& mu = e.mu;
     std::vector<std::int32_t> p;
     {
       ScopedStage st(&r.timings, "kmeans");
@@ -256,21 +207,13 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
     }
     {
       ScopedStage st(&r.timings, "metrics");
-      r.results.push_back(score_method(
-          b, method,
-          fmt::format("{} mu ({}-d, beta {:g}{})", file_tag, vc.latent, beta, segmented ? ", mean over segments" : ""),
-          mu, p, d.genre, none, c, seed));
+      r.results.push_back(score_method(b, method,
+                                       fmt::format("{} mu ({}-d, beta {:g}{})", file_tag, e.config.latent, beta,
+                                                   segmented ? ", mean over segments" : ""),
+                                       mu, p, d.genre, none, c, seed));
     }
-    if (!tr.epochs.empty()) {
-      const auto& e = tr.epochs.back();
-      rep.notes.push_back(fmt::format("{}: {} epochs in {:.2f} s, final loss {:.4f} (reconstruction {:.4f}, KL {:.4f})",
-                                      file_tag, tr.epochs.size(), tr.seconds, e.total, e.recon, e.kl));
-    }
-    ScopedStage st(&r.timings, "write");
-    nn::save_safetensors(out.path("model_" + file_tag + ".safetensors"), model);
-    io::write_npy(out.path("latent_" + file_tag + ".npy"), mu);
     labels.emplace_back(method, std::move(p));
-    return mu;
+    return e.mu;
   };
   const float beta = static_cast<float>(c.get_double("vae.beta"));
   const Matrix mu = vae_method("vae_kmeans", "vae", beta);

@@ -7,7 +7,6 @@
 // text_only / audio_only cluster each mu alone, on the same tracks. A track whose audio is
 // missing or unreadable, whose lyrics are missing, empty or tokenless, or whose language is empty
 // is listed (excluded.txt, report.md) and left out of every method.
-#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <fstream>
@@ -20,6 +19,7 @@
 #include "io/csv.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
+#include "text/lyrics.h"
 
 namespace hmr::pipeline {
 namespace fs = std::filesystem;
@@ -111,7 +111,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
           continue;
         }
       }
-      if (strip) tr.lyrics = strip_section_tags(tr.lyrics);
+      if (strip) tr.lyrics = text::strip_section_tags(tr.lyrics);
       if (tr.lyrics.find_first_not_of(" \t\r\n") == std::string::npos) {
         r.excluded.push_back(fmt::format("{} (line {}): no lyrics", tr.id, tr.line));
         continue;
@@ -210,17 +210,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
       any = any || !t.genre.empty();
     }
     if (any) {
-      genre.name = "genre";
-      std::vector<std::string> known;
-      for (const auto& g : v)
-        if (!g.empty()) known.push_back(g);
-      std::vector<std::string> names;
-      encode_labels(known, names);
-      genre.names = names;
-      for (const auto& g : v) {
-        const auto it = std::lower_bound(names.begin(), names.end(), g);
-        genre.codes.push_back(g.empty() ? -1 : static_cast<std::int32_t>(it - names.begin()));
-      }
+      genre = encode_known_labels("genre", v);
       r.second_label = "genre";
     }
   }
@@ -234,34 +224,13 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   if (!genre.empty()) rep.counts.push_back("genre: " + label_counts(genre));
 
   // ---- the two VAEs ----
-  auto train = [&](const std::string& section, const Matrix& x, const std::string& tag) {
-    nn::VaeConfig vc = vae_settings(c, section, seed);
-    fit_batch(vc, x.rows(), tag, rep.notes);
-    nn::TrainReport tr;
-    nn::VaeModel m;
-    {
-      ScopedStage st(&r.timings, "train_" + tag);
-      m = nn::train_vae(b, x, vc, &tr);
-    }
-    Matrix mu;
-    {
-      ScopedStage st(&r.timings, "encode");
-      mu = nn::encode_mu(b, m, x);
-    }
-    if (!tr.epochs.empty()) {
-      const auto& e = tr.epochs.back();
-      rep.notes.push_back(fmt::format(
-          "{}: {}-{}-{} trained {} epochs in {:.2f} s, final loss {:.4f} "
-          "(reconstruction {:.4f}, KL {:.4f})",
-          tag, x.cols(), fmt::join(vc.hidden, "-"), vc.latent, tr.epochs.size(), tr.seconds, e.total, e.recon, e.kl));
-    }
-    ScopedStage st(&r.timings, "write");
-    nn::save_safetensors(out.path("model_" + tag + ".safetensors"), m);
-    io::write_npy(out.path("latent_" + tag.substr(0, tag.find('_')) + ".npy"), mu);
-    return mu;
+  auto train = [&](const std::string& tag, const Matrix& x) {
+    return train_and_encode(b, x, vae_settings(c, tag, seed), tag, tag, tag.substr(0, tag.find('_')), out, r.timings,
+                            rep.notes)
+        .mu;
   };
-  const Matrix mu_text = train("text_vae", x_text, "text_vae");
-  const Matrix mu_audio = train("audio_vae", x_audio, "audio_vae");
+  const Matrix mu_text = train("text_vae", x_text);
+  const Matrix mu_audio = train("audio_vae", x_audio);
   Matrix fused;
   {
     ScopedStage st(&r.timings, "fuse");

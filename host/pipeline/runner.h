@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,19 @@ text::TfidfOptions tfidf_settings(const Config& c);
 // "character 1-3-grams within words (char_wb), unicode mode, max_features 5000" for reports.
 std::string tfidf_description(const Config& c);
 
+// The experiments' VAE step: the batch fitted to x (fit_batch), train on x (stage
+// "train_<model_tag>"), mu of x (stage "encode"; then `pool` of mu when given, e.g. segments to
+// tracks), a note with the architecture and the final losses, and model_<model_tag>.safetensors +
+// latent_<latent_tag>.npy written (stage "write"). `what` names the model in notes.
+struct EncodedVae {
+  nn::VaeConfig config;  // as trained (batch fitted)
+  Matrix mu;             // [n x latent] (pooled when a pool was given)
+};
+EncodedVae train_and_encode(Backend& b, const Matrix& x, nn::VaeConfig vc, const std::string& what,
+                            const std::string& model_tag, const std::string& latent_tag, OutputDir& out,
+                            StageTimings& timings, std::vector<std::string>& notes,
+                            const std::function<Matrix(Matrix)>& pool = {});
+
 // K-Means on x with k clusters; input error when k > rows.
 std::vector<std::int32_t> cluster_rows(Backend& b, const Matrix& x, const cluster::KMeansOptions& opt,
                                        const std::string& what);
@@ -96,6 +110,9 @@ void write_labels(OutputDir& out, const std::string& stem, const std::vector<std
                   const std::vector<std::string>* names = nullptr);
 void write_lines(OutputDir& out, const std::string& name, const std::vector<std::string>& lines);
 
+// A label where some values are unknown (""): codes into the sorted known values, -1 = unknown.
+LabelSet encode_known_labels(const std::string& name, const std::vector<std::string>& values);
+
 // What the report says besides the result.
 struct ReportInputs {
   std::vector<std::string> inputs;  // "lyrics: a.csv (bn), 640 rows" ...
@@ -108,7 +125,5 @@ void write_metrics(OutputDir& out, const ExperimentResult& r);
 
 // "bn 32, en 32"
 std::string label_counts(const LabelSet& l);
-// Drops lines that are only a [Section] tag ("[Chorus]", "[Verse 1: X]").
-std::string strip_section_tags(const std::string& lyrics);
 
 }  // namespace hmr::pipeline::detail

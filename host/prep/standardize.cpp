@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/nvtx.h"
+#include "prep/column_stats.h"
 #include "prep/standardize_cuda.h"
 
 namespace hmr::prep {
@@ -20,28 +21,14 @@ void check_input(ConstMatrixView x) {
 
 Scaler fit_scaler_cpu(ConstMatrixView x) {
   const std::int64_t n = x.rows, d = x.cols;
-  std::vector<double> mean(static_cast<std::size_t>(d), 0.0), var(static_cast<std::size_t>(d), 0.0);
-  // Two passes (mean, then squared deviations) in double, parallel over columns so each column's
-  // sum has a fixed order whatever the thread count.
-#pragma omp parallel for schedule(static)
-  for (std::int64_t c = 0; c < d; ++c) {
-    double s = 0.0;
-    for (std::int64_t r = 0; r < n; ++r) s += x(r, c);
-    const double mu = s / static_cast<double>(n);
-    double q = 0.0;
-    for (std::int64_t r = 0; r < n; ++r) {
-      const double v = x(r, c) - mu;
-      q += v * v;
-    }
-    mean[static_cast<std::size_t>(c)] = mu;
-    var[static_cast<std::size_t>(c)] = q / static_cast<double>(n);
-  }
+  // Population variance (ddof 0), as StandardScaler.
+  const ColumnStats st = column_stats_cpu(x);
   Scaler out;
   out.mean.resize(static_cast<std::size_t>(d));
   out.scale.resize(static_cast<std::size_t>(d));
   for (std::size_t c = 0; c < static_cast<std::size_t>(d); ++c) {
-    const double s = std::sqrt(var[c]);
-    out.mean[c] = static_cast<float>(mean[c]);
+    const double s = std::sqrt(st.m2[c] / static_cast<double>(n));
+    out.mean[c] = static_cast<float>(st.mean[c]);
     out.scale[c] = s < 10.0 * DBL_EPSILON ? 1.0f : static_cast<float>(s);
   }
   return out;

@@ -5,6 +5,9 @@
 #include <unicode/utf8.h>
 
 #include <algorithm>
+#include <cctype>
+#include <sstream>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -34,11 +37,15 @@ std::int32_t label_of(Corpus& c, const std::string& name) {
 }  // namespace
 
 LyricsSource LyricsSource::parse(const std::string& spec) {
-  HMR_REQUIRE(!spec.empty(), "--lyrics: empty file name");
-  const auto colon = spec.rfind(':');
-  if (colon != std::string::npos && colon > 0 && colon + 1 < spec.size() && spec.find('/', colon) == std::string::npos)
-    return {spec.substr(0, colon), spec.substr(colon + 1)};
-  return {spec, ""};
+  HMR_REQUIRE(!spec.empty(), "--lyrics: empty argument (expected FILE.csv or FILE.csv:LANG)");
+  const std::size_t colon = spec.rfind(':');
+  if (colon == std::string::npos || colon == 0) return {spec, ""};
+  const std::string tag = spec.substr(colon + 1);
+  const bool plausible = !tag.empty() && tag.size() <= 16 && std::all_of(tag.begin(), tag.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+  });
+  if (!plausible) return {spec, ""};
+  return {spec.substr(0, colon), tag};
 }
 
 Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions& options) {
@@ -89,6 +96,21 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
                  t.header.empty() ? std::to_string(col) : t.header[col]);
   }
   return corpus;
+}
+
+std::string strip_section_tags(const std::string& lyrics) {
+  std::string out;
+  std::istringstream in(lyrics);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string_view t(line);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) t.remove_suffix(1);
+    if (t.size() >= 2 && t.front() == '[' && t.back() == ']' && t.find(']') == t.size() - 1) continue;
+    out += line;
+    out += '\n';
+  }
+  return out;
 }
 
 }  // namespace hmr::text

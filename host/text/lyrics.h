@@ -12,8 +12,10 @@ namespace hmr::text {
 struct LyricsSource {
   std::string path;
   std::string language;  // "" = take it from each row's language column
-  // "FILE.csv:LANG" -> {FILE.csv, LANG}; "FILE.csv" -> {FILE.csv, ""}. The last ':' splits, and
-  // only when what follows it is a non-empty label without '/' (so paths with ':' still work).
+  // The one `--lyrics` rule of every command (hmr tfidf, hmr easy): "FILE.csv:LANG" ->
+  // {FILE.csv, LANG}; "FILE.csv" -> {FILE.csv, ""}. The last ':' splits only when what follows it
+  // is a plausible language tag (1-16 ASCII letters, digits, '-', '_') and something precedes it,
+  // so a ':' inside a path ("odd:dir/x.csv", "dir:x.csv", "C:\\x.csv") is kept. Input error when empty.
   static LyricsSource parse(const std::string& spec);
 };
 
@@ -43,5 +45,9 @@ struct Corpus {
 // Reads every source in order and concatenates them. Input errors: missing files, invalid UTF-8
 // (unless lossy), no such column, a source without a language and no language column.
 Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions& options = {});
+
+// Drops lines that are only a [Section] tag ("[Chorus]", "[Verse 1: X]", blanks and tabs around
+// it); every kept line ends in '\n'.
+std::string strip_section_tags(const std::string& lyrics);
 
 }  // namespace hmr::text

@@ -16,6 +16,7 @@
 #include "pipeline/runner.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "text/lyrics.h"
 
 namespace {
 
@@ -157,6 +158,17 @@ TEST(PipelineInputs, LyricsArgumentSplitsAPlausibleLanguageTag) {
   a = hmr::pipeline::parse_lyrics_arg("odd:dir/file.csv");  // the suffix is a path, not a tag
   EXPECT_EQ(a.path, fs::path("odd:dir/file.csv"));
   EXPECT_EQ(a.language, "");
+  a = hmr::pipeline::parse_lyrics_arg("dir:lyrics.csv");  // '.' is no tag character
+  EXPECT_EQ(a.path, fs::path("dir:lyrics.csv"));
+  EXPECT_EQ(a.language, "");
+  a = hmr::pipeline::parse_lyrics_arg("x.csv:");  // nothing after the ':'
+  EXPECT_EQ(a.path, fs::path("x.csv:"));
+  a = hmr::pipeline::parse_lyrics_arg("x.csv:abcdefghijklmnopq");  // 17 characters: not a tag
+  EXPECT_EQ(a.path, fs::path("x.csv:abcdefghijklmnopq"));
+  a = hmr::pipeline::parse_lyrics_arg("x.csv:en-GB_2");
+  EXPECT_EQ(a.path, fs::path("x.csv"));
+  EXPECT_EQ(a.language, "en-GB_2");
+  EXPECT_EQ(hmr::pipeline::parse_lyrics_arg(":bn").path, fs::path(":bn"));  // no file before the ':'
   EXPECT_THROW(hmr::pipeline::parse_lyrics_arg(""), hmr::Error);
 }
 
@@ -218,7 +230,7 @@ TEST_P(ConfPipelineFusion, BlocksAreStandardisedThenWeighted) {
 HMR_INSTANTIATE_BACKENDS(ConfPipelineFusion);
 
 TEST(PipelineText, StripSectionTagsDropsTagOnlyLines) {
-  EXPECT_EQ(hmr::pipeline::detail::strip_section_tags("[Chorus]\nla la\n  [Verse 1: A]  \nword [x] word\n"),
+  EXPECT_EQ(hmr::text::strip_section_tags("[Chorus]\nla la\n  [Verse 1: A]  \nword [x] word\n"),
             "la la\nword [x] word\n");
 }
 

@@ -264,7 +264,9 @@ TEST(TextLyrics, SourcesLanguagesAndSkippedRows) {
   EXPECT_EQ(c.skipped[0].reason, "empty text");
   EXPECT_EQ(c.skipped[1].line, 5);
   EXPECT_EQ(c.skipped[2].reason, "missing language");
-  EXPECT_EQ(hmr::text::LyricsSource::parse("C:/dir/x.csv").language, "");            // ':' followed by a path
+  EXPECT_EQ(hmr::text::LyricsSource::parse("C:/dir/x.csv").language, "");    // ':' followed by a path
+  EXPECT_EQ(hmr::text::LyricsSource::parse("dir:x.csv").path, "dir:x.csv");  // '.': not a language tag
+  EXPECT_EQ(hmr::text::LyricsSource::parse("x.csv:bn").language, "bn");
   EXPECT_THROW(hmr::text::read_lyrics({{(d / "a.csv").string(), ""}}), hmr::Error);  // no language anywhere
   EXPECT_THROW(hmr::text::read_lyrics({{(d / "a.csv").string(), "en"}}, {.column = "nope"}), hmr::Error);
   std::ofstream(d / "bad.csv", std::ios::binary) << "lyrics\nok\nbad \xFF byte\n";
