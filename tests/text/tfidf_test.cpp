@@ -302,6 +302,7 @@ TEST(TextSharedData, SklearnModeMatchesSklearnOnRealLyrics) {
   if (c.docs.empty()) GTEST_SKIP() << "../shared/data/lyrics absent: real-lyrics parity not checked";
   const auto j = load_json("text/shared_lyrics.json");
   ASSERT_EQ(c.size(), j["n_docs"].get<std::int64_t>());
+  ASSERT_FALSE(j["configs"].empty()) << "fixture: no configs";  // else the loop checks nothing
   for (const auto& [name, want] : j["configs"].items()) {
     const TfidfOptions o = sklearn_options(want["options"]);
     TfidfModel m;

@@ -98,10 +98,18 @@ TEST(EmuTfidfWeight, MatchesCpuTwinForEveryOptionInEveryThreadOrder) {
   }
 }
 
+// rows = 0 must return before launching: no kernel runs and the values buffer is left as it was.
 TEST(EmuTfidfWeight, EmptyInputLaunchesNothing) {
   using namespace hmr::cuda_emu;
-  kern::launch_tfidf_weight_rows(nullptr, nullptr, nullptr, nullptr, 0, false, false, kern::TfidfNorm::l2, nullptr);
-  SUCCEED();
+  const std::vector<float> before = {3.0f, 1.0f, 2.0f};
+  DeviceBuffer<std::int64_t> indptr = to_device(std::vector<std::int64_t>{0}, nullptr);
+  DeviceBuffer<std::int32_t> indices = to_device(std::vector<std::int32_t>{0, 1, 2}, nullptr);
+  DeviceBuffer<float> values = to_device(before, nullptr);
+  const auto launches = cuemu::launch_count("tfidf_weight_rows_kernel");
+  kern::launch_tfidf_weight_rows(indptr.data(), indices.data(), values.data(), nullptr, 0, false, false,
+                                 kern::TfidfNorm::l2, nullptr);
+  EXPECT_EQ(cuemu::launch_count("tfidf_weight_rows_kernel"), launches) << "an empty matrix launched the kernel";
+  EXPECT_TRUE(hmr::test::bitwise_equal(values.to_host(nullptr), before));
 }
 
 class ConfTfidf : public hmr::test::BackendTest {};
