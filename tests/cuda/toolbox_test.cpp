@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "cuda/check.h"
 #include "cuda/context.h"
+#include "cuda/select.h"
 #include "gpu/reduce.cuh"
 #include "support/compare.h"
 
