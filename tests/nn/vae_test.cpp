@@ -10,6 +10,8 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/philox.h"
@@ -849,8 +851,9 @@ TEST(VaeFused, FusedEpochMatchesUnfusedEpoch) {
   EXPECT_EQ(f1.loss.recon, f2.loss.recon);
   EXPECT_EQ(f1.loss.kl, f2.loss.kl);
   EXPECT_EQ(zeros(f1.grads, first), first.second - first.first);
-  if (hmr::nn::cpu::dense_wgrad_adam(nullptr, nullptr, 0, 0, 0, nullptr, nullptr, nullptr, {}))
+  if (hmr::nn::cpu::dense_wgrad_adam(nullptr, nullptr, 0, 0, 0, nullptr, nullptr, nullptr, {})) {
     EXPECT_EQ(zeros(f1.grads, last), last.second - last.first);
+  }
   EXPECT_NEAR(f1.loss.recon, ref.loss.recon, 1e-5 * std::abs(ref.loss.recon));
   EXPECT_NEAR(f1.loss.kl, ref.loss.kl, 1e-5 * std::abs(ref.loss.kl));
   EXPECT_ALLCLOSE(std::span<const float>(f1.params), std::span<const float>(ref.params), 1e-6, 1e-4);
@@ -886,6 +889,16 @@ TEST_P(ConfVae, SparseInputEpochMatchesDenseEpoch) {
   EXPECT_ALLCLOSE(std::span<const float>(sparse->params()), std::span<const float>(dense->params()), 1e-6, 1e-4);
 }
 
+// The dense training runs below: default loss and output, the shape and schedule given.
+VaeConfig train_config(std::vector<int> hidden, int latent, int epochs, int batch) {
+  VaeConfig c;
+  c.hidden = std::move(hidden);
+  c.latent = latent;
+  c.epochs = epochs;
+  c.batch = batch;
+  return c;
+}
+
 Matrix blobs(std::int64_t n, int d, std::uint64_t seed) {
   // Three clusters on a 2-D manifold embedded in d dimensions plus noise.
   std::mt19937_64 rng(seed);
@@ -908,11 +921,7 @@ TEST_P(ConfVae, TrainingLowersTheLossAndIsReproducible) {
       {"gather_batch_kernel", "bias_act_forward_kernel", "reparam_forward_kernel", "recon_loss_grad_kernel",
        "batch_loss_sum_kernel", "reparam_kl_backward_kernel", "act_backward_bias_grad_kernel",
        "grad_norm_partial_kernel", "clip_finalize_kernel", "adam_kernel", "advance_counters_kernel"});
-  VaeConfig c;
-  c.hidden = {32, 16};
-  c.latent = 2;
-  c.epochs = 8;
-  c.batch = 32;
+  VaeConfig c = train_config({32, 16}, 2, 8, 32);
   c.lr = 3e-3f;
   c.warmup_epochs = 3;
   c.seed = hmr::test::test_seed(5);
@@ -942,11 +951,7 @@ TEST_P(ConfVae, TrainingLowersTheLossAndIsReproducible) {
 }
 
 TEST_P(ConfVae, ValidationAndEarlyStopping) {
-  VaeConfig c;
-  c.hidden = {16};
-  c.latent = 2;
-  c.epochs = 200;
-  c.batch = 50;
+  VaeConfig c = train_config({16}, 2, 200, 50);
   c.lr = 2e-2f;
   c.val_fraction = 0.25f;
   c.patience = 3;
@@ -963,11 +968,7 @@ TEST_P(ConfVae, ValidationAndEarlyStopping) {
 }
 
 TEST_P(ConfVae, BadInputsGiveClearErrors) {
-  VaeConfig c;
-  c.hidden = {8};
-  c.latent = 2;
-  c.epochs = 1;
-  c.batch = 10;
+  VaeConfig c = train_config({8}, 2, 1, 10);
   Matrix x = random_matrix(20, 5, 1);
   x(3, 2) = NAN;
   EXPECT_THROW(train_vae(backend(), x, c), hmr::Error);
