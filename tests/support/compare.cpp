@@ -56,9 +56,16 @@ std::uint64_t test_seed(std::uint64_t fallback) {
   return seed;
 }
 
-std::string fixture(const std::string& relative) { return std::string(HMR_TEST_DATA_DIR) + "/fixtures/" + relative; }
-std::string repo_dir() { return std::string(HMR_TEST_DATA_DIR) + "/.."; }
-std::string binary_dir() { return HMR_BINARY_DIR; }
+// The folders compiled in are those of the build; a relocated copy of the test binaries (the GPU
+// kit, scripts/gpu-kit.sh) points at its own copies with HMR_REPO_DIR and HMR_BINARY_DIR.
+static std::string env_or(const char* name, const std::string& compiled) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : compiled;
+}
+
+std::string fixture(const std::string& relative) { return repo_dir() + "/tests/fixtures/" + relative; }
+std::string repo_dir() { return env_or("HMR_REPO_DIR", std::string(HMR_TEST_DATA_DIR) + "/.."); }
+std::string binary_dir() { return env_or("HMR_BINARY_DIR", HMR_BINARY_DIR); }
 
 std::string shared_data(const std::string& relative) {
   const char* env = std::getenv("HMR_SHARED_DATA");

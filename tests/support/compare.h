@@ -31,10 +31,12 @@ template <class T>
 // be replayed.
 std::uint64_t test_seed(std::uint64_t fallback = 12345);
 
-// Path of a committed fixture under tests/fixtures.
+// Path of a committed fixture under repo_dir()/tests/fixtures.
 std::string fixture(const std::string& relative);
-// The repository root and this build folder. (Absolute paths live only in support/, so the other
-// test sources compile to the same objects in every checkout and a compiler cache can share them.)
+// The repository root and this build folder: the environment variables HMR_REPO_DIR and
+// HMR_BINARY_DIR when set (a relocated kit), else the paths of the build. (Absolute paths live only
+// in support/, so the other test sources compile to the same objects in every checkout and a
+// compiler cache can share them.)
 std::string repo_dir();
 std::string binary_dir();
 // Path under ../shared/data, or "" when the development data is absent (callers GTEST_SKIP).

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstdio>
 
+#include "support/compare.h"
+
 namespace hmr::test {
 
 CommandResult run_command(const std::string& command) {
@@ -19,7 +21,7 @@ CommandResult run_command(const std::string& command) {
   return r;
 }
 
-std::string hmr_exe() { return std::string(HMR_BINARY_DIR) + "/apps/hmr"; }
+std::string hmr_exe() { return binary_dir() + "/apps/hmr"; }
 
 CommandResult run_hmr(const std::string& args) { return run_command(hmr_exe() + " " + args); }
 

@@ -14,7 +14,7 @@ struct CommandResult {
 // Runs `command` with /bin/sh, stderr merged into stdout.
 CommandResult run_command(const std::string& command);
 
-// The hmr program of this build folder (HMR_BINARY_DIR/apps/hmr) with `args`.
+// The hmr program of this build folder (binary_dir()/apps/hmr: HMR_BINARY_DIR when set) with `args`.
 std::string hmr_exe();
 CommandResult run_hmr(const std::string& args);
 
