@@ -149,7 +149,8 @@ step_probe() {
 # Runs one gtest binary with a filter; records pass/fail/skip counts, failed cases with their first
 # message lines (which name the kernel for a launch or execution fault) and the skip reasons.
 gtest_run() {
-  local bin=$1 filter=$2 tag=$3 rc log="$logs/$tag.txt" secs t
+  local bin=$1 filter=$2 tag=$3 rc secs t
+  local log="$logs/$tag.txt"
   t=$(date +%s.%N)
   HMR_SYNC_LAUNCHES=1 tmo "${4:-120}" "$build/tests/$bin" --gtest_filter="$filter" --gtest_color=no \
     --gtest_output="json:$logs/$tag.json" >"$log" 2>&1
