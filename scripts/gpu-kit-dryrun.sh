@@ -7,7 +7,8 @@
 # resolves from outside the kit other than the C/C++ runtime. Without root / unshare it falls back to
 # env -i with the kit's libraries only on the library path (same --strict-libs check).
 # The cpu backend runs (conformance cpu cases, the three experiments); the cuda steps are skipped
-# with the reason.
+# with the reason. Where the CUDA toolkit is installed here, its library folder alone is mounted at
+# /usr/local/cuda/lib64 in the root (a kit built with nvcc links cuBLAS, cuFFT, cuRAND, cuSOLVER).
 #
 #   scripts/gpu-kit-dryrun.sh [--build DIR] [--out DIR]    (default: gpu-kit.sh's choice; build/gpu-kit-dryrun)
 # Exit status: the runner's (0 passed; docs/gpu.md lists the others), 1 when the kit did not build.
@@ -57,6 +58,13 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v chroot >/de
   HMR_GPU_STEPS="$steps" unshare --mount --fork bash -c '
     r=$1; shift
     mount --rbind /dev "$r/dev" && mount -t proc proc "$r/proc" || exit 10
+    # A kit with the cuda backend links cuBLAS & co.: only the toolkit'"'"'s library folder comes in,
+    # as on the remote machine (found there by the runner under /usr/local/cuda/lib64).
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
+      [ -e "$d/libcublas.so.13" ] || [ -n "$(ls "$d"/libcublas.so.* 2>/dev/null)" ] || continue
+      mkdir -p "$r/usr/local/cuda/lib64" && mount --bind -o ro "$d" "$r/usr/local/cuda/lib64"
+      break
+    done
     exec chroot "$r" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp HMR_GPU_STEPS="$HMR_GPU_STEPS" \
       /bin/bash /kit/gpu-kit-run.sh /kit/hmr-gpu-kit.tar.xz --dir /tmp "$@"' _ "$r" "${run_args[@]}" --out /results 2>&1 | tee "$out/results/dryrun.log"
   rc=${PIPESTATUS[0]}
