@@ -263,11 +263,14 @@ step_bench() {
     [ "$status" = fail ] || skipped "$no_cuda_reason (each bench binary listed its benchmarks)"
     return
   fi
+  local linebuf=()
+  command -v stdbuf >/dev/null && linebuf=(stdbuf -oL)
   for s in core audio text nn cluster embed; do
     b="$build/bench/bench_$s"
     [ -x "$b" ] || { fail "bench_$s missing"; continue; }
     # The cpu t-SNE on 70k points takes minutes; its cuda twin and the 10k pair still run.
-    tmo 90 "$b" --benchmark_min_time="$min_time" --benchmark_filter='^(?!.*/cpu/70000)' \
+    # Line-buffered, so a binary stopped by its timeout still leaves the lines it finished.
+    tmo 40 ${linebuf[@]+"${linebuf[@]}"} "$b" --benchmark_min_time="$min_time" --benchmark_filter='-/cpu/70000' \
       --benchmark_out="$logs/bench_$s.json" --benchmark_out_format=json >"$logs/bench_$s.txt" 2>&1
     rc=$?
     ((rc == 0)) || fail "bench_$s rc $rc"
@@ -363,7 +366,7 @@ step_ncu() {
     else
       cmd=("$build/bench/bench_kernels_gpu" --kernel "${what#bench }" --repeat 1)
     fi
-    tmo 45 "$ncu" --clock-control none --set basic --kernel-name "regex:^${k}" --launch-count 1 \
+    tmo 45 "$ncu" --clock-control none --set basic --kernel-name "regex:${k}" --launch-count 1 \
       -o "$logs/ncu/$k" --force-overwrite "${cmd[@]}" >"$logs/ncu/$k.log" 2>&1
     rc=$?
     if ((rc != 0)) || [ ! -f "$logs/ncu/$k.ncu-rep" ]; then
@@ -442,7 +445,7 @@ overall=0
 for step in $all_steps; do
   [[ " $steps " == *" $step "* ]] || continue
   v="HMR_GPU_TIMEOUT_${step^^}"
-  case $step in probe) d=30 ;; conformance) d=150 ;; kernels) d=60 ;; experiments) d=90 ;; bench) d=90 ;;
+  case $step in probe) d=30 ;; conformance) d=150 ;; kernels) d=60 ;; experiments) d=90 ;; bench) d=120 ;;
     memcheck) d=100 ;; racecheck) d=60 ;; ncu) d=60 ;; esac
   step_end=$(($(now) + ${!v:-$d}))
   status=pass note=""
