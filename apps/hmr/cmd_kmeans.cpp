@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "checks.h"
 #include "cli.h"
 #include "cluster/kmeans.h"
 #include "core/error.h"
@@ -26,10 +27,15 @@ struct KMeansArgs {
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<KMeansArgs>();
   sub.add_option("--input,-i", a->input, "data [N x d] (.npy, float32/float64)")->required();
-  sub.add_option("--k", a->opt.k, "number of clusters (2 <= k <= N)")->required();
-  sub.add_option("--n-init", a->opt.n_init, "k-means++ restarts; the lowest inertia wins")->capture_default_str();
-  sub.add_option("--max-iter", a->opt.max_iter, "Lloyd iterations per run at most")->capture_default_str();
+  sub.add_option("--k", a->opt.k, "number of clusters (2 <= k <= N)")->required()->check(hmr::app::int_range(2));
+  sub.add_option("--n-init", a->opt.n_init, "k-means++ restarts; the lowest inertia wins")
+      ->check(hmr::app::int_range(1))
+      ->capture_default_str();
+  sub.add_option("--max-iter", a->opt.max_iter, "Lloyd iterations per run at most")
+      ->check(hmr::app::int_range(1))
+      ->capture_default_str();
   sub.add_option("--tol", a->opt.tol, "tolerance on the centre shift, relative to the mean feature variance")
+      ->check(hmr::app::real_range(0, false))
       ->capture_default_str();
   sub.add_option("--centers", a->centers_out, "where to write the centres (default: <out stem>_centers.npy)");
   sub.add_option("--json", a->json_out, "where to write the summary (default: <out stem>.json)");

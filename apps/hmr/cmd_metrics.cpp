@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "checks.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/timer.h"
@@ -30,10 +32,13 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--method", a->method, "name of the method under \"results\"")->capture_default_str();
   sub.add_option("--task", a->task, "value of \"task\"")->capture_default_str();
   sub.add_option("--sample-size", a->sample_size, "silhouette on a random subset of this size (0: all; --seed)")
+      ->check(hmr::app::int_range(0, std::numeric_limits<std::int64_t>::max()))
       ->capture_default_str();
   sub.add_flag("--contingency", a->contingency, "also print the contingency table (needs --truth)");
   sub.footer("Output: prints the scores; --out FILE.json or DIR (-> DIR/metrics.json) writes them.");
   sub.callback([a, &common] {
+    HMR_REQUIRE(!a->contingency || !a->truth.empty(),
+                "metrics: --contingency needs --truth LABELS.npy (the table counts truth against predicted labels)");
     const hmr::Matrix x = hmr::io::read_matrix(a->input);
     const auto pred = hmr::io::read_labels(a->pred);
     HMR_REQUIRE(static_cast<std::int64_t>(pred.size()) == x.rows(), "metrics: {} has {} labels for the {} rows of {}",
@@ -80,7 +85,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     if (scores.ari)
       std::printf("  ari                %.6f\n  nmi                %.6f\n  purity             %.6f\n", *scores.ari,
                   *scores.nmi, *scores.purity);
-    if (a->contingency && !truth.empty()) {
+    if (a->contingency) {
       const auto c = hmr::eval::contingency(truth, pred);
       std::printf("contingency (rows: truth, columns: predicted)\n%8s", "");
       for (auto v : c.clusters) std::printf(" %7d", v);

@@ -3,7 +3,11 @@
 // call audio::run_mfcc_job, print.
 #include <cstdio>
 
+#include <cmath>
+
+#include "audio/mfcc.h"
 #include "audio/mfcc_job.h"
+#include "checks.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -34,25 +38,48 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
                        "also write the MFCC frames: none | npy (one file per clip) | ragged",
                        {"none", "npy", "ragged"});
   sub.add_flag("--strict", o.strict, "stop at the first unreadable file instead of skipping it");
-  sub.add_option("--threads", o.decode_threads, "decoder threads (0 = all cores)")->capture_default_str();
+  sub.add_option("--threads", o.decode_threads, "decoder threads (0 = all cores)")
+      ->check(hmr::app::int_range(0, 4096))
+      ->capture_default_str();
   sub.add_option("--offset", o.offset, "seconds skipped at the start of each file (librosa offset)")
+      ->check(hmr::app::real_range(0, false))
       ->capture_default_str();
   sub.add_option("--duration", o.duration, "seconds read from each file (librosa duration; < 0 = all)")
       ->capture_default_str();
-  sub.add_option("--sr", p.sample_rate, "target sample rate (soxr HQ resampling)")->capture_default_str();
-  sub.add_option("--n-mfcc", p.n_mfcc, "MFCC coefficients")->capture_default_str();
-  sub.add_option("--n-mels", p.n_mels, "mel bands")->capture_default_str();
-  sub.add_option("--n-fft", p.n_fft, "FFT length")->capture_default_str();
-  sub.add_option("--hop-length", p.hop_length, "hop between frames")->capture_default_str();
-  sub.add_option("--win-length", p.win_length, "Hann window length (0 = n_fft)")->capture_default_str();
+  sub.add_option("--sr", p.sample_rate, "target sample rate (soxr HQ resampling)")
+      ->check(hmr::app::int_range(1000, 768000))
+      ->capture_default_str();
+  sub.add_option("--n-mfcc", p.n_mfcc, "MFCC coefficients (<= n_mels)")
+      ->check(hmr::app::int_range(1, 4096))
+      ->capture_default_str();
+  sub.add_option("--n-mels", p.n_mels, "mel bands (no empty filter)")
+      ->check(hmr::app::int_range(1, 4096))
+      ->capture_default_str();
+  sub.add_option("--n-fft", p.n_fft, "FFT length")->check(hmr::app::int_range(2, 65536))->capture_default_str();
+  sub.add_option("--hop-length", p.hop_length, "hop between frames")
+      ->check(hmr::app::int_range(1))
+      ->capture_default_str();
+  sub.add_option("--win-length", p.win_length, "Hann window length (0 = n_fft)")
+      ->check(hmr::app::int_range(0, 65536))
+      ->capture_default_str();
   sub.add_flag("--no-center", a->no_center, "no n_fft/2 zero padding at the ends (librosa center=False)");
-  sub.add_option("--power", p.power, "spectrogram exponent (2 = power, 1 = magnitude)")->capture_default_str();
-  sub.add_option("--fmin", p.fmin, "lowest mel frequency (Hz)")->capture_default_str();
-  sub.add_option("--fmax", p.fmax, "highest mel frequency (Hz; 0 = sr/2)")->capture_default_str();
+  sub.add_option("--power", p.power, "spectrogram exponent (2 = power, 1 = magnitude)")
+      ->check(hmr::app::real_range(0, true))
+      ->capture_default_str();
+  sub.add_option("--fmin", p.fmin, "lowest mel frequency (Hz)")
+      ->check(hmr::app::real_range(0, false))
+      ->capture_default_str();
+  sub.add_option("--fmax", p.fmax, "highest mel frequency (Hz; 0 = sr/2)")
+      ->check(hmr::app::real_range(0, false))
+      ->capture_default_str();
   sub.add_flag("--htk", p.htk, "HTK mel formula instead of Slaney's");
   hmr::app::add_choice(sub, "--norm", a->norm, "mel filter normalisation: slaney | none", {"slaney", "none"});
-  sub.add_option("--top-db", p.top_db, "dB floor below each clip's peak (<= 0: none)")->capture_default_str();
-  sub.add_option("--lifter", p.lifter, "cepstral liftering (0: none)")->capture_default_str();
+  sub.add_option("--top-db", p.top_db, "dB floor below each clip's peak (<= 0: none)")
+      ->check(hmr::app::real_range(-1e6, false, 1e6))
+      ->capture_default_str();
+  sub.add_option("--lifter", p.lifter, "cepstral liftering (0: none)")
+      ->check(hmr::app::real_range(0, false))
+      ->capture_default_str();
   sub.footer(
       "Writes into --out DIR: mfcc_summary.npy (float32 [n, 2*n_mfcc], mfcc1_mean, mfcc1_var, ...),\n"
       "mfcc_features.csv (filename,length,mfcc1_mean,...,label), labels.npy + label_names.txt when labelled,\n"
@@ -66,6 +93,11 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     job.frames = hmr::audio::parse_frames_output(a->frames);
     job.params.center = !a->no_center;
     job.params.slaney_norm = a->norm == "slaney";
+    // Settings that depend on each other (n_mfcc <= n_mels, fmin < fmax, no empty mel filter)
+    // before any file is opened.
+    hmr::audio::check_params(job.params);
+    HMR_REQUIRE(job.options.duration != 0.0 && std::isfinite(job.options.duration),
+                "--duration: must be > 0 seconds, or < 0 for whole files (got {})", job.options.duration);
     auto backend = common.backend();
     std::unique_ptr<hmr::Progress> bar;
     job.options.progress = [&bar](std::size_t done, std::size_t total) {

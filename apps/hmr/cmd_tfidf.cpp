@@ -3,7 +3,9 @@
 // summary.json. Thin: parse, call text::run_tfidf_job, print.
 #include <cstdio>
 #include <fstream>
+#include <limits>
 
+#include "checks.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -51,7 +53,8 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
                        {"word", "char_wb", "char"});
   sub.add_option("--ngram-range", a->ngram_range, "character analyzers: n-gram lengths MIN,MAX (sklearn ngram_range)")
       ->delimiter(',')
-      ->expected(2);
+      ->expected(2)
+      ->check(hmr::app::int_range(1, 64));
   hmr::app::add_choice(sub, "--normalize", a->normalize,
                        "auto (NFC in unicode mode, none in sklearn mode) | nfc | none", {"auto", "nfc", "none"});
   sub.add_flag("--no-lowercase", a->no_lowercase, "keep case (sklearn lowercase=False)");
@@ -60,12 +63,15 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       ->check(CLI::IsMember({"english", "bangla"}));
   sub.add_option("--stop-words-file", a->stop_file, "extra stop words, one per line ('#' starts a comment)");
   sub.add_option("--min-chars", a->min_chars, "unicode mode: shortest token in user-perceived characters")
+      ->check(hmr::app::int_range(1, 1000))
       ->capture_default_str();
   sub.add_option("--min-df", a->min_df, "ignore terms in fewer documents: count (2) or fraction (0.01)")
       ->capture_default_str();
   sub.add_option("--max-df", a->max_df, "ignore terms in more documents: count (500) or fraction (0.8)")
       ->capture_default_str();
-  sub.add_option("--max-features", a->max_features, "keep the N most frequent terms (0 = all)")->capture_default_str();
+  sub.add_option("--max-features", a->max_features, "keep the N most frequent terms (0 = all)")
+      ->check(hmr::app::int_range(0, std::numeric_limits<std::int32_t>::max()))
+      ->capture_default_str();
   sub.add_flag("--binary", a->binary, "tf = 1 for every present term");
   sub.add_flag("--no-idf", a->no_idf, "no idf weighting (use_idf=False)");
   sub.add_flag("--no-smooth-idf", a->no_smooth, "idf = ln(n / df) + 1 (smooth_idf=False)");

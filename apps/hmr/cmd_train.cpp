@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audio/sources.h"
+#include "checks.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -39,10 +40,12 @@ Matrix read_vae_features(const std::string& path, const std::string& columns, bo
 
 namespace {
 
+// Numeric flags are applied only when given (sub.count), so no value doubles as "unset": 0 epochs
+// or a 0-d latent are refused by their range, never replaced by the configured default.
 struct TrainArgs {
   std::string features, columns = "mfcc", hidden, activation, output, loss, history, standardize = "auto";
-  int epochs = 0, batch = 0, latent = 0, warmup = -1, patience = -1;
-  float lr = 0, beta = -1, val_fraction = -1, clip_norm = -1, weight_decay = -1;
+  int epochs = 0, batch = 0, latent = 0, warmup = 0, patience = 0;
+  float lr = 0, beta = 0, val_fraction = 0, clip_norm = 0, weight_decay = 0;
   bool no_graph = false;
 };
 
@@ -50,20 +53,25 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<TrainArgs>();
   sub.add_option("--features", a->features, "X.npy | features.csv (Kaggle layout) | tfidf.npz")->required();
   sub.add_option("--columns", a->columns, "features.csv: regex selecting the feature columns")->capture_default_str();
-  sub.add_option("--epochs", a->epochs, "training epochs (default 100)");
-  sub.add_option("--batch", a->batch, "minibatch size (default 64)");
-  sub.add_option("--lr", a->lr, "Adam learning rate (default 1e-3)");
-  sub.add_option("--beta", a->beta, "KL weight (beta-VAE; default 1)");
-  sub.add_option("--warmup", a->warmup, "epochs over which beta ramps up linearly (default 0)");
+  sub.add_option("--epochs", a->epochs, "training epochs (default 100)")->check(hmr::app::int_range(1, 1000000));
+  sub.add_option("--batch", a->batch, "minibatch size (default 64)")->check(hmr::app::int_range(1));
+  sub.add_option("--lr", a->lr, "Adam learning rate (default 1e-3)")->check(hmr::app::real_range(0, true));
+  sub.add_option("--beta", a->beta, "KL weight (beta-VAE; default 1)")->check(hmr::app::real_range(0, false));
+  sub.add_option("--warmup", a->warmup, "epochs over which beta ramps up linearly (default 0)")
+      ->check(hmr::app::int_range(0));
   sub.add_option("--hidden", a->hidden, "encoder widths, e.g. 512 or 128,64 (decoder mirrors them)");
-  sub.add_option("--latent", a->latent, "latent dimension (default 16)");
+  sub.add_option("--latent", a->latent, "latent dimension (default 16)")->check(hmr::app::int_range(1, 65536));
   sub.add_option("--activation", a->activation, "hidden activation: relu | identity | sigmoid | tanh");
   sub.add_option("--output", a->output, "decoder output: identity | sigmoid");
   sub.add_option("--loss", a->loss, "reconstruction loss: mse (sum over features) | bce (needs sigmoid output)");
-  sub.add_option("--weight-decay", a->weight_decay, "Adam L2 weight decay (default 0)");
-  sub.add_option("--clip-norm", a->clip_norm, "clip the global gradient norm (0 = off)");
-  sub.add_option("--val-fraction", a->val_fraction, "rows held out for validation (default 0)");
-  sub.add_option("--patience", a->patience, "early stopping after N epochs without validation gain (0 = off)");
+  sub.add_option("--weight-decay", a->weight_decay, "Adam L2 weight decay (default 0)")
+      ->check(hmr::app::real_range(0, false));
+  sub.add_option("--clip-norm", a->clip_norm, "clip the global gradient norm (0 = off)")
+      ->check(hmr::app::real_range(0, false));
+  sub.add_option("--val-fraction", a->val_fraction, "rows held out for validation (default 0)")
+      ->check(hmr::app::real_range(0, false, 1, true));
+  sub.add_option("--patience", a->patience, "early stopping after N epochs without validation gain (0 = off)")
+      ->check(hmr::app::int_range(0));
   sub.add_option("--standardize", a->standardize,
                  "auto (yes for dense features, no for tfidf.npz) | true | false; statistics are saved with the model")
       ->check(CLI::IsMember({"auto", "true", "false"}))
@@ -90,30 +98,31 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       apply_override(c, kv.substr(0, eq), kv.substr(eq + 1));
       standardize_set |= kv.substr(0, eq) == "standardize" || kv.substr(0, eq) == "vae.standardize";
     }
-    if (a->epochs) c.epochs = a->epochs;
-    if (a->batch) c.batch = a->batch;
-    if (a->lr > 0) c.lr = a->lr;
-    if (a->beta >= 0) c.beta = a->beta;
-    if (a->warmup >= 0) c.warmup_epochs = a->warmup;
-    if (!a->hidden.empty()) apply_override(c, "hidden", a->hidden);
-    if (a->latent) c.latent = a->latent;
+    const auto given = [&sub](const char* flag) { return sub.count(flag) > 0; };
+    if (given("--epochs")) c.epochs = a->epochs;
+    if (given("--batch")) c.batch = a->batch;
+    if (given("--lr")) c.lr = a->lr;
+    if (given("--beta")) c.beta = a->beta;
+    if (given("--warmup")) c.warmup_epochs = a->warmup;
+    if (given("--hidden")) apply_override(c, "hidden", a->hidden);
+    if (given("--latent")) c.latent = a->latent;
     if (!a->activation.empty()) c.activation = parse_activation(a->activation);
     if (!a->output.empty()) c.output = parse_output(a->output);
     if (!a->loss.empty()) c.loss = parse_loss(a->loss);
-    if (a->weight_decay >= 0) c.weight_decay = a->weight_decay;
-    if (a->clip_norm >= 0) c.clip_norm = a->clip_norm;
-    if (a->val_fraction >= 0) c.val_fraction = a->val_fraction;
-    if (a->patience >= 0) c.patience = a->patience;
+    if (given("--weight-decay")) c.weight_decay = a->weight_decay;
+    if (given("--clip-norm")) c.clip_norm = a->clip_norm;
+    if (given("--val-fraction")) c.val_fraction = a->val_fraction;
+    if (given("--patience")) c.patience = a->patience;
     if (a->no_graph) c.cuda_graph = false;
     if (sub.get_parent()->count("--seed")) c.seed = common.seed;
 
+    c.validate();  // every setting before the features are read
     bool sparse_text = false;
     const hmr::Matrix x = hmr::app::read_vae_features(a->features, a->columns, &sparse_text);
     if (a->standardize != "auto")
       c.standardize = a->standardize == "true";
     else if (sparse_text && !standardize_set)
       c.standardize = false;  // TF-IDF is used as is
-    c.validate();
 
     auto backend = common.backend();
     spdlog::info("train: {} rows x {} features, hidden [{}], latent {}, {} + {} x KL, {} epochs, batch {}, lr {}",

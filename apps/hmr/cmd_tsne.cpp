@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "checks.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -23,16 +24,27 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<TsneArgs>();
   sub.add_option("--input,-i", a->input, "input array [N x d] (.npy, float32/float64)")->required();
   sub.add_option("--perplexity", a->opt.perplexity, "perplexity (neighbours k = min(N-1, 3 x perplexity))")
+      ->check(hmr::app::real_range(0, true))
       ->capture_default_str();
-  sub.add_option("--theta", a->opt.theta, "Barnes-Hut opening angle (0 = exact)")->capture_default_str();
-  sub.add_option("--iters", a->opt.iters, "iterations in total")->capture_default_str();
-  sub.add_option("--early-exag", a->opt.early_exag, "early exaggeration factor")->capture_default_str();
-  sub.add_option("--exag-iters", a->opt.exag_iters, "iterations with early exaggeration")->capture_default_str();
-  sub.add_option("--learning-rate", a->opt.learning_rate, "learning rate (<= 0: auto = max(N / early_exag, 200))")
+  sub.add_option("--theta", a->opt.theta, "Barnes-Hut opening angle (0 = exact)")
+      ->check(hmr::app::real_range(0, false))
       ->capture_default_str();
-  sub.add_option("--dims", a->opt.dims, "output dimensions (2 or 3)")->capture_default_str();
+  sub.add_option("--iters", a->opt.iters, "iterations in total")->check(hmr::app::int_range(1))->capture_default_str();
+  sub.add_option("--early-exag", a->opt.early_exag, "early exaggeration factor")
+      ->check(hmr::app::real_range(0, true))
+      ->capture_default_str();
+  sub.add_option("--exag-iters", a->opt.exag_iters, "iterations with early exaggeration")
+      ->check(hmr::app::int_range(0))
+      ->capture_default_str();
+  sub.add_option("--learning-rate", a->opt.learning_rate, "learning rate (0: auto = max(N / early_exag, 200))")
+      ->check(hmr::app::real_range(0, false))
+      ->capture_default_str();
+  sub.add_option("--dims", a->opt.dims, "output dimensions (2 or 3)")
+      ->check(hmr::app::int_range(2, 3))
+      ->capture_default_str();
   hmr::app::add_choice(sub, "--init", a->init, "initialisation: pca | random", {"pca", "random"});
-  sub.add_option("--plot", a->plot, "write a scatter plot to this .png (and the same name with .svg)");
+  sub.add_option("--plot", a->plot, "write a scatter plot to this .png (and the same name with .svg)")
+      ->check(hmr::app::png_path());
   sub.add_option("--labels", a->labels, "labels (.npy int32/int64, N values) colouring the plot");
   sub.add_option("--label-names", a->label_names, "text file with one name per label value");
   sub.add_option("--title", a->title, "plot title");

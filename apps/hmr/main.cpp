@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 
+#include "checks.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   Common common;
   app.add_option("--device", common.device, "auto | cpu | cuda | cuda-emu")->default_val("auto");
-  app.add_option("--seed", common.seed, "random seed (same seed, same backend -> same output)");
+  app.add_option("--seed", common.seed, "random seed (same seed, same backend -> same output)")->check(seed_value());
   app.add_option("--config", common.config, "TOML configuration file");
   app.add_option("--out", common.out, "output file or directory");
   app.add_option("--set", common.sets, "override a configuration key: --set key=value");

@@ -17,8 +17,15 @@ namespace hmr::audio {
 
 // ---- parameters ---------------------------------------------------------------------------
 
+namespace {
+std::int64_t empty_filters(const MfccParams& p);  // below, with the filter bank
+int max_mel_bands(MfccParams p);
+}  // namespace
+
 void check_params(const MfccParams& p) {
-  HMR_REQUIRE(p.sample_rate > 0, "mfcc: sample_rate must be > 0 (got {})", p.sample_rate);
+  // Below 1 kHz no speech or music band is left; above 768 kHz no audio format goes.
+  HMR_REQUIRE(p.sample_rate >= 1000 && p.sample_rate <= 768000,
+              "mfcc: sample_rate must be in [1000, 768000] Hz (got {})", p.sample_rate);
   HMR_REQUIRE(p.n_fft >= 2 && p.n_fft <= (1 << 16), "mfcc: n_fft must be in [2, 65536] (got {})", p.n_fft);
   HMR_REQUIRE(p.hop_length > 0, "mfcc: hop_length must be > 0 (got {})", p.hop_length);
   HMR_REQUIRE(p.win_length >= 0 && p.win_length <= p.n_fft, "mfcc: win_length must be in [0, n_fft={}] (got {})",
@@ -34,6 +41,13 @@ void check_params(const MfccParams& p) {
   HMR_REQUIRE(std::isfinite(p.ref) && p.ref != 0, "mfcc: ref must be a non-zero number (got {})", p.ref);
   HMR_REQUIRE(!std::isnan(p.top_db), "mfcc: top_db must be a number (<= 0 disables it)");
   HMR_REQUIRE(std::isfinite(p.lifter) && p.lifter >= 0, "mfcc: lifter must be >= 0 (got {})", p.lifter);
+  // librosa warns "Empty filters detected in mel frequency basis" and goes on; an empty band is a
+  // constant log-mel row (amin), i.e. an MFCC input that carries nothing, so refuse it.
+  if (const std::int64_t empty = empty_filters(p); empty > 0)
+    input_error(
+        "mfcc: n_mels = {} leaves {} mel filter(s) empty at sample rate {} Hz with n_fft {} ({:g}-{:g} Hz); at most "
+        "{} mel bands fit (lower n_mels, or raise n_fft or the sample rate)",
+        p.n_mels, empty, p.sample_rate, p.n_fft, p.fmin, p.fmax > 0 ? p.fmax : p.sample_rate / 2.0, max_mel_bands(p));
 }
 
 int n_bins(const MfccParams& p) { return 1 + p.n_fft / 2; }
@@ -83,8 +97,10 @@ double mel_to_hz(double m, bool htk) {
 
 }  // namespace
 
-MelFilters mel_filters(const MfccParams& p) {
-  check_params(p);
+namespace {
+
+// librosa.filters.mel without the parameter checks (check_params builds it to find empty filters).
+MelFilters build_mel_filters(const MfccParams& p) {
   const int nb = n_bins(p), nm = p.n_mels;
   const double fmax = p.fmax > 0 ? p.fmax : p.sample_rate / 2.0;
   // mel_frequencies(n_mels + 2): np.linspace over the mel axis (last point exact), back to Hz.
@@ -123,6 +139,29 @@ MelFilters mel_filters(const MfccParams& p) {
     if (first >= 0) m.weights.insert(m.weights.end(), row.begin() + first, row.begin() + last + 1);
   }
   return m;
+}
+
+std::int64_t empty_filters(const MfccParams& p) {
+  const MelFilters m = build_mel_filters(p);
+  return std::count(m.count.begin(), m.count.end(), 0);
+}
+
+// The most mel bands without an empty filter at p's sample rate, n_fft, fmin and fmax (0 when even
+// one band is empty). Empty filters grow with n_mels, so a bisection finds the edge.
+int max_mel_bands(MfccParams p) {
+  int lo = 0, hi = p.n_mels;  // lo fits, hi does not
+  while (hi - lo > 1) {
+    p.n_mels = lo + (hi - lo) / 2;
+    (empty_filters(p) == 0 ? lo : hi) = p.n_mels;
+  }
+  return lo;
+}
+
+}  // namespace
+
+MelFilters mel_filters(const MfccParams& p) {
+  check_params(p);
+  return build_mel_filters(p);
 }
 
 Matrix MelFilters::dense() const {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cmath>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,15 @@ void optimize(Backend& backend, const Csr& p, Matrix& y, const OptimizeParams& p
 void optimize_cpu(const Csr& p, Matrix& y, const OptimizeParams& prm, const TsneProgress& progress,
                   std::vector<std::pair<int, double>>& history);
 
+// A non-finite embedding or KL: the steps were too large for these data, i.e. a setting (learning
+// rate, early exaggeration), not a fault in hmr, so an input error (exit 2) that names them.
+[[noreturn]] inline void diverged(int iteration, const std::string& what, const OptimizeParams& prm) {
+  input_error(
+      "t-SNE diverged at iteration {} ({}): learning rate {:g} with early exaggeration {:g} takes too large steps "
+      "for these data; lower the learning rate (--learning-rate / tsne.learning_rate; 0 = auto) or early_exag",
+      iteration, what, prm.learning_rate, prm.early_exag);
+}
+
 // The KL terms of one iteration's gradient (read only when the iteration reports).
 struct StepKl {
   double z = 0.0, plogw = 0.0;
@@ -56,7 +66,7 @@ void descend(const Csr& p, const OptimizeParams& prm, const TsneProgress& progre
         step(it, report, exaggerated ? prm.early_exag : 1.0, exaggerated ? prm.momentum : prm.final_momentum);
     if (report) {
       const double kl = plogp + s.plogw + std::log(s.z);
-      HMR_ASSERT(std::isfinite(kl), "t-SNE diverged at iteration {} (KL {})", it + 1, kl);
+      if (!std::isfinite(kl)) diverged(it + 1, fmt::format("KL {}", kl), prm);
       history.emplace_back(it + 1, kl);
       if (progress) progress(it + 1, kl);
     }

@@ -128,7 +128,7 @@ void optimize_cpu(const Csr& p, Matrix& y, const OptimizeParams& prm, const Tsne
     StepKl kl;
     kl.z = forces_cpu(t, prm.theta, p, y.view(), rep, zi, attr, report ? &kl.plogw : nullptr);
     update_cpu(y.vec(), update, gains, attr, rep, kl.z, exag, prm.learning_rate, momentum, prm.min_gain);
-    HMR_ASSERT(n == 0 || std::isfinite(y.vec()[0]), "t-SNE diverged at iteration {} (non-finite embedding)", it + 1);
+    if (n > 0 && !std::isfinite(y.vec()[0])) diverged(it + 1, "non-finite embedding", prm);
     return kl;
   };
   descend(p, prm, progress, history, restart, step);
@@ -177,7 +177,8 @@ TsneResult tsne(Backend& b, ConstMatrixView x, const TsneOptions& opt, const Tsn
     optimize(b, p, res.y, prm, progress, res.kl_history);
   }
   std::int64_t br = 0, bc = 0;
-  HMR_ASSERT(all_finite(res.y.view(), &br, &bc), "t-SNE produced a non-finite embedding (row {}, column {})", br, bc);
+  if (!all_finite(res.y.view(), &br, &bc))
+    diverged(prm.iters, fmt::format("non-finite embedding at row {}, column {}", br, bc), prm);
   {
     ScopedStage s(&res.timings, "tsne/kl");
     double plogw = 0.0;

@@ -211,8 +211,11 @@ VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config_in
     st.total = st.recon + st.beta * st.kl;
     train_seconds += w.seconds();
     if (!std::isfinite(st.total))
-      runtime_error("vae train: the loss became {} in epoch {} (lr {} too high? try clip_norm or a lower lr)", st.total,
-                    e + 1, cfg.lr);
+      // A setting, not a fault in hmr (exit 2): the steps were too large for these features.
+      input_error(
+          "vae train: the loss became {} in epoch {}: the learning rate lr = {:g} is too high for these features "
+          "(lower lr: --lr or <vae section>.lr; or set clip_norm)",
+          st.total, e + 1, cfg.lr);
     if (n_val > 0) {
       const Matrix h = engine->encode(val);
       const Matrix logits = engine->decode_logits(latent_part(h, cfg.latent, 0));

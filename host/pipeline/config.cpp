@@ -166,6 +166,7 @@ Config Config::resolve(Task task, const std::filesystem::path& file, const std::
   if (!file.empty()) c.merge_file(file);
   c.set_all(sets);
   if (seed) c.set_seed(*seed);
+  c.validate();
   return c;
 }
 

@@ -33,6 +33,11 @@ class Config {
 
   Task task() const { return task_; }
 
+  // Every key's range and the settings that depend on each other (n_mfcc <= n_mels, no empty mel
+  // filter, a VAE section's VaeConfig::validate), before any work: input error naming the key
+  // ("tsne.perplexity = 0: must be > 0"). resolve() and each run_* call it (pipeline/validate.cpp).
+  void validate() const;
+
   // Layer 2: keys of `path` replace the defaults'. Input error on a missing/unparsable file, an
   // unknown key or a value of the wrong type (file, key and expected type named).
   void merge_file(const std::filesystem::path& path);

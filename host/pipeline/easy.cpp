@@ -41,6 +41,7 @@ std::optional<std::size_t> genre_column(const io::CsvTable& t, const std::string
 }  // namespace
 
 ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, const fs::path& out_dir) {
+  c.validate();  // every setting before any input is read
   HMR_REQUIRE(!in.lyrics.empty(), "easy: give at least one --lyrics FILE.csv[:LANG]");
   std::error_code ec;
   for (const auto& l : in.lyrics)

@@ -127,6 +127,7 @@ HardData load_features(const fs::path& csv, const Config& c, StageTimings& timin
 }  // namespace
 
 ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, const fs::path& out_dir) {
+  c.validate();  // every setting before any input is read
   HMR_REQUIRE(in.gtzan.empty() != in.features.empty(),
               "hard: give exactly one input: --gtzan DIR (GTZAN layout) or --features FILE.csv (Kaggle layout)");
   ExperimentResult r = begin_result(Task::hard, b, c, out_dir, "genre");
