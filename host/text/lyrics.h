@@ -53,7 +53,7 @@ struct LyricsFileSummary {
 };
 
 struct Corpus {
-  std::vector<std::string> docs;         // [n] text as read (UTF-8)
+  std::vector<std::string> docs;         // [n] text as read (UTF-8), less tag lines when stripped
   std::vector<std::int32_t> labels;      // [n] index into label_names
   std::vector<std::string> label_names;  // in order of first appearance
   std::vector<std::string> files;        // [n] source file of each document
