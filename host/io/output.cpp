@@ -222,7 +222,8 @@ void check_output_path(const fs::path& given, const std::string& what, OutputKin
   std::error_code ec;
   if (kind == OutputKind::directory)
     for (fs::path up = folder_of(folder); !fs::exists(folder, ec) && up != folder; up = folder_of(folder)) folder = up;
-  HMR_REQUIRE(fs::is_directory(folder, ec), "{} {}: folder {} does not exist", what, given.string(), folder.string());
+  HMR_REQUIRE(fs::is_directory(folder, ec), "{} {}: {} {}", what, given.string(), folder.string(),
+              fs::exists(folder, ec) ? "is not a folder" : "does not exist (no such folder)");
   HMR_REQUIRE(writable_folder(folder), "{} {}: folder {} is not writable", what, given.string(), folder.string());
   for (const fs::path& in : inputs) {
     if (in.empty() || !exists) continue;
