@@ -152,16 +152,20 @@ struct TfidfRuns {
     write_text(b, "lyrics\nzeta eta theta\niota kappa\nmu nu\n");
     run_a = "-q --device cpu tfidf --lyrics " + a.string() + ":en --out " + out.string();
     run_b = "-q --device cpu tfidf --format both --lyrics " + b.string() + ":en --out " + out.string();
-    files_a = {".hmr-run.json", "documents.tsv", "idf.npy",          "label_names.txt", "labels.npy",
-               "summary.json",  "tfidf.npz",     "tfidf_model.json", "vocabulary.txt"};
+    // What hmr tfidf always wrote; the .hmr-run.json marker is checked on its own.
+    files_a = {"documents.tsv", "idf.npy",   "label_names.txt",  "labels.npy",
+               "summary.json",  "tfidf.npz", "tfidf_model.json", "vocabulary.txt"};
     files_b = files_a;
     files_b.insert("tfidf.npy");
   }
-  bool is_a() const {
-    return names_in(out) == files_a && slurp(out / "vocabulary.txt") == "alpha\nbeta\ndelta\ngamma\n";
+  std::set<std::string> outputs() const {
+    auto n = names_in(out);
+    n.erase(".hmr-run.json");
+    return n;
   }
+  bool is_a() const { return outputs() == files_a && slurp(out / "vocabulary.txt") == "alpha\nbeta\ndelta\ngamma\n"; }
   bool is_b() const {
-    return names_in(out) == files_b && slurp(out / "vocabulary.txt") == "eta\niota\nkappa\nmu\nnu\ntheta\nzeta\n";
+    return outputs() == files_b && slurp(out / "vocabulary.txt") == "eta\niota\nkappa\nmu\nnu\ntheta\nzeta\n";
   }
   fs::path log(const std::string& n) const { return dir / (n + ".log"); }
   fs::path stage_of(pid_t pid) const { return out.parent_path() / (".t.hmr-stage-" + std::to_string(pid)); }
@@ -262,6 +266,8 @@ TEST(E2eOutputs, RerunLeavesNoFileOfTheEarlierRun) {
   EXPECT_TRUE(t.is_b()) << "files: " << names_in(t.out).size();
   ASSERT_EQ(run(t.run_a, t.log("a")).code, 0);
   EXPECT_TRUE(t.is_a()) << "a stale tfidf.npy or vocabulary of run B remains";
+  EXPECT_NE(slurp(t.out / ".hmr-run.json").find("\"command\": \"tfidf\""), std::string::npos)
+      << "no .hmr-run.json marker";
   EXPECT_TRUE(leftovers(t.out.parent_path()).empty());
 
   // kmeans: labels predicted from centres must not sit beside the centres of an earlier fit.
@@ -311,14 +317,18 @@ TEST(E2eOutputs, SecondRunIntoABusyOutIsRefused) {
 }
 
 TEST(E2eOutputs, ConcurrentRunsGiveExactlyOneRunsFiles) {
-  for (int round = 0; round < 3; ++round) {
+  // Both orders: without the lock, B (which writes one file more) then A would leave B's tfidf.npy.
+  for (int round = 0; round < 4; ++round) {
     TfidfRuns t("concurrent");
-    const Child a = start(t.run_a, t.log("a"), {"HMR_TEST_MOVE_DELAY_MS=200"});
-    const Child b = start(t.run_b, t.log("b"), {"HMR_TEST_MOVE_DELAY_MS=200"});
-    const int ca = finish(a), cb = finish(b);
+    const bool b_first = round % 2 == 0;
+    const Child first = start(b_first ? t.run_b : t.run_a, t.log("1"), {"HMR_TEST_MOVE_DELAY_MS=200"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(round < 2 ? 30 : 0));  // staggered, then together
+    const Child second = start(b_first ? t.run_a : t.run_b, t.log("2"), {"HMR_TEST_MOVE_DELAY_MS=200"});
+    const int c1 = finish(first), c2 = finish(second);
+    const int ca = b_first ? c2 : c1, cb = b_first ? c1 : c2;
     EXPECT_TRUE((ca == 0 || ca == 2) && (cb == 0 || cb == 2) && (ca == 0 || cb == 0))
-        << ca << " " << cb << slurp(t.log("a")) << slurp(t.log("b"));
-    EXPECT_TRUE(t.is_a() || t.is_b()) << "a mix of two runs";
+        << ca << " " << cb << slurp(t.log("1")) << slurp(t.log("2"));
+    EXPECT_TRUE(t.is_a() || t.is_b()) << "a mix of two runs (round " << round << ")";
     if (ca != 0) EXPECT_TRUE(t.is_b());
     if (cb != 0) EXPECT_TRUE(t.is_a());
     EXPECT_TRUE(leftovers(t.out.parent_path()).empty());
