@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -60,6 +62,28 @@ void write_blobs(const fs::path& p, int n, int d) {
       const float v = static_cast<float>((i % 3) * 10 + ((i * 7 + j * 13) % 10) * 0.1);
       out.write(reinterpret_cast<const char*>(&v), 4);
     }
+}
+
+// A one-second 16-bit mono WAV of a tone (RIFF header written by hand: test_core has no libsndfile).
+void write_wav(const fs::path& p, double hz) {
+  const std::uint32_t rate = 22050, n = rate, bytes = n * 2;
+  std::ofstream out(p, std::ios::binary);
+  const auto u32 = [&](std::uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
+  const auto u16 = [&](std::uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
+  out.write("RIFF", 4);
+  u32(36 + bytes);
+  out.write("WAVEfmt ", 8);
+  u32(16);
+  u16(1);
+  u16(1);
+  u32(rate);
+  u32(rate * 2);
+  u16(2);
+  u16(16);
+  out.write("data", 4);
+  u32(bytes);
+  for (std::uint32_t i = 0; i < n; ++i)
+    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(8000 * std::sin(2 * 3.14159265358979 * hz * i / rate))));
 }
 
 // A started hmr: pid, and where its stdout+stderr go.
@@ -283,6 +307,25 @@ TEST(E2eOutputs, RerunLeavesNoFileOfTheEarlierRun) {
   EXPECT_TRUE(fs::exists(t.dir / "y.npy"));
   EXPECT_FALSE(fs::exists(t.dir / "y_centers.npy")) << "stale centres of the earlier fit";
   EXPECT_FALSE(fs::exists(t.dir / "y.json")) << "stale summary of the earlier fit";
+}
+
+TEST(E2eOutputs, MfccRerunDropsTheEarlierRunsLabelsAndFrames) {
+  const fs::path d = fresh_dir("mfcc");
+  fs::create_directories(d / "g" / "rock");
+  fs::create_directories(d / "g" / "pop");
+  write_wav(d / "g" / "rock" / "a.wav", 440);
+  write_wav(d / "g" / "pop" / "b.wav", 880);
+  const fs::path out = d / "m";
+  auto r = run("-q --device cpu mfcc " + (d / "g").string() + " --frames npy --out " + out.string(), d / "1.log");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(out / "labels.npy") && fs::is_directory(out / "frames")) << r.output;
+  // Unlabelled files, no frames: nothing of the labelled run may remain.
+  r = run("-q --device cpu mfcc " + (d / "g" / "rock" / "a.wav").string() + " " + (d / "g" / "pop" / "b.wav").string() +
+              " --out " + out.string(),
+          d / "2.log");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(names_in(out),
+            (std::set<std::string>{".hmr-run.json", "mfcc_features.csv", "mfcc_run.json", "mfcc_summary.npy"}));
 }
 
 TEST(E2eOutputs, FailedRunLeavesNoFolderAndNoMainOutput) {
