@@ -328,6 +328,34 @@ TEST(E2eOutputs, MfccRerunDropsTheEarlierRunsLabelsAndFrames) {
             (std::set<std::string>{".hmr-run.json", "mfcc_features.csv", "mfcc_run.json", "mfcc_summary.npy"}));
 }
 
+TEST(E2eOutputs, HardRerunDropsTheEarlierRunsPlotsAndEmbedding) {
+  // A Kaggle-layout features CSV: 40 clips of two separated genres.
+  const fs::path d = fresh_dir("hard");
+  std::ofstream csv(d / "features.csv");
+  csv << "filename,length";
+  for (int i = 1; i <= 20; ++i) csv << ",mfcc" << i << "_mean,mfcc" << i << "_var";
+  csv << ",label\n";
+  for (int r = 0; r < 40; ++r) {
+    const int g = r % 2;
+    csv << (g ? "pop" : "rock") << "." << r << ".wav,661794";
+    for (int c = 0; c < 40; ++c) csv << "," << (c % 2 ? 5 + 3 * g : 3 * g) + ((r * 37 + c * 11) % 17) / 17.0;
+    csv << "," << (g ? "pop" : "rock") << "\n";
+  }
+  csv.close();
+  const std::string base = "-q --device cpu hard --features " + (d / "features.csv").string() + " --out " +
+                           (d / "hard").string() + " --set vae.epochs=20 ";
+  auto r = run(base + "--set tsne.iters=250 --set tsne.exag_iters=100", d / "1.log");
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(d / "hard" / "tsne_vae_genre.png") && fs::exists(d / "hard" / "embedding_vae.npy"));
+  r = run(base + "--set tsne.enabled=false", d / "2.log");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const auto& n : names_in(d / "hard")) {
+    EXPECT_EQ(n.rfind("tsne_", 0), std::string::npos) << "stale plot " << n;
+    EXPECT_EQ(n.rfind("embedding_", 0), std::string::npos) << "stale embedding " << n;
+  }
+  EXPECT_TRUE(fs::exists(d / "hard" / "metrics.json"));
+}
+
 TEST(E2eOutputs, FailedRunLeavesNoFolderAndNoMainOutput) {
   TfidfRuns t("failed");
   write_text(t.dir / "empty.csv", "lyrics\n\n");
