@@ -432,6 +432,27 @@ TEST(E2eOutputs, SigkillInTheFinalStepLeavesTheOldOrTheNewRunWhole) {
   EXPECT_TRUE(leftovers(t.out.parent_path()).empty()) << "leftovers of killed runs remain";
 }
 
+TEST(E2eOutputs, SigkilledFileCommandLeavesTheOldFilesAndTheNextRunCleansUp) {
+  const fs::path d = fresh_dir("filekill");
+  write_blobs(d / "x.npy", 30, 3);
+  const std::string args =
+      "-q --device cpu kmeans --input " + (d / "x.npy").string() + " --k 3 --out " + (d / "y.npy").string();
+  write_text(d / "y.npy", "old");
+  const Child k = start(args, d / "k.log", {"HMR_TEST_MOVE_DELAY_MS=2000"});
+  ASSERT_TRUE(wait_for([&] { return fs::exists(d / (".hmr-tmp-" + std::to_string(k.pid) + ".y.json")); }))
+      << slurp(d / "k.log");
+  ::kill(k.pid, SIGKILL);
+  EXPECT_EQ(finish(k), 128 + SIGKILL);
+  EXPECT_EQ(slurp(d / "y.npy"), "old");
+  EXPECT_FALSE(fs::exists(d / "y_centers.npy"));
+  EXPECT_FALSE(leftovers(d).empty()) << "the killed run's temporaries should still be there";
+  const auto r = run(args, d / "r.log");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(slurp(d / "y.npy"), "old");
+  EXPECT_TRUE(fs::exists(d / "y_centers.npy") && fs::exists(d / "y.json"));
+  EXPECT_TRUE(leftovers(d).empty()) << "leftovers of the killed run remain";
+}
+
 TEST(E2eOutputs, SigintAndSigtermPrintOneLineExitAndCleanUp) {
   TfidfRuns t("interrupt");
   ASSERT_EQ(run(t.run_a, t.log("a")).code, 0);
