@@ -215,6 +215,13 @@ void check_output_path(const fs::path& given, const std::string& what, OutputKin
                   given.string(), describe(st.st_mode));
     else
       HMR_REQUIRE(S_ISDIR(st.st_mode), "{} {}: is {}, not a folder", what, given.string(), describe(st.st_mode));
+    // The new run is switched in by rename(2) from a sibling, which cannot cross a mount point.
+    struct stat up {};
+    if (::stat(folder_of(path).c_str(), &up) == 0)
+      HMR_REQUIRE(up.st_dev == st.st_dev,
+                  "{} {}: is a mount point; hmr replaces its outputs whole by renaming a sibling into place, "
+                  "so name a {} inside it",
+                  what, given.string(), kind == OutputKind::file ? "file" : "folder");
   }
   // The folder it goes into. A folder output may create missing parents (mkdir -p); they must
   // then be creatable in the nearest existing ancestor.
@@ -251,7 +258,8 @@ OutputFiles::OutputFiles(std::vector<Target> targets, const std::vector<fs::path
       HMR_REQUIRE(!same, "{} {}: is also {}; each output needs its own file", targets[i].what, targets[i].path.string(),
                   targets[j].what);
     }
-  lock_ = std::make_unique<OutputLock>(targets.front().path, targets.front().what);
+  // Every target is locked: two runs with different --out but the same --json are refused too.
+  for (const auto& t : targets) locks_.push_back(std::make_unique<OutputLock>(t.path, t.what));
   const std::string pid = std::to_string(static_cast<long>(::getpid()));
   for (const auto& t : targets) {
     remove_leftovers(folder_of(t.path), t.path.filename().string());

@@ -37,8 +37,8 @@ void check_output_path(const std::filesystem::path& path, const std::string& wha
 
 class OutputLock;
 
-// Output files committed together. The first target is the main one (--out): its lock guards
-// the set. Writers write to path(target); commit() renames the written ones into place.
+// Output files committed together, each target locked; the first is the main one (--out), renamed
+// into place last. Writers write to path(target); commit() renames the written ones into place.
 class OutputFiles {
  public:
   struct Target {
@@ -57,7 +57,7 @@ class OutputFiles {
  private:
   std::vector<Target> targets_;
   std::vector<std::filesystem::path> temps_;
-  std::unique_ptr<OutputLock> lock_;
+  std::vector<std::unique_ptr<OutputLock>> locks_;
   bool committed_ = false;
 };
 

@@ -264,6 +264,14 @@ TEST(E2eOutputs, FolderCommandsRefuseFilesLinksAndForeignFolders) {
     EXPECT_EQ(lines(r.output), 1) << r.output;
   }
   EXPECT_EQ(slurp(t.dir / "mine" / "notes.txt"), "mine");
+  // A mount point cannot be switched by rename(2): refused, not a failure half-way.
+  struct stat root {
+  }, proc{};
+  if (::stat("/", &root) == 0 && ::stat("/proc", &proc) == 0 && root.st_dev != proc.st_dev) {
+    const auto m = run(lyr + "/proc", t.log("r"));
+    EXPECT_EQ(m.code, 2) << m.output;
+    EXPECT_NE(m.output.find("mount point"), std::string::npos) << m.output;
+  }
   EXPECT_TRUE(fs::is_symlink(t.dir / "link"));
   EXPECT_TRUE(names_in(t.dir / "real").empty());
   // A folder hmr wrote, with a file the user added later, is refused too.
