@@ -290,6 +290,30 @@ TEST(E2eOutputs, FolderCommandsRefuseFilesLinksAndForeignFolders) {
   EXPECT_TRUE(t.is_a());
 }
 
+TEST(E2eOutputs, FolderOfAnOlderHmrIsReplacedOnlyWhenItHoldsOnlyHmrFiles) {
+  TfidfRuns t("legacy");
+  // What hmr tfidf wrote before .hmr-run.json existed, with a temporary of a killed run.
+  fs::create_directories(t.out);
+  write_text(t.out / ".vocabulary.txt.tmp0a1b2c3d", "half");
+  for (const char* n : {"tfidf_model.json", "vocabulary.txt", "idf.npy", "tfidf.npz", "tfidf.npy", "summary.json"})
+    write_text(t.out / n, "old");
+  write_text(t.out / "notes.md", "mine");
+  auto r = run(t.run_a, t.log("a"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("notes.md"), std::string::npos) << r.output;
+  EXPECT_EQ(slurp(t.out / "notes.md"), "mine");
+  fs::remove(t.out / "notes.md");
+  r = run(t.run_a, t.log("a"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(t.is_a()) << "the old tfidf.npy or temporary survived";
+  // Without the signature file it is not recognised as hmr's.
+  fs::create_directories(t.dir / "other");
+  write_text(t.dir / "other" / "vocabulary.txt", "mine");
+  r = run("-q --device cpu tfidf --lyrics " + t.a.string() + ":en --out " + (t.dir / "other").string(), t.log("o"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(slurp(t.dir / "other" / "vocabulary.txt"), "mine");
+}
+
 // ---- defect 6: a re-used --out holds exactly the new run -------------------------------------
 
 TEST(E2eOutputs, RerunLeavesNoFileOfTheEarlierRun) {
