@@ -41,16 +41,21 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     HMR_REQUIRE(!a->contingency || !a->truth.empty(),
                 "metrics: --contingency needs --truth LABELS.npy (the table counts truth against predicted labels)");
     // --out FILE.json, or DIR (an existing folder, or a name without .json: created) -> DIR/metrics.json.
+    // A folder that does not exist yet is made only once the scores are computed, so a failed run
+    // leaves none; everything else is checked (and locked) now, before any input is read.
     std::filesystem::path out_path(common.out);
+    const std::vector<std::filesystem::path> inputs{a->input, a->pred, a->truth};
     std::unique_ptr<hmr::io::OutputFiles> outs;
+    bool make_dir = false;
     if (!common.out.empty()) {
       if (std::filesystem::is_directory(out_path) || out_path.extension() != ".json") {
         hmr::io::check_output_path(out_path, "--out", hmr::io::OutputKind::directory, {});
-        hmr::io::ensure_output_dir(out_path);
+        make_dir = !std::filesystem::exists(out_path);
         out_path /= "metrics.json";
       }
-      outs = std::make_unique<hmr::io::OutputFiles>(std::vector<hmr::io::OutputFiles::Target>{{out_path, "--out"}},
-                                                    std::vector<std::filesystem::path>{a->input, a->pred, a->truth});
+      if (!make_dir)
+        outs = std::make_unique<hmr::io::OutputFiles>(std::vector<hmr::io::OutputFiles::Target>{{out_path, "--out"}},
+                                                      inputs);
     }
     const hmr::Matrix x = hmr::io::read_matrix(a->input);
     const auto pred = hmr::io::read_labels(a->pred);
@@ -108,6 +113,11 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
         for (std::size_t j = 0; j < c.clusters.size(); ++j) std::printf(" %7lld", static_cast<long long>(c.at(i, j)));
         std::printf("\n");
       }
+    }
+    if (make_dir) {
+      hmr::io::ensure_output_dir(out_path.parent_path());
+      outs = std::make_unique<hmr::io::OutputFiles>(std::vector<hmr::io::OutputFiles::Target>{{out_path, "--out"}},
+                                                    inputs);
     }
     if (outs) {
       nlohmann::ordered_json j;

@@ -401,7 +401,13 @@ TEST(E2eOutputs, FailedRunLeavesNoFolderAndNoMainOutput) {
       "-q --device cpu kmeans --input " + (t.dir / "x.npy").string() + " --k 31 --out " + (t.dir / "y.npy").string(),
       t.log("k"));
   EXPECT_EQ(k.code, 2) << k.output;
-  EXPECT_EQ(names_in(t.dir), (std::set<std::string>{"a.csv", "b.csv", "empty.csv", "x.npy", "f.log", "k.log"}));
+  // hmr metrics --out DIR makes DIR only when the scores are there.
+  const auto m = run("-q --device cpu metrics --input " + (t.dir / "x.npy").string() + " --pred " +
+                         (t.dir / "none.npy").string() + " --out " + (t.dir / "scores").string(),
+                     t.log("m"));
+  EXPECT_EQ(m.code, 2) << m.output;
+  EXPECT_EQ(names_in(t.dir),
+            (std::set<std::string>{"a.csv", "b.csv", "empty.csv", "x.npy", "f.log", "k.log", "m.log"}));
 }
 
 // ---- the lock, interrupts and SIGKILL in the final step ---------------------------------------
