@@ -330,21 +330,24 @@ void check_replaceable(const fs::path& dir, const DirectoryKind& kind) {
   const fs::path marker = dir / kMarker;
   std::error_code ec;
   if (fs::is_regular_file(marker, ec)) {
-    nlohmann::json j;
+    std::string cmd;
+    std::set<std::string> written;
     try {
+      nlohmann::json j;
       std::ifstream in(marker);
       in >> j;
+      cmd = j.at("command").get<std::string>();
+      for (const auto& f : j.at("files")) written.insert(f.get<std::string>());
     } catch (const std::exception&) {
-      input_error("--out {}: {} is not valid JSON; remove the folder or pick another --out", dir.string(),
-                  marker.string());
+      input_error(
+          "--out {}: {} is not what hmr writes (JSON with command and files); remove the folder or pick "
+          "another --out",
+          dir.string(), marker.string());
     }
-    const std::string cmd = j.value("command", "");
     HMR_REQUIRE(cmd == kind.command,
                 "--out {}: holds the output of `hmr {}`; `hmr {}` would replace it, so remove it or pick another "
                 "--out",
                 dir.string(), cmd, kind.command);
-    std::set<std::string> written;
-    for (const auto& f : j.value("files", nlohmann::json::array())) written.insert(f.get<std::string>());
     for (const auto& n : names)
       HMR_REQUIRE(n == kMarker || written.count(n),
                   "--out {}: holds {}, which the earlier hmr run did not write; a new run replaces the folder "

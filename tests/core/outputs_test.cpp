@@ -414,7 +414,7 @@ TEST(E2eOutputs, FailedRunLeavesNoFolderAndNoMainOutput) {
 
 TEST(E2eOutputs, SecondRunIntoABusyOutIsRefused) {
   TfidfRuns t("lock");
-  const Child a = start(t.run_a, t.log("a"), {"HMR_TEST_MOVE_DELAY_MS=1500"});
+  const Child a = start(t.run_a, t.log("a"), {"HMR_TEST_MOVE_DELAY_MS=3000"});
   ASSERT_TRUE(wait_for([&] { return fs::exists(t.stage_of(a.pid) / ".hmr-run.json"); })) << slurp(t.log("a"));
   const auto b = run(t.run_b, t.log("b"));
   EXPECT_EQ(b.code, 2) << b.output;
