@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "io/npy.h"
+#include "io/output.h"
 #include "nn/vae.h"
 
 namespace hmr::app {
@@ -28,6 +29,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.footer("--out Z.npy is required; --seed sets the noise of --what z.");
   sub.callback([a, &common] {
     HMR_REQUIRE(!common.out.empty(), "embed: --out Z.npy is required");
+    hmr::io::OutputFiles outs({{common.out, "--out"}}, {a->model, a->features});
     const hmr::nn::VaeModel m = hmr::nn::load_safetensors(a->model);
     const hmr::Matrix x = hmr::app::read_vae_features(a->features, a->columns, nullptr);
     auto backend = common.backend();
@@ -40,7 +42,8 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       out = hmr::nn::encode_logvar(*backend, m, x);
     else
       out = hmr::nn::reconstruct(*backend, m, x);
-    hmr::io::write_npy(common.out, out);
+    hmr::io::write_npy(outs.path(common.out), out);
+    outs.commit();
     std::printf("%s: %lld x %lld -> %s\n", a->what.c_str(), static_cast<long long>(out.rows()),
                 static_cast<long long>(out.cols()), common.out.c_str());
   });

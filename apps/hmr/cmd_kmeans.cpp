@@ -16,6 +16,7 @@
 #include "core/timer.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
+#include "io/output.h"
 
 namespace {
 
@@ -45,13 +46,25 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       "random_state does.");
   sub.callback([a, &common] {
     HMR_REQUIRE(!common.out.empty(), "kmeans: --out labels.npy is required");
+    const auto centers_path = a->centers_out.empty() ? hmr::app::sibling_path(common.out, "_centers.npy")
+                                                     : std::filesystem::path(a->centers_out);
+    const auto json_path =
+        a->json_out.empty() ? hmr::app::sibling_path(common.out, ".json") : std::filesystem::path(a->json_out);
+    // Every output is checked and locked before the input is read; the derived siblings are
+    // targets even in predict mode, so a fit's centres never stay beside predicted labels.
+    hmr::io::OutputFiles outs(
+        {{common.out, "--out"},
+         {centers_path, a->centers_out.empty() ? "--out (centres)" : "--centers", a->centers_out.empty()},
+         {json_path, a->json_out.empty() ? "--out (summary)" : "--json", a->json_out.empty()}},
+        {a->input, a->centers_in});
     const hmr::Matrix x = hmr::io::read_matrix(a->input);
     auto backend = common.backend();
     hmr::Stopwatch sw;
     if (!a->centers_in.empty()) {
       const hmr::Matrix c = hmr::io::read_matrix(a->centers_in);
       const auto labels = hmr::cluster::predict(*backend, c, x);
-      hmr::io::write_npy(common.out, labels);
+      hmr::io::write_npy(outs.path(common.out), labels);
+      outs.commit();
       std::printf("predicted %lld labels from %lld centres on %s in %.3f s\nwrote %s\n",
                   static_cast<long long>(labels.size()), static_cast<long long>(c.rows()), backend->name().c_str(),
                   sw.seconds(), common.out.c_str());
@@ -60,12 +73,8 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     a->opt.seed = common.seed;
     const auto res = hmr::cluster::kmeans(*backend, x, a->opt);
     const double secs = sw.seconds();
-    const auto centers_path = a->centers_out.empty() ? hmr::app::sibling_path(common.out, "_centers.npy")
-                                                     : std::filesystem::path(a->centers_out);
-    const auto json_path =
-        a->json_out.empty() ? hmr::app::sibling_path(common.out, ".json") : std::filesystem::path(a->json_out);
-    hmr::io::write_npy(common.out, res.labels);
-    hmr::io::write_npy(centers_path, res.centers);
+    hmr::io::write_npy(outs.path(common.out), res.labels);
+    hmr::io::write_npy(outs.path(centers_path), res.centers);
     nlohmann::ordered_json j;
     j["input"] = a->input;
     hmr::app::add_run_keys(j, *backend, common.seed, x.rows());
@@ -81,7 +90,8 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     j["timings_s"] = {{"kmeans", secs}};
     j["labels"] = common.out;
     j["centers"] = centers_path.string();
-    hmr::io::write_atomically(json_path, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+    hmr::io::write_atomically(outs.path(json_path), [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+    outs.commit();
     std::vector<std::int64_t> sizes(static_cast<std::size_t>(a->opt.k), 0);
     for (auto l : res.labels) ++sizes[static_cast<std::size_t>(l)];
     std::printf(

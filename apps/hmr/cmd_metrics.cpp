@@ -15,6 +15,7 @@
 #include "eval/metrics.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
+#include "io/output.h"
 
 namespace {
 
@@ -39,6 +40,23 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.callback([a, &common] {
     HMR_REQUIRE(!a->contingency || !a->truth.empty(),
                 "metrics: --contingency needs --truth LABELS.npy (the table counts truth against predicted labels)");
+    // --out FILE.json, or DIR (an existing folder, or a name without .json: created) -> DIR/metrics.json.
+    // A folder that does not exist yet is made only once the scores are computed, so a failed run
+    // leaves none; everything else is checked (and locked) now, before any input is read.
+    std::filesystem::path out_path(common.out);
+    const std::vector<std::filesystem::path> inputs{a->input, a->pred, a->truth};
+    std::unique_ptr<hmr::io::OutputFiles> outs;
+    bool make_dir = false;
+    if (!common.out.empty()) {
+      if (std::filesystem::is_directory(out_path) || out_path.extension() != ".json") {
+        hmr::io::check_output_path(out_path, "--out", hmr::io::OutputKind::directory, {});
+        make_dir = !std::filesystem::exists(out_path);
+        out_path /= "metrics.json";
+      }
+      if (!make_dir)
+        outs = std::make_unique<hmr::io::OutputFiles>(std::vector<hmr::io::OutputFiles::Target>{{out_path, "--out"}},
+                                                      inputs);
+    }
     const hmr::Matrix x = hmr::io::read_matrix(a->input);
     const auto pred = hmr::io::read_labels(a->pred);
     HMR_REQUIRE(static_cast<std::int64_t>(pred.size()) == x.rows(), "metrics: {} has {} labels for the {} rows of {}",
@@ -96,20 +114,21 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
         std::printf("\n");
       }
     }
-    if (!common.out.empty()) {
-      std::filesystem::path out(common.out);
-      if (std::filesystem::is_directory(out) || out.extension() != ".json") {
-        hmr::io::ensure_output_dir(out);
-        out /= "metrics.json";
-      }
+    if (make_dir) {
+      hmr::io::ensure_output_dir(out_path.parent_path());
+      outs = std::make_unique<hmr::io::OutputFiles>(std::vector<hmr::io::OutputFiles::Target>{{out_path, "--out"}},
+                                                    inputs);
+    }
+    if (outs) {
       nlohmann::ordered_json j;
       j["task"] = a->task;
       hmr::app::add_run_keys(j, *backend, common.seed, x.rows());
       j["k"] = distinct.size();
       j["timings_s"] = timings;
       j["results"][a->method] = nlohmann::ordered_json::parse(hmr::eval::to_json(scores));
-      hmr::io::write_atomically(out, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
-      std::printf("wrote %s\n", out.c_str());
+      hmr::io::write_atomically(outs->path(out_path), [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+      outs->commit();
+      std::printf("wrote %s\n", out_path.c_str());
     }
   });
 }

@@ -12,8 +12,16 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "io/output.h"
 
 namespace {
+
+// What `hmr mfcc` writes (a folder of an older hmr with only these is replaced; output.h).
+const hmr::io::DirectoryKind kMfccOutput{
+    "mfcc",
+    "mfcc_run.json",
+    {"mfcc_summary.npy", "mfcc_features.csv", "labels.npy", "label_names.txt", "frames", "mfcc_frames.npy",
+     "mfcc_frames_index.npy", "mfcc_run.json", ".*.tmp????????"}};
 
 struct MfccArgs {
   std::vector<std::string> inputs;
@@ -89,7 +97,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     HMR_REQUIRE(!common.out.empty(), "mfcc: --out DIR is required");
     auto& job = a->job;
     job.inputs = a->inputs;
-    job.out = common.out;
+    hmr::io::OutputDirectory out(common.out, kMfccOutput,
+                                 std::vector<std::filesystem::path>(a->inputs.begin(), a->inputs.end()));
+    job.out = out.stage();
     job.frames = hmr::audio::parse_frames_output(a->frames);
     job.params.center = !a->no_center;
     job.params.slaney_norm = a->norm == "slaney";
@@ -105,6 +115,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       bar->update(static_cast<std::int64_t>(done));
     };
     const auto r = hmr::audio::run_mfcc_job(*backend, job);
+    out.commit();
     if (bar) bar->finish();
     if (r.source == "features-csv") {
       std::printf("mfcc: %zu rows read from the features CSV (no audio decoded); outputs in %s\n", r.processed,

@@ -13,6 +13,7 @@
 #include "decomp/pca.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
+#include "io/output.h"
 
 namespace {
 
@@ -41,6 +42,14 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       "<stem>.json.");
   sub.callback([a, &common] {
     HMR_REQUIRE(!common.out.empty(), "pca: --out Z.npy is required");
+    const auto comp_path = hmr::app::sibling_path(common.out, "_components.npy"),
+               mean_path = hmr::app::sibling_path(common.out, "_mean.npy"),
+               json_path = hmr::app::sibling_path(common.out, ".json");
+    hmr::io::OutputFiles outs({{common.out, "--out"},
+                               {comp_path, "--out (components)", true},
+                               {mean_path, "--out (mean)", true},
+                               {json_path, "--out (summary)", true}},
+                              {a->input});
     const hmr::Matrix x = hmr::io::read_matrix(a->input);
     a->opt.solver = hmr::decomp::parse_pca_solver(a->solver);
     a->opt.seed = common.seed;
@@ -49,12 +58,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     hmr::decomp::Pca p;
     const hmr::Matrix z = hmr::decomp::fit_transform(*backend, x, a->components, &p, a->opt);
     const double secs = sw.seconds();
-    const auto comp_path = hmr::app::sibling_path(common.out, "_components.npy"),
-               mean_path = hmr::app::sibling_path(common.out, "_mean.npy"),
-               json_path = hmr::app::sibling_path(common.out, ".json");
-    hmr::io::write_npy(common.out, z);
-    hmr::io::write_npy(comp_path, p.components);
-    hmr::io::write_npy(mean_path, p.mean);
+    hmr::io::write_npy(outs.path(common.out), z);
+    hmr::io::write_npy(outs.path(comp_path), p.components);
+    hmr::io::write_npy(outs.path(mean_path), p.mean);
     nlohmann::ordered_json j;
     j["input"] = a->input;
     hmr::app::add_run_keys(j, *backend, common.seed, x.rows());
@@ -66,7 +72,8 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     j["singular_values"] = p.singular_values;
     j["total_variance"] = p.total_variance;
     j["timings_s"] = {{"pca", secs}};
-    hmr::io::write_atomically(json_path, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+    hmr::io::write_atomically(outs.path(json_path), [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+    outs.commit();
     double kept = 0.0;
     for (double r : p.explained_variance_ratio) kept += r;
     std::printf("PCA: %lld x %lld -> %d components (%s solver) on %s in %.3f s; explained variance ratio %.4f\n",

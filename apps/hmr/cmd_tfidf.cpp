@@ -9,9 +9,17 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "io/output.h"
 #include "text/tfidf_job.h"
 
 namespace {
+
+// What `hmr tfidf` writes (a folder of an older hmr with only these is replaced; output.h).
+const hmr::io::DirectoryKind kTfidfOutput{
+    "tfidf",
+    "tfidf_model.json",
+    {"tfidf.npz", "tfidf.npy", "vocabulary.txt", "idf.npy", "tfidf_model.json", "labels.npy", "label_names.txt",
+     "documents.tsv", "summary.json", ".*.tmp????????"}};
 
 struct TfidfArgs {
   std::vector<std::string> lyrics, stop_lists;
@@ -90,6 +98,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     HMR_REQUIRE(!common.out.empty(), "tfidf: --out DIR is required");
     hmr::text::TfidfJob job;
     for (const auto& spec : a->lyrics) job.sources.push_back(hmr::text::LyricsSource::parse(spec));
+    std::vector<std::filesystem::path> inputs{a->stop_file, a->model};
+    for (const auto& src : job.sources) inputs.push_back(src.path);
+    hmr::io::OutputDirectory out(common.out, kTfidfOutput, inputs);
     job.read.column = a->column;
     job.read.language_column = a->language_column;
     job.read.lossy = a->lossy;
@@ -114,10 +125,11 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     o.sublinear_tf = a->sublinear;
     o.norm = hmr::text::parse_norm(a->norm);
     job.format = a->dense ? hmr::text::MatrixFormat::both : hmr::text::parse_matrix_format(a->format);
-    job.out = common.out;
+    job.out = out.stage();
     job.model_dir = a->model;
     auto backend = common.backend();
     const auto r = hmr::text::run_tfidf_job(*backend, job);
+    out.commit();
     const auto& s = r.summary;
     std::printf(
         "tfidf (%s mode, %s): %lld documents x %lld terms, %lld stored values, %lld empty rows, %zu rows "

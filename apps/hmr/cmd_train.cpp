@@ -16,6 +16,7 @@
 #include "core/progress.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
+#include "io/output.h"
 #include "nn/vae.h"
 #include "text/tfidf.h"
 
@@ -84,6 +85,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.callback([a, &common, &sub] {
     using namespace hmr::nn;
     HMR_REQUIRE(!common.out.empty(), "train: --out MODEL.safetensors is required");
+    std::vector<hmr::io::OutputFiles::Target> targets{{common.out, "--out"}};
+    if (!a->history.empty()) targets.push_back({a->history, "--history"});
+    hmr::io::OutputFiles outs(std::move(targets), {a->features, common.config});
     VaeConfig c;
     bool standardize_set = false;
     if (!common.config.empty()) {
@@ -137,7 +141,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     });
     const auto& last = rep.epochs.back();
     bar.finish(fmt::format("loss {:.4g}", last.total));
-    save_safetensors(common.out, m);
+    save_safetensors(outs.path(common.out), m);
     if (!a->history.empty()) {
       nlohmann::ordered_json h;
       h["backend"] = rep.backend;
@@ -158,8 +162,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
                                {"val_recon", e.val_recon},
                                {"val_kl", e.val_kl},
                                {"seconds", e.seconds}});
-      hmr::io::write_atomically(a->history, [&](std::ostream& o) { o << h.dump(2) << "\n"; });
+      hmr::io::write_atomically(outs.path(a->history), [&](std::ostream& o) { o << h.dump(2) << "\n"; });
     }
+    outs.commit();
     std::printf("trained on %s: %zu epochs%s, loss %.6g (recon %.6g, kl %.6g)", rep.backend.c_str(), rep.epochs.size(),
                 rep.stopped_early ? " (early stop)" : "", last.total, last.recon, last.kl);
     if (last.val_total >= 0) std::printf(", val %.6g (best epoch %d)", last.val_total, rep.best_epoch + 1);

@@ -11,6 +11,7 @@
 #include "core/progress.h"
 #include "embed/tsne.h"
 #include "io/npy.h"
+#include "io/output.h"
 #include "plot/scatter.h"
 
 namespace {
@@ -52,6 +53,14 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.callback([a, &common] {
     HMR_REQUIRE(!common.out.empty(), "tsne: --out Y.npy is required");
     HMR_REQUIRE(a->plot.empty() || a->opt.dims == 2 || a->opt.dims == 3, "tsne: --plot needs dims 2 or 3");
+    const std::string svg =
+        a->plot.empty() ? std::string() : std::filesystem::path(a->plot).replace_extension(".svg").string();
+    std::vector<hmr::io::OutputFiles::Target> targets{{common.out, "--out"}};
+    if (!a->plot.empty()) {
+      targets.push_back({a->plot, "--plot"});
+      targets.push_back({svg, "--plot (SVG)"});
+    }
+    hmr::io::OutputFiles outs(std::move(targets), {a->input, a->labels, a->label_names});
     const hmr::Matrix x = hmr::io::read_matrix(a->input);
     std::vector<std::int32_t> labels;
     if (!a->labels.empty()) {
@@ -74,16 +83,16 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     };
     const auto res = hmr::embed::tsne(*backend, x, a->opt, progress);
     bar.finish(fmt::format("KL {:.4f}", res.kl));
-    hmr::io::write_npy(common.out, res.y);
+    hmr::io::write_npy(outs.path(common.out), res.y);
     if (!a->plot.empty()) {
       hmr::plot::ScatterOptions po;
       po.title = a->title.empty() ? fmt::format("t-SNE of {} (perplexity {:g})",
                                                 std::filesystem::path(a->input).filename().string(), a->opt.perplexity)
                                   : a->title;
-      const std::string svg = std::filesystem::path(a->plot).replace_extension(".svg").string();
-      hmr::plot::scatter_plot(res.y.view(), labels, names, po, a->plot, svg);
+      hmr::plot::scatter_plot(res.y.view(), labels, names, po, outs.path(a->plot).string(), outs.path(svg).string());
       spdlog::info("plot: {} and {}", a->plot, svg);
     }
+    outs.commit();
     std::printf("t-SNE: %lld points x %lld -> %d dims on %s, k = %d, learning rate %.1f, %d iterations\n",
                 static_cast<long long>(x.rows()), static_cast<long long>(x.cols()), a->opt.dims,
                 backend->name().c_str(), res.neighbours, res.learning_rate, a->opt.iters);

@@ -1,15 +1,19 @@
 // hmr — hybrid music representations: one program, one subcommand per stage or experiment.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <thread>
 
 #include "checks.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "cuda/select.h"
+#include "io/output.h"
 
 namespace hmr::app {
 
@@ -48,10 +52,33 @@ void prefer_passive_openmp_waits(char** argv) {
   ::unsetenv("OMP_WAIT_POLICY");  // exec failed (no /proc?): carry on with the default policy
 }
 
+// SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken by one watcher thread, so the
+// cleanup runs as ordinary code (removing folders is not async-signal-safe) while the workers
+// stop where they are: one line, the unfinished outputs removed, exit 128 + signal (130 for
+// Ctrl-C, 143 for kill). Must run before any other thread starts (OpenMP's pool inherits the mask).
+void watch_interrupts() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return;
+  std::thread([set] {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    hmr::io::abandon_outputs();
+    std::fprintf(stderr, "hmr: interrupted by %s; unfinished outputs removed\n",
+                 sig == SIGINT    ? "SIGINT"
+                 : sig == SIGTERM ? "SIGTERM"
+                                  : "SIGHUP");
+    std::fflush(stderr);
+    ::_exit(128 + sig);
+  }).detach();
+}
+
 }  // namespace hmr::app
 
 int main(int argc, char** argv) {
   using namespace hmr::app;
+  watch_interrupts();
   CLI::App app{"hmr — hybrid music representations: MFCC, TF-IDF, VAEs, K-Means, t-SNE on GPU or CPU"};
   app.set_version_flag("--version", std::string("hmr ") + HMR_VERSION);
   app.require_subcommand(1);

@@ -2,7 +2,6 @@
 // Config, K-Means + scoring of a method on its own space, t-SNE plots, label files, fusion and id
 // matching, metrics.json and the stage-timings table.
 #include <fmt/ranges.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -159,39 +158,19 @@ std::string timings_table(const StageTimings& t) {
 // ---- runner machinery --------------------------------------------------------------------------
 namespace detail {
 
-OutputDir::OutputDir(const fs::path& out) : out_(out) {
+namespace {
+const fs::path& required_out(const fs::path& out) {
   HMR_REQUIRE(!out.empty(), "--out DIR is required (where the report, metrics and plots go)");
-  std::error_code ec;
-  HMR_REQUIRE(!fs::exists(out, ec) || fs::is_directory(out, ec), "cannot use --out {}: it is a file, not a folder",
-              out.string());
-  io::ensure_output_dir(out);
-  stage_ = out / fmt::format(".hmr-partial-{}", static_cast<long>(getpid()));
-  fs::remove_all(stage_, ec);
-  fs::create_directories(stage_, ec);
-  HMR_REQUIRE(!ec, "cannot use --out {}: cannot create {}: {}", out.string(), stage_.string(), ec.message());
+  return out;
 }
+}  // namespace
 
-OutputDir::~OutputDir() {
-  if (committed_) return;
-  std::error_code ec;
-  fs::remove_all(stage_, ec);
-}
+OutputDir::OutputDir(const fs::path& out, Task task, const std::vector<fs::path>& inputs)
+    : out_(out), dir_(required_out(out), io::experiment_directory(to_string(task)), inputs) {}
 
 fs::path OutputDir::path(const std::string& name) {
   if (std::find(names_.begin(), names_.end(), name) == names_.end()) names_.push_back(name);
-  return stage_ / name;
-}
-
-void OutputDir::commit() {
-  std::error_code ec;
-  for (const std::string& name : names_) {
-    const fs::path from = stage_ / name;
-    if (!fs::exists(from, ec)) continue;  // a writer that was skipped
-    fs::rename(from, out_ / name, ec);
-    if (ec) runtime_error("cannot move {} into {}: {}", name, out_.string(), ec.message());
-  }
-  fs::remove_all(stage_, ec);
-  committed_ = true;
+  return dir_.stage() / name;
 }
 
 nn::VaeConfig vae_settings(const Config& c, const std::string& section, std::uint64_t seed) {

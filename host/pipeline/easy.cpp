@@ -28,7 +28,9 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   for (const auto& l : in.lyrics)
     HMR_REQUIRE(fs::is_regular_file(l.path, ec), "--lyrics {}: no such file", l.path.string());
   ExperimentResult r = begin_result(Task::easy, b, c, out_dir, "language");
-  OutputDir out(out_dir);
+  std::vector<fs::path> inputs;
+  for (const auto& l : in.lyrics) inputs.push_back(l.path);
+  OutputDir out(out_dir, Task::easy, inputs);
   ReportInputs rep;
   const std::uint64_t seed = r.seed;
 

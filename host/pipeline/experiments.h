@@ -13,8 +13,10 @@
 // against the primary label (ari, nmi, purity: language for Easy/Medium, genre for Hard) and a
 // second label with suffixed keys (ari_genre, ...). Outputs in `out` (schema: DESIGN.md):
 // metrics.json, report.md, config.toml, tsne_*.png/.svg, latent_*.npy, labels_*.npy, truth_*.npy,
-// ids.txt, model_*.safetensors. Files are staged in a hidden folder inside `out` and renamed into
-// place when the run succeeds, so a failed run leaves no partial outputs.
+// ids.txt, model_*.safetensors, and .hmr-run.json (what io::OutputDirectory writes: the command and
+// the file list). Files are staged in a hidden folder beside `out` and switched in whole when the
+// run succeeds (io/output.h), so a failed run leaves no partial outputs and a re-used `out` no
+// file of an earlier run.
 #pragma once
 
 #include <cstdint>

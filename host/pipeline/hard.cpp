@@ -131,7 +131,7 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   HMR_REQUIRE(in.gtzan.empty() != in.features.empty(),
               "hard: give exactly one input: --gtzan DIR (GTZAN layout) or --features FILE.csv (Kaggle layout)");
   ExperimentResult r = begin_result(Task::hard, b, c, out_dir, "genre");
-  OutputDir out(out_dir);
+  OutputDir out(out_dir, Task::hard, {in.gtzan, in.features});
   ReportInputs rep;
 
   HardData d =

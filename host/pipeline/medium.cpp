@@ -46,7 +46,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   HMR_REQUIRE(!in.manifest.empty(), "medium: --manifest tracks.csv is required");
   HMR_REQUIRE(fs::is_regular_file(in.manifest, ec), "--manifest {}: no such file", in.manifest.string());
   ExperimentResult r = begin_result(Task::medium, b, c, out_dir, "language");
-  OutputDir out(out_dir);
+  OutputDir out(out_dir, Task::medium, {in.manifest});
   ReportInputs rep;
   const std::uint64_t seed = r.seed;
 

@@ -13,30 +13,31 @@
 #include "audio/mfcc.h"
 #include "cluster/kmeans.h"
 #include "embed/tsne.h"
+#include "io/output.h"
 #include "nn/vae.h"
 #include "pipeline/experiments.h"
 #include "text/tfidf.h"
 
 namespace hmr::pipeline::detail {
 
-// Outputs are written into a hidden staging folder inside `out` and renamed into `out` by
-// commit(); without commit (an exception) the staging folder is removed, so a failed run leaves
-// `out` as it was. Files written through path() are recorded for the report and metrics.
+// The run's --out folder (io::OutputDirectory: checked and locked before any work, written into a
+// staging folder beside it and switched in whole by commit(); without commit, e.g. on an
+// exception, the staging folder is removed and `out` stays as it was). Files written through
+// path() are recorded for the report and metrics.
 class OutputDir {
  public:
-  explicit OutputDir(const std::filesystem::path& out);  // input error when out is unusable
-  ~OutputDir();
-  OutputDir(const OutputDir&) = delete;
-  OutputDir& operator=(const OutputDir&) = delete;
+  // Input error when out is unusable, is in use by another run, holds files hmr did not write or
+  // holds one of `inputs`.
+  OutputDir(const std::filesystem::path& out, Task task, const std::vector<std::filesystem::path>& inputs);
   std::filesystem::path path(const std::string& name);  // staging path of `name` (recorded)
   const std::filesystem::path& out() const { return out_; }
   const std::vector<std::string>& names() const { return names_; }
-  void commit();
+  void commit() { dir_.commit(); }
 
  private:
-  std::filesystem::path out_, stage_;
+  std::filesystem::path out_;
+  io::OutputDirectory dir_;
   std::vector<std::string> names_;
-  bool committed_ = false;
 };
 
 // A label of the samples: int codes into sorted names.
