@@ -53,6 +53,7 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
   Corpus corpus;
   io::CsvOptions csv;
   csv.lossy = options.lossy;
+  csv.lossy_flag = options.lossy_flag;
   for (const auto& src : sources) {
     const io::CsvTable t = io::read_csv(src.path, csv);
     corpus.replaced_utf8 += t.replaced;

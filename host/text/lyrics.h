@@ -23,6 +23,7 @@ struct LyricsOptions {
   std::string column;                        // name or 0-based index; "" = "lyrics", else the first
   std::string language_column = "language";  // used when a source has no language
   bool lossy = false;                        // replace invalid UTF-8 with U+FFFD
+  std::string lossy_flag;                    // the caller's flag for `lossy`, advised on bad UTF-8 ("" = none)
 };
 
 struct SkippedRow {
