@@ -88,6 +88,22 @@ void check_data(ConstMatrixView x, const char* what) {
   HMR_REQUIRE(x.rows > 0 && x.cols > 0, "{}: empty input ({} x {})", what, x.rows, x.cols);
   std::int64_t r = 0, c = 0;
   HMR_REQUIRE(all_finite(x, &r, &c), "{}: input contains NaN or infinity at row {}, column {}", what, r, c);
+  // Squared distances are float32: finite values near 1e38 overflow them, and Lloyd went on with
+  // NaN inertia and one cluster (exit 0). The widest squared distance is at most the sum of the
+  // squared column ranges; a margin of 10 leaves room for the ||x||^2 - 2 x.c + ||c||^2 terms.
+  double span2 = 0.0;
+  for (std::int64_t j = 0; j < x.cols; ++j) {
+    double lo = x(0, j), hi = x(0, j);
+    for (std::int64_t i = 1; i < x.rows; ++i) {
+      lo = std::min(lo, static_cast<double>(x(i, j)));
+      hi = std::max(hi, static_cast<double>(x(i, j)));
+    }
+    span2 += (hi - lo) * (hi - lo);
+  }
+  HMR_REQUIRE(span2 < std::numeric_limits<float>::max() / 10.0,
+              "{}: the values span up to {:.3g} in squared distance, beyond float32 range (max {:.3g}); scale the data "
+              "(e.g. standardise it) first",
+              what, span2, static_cast<double>(std::numeric_limits<float>::max()));
 }
 
 // Index of the first element of the ascending `cdf` that is >= v (np.searchsorted side='left').
