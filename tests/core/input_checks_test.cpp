@@ -128,6 +128,15 @@ TEST(E2eInputChecks, TrainZeroLatent) {
                          "--latent");
 }
 
+// Layers too wide for any machine: refused with the parameter count, not "std::bad_alloc" (exit 1).
+TEST(E2eInputChecks, TrainLayersTooWide) {
+  Inputs in;
+  expect_one_line_exit_2(
+      fmt::format("--device cpu train --features {} --hidden 2000000000 --batch 10 --epochs 1 --out {}", in.x,
+                  in.out("m.safetensors")),
+      "parameters");
+}
+
 TEST(E2eInputChecks, TsnePlotNotPng) {
   Inputs in;
   expect_one_line_exit_2(fmt::format("tsne --input {} --plot {} --out {}", in.x, in.out("x.jpg"), in.out("y.npy")),
