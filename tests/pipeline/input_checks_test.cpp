@@ -2,6 +2,7 @@
 // text files named .wav as unreadable clips): the genres, and so k, are counted after unreadable
 // clips are dropped (issue 17 defect 5), fewer than 2 genres with readable clips is one exit-2
 // line naming the skipped clips, and file names repeated across genre folders give unique ids.
+// And hmr medium's manifest: a row with fewer fields than the header is named as such.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -121,6 +122,26 @@ TEST(E2eHardInputs, GenresWithoutReadableClipsAreNotCountedAndRepeatedNamesGetUn
   EXPECT_EQ(ids.front(), "blues/01.wav");
   EXPECT_EQ(ids.back(), "rock/04.wav");
   EXPECT_EQ(r.excluded.size(), 2u);
+  fs::remove_all(root);
+}
+
+// A manifest row cut short is a malformed line, not a track quietly left out for "no language".
+TEST(E2eMediumInputs, ShortManifestRowNamesTheLineAndBothWidths) {
+  const fs::path root = fresh_dir("medium_short");
+  hmr::test::write_tone_wav(root / "a.wav", 220.0);
+  hmr::test::write_tone_wav(root / "b.wav", 330.0);
+  std::ofstream(root / "m.csv") << "id,audio,lyrics,language\nx,a.wav,\"some words\",en\ny,b.wav\n";
+  auto cpu = hmr::make_cpu_backend();
+  try {
+    hmr::pipeline::run_medium(*cpu, {root / "m.csv"}, Config::defaults(Task::medium), root / "out");
+    ADD_FAILURE() << "a short manifest row was accepted";
+  } catch (const hmr::Error& e) {
+    const std::string w = e.what();
+    EXPECT_EQ(e.exit_code(), 2) << w;
+    EXPECT_NE(w.find("m.csv: line 3 has 2 fields, the header has 4 (no value for column 'language')"),
+              std::string::npos)
+        << w;
+  }
   fs::remove_all(root);
 }
 
