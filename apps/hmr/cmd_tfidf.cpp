@@ -42,7 +42,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--lyrics", a->lyrics,
                  "lyrics CSV, FILE.csv:LANGUAGE (or FILE.csv with a 'language' column); repeat for more files")
       ->required();
-  sub.add_option("--column", a->column, "text column: name or 0-based index (default: 'lyrics', else the first)");
+  sub.add_option("--column", a->column,
+                 "text column: name or 0-based index (default: 'lyrics'; a file without it must name one unless it has "
+                 "one column)");
   sub.add_option("--language-column", a->language_column, "column with each row's language when FILE has no :LANG")
       ->capture_default_str();
   sub.add_flag("--lossy", a->lossy, "replace invalid UTF-8 with U+FFFD instead of stopping");

@@ -16,7 +16,7 @@
 #include "audio/decode.h"
 #include "audio/mfcc.h"
 #include "core/backend.h"
-#include "cuda/select.h"
+#include "support/backends.h"
 
 namespace {
 
@@ -90,15 +90,6 @@ const Files& files() {
   return f;
 }
 
-std::unique_ptr<hmr::Backend> backend_or_skip(benchmark::State& state, const char* device) {
-  try {
-    return hmr::make_backend(device);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return nullptr;
-  }
-}
-
 void report(benchmark::State& state, std::int64_t files, std::int64_t samples) {
   const double frames = static_cast<double>(files) * static_cast<double>(ha::frame_count(samples / files, {}));
   state.SetItemsProcessed(state.iterations() * files);  // items/s = files/s
@@ -109,7 +100,7 @@ void report(benchmark::State& state, std::int64_t files, std::int64_t samples) {
 }
 
 void BM_MfccClips(benchmark::State& state, const char* device) {
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   const auto n = static_cast<std::size_t>(state.range(0));
   std::vector<std::span<const float>> spans;
@@ -127,7 +118,7 @@ void BM_MfccClips(benchmark::State& state, const char* device) {
 }
 
 void BM_MfccFiles(benchmark::State& state, const char* device) {
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   const auto& f = files();
   std::int64_t samples = 0;

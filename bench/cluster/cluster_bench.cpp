@@ -8,20 +8,11 @@
 
 #include "cluster/kmeans.h"
 #include "core/backend.h"
-#include "cuda/select.h"
 #include "decomp/pca.h"
 #include "eval/metrics.h"
+#include "support/backends.h"
 
 namespace {
-
-std::unique_ptr<hmr::Backend> backend_or_skip(benchmark::State& state, const char* device) {
-  try {
-    return hmr::make_backend(device);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return nullptr;
-  }
-}
 
 hmr::Matrix mixture(std::int64_t n, std::int64_t d, int k, std::vector<std::int32_t>* labels) {
   std::mt19937 rng(1);
@@ -38,7 +29,7 @@ hmr::Matrix mixture(std::int64_t n, std::int64_t d, int k, std::vector<std::int3
 }
 
 void BM_KMeans(benchmark::State& state, const char* device) {
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   const hmr::Matrix x = mixture(state.range(0), 32, 10, nullptr);
   hmr::cluster::KMeansOptions opt;
@@ -53,7 +44,7 @@ BENCHMARK_CAPTURE(BM_KMeans, cpu, "cpu")->Arg(100000)->Unit(benchmark::kMillisec
 BENCHMARK_CAPTURE(BM_KMeans, cuda, "cuda")->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Silhouette(benchmark::State& state, const char* device) {
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   std::vector<std::int32_t> labels;
   const hmr::Matrix x = mixture(state.range(0), 32, 10, &labels);
@@ -66,7 +57,7 @@ BENCHMARK_CAPTURE(BM_Silhouette, cpu, "cpu")->Arg(20000)->Unit(benchmark::kMilli
 BENCHMARK_CAPTURE(BM_Silhouette, cuda, "cuda")->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Pca(benchmark::State& state, const char* device, hmr::decomp::PcaSolver solver) {
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   // A TF-IDF-like wide matrix: sparse-ish non-negative entries with a few strong directions.
   std::mt19937 rng(2);

@@ -7,10 +7,10 @@
 #include <random>
 
 #include "core/backend.h"
-#include "cuda/select.h"
 #include "embed/affinity.h"
 #include "embed/optimize.h"
 #include "embed/tsne.h"
+#include "support/backends.h"
 
 namespace {
 
@@ -25,17 +25,8 @@ hmr::Matrix clusters50(std::int64_t n) {
   return x;
 }
 
-std::unique_ptr<hmr::Backend> backend_or_skip(benchmark::State& state, const char* device) {
-  try {
-    return hmr::make_backend(device);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return nullptr;
-  }
-}
-
 void BM_TsneIterations(benchmark::State& state, const char* device) {
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   const hmr::Matrix x = clusters50(state.range(0));
   const hmr::embed::Knn nn = hmr::embed::knn(*b, x, 90);
@@ -65,7 +56,7 @@ void BM_TsneIterations(benchmark::State& state, const char* device) {
 }
 
 void BM_TsneFull(benchmark::State& state, const char* device) {
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   const hmr::Matrix x = clusters50(state.range(0));
   double kl = 0.0;

@@ -1,12 +1,16 @@
-// bench/kernels/audio_kernels.cpp — the MFCC tail kernels (kernels/audio/mfcc.cuh): per-clip peak,
-// the floored DCT-II of the log-mel rows and the per-clip mean/variance summary, beside CPU loops
-// that follow the launchers' contracts (double accumulation for the summary, as
-// audio::summarize_frames). n clips of 1292 frames (30 s at 22050 Hz, hop 512), 128 mels, 20 MFCCs;
-// the log-mel values are synthetic so that the top_db floor bites in some frames.
+// bench/kernels/audio_kernels.cpp — the MFCC kernels (kernels/audio/mfcc.cuh) beside CPU loops that
+// follow the launchers' contracts. The head: framing + periodic Hann window of clips of 1 s at
+// 22050 Hz, centred with zero padding (n_fft 2048, hop 512, the window from audio::stft_window), one
+// batch with zero-filled rows past the last frame; then power spectrum -> sparse Slaney mel filters
+// (audio::mel_filters, 128 mels) -> dB per frame with its row maximum, on synthetic spectra. The
+// tail: per-clip peak, the floored DCT-II of the log-mel rows and the per-clip mean/variance summary
+// (double accumulation, as audio::summarize_frames), on n clips of 1292 frames (30 s, hop 512),
+// 128 mels, 20 MFCCs; the log-mel values are synthetic so that the top_db floor bites in some frames.
 #include <algorithm>
 #include <cmath>
 
 #include "audio/mfcc.cuh"
+#include "audio/mfcc.h"
 #include "harness.h"
 
 namespace {
@@ -23,7 +27,99 @@ void peak_dct_summary(const Buf<float>& logmel, const Buf<float>& row_max, const
                    mfcc.get(), nullptr);
   kern::launch_summary(mfcc.get(), frame_start.get(), clips, n_mfcc, summary.get(), nullptr);
 }
+void frame_window(const Buf<float>& audio, const Buf<std::int64_t>& clip_start, const Buf<std::int64_t>& frame_start,
+                  int clips, std::int64_t frames, int rows, const Buf<float>& window, const hmr::audio::MfccParams& p,
+                  Buf<float>& out) {
+  kern::launch_frame_window(audio.get(), clip_start.get(), frame_start.get(), clips, 0, frames, rows, window.get(),
+                            p.n_fft, p.hop_length, p.n_fft / 2, out.get(), nullptr);
+}
+struct MelBuf {
+  explicit MelBuf(const hmr::audio::MelFilters& m) : start(m.start), count(m.count), offset(m.offset), w(m.weights) {}
+  Buf<int> start, count, offset;
+  Buf<float> w;
+};
+void power_mel_log(const Buf<float2>& spec, int rows, int n_bins, float power, const MelBuf& mel, int n_mels,
+                   float amin, float log_ref, Buf<float>& logmel, Buf<float>& row_max, Buf<float>& mel_power) {
+  kern::launch_power_mel_log(spec.get(), n_bins, rows, n_bins, power, mel.start.get(), mel.count.get(),
+                             mel.offset.get(), mel.w.get(), n_mels, amin, log_ref, logmel.get(), row_max.get(),
+                             mel_power.get(), nullptr);
+}
 // -------------------------------------------------------------------------------------------------
+
+void bench_frame_window(const Problem& p, Report& r) {
+  const hmr::audio::MfccParams mp;
+  const int clips = static_cast<int>(p.n), n_fft = mp.n_fft, hop = mp.hop_length, pad = n_fft / 2;
+  std::vector<std::int64_t> cs{0}, fs{0};
+  for (int c = 0; c < clips; ++c) {  // 1 s, a little shorter for some clips so the last frame varies
+    const std::int64_t len = mp.sample_rate - 700 * (c % 3);
+    cs.push_back(cs.back() + len);
+    fs.push_back(fs.back() + hmr::audio::frame_count(len, mp));
+  }
+  const std::int64_t frames = fs.back();
+  const int rows = static_cast<int>(frames) + 3;  // cuFFT's fixed batch: rows past the end are zero
+  const auto audio = uniform(static_cast<std::size_t>(cs.back()), 83);
+  const std::vector<float> window = hmr::audio::stft_window(mp);
+  r.shape(std::to_string(clips) + " clips, " + std::to_string(frames) + " frames x " + std::to_string(n_fft));
+  std::vector<float> want(static_cast<std::size_t>(rows) * n_fft);
+  r.cpu_ms(time_cpu(p.repeat, [&] {
+    std::fill(want.begin(), want.end(), 0.0f);
+    for (int c = 0; c < clips; ++c) {
+      const std::int64_t len = cs[c + 1] - cs[c];
+      for (std::int64_t g = fs[c]; g < fs[c + 1]; ++g)
+        for (int j = 0; j < n_fft; ++j) {
+          const std::int64_t at = (g - fs[c]) * hop - pad + j;
+          if (at >= 0 && at < len) want[g * n_fft + j] = audio[cs[c] + at] * window[j];
+        }
+    }
+  }));
+  Buf<float> ad(audio), wd(window), out(want.size());
+  Buf<std::int64_t> csd(cs), fsd(fs);
+  out.fill_bytes(0x7f);  // the zero rows must be written, not left from an earlier buffer
+  r.device_ms(time_device(p.repeat, [&] { frame_window(ad, csd, fsd, clips, frames, rows, wd, mp, out); }));
+  r.check("windowed frames", out.host(), want, 0, 0);
+}
+
+void bench_power_mel_log(const Problem& p, Report& r) {
+  const hmr::audio::MfccParams mp;
+  const hmr::audio::MelFilters mel = hmr::audio::mel_filters(mp);
+  const int rows = static_cast<int>(p.n), nb = hmr::audio::n_bins(mp), n_mels = mel.n_mels;
+  const auto amin = static_cast<float>(mp.amin);
+  constexpr float log_ref = 0.0f;  // ref 1.0
+  const auto re = uniform(static_cast<std::size_t>(rows) * nb, 84, -20.0f, 20.0f),
+             im = uniform(static_cast<std::size_t>(rows) * nb, 85, -20.0f, 20.0f);
+  std::vector<float2> spec(re.size());
+  for (std::size_t i = 0; i < spec.size(); ++i) spec[i] = float2{re[i], im[i]};
+  for (int q = 0; q < rows; q += 7)  // silent frames: the amin floor
+    std::fill_n(spec.begin() + static_cast<std::ptrdiff_t>(q) * nb, nb, float2{0.0f, 0.0f});
+  r.shape(std::to_string(rows) + " frames x " + std::to_string(nb) + " bins -> " + std::to_string(n_mels) + " mels");
+  std::vector<float> logmel(static_cast<std::size_t>(rows) * n_mels), row_max(rows), mel_power(logmel.size()),
+      pw(static_cast<std::size_t>(nb));
+  r.cpu_ms(time_cpu(p.repeat, [&] {
+    for (int q = 0; q < rows; ++q) {
+      for (int k = 0; k < nb; ++k) {
+        const float2 x = spec[static_cast<std::size_t>(q) * nb + k];
+        pw[k] = x.x * x.x + x.y * x.y;  // power 2
+      }
+      float mx = -INFINITY;
+      for (int m = 0; m < n_mels; ++m) {
+        float acc = 0.0f;
+        for (int j = 0; j < mel.count[m]; ++j) acc += mel.weights[mel.offset[m] + j] * pw[mel.start[m] + j];
+        mel_power[q * n_mels + m] = acc;
+        logmel[q * n_mels + m] = 10.0f * std::log10(std::max(amin, acc)) - log_ref;
+        mx = std::max(mx, logmel[q * n_mels + m]);
+      }
+      row_max[q] = mx;
+    }
+  }));
+  Buf<float2> sd(spec);
+  const MelBuf md(mel);
+  Buf<float> lm(logmel.size()), rm(row_max.size()), mpw(mel_power.size());
+  r.device_ms(
+      time_device(p.repeat, [&] { power_mel_log(sd, rows, nb, mp.power, md, n_mels, amin, log_ref, lm, rm, mpw); }));
+  r.check("mel power", mpw.host(), mel_power, 1e-6, 1e-5);
+  r.check("log-mel dB", lm.host(), logmel, 1e-4, 1e-6);
+  r.check("row maxima", rm.host(), row_max, 1e-4, 1e-6);
+}
 
 constexpr int kFrames = 1292, kMels = 128, kMfcc = 20;
 constexpr float kTopDb = 80.0f;
@@ -78,5 +174,10 @@ void bench_mfcc_tail(const Problem& p, Report& r) {
 
 HMR_KERNEL_BENCH({"mfcc_peak_dct_summary", "launch_clip_peak, launch_dct, launch_summary",
                   "clips (x 1292 frames, 128 mels, 20 MFCCs)", 8, 1000, &bench_mfcc_tail});
+
+HMR_KERNEL_BENCH({"mfcc_frame_window", "launch_frame_window", "clips (1 s at 22050 Hz, n_fft 2048, hop 512)", 4, 2000,
+                  &bench_frame_window});
+HMR_KERNEL_BENCH({"mfcc_power_mel_log", "launch_power_mel_log", "frames (x 1025 bins, 128 mels)", 64, 200000,
+                  &bench_power_mel_log});
 
 }  // namespace

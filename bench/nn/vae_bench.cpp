@@ -10,9 +10,9 @@
 #include <string>
 
 #include "core/backend.h"
-#include "cuda/select.h"
 #include "nn/vae.h"
 #include "nn/vae_net.h"
+#include "support/backends.h"
 
 namespace {
 
@@ -37,13 +37,8 @@ hmr::nn::VaeConfig model_config(bool text, int batch) {
 // fuse = false: the cpu engine without fused updates (CpuEngineOptions::fuse_updates), for an A/B.
 void BM_VaeTrainEpoch(benchmark::State& state, const char* device, bool text, bool sparse_input = true,
                       bool fuse = true, bool fuse_output = true) {
-  std::unique_ptr<hmr::Backend> b;
-  try {
-    b = hmr::make_backend(device);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
+  auto b = hmr::bench::backend_or_skip(state, device);
+  if (!b) return;
   const int batch = static_cast<int>(state.range(0));
   auto c = model_config(text, batch);
   c.sparse_input = sparse_input;

@@ -4,18 +4,13 @@
 #include <random>
 
 #include "core/backend.h"
-#include "cuda/select.h"
 #include "prep/standardize.h"
+#include "support/backends.h"
 
 namespace {
 void BM_Standardize(benchmark::State& state, const char* device) {
-  std::unique_ptr<hmr::Backend> b;
-  try {
-    b = hmr::make_backend(device);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
+  auto b = hmr::bench::backend_or_skip(state, device);
+  if (!b) return;
   const std::int64_t rows = state.range(0), cols = 40;
   hmr::Matrix x(rows, cols);
   std::mt19937 rng(1);

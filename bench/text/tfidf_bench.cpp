@@ -13,7 +13,7 @@
 #include <random>
 
 #include "core/backend.h"
-#include "cuda/select.h"
+#include "support/backends.h"
 #include "text/lyrics.h"
 #include "text/tfidf.h"
 
@@ -107,22 +107,13 @@ void dump_corpora() {
   }
 }
 
-std::unique_ptr<hmr::Backend> backend_or_skip(benchmark::State& state, const char* device) {
-  try {
-    return hmr::make_backend(device);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return nullptr;
-  }
-}
-
 void BM_TfidfFitTransform(benchmark::State& state, const char* device, const char* which, const char* mode) {
   const auto& docs = corpus(which);
   if (docs.empty()) {
     state.SkipWithError("../shared/data/lyrics absent");
     return;
   }
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   hmr::text::TfidfOptions o;
   o.tokens.mode = hmr::text::parse_token_mode(mode);
@@ -141,7 +132,7 @@ void BM_TfidfTransform(benchmark::State& state, const char* device, const char* 
     state.SkipWithError("../shared/data/lyrics absent");
     return;
   }
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   hmr::text::TfidfOptions o;
   o.tokens.mode = hmr::text::parse_token_mode(mode);
@@ -155,7 +146,7 @@ void BM_TfidfTransform(benchmark::State& state, const char* device, const char* 
 
 // The weighting step alone (what the cuda backend moves to the device), on a fitted count matrix.
 void BM_TfidfWeight(benchmark::State& state, const char* device) {
-  auto b = backend_or_skip(state, device);
+  auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   const auto& docs = corpus("synthetic");
   const auto model = hmr::text::fit(docs, hmr::text::TfidfOptions{});

@@ -6,15 +6,13 @@
 //            pca_kmeans  PCA (32) of the TF-IDF matrix -> K-Means, scored on the PCA space (its
 //                        own space: the seed scored this baseline on the VAE's latent instead)
 // Rows with empty lyrics (after dropping [Chorus]-style tags) or no TF-IDF term are listed and
-// left out; a file without any usable row is an input error.
-#include <fmt/ranges.h>
+// left out; a file without any usable row is an input error. Row ids (ids.txt, excluded.txt) are
+// text::read_lyrics's: "<file name>:<line>", the path as given where two files share a name.
 #include <algorithm>
-#include <map>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "decomp/pca.h"
-#include "io/csv.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
 #include "text/lyrics.h"
@@ -22,23 +20,6 @@
 namespace hmr::pipeline {
 namespace fs = std::filesystem;
 using namespace detail;
-
-namespace {
-
-struct Row {
-  std::string id, text, language, genre;
-};
-
-// The genre column of a file: the configured name, or with "auto" the first known one present.
-std::optional<std::size_t> genre_column(const io::CsvTable& t, const std::string& setting) {
-  if (setting.empty()) return std::nullopt;
-  if (setting != "auto") return t.find_column(setting);
-  for (const char* name : {"genre", "genre_en", "genre/0", "label"})
-    if (auto c = t.find_column(name)) return c;
-  return std::nullopt;
-}
-
-}  // namespace
 
 ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, const fs::path& out_dir) {
   c.validate();  // every setting before any input is read
@@ -51,78 +32,54 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   ReportInputs rep;
   const std::uint64_t seed = r.seed;
 
-  // ---- read the files ----
-  std::vector<Row> rows;
-  bool all_have_genre = true;
+  // ---- read the files (text::read_lyrics: the reader hmr tfidf uses too) ----
+  text::Corpus corpus;
   {
     ScopedStage st(&r.timings, "load");
-    const std::string text_col = c.get_string("experiment.lyrics_column");
-    const std::string lang_col = c.get_string("experiment.language_column");
-    const std::string genre_setting = c.get_string("experiment.genre_column");
-    const bool strip = c.get_bool("experiment.strip_section_tags");
-    for (const auto& src : in.lyrics) {
-      const io::CsvTable t = io::read_csv(src.path);
-      const std::string name = src.path.string();
-      const std::size_t tc = t.column(text_col);
-      std::optional<std::size_t> lc;
-      if (src.language.empty()) {
-        lc = t.find_column(lang_col);
-        HMR_REQUIRE(lc.has_value(), "--lyrics {}: no language given (use {}:LANG) and no '{}' column (columns: {})",
-                    name, name, lang_col, fmt::join(t.header, ", "));
-      }
-      const auto gc = genre_column(t, genre_setting);
-      if (!gc) all_have_genre = false;
-      std::int64_t used = 0, empty = 0;
-      for (std::size_t i = 0; i < t.size(); ++i) {
-        Row row;
-        row.id = fmt::format("{}:{}", src.path.filename().string(), t.lines[i]);
-        row.text = t.at(i, tc);
-        if (strip) row.text = text::strip_section_tags(row.text);
-        row.language = src.language.empty() ? t.at(i, *lc) : src.language;
-        if (gc) row.genre = t.at(i, *gc);
-        if (row.text.find_first_not_of(" \t\r\n") == std::string::npos) {
-          r.excluded.push_back(fmt::format("{}: empty lyrics", row.id));
-          ++empty;
-          continue;
-        }
-        if (row.language.empty()) {
-          r.excluded.push_back(fmt::format("{}: no language", row.id));
-          ++empty;
-          continue;
-        }
-        rows.push_back(std::move(row));
-        ++used;
-      }
-      HMR_REQUIRE(used > 0,
-                  "--lyrics {}: no usable rows ({} data rows, {} with empty lyrics or language in column '{}')", name,
-                  t.size(), empty, t.header.empty() ? text_col : t.header[tc]);
+    std::vector<text::LyricsSource> sources;
+    for (const auto& l : in.lyrics) sources.push_back({l.path.string(), l.language});
+    text::LyricsOptions read;
+    read.column = c.get_string("experiment.lyrics_column");
+    read.language_column = c.get_string("experiment.language_column");
+    read.genre_column = c.get_string("experiment.genre_column");
+    read.strip_section_tags = c.get_bool("experiment.strip_section_tags");
+    corpus = text::read_lyrics(sources, read);
+    for (const auto& s : corpus.skipped)
+      r.excluded.push_back(
+          fmt::format("{}: {}", s.id, s.reason == text::SkipReason::empty_text ? "empty lyrics" : "no language"));
+    for (std::size_t f = 0; f < corpus.sources.size(); ++f) {
+      const text::LyricsFileSummary& s = corpus.sources[f];
+      const std::string& language = in.lyrics[f].language;
+      HMR_REQUIRE(s.kept > 0,
+                  "--lyrics {}: no usable rows ({} data rows, {} with empty lyrics or language in column '{}')", s.path,
+                  s.rows, s.rows - s.kept, s.text_column);
       rep.inputs.push_back(fmt::format(
-          "lyrics `{}`{}: {} rows used of {}{}", name,
-          src.language.empty() ? std::string(" (language column)") : fmt::format(" (language {})", src.language), used,
-          t.size(), gc ? fmt::format(", genre column '{}'", t.header[*gc]) : ""));
+          "lyrics `{}`{}: {} rows used of {}{}", s.path,
+          language.empty() ? std::string(" (language column)") : fmt::format(" (language {})", language), s.kept,
+          s.rows, s.genre_column.empty() ? "" : fmt::format(", genre column '{}'", s.genre_column)));
     }
   }
+  const bool all_have_genre = std::all_of(corpus.sources.begin(), corpus.sources.end(),
+                                          [](const text::LyricsFileSummary& s) { return !s.genre_column.empty(); });
 
   // ---- TF-IDF; rows without any kept term are left out ----
   text::Csr tfidf;
   text::TfidfModel model;
   {
-    std::vector<std::string> docs;
-    for (const auto& row : rows) docs.push_back(row.text);
     ScopedStage st(&r.timings, "tfidf");
-    tfidf = text::fit_transform(b, docs, tfidf_settings(c), model);
+    tfidf = text::fit_transform(b, corpus.docs, tfidf_settings(c), model);
   }
   const std::int64_t min_tokens = std::max<std::int64_t>(1, c.get_int("experiment.min_tokens"));
   std::vector<std::int64_t> keep;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
+  for (std::size_t i = 0; i < corpus.docs.size(); ++i) {
     const std::int64_t terms = tfidf.indptr[i + 1] - tfidf.indptr[i];
     if (terms >= min_tokens)
       keep.push_back(static_cast<std::int64_t>(i));
     else
-      r.excluded.push_back(fmt::format("{}: {} TF-IDF terms (min {})", rows[i].id, terms, min_tokens));
+      r.excluded.push_back(fmt::format("{}: {} TF-IDF terms (min {})", corpus.ids[i], terms, min_tokens));
   }
   HMR_REQUIRE(!keep.empty(), "easy: no lyrics row has a TF-IDF term (all {} rows are empty after tokenising)",
-              rows.size());
+              corpus.docs.size());
   Matrix x;
   {
     text::Csr kept;
@@ -152,10 +109,11 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   lang.name = "language";
   {
     std::vector<std::string> lv, gv;
-    for (std::int64_t i : keep) {
-      ids.push_back(rows[static_cast<std::size_t>(i)].id);
-      lv.push_back(rows[static_cast<std::size_t>(i)].language);
-      gv.push_back(rows[static_cast<std::size_t>(i)].genre);
+    for (const std::int64_t i : keep) {
+      const auto d = static_cast<std::size_t>(i);
+      ids.push_back(corpus.ids[d]);
+      lv.push_back(corpus.label_names[static_cast<std::size_t>(corpus.labels[d])]);
+      gv.push_back(corpus.genres[d]);
     }
     lang.codes = encode_labels(lv, lang.names);
     const bool any_genre = std::any_of(gv.begin(), gv.end(), [](const std::string& g) { return !g.empty(); });

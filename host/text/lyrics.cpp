@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string_view>
 
@@ -14,6 +17,8 @@
 #include "io/csv.h"
 
 namespace hmr::text {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -25,6 +30,16 @@ bool blank(std::string_view s) {
     if (c < 0 || !u_isUWhiteSpace(c)) return false;
   }
   return true;
+}
+
+// The genre column by LyricsOptions::genre_column: "auto" takes the first of the names the
+// lyrics data sets in use carry (the shared Bangla set: genre_en; the English one: genre/0).
+std::optional<std::size_t> find_genre_column(const io::CsvTable& t, const std::string& setting) {
+  if (setting.empty()) return std::nullopt;
+  if (setting != "auto") return t.find_column(setting);
+  for (const char* name : {"genre", "genre_en", "genre/0", "label"})
+    if (auto c = t.find_column(name)) return c;
+  return std::nullopt;
 }
 
 std::int32_t label_of(Corpus& c, const std::string& name) {
@@ -48,8 +63,25 @@ LyricsSource LyricsSource::parse(const std::string& spec) {
   return {spec.substr(0, colon), tag};
 }
 
+const char* to_string(SkipReason why) {
+  switch (why) {
+    case SkipReason::empty_text:
+      return "empty text";
+    case SkipReason::missing_language:
+      return "missing language";
+  }
+  return "?";
+}
+
 Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions& options) {
   HMR_REQUIRE(!sources.empty(), "no lyrics files given");
+  // Ids are "<file name>:<line>", short and stable when the files are moved; two sources with the
+  // same file name (a/lyrics.csv, b/lyrics.csv) would collide, so those keep the path as given.
+  std::map<std::string, std::set<std::string>> paths_of_name;
+  for (const auto& src : sources) {
+    auto& paths = paths_of_name[fs::path(src.path).filename().string()];
+    HMR_REQUIRE(paths.insert(src.path).second, "{}: the file is given twice (its rows would be read twice)", src.path);
+  }
   Corpus corpus;
   io::CsvOptions csv;
   csv.lossy = options.lossy;
@@ -57,12 +89,16 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
   for (const auto& src : sources) {
     const io::CsvTable t = io::read_csv(src.path, csv);
     corpus.replaced_utf8 += t.replaced;
-    std::size_t col = 0;
-    if (!options.column.empty())
-      col = t.column(options.column);
-    else if (auto c = t.find_column("lyrics"))
-      col = *c;
     HMR_REQUIRE(t.columns() > 0, "{}: the file has no columns", src.path);
+    std::size_t col = 0;
+    if (!options.column.empty()) {
+      col = t.column(options.column);
+    } else if (auto c = t.find_column("lyrics")) {
+      col = *c;
+    } else {
+      HMR_REQUIRE(t.columns() == 1, "{}: no 'lyrics' column and no text column named (give --column NAME; columns: {})",
+                  src.path, fmt::join(t.header, ", "));
+    }
     std::optional<std::size_t> lang_col;
     if (src.language.empty()) {
       lang_col = t.find_column(options.language_column);
@@ -70,11 +106,20 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
                   "{}: no language given (write {}:LANGUAGE) and no '{}' column to read it from (columns: {})",
                   src.path, src.path, options.language_column, fmt::join(t.header, ", "));
     }
-    std::int64_t kept = 0, empty = 0;
+    const std::optional<std::size_t> genre_col = find_genre_column(t, options.genre_column);
+    const fs::path p(src.path);
+    const std::string id_stem = paths_of_name[p.filename().string()].size() > 1 ? src.path : p.filename().string();
+    LyricsFileSummary summary;
+    summary.path = src.path;
+    summary.text_column = t.header.empty() ? std::to_string(col) : t.header[col];
+    if (genre_col) summary.genre_column = t.header[*genre_col];
+    summary.rows = static_cast<std::int64_t>(t.size());
+    std::int64_t empty = 0;
     for (std::size_t r = 0; r < t.size(); ++r) {
-      const std::string& text = t.at(r, col);
+      std::string id = fmt::format("{}:{}", id_stem, t.lines[r]);
+      std::string text = options.strip_section_tags ? strip_section_tags(t.at(r, col)) : t.at(r, col);
       if (blank(text)) {
-        corpus.skipped.push_back({src.path, t.lines[r], "empty text"});
+        corpus.skipped.push_back({src.path, t.lines[r], std::move(id), SkipReason::empty_text});
         ++empty;
         continue;
       }
@@ -82,19 +127,21 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
       if (lang_col) {
         lang = t.at(r, *lang_col);
         if (blank(lang)) {
-          corpus.skipped.push_back({src.path, t.lines[r], "missing language"});
+          corpus.skipped.push_back({src.path, t.lines[r], std::move(id), SkipReason::missing_language});
           continue;
         }
       }
-      corpus.docs.push_back(text);
+      corpus.docs.push_back(std::move(text));
       corpus.labels.push_back(label_of(corpus, lang));
       corpus.files.push_back(src.path);
       corpus.lines.push_back(t.lines[r]);
-      ++kept;
+      corpus.ids.push_back(std::move(id));
+      corpus.genres.push_back(genre_col ? t.at(r, *genre_col) : std::string());
+      ++summary.kept;
     }
     if (empty > 0) spdlog::warn("{}: skipped {} rows with empty text", src.path, empty);
-    spdlog::info("{}: {} documents (column '{}')", src.path, kept,
-                 t.header.empty() ? std::to_string(col) : t.header[col]);
+    spdlog::info("{}: {} documents (column '{}')", src.path, summary.kept, summary.text_column);
+    corpus.sources.push_back(std::move(summary));
   }
   return corpus;
 }

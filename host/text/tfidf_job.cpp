@@ -63,7 +63,8 @@ TfidfJobResult run_tfidf_job(Backend& backend, const TfidfJob& job) {
     empty_per[lang] += empty ? 1 : 0;
   }
   nlohmann::json skipped = nlohmann::json::array();
-  for (const auto& s : r.corpus.skipped) skipped.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
+  for (const auto& s : r.corpus.skipped)
+    skipped.push_back({{"file", s.file}, {"line", s.line}, {"id", s.id}, {"reason", to_string(s.reason)}});
   nlohmann::json t = nlohmann::json::object();
   for (const auto& [name, sec] : timings.items()) t[name] = sec;
   r.summary = {{"documents", r.corpus.size()},

@@ -1,6 +1,7 @@
 // text/e2e_test.cpp — `hmr tfidf` end to end: the library job behind the command (outputs,
 // summary, transform with a saved model) and, where the hmr binary has been built, the command
-// itself (files written, exit code 2 with file/line/offset on invalid UTF-8).
+// itself (files written, exit code 2 with file/line/offset on invalid UTF-8 and on a file without
+// a lyrics column when none is named).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,6 +107,19 @@ TEST(E2eTfidf, CommandLine) {
       << log;
   EXPECT_EQ(read_json(out / "c" / "summary.json")["replaced_invalid_utf8"].get<int>(), 1);
   EXPECT_EQ(run(fmt::format("tfidf --lyrics {}/missing.csv:x --out {}", out.string(), (out / "d").string()), &log), 2);
+  // no --column and no lyrics column: exit 2, one line naming the file and its columns (issue 17:
+  // it used to read column 0, here the ids)
+  std::ofstream(out / "ids.csv", std::ios::binary) << "song_id,text\n101,hello world\n102,good night\n";
+  EXPECT_EQ(run(fmt::format("tfidf --lyrics {}:en --out {}", (out / "ids.csv").string(), (out / "e").string()), &log),
+            2);
+  EXPECT_NE(log.find("ids.csv: no 'lyrics' column"), std::string::npos) << log;
+  EXPECT_NE(log.find("columns: song_id, text"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(out / "e" / "tfidf.npz"));
+  EXPECT_EQ(
+      run(fmt::format("tfidf --lyrics {}:en --column text --out {}", (out / "ids.csv").string(), (out / "f").string()),
+          &log),
+      0)
+      << log;
   fs::remove_all(out);
 }
 

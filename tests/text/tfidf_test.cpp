@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -247,28 +248,45 @@ TEST(TextTfidf, ReadsNpzWrittenByScipy) {
   EXPECT_ALLCLOSE(hmr::text::to_dense(m).vec(), want, 0.0, 0.0);
 }
 
+// Reader options by position (designated initialisers would warn about the fields left out).
+hmr::text::LyricsOptions read_opts(const std::string& column, const std::string& genre_column = "",
+                                   bool strip_section_tags = false, bool lossy = false) {
+  hmr::text::LyricsOptions o;
+  o.column = column;
+  o.genre_column = genre_column;
+  o.strip_section_tags = strip_section_tags;
+  o.lossy = lossy;
+  return o;
+}
+
 TEST(TextLyrics, SourcesLanguagesAndSkippedRows) {
   const auto d = tmp_dir("lyrics");
   std::ofstream(d / "a.csv", std::ios::binary) << "title,lyrics\nx,\"one\ntwo\"\ny,\nz,   \nw,three\n";
-  std::ofstream(d / "b.csv", std::ios::binary) << "text,language\nhello,en\nbonjour,fr\nnada,\n";
+  std::ofstream(d / "b.csv", std::ios::binary) << "lyrics,language\nhello,en\nbonjour,fr\nnada,\n";
   const auto c = hmr::text::read_lyrics({hmr::text::LyricsSource::parse((d / "a.csv").string() + ":english"),
                                          hmr::text::LyricsSource::parse((d / "b.csv").string())},
-                                        {.column = "", .language_column = "language", .lossy = false});
-  // b.csv has no "lyrics" column: the first column is used
+                                        read_opts(""));
   EXPECT_EQ(c.docs, (std::vector<std::string>{"one\ntwo", "three", "hello", "bonjour"}));
   EXPECT_EQ(c.label_names, (std::vector<std::string>{"english", "en", "fr"}));
   EXPECT_EQ(c.labels, (std::vector<std::int32_t>{0, 0, 1, 2}));
   EXPECT_EQ(c.lines, (std::vector<std::int64_t>{2, 6, 2, 3}));
   ASSERT_EQ(c.skipped.size(), 3u);
   EXPECT_EQ(c.skipped[0].line, 4);
-  EXPECT_EQ(c.skipped[0].reason, "empty text");
+  EXPECT_EQ(c.skipped[0].reason, hmr::text::SkipReason::empty_text);
+  EXPECT_EQ(c.skipped[0].id, "a.csv:4");
   EXPECT_EQ(c.skipped[1].line, 5);
-  EXPECT_EQ(c.skipped[2].reason, "missing language");
+  EXPECT_EQ(c.skipped[2].reason, hmr::text::SkipReason::missing_language);
+  EXPECT_EQ(c.skipped[2].id, "b.csv:4");
+  EXPECT_EQ(c.ids, (std::vector<std::string>{"a.csv:2", "a.csv:6", "b.csv:2", "b.csv:3"}));
+  ASSERT_EQ(c.sources.size(), 2u);
+  EXPECT_EQ(c.sources[0].rows, 4);
+  EXPECT_EQ(c.sources[0].kept, 2);
+  EXPECT_EQ(c.sources[0].text_column, "lyrics");
   EXPECT_EQ(hmr::text::LyricsSource::parse("C:/dir/x.csv").language, "");    // ':' followed by a path
   EXPECT_EQ(hmr::text::LyricsSource::parse("dir:x.csv").path, "dir:x.csv");  // '.': not a language tag
   EXPECT_EQ(hmr::text::LyricsSource::parse("x.csv:bn").language, "bn");
   EXPECT_THROW(hmr::text::read_lyrics({{(d / "a.csv").string(), ""}}), hmr::Error);  // no language anywhere
-  EXPECT_THROW(hmr::text::read_lyrics({{(d / "a.csv").string(), "en"}}, {.column = "nope"}), hmr::Error);
+  EXPECT_THROW(hmr::text::read_lyrics({{(d / "a.csv").string(), "en"}}, read_opts("nope")), hmr::Error);
   std::ofstream(d / "bad.csv", std::ios::binary) << "lyrics\nok\nbad \xFF byte\n";
   try {
     hmr::text::read_lyrics({{(d / "bad.csv").string(), "en"}});
@@ -276,10 +294,89 @@ TEST(TextLyrics, SourcesLanguagesAndSkippedRows) {
   } catch (const hmr::Error& e) {
     EXPECT_NE(std::string(e.what()).find("line 3, byte offset 14"), std::string::npos) << e.what();
   }
-  const auto lossy = hmr::text::read_lyrics({{(d / "bad.csv").string(), "en"}},
-                                            {.column = "", .language_column = "language", .lossy = true});
+  const auto lossy = hmr::text::read_lyrics({{(d / "bad.csv").string(), "en"}}, read_opts("", "", false, true));
   EXPECT_EQ(lossy.docs[1], "bad \xEF\xBF\xBD byte");
   EXPECT_EQ(lossy.replaced_utf8, 1);
+  fs::remove_all(d);
+}
+
+// The message of the input error `f` raises ("" when it raises none).
+template <class F>
+std::string input_error_of(F f) {
+  try {
+    f();
+  } catch (const hmr::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Issue 17: without a named column and without a `lyrics` column the reader used column 0, often
+// an id column, and built a corpus of ids. Now it refuses, naming the file and its columns, unless
+// the file has one column only (then there is nothing to guess).
+TEST(TextLyrics, NoLyricsColumnIsRefusedUnlessTheFileHasOneColumn) {
+  const auto d = tmp_dir("lyrics_column");
+  std::ofstream(d / "ids.csv", std::ios::binary) << "id,text\n17,hello there\n18,good night\n";
+  std::ofstream(d / "one.csv", std::ios::binary) << "words\nhello there\n";
+  const std::string ids = (d / "ids.csv").string();
+  const std::string msg = input_error_of([&] { hmr::text::read_lyrics({{ids, "en"}}); });
+  EXPECT_NE(msg.find(ids + ": no 'lyrics' column"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("columns: id, text"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
+  // named, by name or index, it is read
+  EXPECT_EQ(hmr::text::read_lyrics({{ids, "en"}}, read_opts("text")).docs,
+            (std::vector<std::string>{"hello there", "good night"}));
+  EXPECT_EQ(hmr::text::read_lyrics({{ids, "en"}}, read_opts("1")).docs,
+            (std::vector<std::string>{"hello there", "good night"}));
+  EXPECT_EQ(hmr::text::read_lyrics({{(d / "one.csv").string(), "en"}}).docs, std::vector<std::string>{"hello there"});
+  fs::remove_all(d);
+}
+
+// Issue 17: ids were "<file name>:<line>", so two files both named lyrics.csv gave the same ids.
+TEST(TextLyrics, IdsAreUniqueWhenFilesShareAName) {
+  const auto d = tmp_dir("lyrics_ids");
+  fs::create_directories(d / "a");
+  fs::create_directories(d / "b");
+  std::ofstream(d / "a" / "lyrics.csv", std::ios::binary) << "lyrics\nfirst\n\"  \"\n";
+  std::ofstream(d / "b" / "lyrics.csv", std::ios::binary) << "lyrics\nsecond\n";
+  std::ofstream(d / "c.csv", std::ios::binary) << "lyrics\nthird\n";
+  const std::string a = (d / "a" / "lyrics.csv").string(), b = (d / "b" / "lyrics.csv").string();
+  const auto c = hmr::text::read_lyrics({{a, "en"}, {b, "en"}, {(d / "c.csv").string(), "en"}});
+  // the two lyrics.csv keep their paths as given; a file name seen once stays short
+  EXPECT_EQ(c.ids, (std::vector<std::string>{a + ":2", b + ":2", "c.csv:2"}));
+  ASSERT_EQ(c.skipped.size(), 1u);
+  EXPECT_EQ(c.skipped[0].id, a + ":3");
+  std::vector<std::string> all = c.ids;
+  for (const auto& s : c.skipped) all.push_back(s.id);
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "duplicate id";
+  // the same path twice would read its rows (and ids) twice
+  const std::string msg = input_error_of([&] { hmr::text::read_lyrics({{a, "en"}, {a, "bn"}}); });
+  EXPECT_NE(msg.find(a + ": the file is given twice"), std::string::npos) << msg;
+  fs::remove_all(d);
+}
+
+TEST(TextLyrics, GenreColumnAndSectionTags) {
+  const auto d = tmp_dir("lyrics_genre");
+  std::ofstream(d / "g.csv", std::ios::binary)
+      << "label,genre_en,lyrics\nx,rock,\"[Chorus]\nla la\"\ny,folk,\"[Verse 1: A]\n  [Outro]  \"\n";
+  std::ofstream(d / "n.csv", std::ios::binary) << "lyrics\nplain\n";
+  const std::string g = (d / "g.csv").string(), n = (d / "n.csv").string();
+  // auto: genre, genre_en, genre/0, label in that order of preference
+  const auto c = hmr::text::read_lyrics({{g, "en"}, {n, "en"}}, read_opts("", "auto", true));
+  EXPECT_EQ(c.docs, (std::vector<std::string>{"la la\n", "plain\n"}));
+  EXPECT_EQ(c.genres, (std::vector<std::string>{"rock", ""}));
+  ASSERT_EQ(c.sources.size(), 2u);
+  EXPECT_EQ(c.sources[0].genre_column, "genre_en");
+  EXPECT_EQ(c.sources[1].genre_column, "");
+  // the second row is only tags: empty once they are dropped
+  ASSERT_EQ(c.skipped.size(), 1u);
+  EXPECT_EQ(c.skipped[0].id, "g.csv:4");
+  // a named genre column; none by default; tags kept by default
+  EXPECT_EQ(hmr::text::read_lyrics({{g, "en"}}, read_opts("", "label")).genres, (std::vector<std::string>{"x", "y"}));
+  const auto plain = hmr::text::read_lyrics({{g, "en"}});
+  EXPECT_EQ(plain.genres, (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(plain.docs[0], "[Chorus]\nla la");
   fs::remove_all(d);
 }
 
