@@ -65,7 +65,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       ->capture_default_str();
   sub.add_option("--n-fft", p.n_fft, "FFT length")->check(hmr::app::int_range(2, 65536))->capture_default_str();
   sub.add_option("--hop-length", p.hop_length, "hop between frames")
-      ->check(hmr::app::int_range(1))
+      ->check(hmr::app::int_range(1, 65536))
       ->capture_default_str();
   sub.add_option("--win-length", p.win_length, "Hann window length (0 = n_fft)")
       ->check(hmr::app::int_range(0, 65536))

@@ -104,6 +104,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     job.read.column = a->column;
     job.read.language_column = a->language_column;
     job.read.lossy = a->lossy;
+    job.read.lossy_flag = "--lossy";  // this command offers it, so its UTF-8 errors may advise it
     auto& o = job.tfidf;
     o.tokens.mode = hmr::text::parse_token_mode(a->mode);
     o.tokens.analyzer = hmr::text::parse_analyzer(a->analyzer);

@@ -2,10 +2,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <string>
 #include <thread>
 
 #include "checks.h"
@@ -106,8 +108,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    // --help and --version are "errors" that exit 0: let CLI11 print them.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    // A bad option is one line like every other input error (CLI11 would add a second one,
+    // "Run with --help for more information."), so scripts can grep "hmr: error:".
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    std::fprintf(stderr, "hmr: error: %s\n", what.c_str());
+    return 2;
   } catch (const hmr::Error& e) {
     std::fprintf(stderr, "hmr: error: %s\n", e.what());
     return e.exit_code();

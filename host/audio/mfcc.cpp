@@ -27,7 +27,10 @@ void check_params(const MfccParams& p) {
   HMR_REQUIRE(p.sample_rate >= 1000 && p.sample_rate <= 768000,
               "mfcc: sample_rate must be in [1000, 768000] Hz (got {})", p.sample_rate);
   HMR_REQUIRE(p.n_fft >= 2 && p.n_fft <= (1 << 16), "mfcc: n_fft must be in [2, 65536] (got {})", p.n_fft);
-  HMR_REQUIRE(p.hop_length > 0, "mfcc: hop_length must be > 0 (got {})", p.hop_length);
+  // Each thread frames kBlock hops at a time: a hop of 2e9 samples asked for 128 GB of scratch and
+  // crashed. 65536 samples (3 s at 22050 Hz) is already far past any MFCC hop in use.
+  HMR_REQUIRE(p.hop_length > 0 && p.hop_length <= (1 << 16), "mfcc: hop_length must be in [1, 65536] (got {})",
+              p.hop_length);
   HMR_REQUIRE(p.win_length >= 0 && p.win_length <= p.n_fft, "mfcc: win_length must be in [0, n_fft={}] (got {})",
               p.n_fft, p.win_length);
   HMR_REQUIRE(std::isfinite(p.power) && p.power > 0, "mfcc: power must be > 0 (got {})", p.power);

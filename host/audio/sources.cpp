@@ -52,6 +52,17 @@ void encode_labels(const std::vector<std::string>& names, std::vector<std::int32
         static_cast<std::int32_t>(std::lower_bound(label_names.begin(), label_names.end(), n) - label_names.begin()));
 }
 
+// ids are file names while they name one file each. Once two files share a name (rock/01.wav and
+// folk/01.wav) every id becomes the longer, unique form (`longer`: <label>/<file> or the path as
+// given) so that ids.txt, the features CSV and anything joined on ids stay one row per file; sets
+// without a collision keep the short ids they always had.
+bool names_repeat(const std::vector<std::string>& ids) {
+  std::set<std::string> seen;
+  for (const auto& id : ids)
+    if (!seen.insert(id).second) return true;
+  return false;
+}
+
 std::string trim(std::string s) {
   const auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return {};
@@ -87,14 +98,17 @@ AudioSet list_gtzan(const fs::path& root_in) {
   }
   HMR_REQUIRE(!set.paths.empty(), "{}: no audio files in GTZAN layout (ROOT/<label>/*.wav|au|aiff|flac|ogg|opus|mp3)",
               root_in.string());
+  // Within one folder names are unique, so <label>/<file> always is.
+  if (names_repeat(set.ids))
+    for (std::size_t i = 0; i < set.ids.size(); ++i) set.ids[i] = names[i] + "/" + set.ids[i];
   encode_labels(names, set.labels, set.label_names);
   return set;
 }
 
 AudioSet read_manifest(const fs::path& csv, const std::string& label_column) {
   const io::CsvTable t = io::read_csv(csv);
-  HMR_REQUIRE(t.columns() >= 2, "{}: a manifest needs the columns id,audio[,label,...] (found {} column(s))",
-              csv.string(), t.columns());
+  HMR_REQUIRE(t.columns() >= 2, "{}: a manifest needs the columns id,audio[,label,...] (found {} column(s)){}",
+              csv.string(), t.columns(), t.delimiter_hint());
   const std::size_t id_col = t.find_column("id").value_or(0);
   const std::size_t audio_col = t.find_column("audio").value_or(1);
   std::optional<std::size_t> label_col;
@@ -106,15 +120,21 @@ AudioSet read_manifest(const fs::path& csv, const std::string& label_column) {
   set.kind = "manifest";
   const fs::path base = csv.parent_path();
   std::vector<std::string> names;
+  std::map<std::string, std::int64_t> line_of_id;
   for (std::size_t r = 0; r < t.size(); ++r) {
-    const std::string audio = trim(t.at(r, audio_col));
+    const std::string audio = trim(t.need(r, audio_col));
     HMR_REQUIRE(!audio.empty(), "{}:{}: empty audio path", csv.string(), t.lines[r]);
     const fs::path p(audio);
     set.paths.push_back(p.is_absolute() ? p : base / p);
-    std::string id = trim(t.at(r, id_col));
-    set.ids.push_back(id.empty() ? p.filename().string() : id);
+    const std::string given = trim(t.need(r, id_col));
+    const std::string id = given.empty() ? p.filename().string() : given;
+    // The manifest names its ids, so a repeated one is the user's to fix, not ours to rename.
+    const auto [seen, fresh] = line_of_id.emplace(id, t.lines[r]);
+    HMR_REQUIRE(fresh, "{}: lines {} and {} both have the id '{}'{}; ids must be unique (one row per track)",
+                csv.string(), seen->second, t.lines[r], id, given.empty() ? " (the audio file name: no id given)" : "");
+    set.ids.push_back(id);
     if (label_col) {
-      std::string l = trim(t.at(r, *label_col));
+      std::string l = trim(t.need(r, *label_col));
       HMR_REQUIRE(!l.empty(), "{}:{}: empty label in column '{}'", csv.string(), t.lines[r], t.header[*label_col]);
       names.push_back(std::move(l));
     }
@@ -130,6 +150,15 @@ AudioSet audio_files(const std::vector<fs::path>& files) {
   for (const auto& f : files) {
     set.paths.push_back(f);
     set.ids.push_back(f.filename().string());
+  }
+  if (names_repeat(set.ids)) {
+    std::map<std::string, std::size_t> first;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      set.ids[i] = files[i].lexically_normal().generic_string();
+      const auto [seen, fresh] = first.emplace(set.ids[i], i);
+      HMR_REQUIRE(fresh, "{}: given twice (inputs {} and {}); each file is one row", files[i].string(),
+                  seen->second + 1, i + 1);
+    }
   }
   return set;
 }
@@ -176,22 +205,22 @@ FeatureTable read_features_csv(const fs::path& csv, const std::string& column_re
       ft.columns.push_back(trim(t.header[c]));
     }
   }
-  HMR_REQUIRE(!cols.empty(), "{}: no column matches the regex '{}'", csv.string(), column_regex);
+  HMR_REQUIRE(!cols.empty(), "{}: no column matches the regex '{}'{}", csv.string(), column_regex, t.delimiter_hint());
   HMR_REQUIRE(t.size() > 0, "{}: no data rows", csv.string());
   ft.features = Matrix(static_cast<std::int64_t>(t.size()), static_cast<std::int64_t>(cols.size()));
   std::vector<std::string> names;
   for (std::size_t r = 0; r < t.size(); ++r) {
     for (std::size_t j = 0; j < cols.size(); ++j) {
-      const std::string v = trim(t.at(r, cols[j]));
+      const std::string v = trim(t.need(r, cols[j]));
       float x = 0.0f;
       const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), x);
       HMR_REQUIRE(!v.empty() && err == std::errc() && end == v.data() + v.size() && std::isfinite(x),
                   "{}:{}: column '{}' holds '{}', not a finite number", csv.string(), t.lines[r], ft.columns[j], v);
       ft.features(static_cast<std::int64_t>(r), static_cast<std::int64_t>(j)) = x;
     }
-    ft.ids.push_back(skip_id != kNone ? trim(t.at(r, skip_id)) : std::to_string(r));
+    ft.ids.push_back(skip_id != kNone ? trim(t.need(r, skip_id)) : std::to_string(r));
     if (skip_label != kNone) {
-      std::string l = trim(t.at(r, skip_label));
+      std::string l = trim(t.need(r, skip_label));
       HMR_REQUIRE(!l.empty(), "{}:{}: empty label", csv.string(), t.lines[r]);
       names.push_back(std::move(l));
     }

@@ -88,6 +88,26 @@ void check_data(ConstMatrixView x, const char* what) {
   HMR_REQUIRE(x.rows > 0 && x.cols > 0, "{}: empty input ({} x {})", what, x.rows, x.cols);
   std::int64_t r = 0, c = 0;
   HMR_REQUIRE(all_finite(x, &r, &c), "{}: input contains NaN or infinity at row {}, column {}", what, r, c);
+  // Squared distances are float32: finite values near 1e38 overflow them, and Lloyd went on with
+  // NaN inertia and one cluster (exit 0). The widest squared distance is at most the sum of the
+  // squared column ranges; a margin of 10 leaves room for the ||x||^2 - 2 x.c + ||c||^2 terms.
+  std::vector<float> lo(x.row(0), x.row(0) + x.cols), hi = lo;
+  for (std::int64_t i = 1; i < x.rows; ++i) {  // row by row: one pass over the data in memory order
+    const float* r = x.row(i);
+    for (std::int64_t j = 0; j < x.cols; ++j) {
+      lo[static_cast<std::size_t>(j)] = std::min(lo[static_cast<std::size_t>(j)], r[j]);
+      hi[static_cast<std::size_t>(j)] = std::max(hi[static_cast<std::size_t>(j)], r[j]);
+    }
+  }
+  double span2 = 0.0;
+  for (std::size_t j = 0; j < lo.size(); ++j) {
+    const double w = static_cast<double>(hi[j]) - static_cast<double>(lo[j]);
+    span2 += w * w;
+  }
+  HMR_REQUIRE(span2 < std::numeric_limits<float>::max() / 10.0,
+              "{}: the values span up to {:.3g} in squared distance, beyond float32 range (max {:.3g}); scale the data "
+              "(e.g. standardise it) first",
+              what, span2, static_cast<double>(std::numeric_limits<float>::max()));
 }
 
 // Index of the first element of the ascending `cdf` that is >= v (np.searchsorted side='left').

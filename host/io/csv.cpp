@@ -108,6 +108,29 @@ std::optional<std::size_t> CsvTable::find_column(std::string_view name) const {
   return std::nullopt;
 }
 
+namespace {
+
+// The separator a one-column header was probably written with: ';' (spreadsheets in locales with a
+// decimal comma) or a tab (TSV), whichever occurs more; 0 when neither does or the header has more
+// than one column (then commas did split it).
+char foreign_delimiter(const std::vector<std::string>& header) {
+  if (header.size() != 1) return 0;
+  const auto semis = std::count(header[0].begin(), header[0].end(), ';');
+  const auto tabs = std::count(header[0].begin(), header[0].end(), '\t');
+  if (semis == 0 && tabs == 0) return 0;
+  return semis >= tabs ? ';' : '\t';
+}
+
+std::string hint_for(const std::vector<std::string>& header) {
+  const char d = foreign_delimiter(header);
+  if (d == 0) return {};
+  return fmt::format("; the file looks {}-separated: hmr reads comma-separated CSV (RFC 4180)", d == ';' ? ";" : "tab");
+}
+
+}  // namespace
+
+std::string CsvTable::delimiter_hint() const { return hint_for(header); }
+
 std::size_t CsvTable::column(std::string_view spec) const {
   if (auto c = find_column(spec)) return *c;
   const bool digits =
@@ -118,13 +141,25 @@ std::size_t CsvTable::column(std::string_view spec) const {
                 columns());
     return idx;
   }
-  input_error("{}: no column named '{}' (columns: {})", source, spec, fmt::join(header, ", "));
+  input_error("{}: no column named '{}' (columns: {}){}", source, spec, fmt::join(header, ", "), delimiter_hint());
 }
 
 const std::string& CsvTable::at(std::size_t row, std::size_t col) const {
   static const std::string empty;
   const auto& r = rows.at(row);
   return col < r.size() ? r[col] : empty;
+}
+
+const std::string& CsvTable::need(std::size_t row, std::size_t col) const {
+  // A table built by hand (no widths) has every field it holds.
+  const std::size_t written = row < widths.size() ? widths[row] : rows.at(row).size();
+  if (col >= written) {
+    const std::string name = col < header.size() ? fmt::format(" '{}'", trim_spaces(header[col])) : std::string();
+    input_error("{}: line {} has {} field{}, the header has {} (no value for column{}){}", source,
+                row < lines.size() ? lines[row] : static_cast<std::int64_t>(row) + 2, written, written == 1 ? "" : "s",
+                columns(), name, delimiter_hint());
+  }
+  return at(row, col);
 }
 
 CsvTable parse_csv(std::string_view text, const CsvOptions& opt, const std::string& source) {
@@ -138,10 +173,12 @@ CsvTable parse_csv(std::string_view text, const CsvOptions& opt, const std::stri
   }
   std::string fixed;
   if (const std::size_t bad = find_invalid_utf8(text); bad != std::string_view::npos) {
-    HMR_REQUIRE(opt.lossy,
-                "{}: invalid UTF-8 at line {}, byte offset {} (byte 0x{:02X}); convert the file to UTF-8 or pass "
-                "--lossy to replace invalid bytes with U+FFFD",
-                source, line_of(text, bad), bad + base, static_cast<unsigned>(static_cast<unsigned char>(text[bad])));
+    // Advise a flag only when the calling command has one (hmr tfidf's --lossy; easy has none).
+    HMR_REQUIRE(opt.lossy, "{}: invalid UTF-8 at line {}, byte offset {} (byte 0x{:02X}); convert the file to UTF-8{}",
+                source, line_of(text, bad), bad + base, static_cast<unsigned>(static_cast<unsigned char>(text[bad])),
+                opt.lossy_flag.empty()
+                    ? std::string()
+                    : fmt::format(" or pass {} to replace invalid bytes with U+FFFD", opt.lossy_flag));
     fixed = replace_invalid_utf8(text, &t.replaced);
     text = fixed;
   }
@@ -227,17 +264,20 @@ CsvTable parse_csv(std::string_view text, const CsvOptions& opt, const std::stri
       continue;
     }
     const std::size_t width = t.header.empty() ? record.size() : t.header.size();
+    const std::size_t written = record.size();
     if (!t.header.empty()) {
       if (record.size() < width) {
         record.resize(width);
         ++t.short_rows;
       } else if (record.size() > width) {
-        HMR_REQUIRE(opt.allow_ragged, "{}: line {}: {} fields, but the header has {}", source, record_line,
-                    record.size(), width);
+        // A ;-separated file with decimal commas ("0,5;1,2") fails here, before any column lookup.
+        HMR_REQUIRE(opt.allow_ragged, "{}: line {}: {} fields, but the header has {}{}", source, record_line,
+                    record.size(), width, hint_for(t.header));
       }
     }
     t.rows.push_back(record);
     t.lines.push_back(record_line);
+    t.widths.push_back(written);
   }
   return t;
 }

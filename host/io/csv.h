@@ -11,7 +11,12 @@
 // input errors with file/line under Options::strict; by default they are read the way Python's csv
 // module and pandas read them (the quote is kept literally / the text is appended), because real
 // lyrics files contain them. Records with fewer fields than the header are padded with empty
-// fields and counted (short_rows); records with more are an error unless allow_ragged.
+// fields and counted (short_rows), and the width each had is kept, so a consumer that needs a
+// missing field says "line N has K fields, the header has M" (CsvTable::need) instead of reading
+// an empty cell; records with more are an error unless allow_ragged.
+// hmr reads comma-separated files only: a header read as one column that holds ';' or a tab is
+// taken for a ;- or tab-separated file, and the errors a consumer raises on it say so
+// (CsvTable::delimiter_hint), since "no column named 'id'" alone does not tell the user why.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +30,11 @@ namespace hmr::io {
 
 struct CsvOptions {
   char delimiter = ',';
-  bool header = true;            // first record holds the column names
-  bool lossy = false;            // replace invalid UTF-8 with U+FFFD instead of failing
+  bool header = true;  // first record holds the column names
+  bool lossy = false;  // replace invalid UTF-8 with U+FFFD instead of failing
+  // The caller's command-line flag that sets `lossy` ("--lossy" for hmr tfidf): the invalid-UTF-8
+  // error advises it. Empty (the default) = the caller offers no such flag, so no advice.
+  std::string lossy_flag;
   bool allow_ragged = false;     // keep records with more fields than the header (extra fields kept)
   bool skip_blank_lines = true;  // a line with nothing on it (outside quotes) is not a record
   bool strict = false;           // stray quotes (in an unquoted field / after a closing quote) are errors
@@ -37,6 +45,7 @@ struct CsvTable {
   std::vector<std::string> header;             // column names ([] when header = false)
   std::vector<std::vector<std::string>> rows;  // data records, fields as UTF-8
   std::vector<std::int64_t> lines;             // 1-based line where each data record starts
+  std::vector<std::size_t> widths;             // fields each data record had as written (before padding)
   std::int64_t replaced = 0;                   // invalid UTF-8 sequences replaced (lossy)
   std::int64_t short_rows = 0;                 // records padded up to the header's width
 
@@ -50,6 +59,13 @@ struct CsvTable {
   std::size_t column(std::string_view spec) const;
   // Field `col` of data record `row` ("" when the record is shorter).
   const std::string& at(std::size_t row, std::size_t col) const;
+  // Field `col` of data record `row` for a consumer that needs it: an input error "FILE: line N has
+  // K fields, the header has M (no value for column 'c')" when the record, as written, stops
+  // before `col` (a short row is a malformed record there, not an empty cell).
+  const std::string& need(std::size_t row, std::size_t col) const;
+  // "" normally; when the header is one column holding ';' or a tab, a clause to append to an error
+  // ("; the file looks ;-separated: hmr reads comma-separated CSV (RFC 4180)").
+  std::string delimiter_hint() const;
 };
 
 // Reads a CSV file. Input error (exit 2) on a missing/unreadable file or malformed content.

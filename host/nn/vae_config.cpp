@@ -81,6 +81,27 @@ void VaeConfig::validate() const {
   HMR_REQUIRE(patience >= 0, "vae: patience must be >= 0 (0 = off), got {}", patience);
   HMR_REQUIRE(!(patience > 0 && val_fraction <= 0.0f), "vae: early stopping (patience {}) needs val_fraction > 0",
               patience);
+  if (input_dim > 0) {
+    // The size the layers ask for, counted in double before any int or size_t product: hidden
+    // widths of 2e9 ended in std::bad_alloc (exit 1) or wrapped the offsets. Training keeps four
+    // floats per parameter (weight, gradient, Adam's two moments).
+    double params = 0.0, prev = input_dim;
+    const auto layer = [&](double out) {
+      params += prev * out + out;
+      prev = out;
+    };
+    for (int h : hidden) layer(h);
+    layer(2.0 * latent);
+    prev = latent;
+    for (auto it = hidden.rbegin(); it != hidden.rend(); ++it) layer(*it);
+    layer(input_dim);
+    constexpr double kMaxParams = 2147483647.0;  // offsets and kernel indices stay 32-bit safe
+    const double gib = params * 4.0 * sizeof(float) / (1024.0 * 1024.0 * 1024.0);
+    HMR_REQUIRE(params <= kMaxParams,
+                "vae: {} inputs, hidden [{}] and latent {} make {:.4g} parameters ({:.1f} GiB to train), more than the "
+                "{:.0f} hmr supports; use narrower layers",
+                input_dim, fmt::join(hidden, ", "), latent, params, gib, kMaxParams);
+  }
 }
 
 namespace {

@@ -14,6 +14,7 @@
 // Sources: Higgins et al., beta-VAE (ICLR 2017); Tzanetakis & Cook, GTZAN (2002).
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "audio/mfcc.h"
@@ -72,21 +73,50 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
     r = audio::mfcc_files(b, set.paths, p, mo);
   }
   for (const auto& s : r.skipped) excluded.push_back(fmt::format("{}: unreadable audio ({})", s.path, s.reason));
-  HMR_REQUIRE(r.summaries.rows() > 0, "--gtzan {}: none of the {} audio files could be read", root.string(),
-              set.size());
+  HMR_REQUIRE(r.summaries.rows() > 0, "--gtzan {}: none of the {} audio files could be read (first: {})", root.string(),
+              set.size(), r.skipped.empty() ? std::string("?") : r.skipped.front().reason);
+  // The genres are those with a readable clip: a folder whose every clip was skipped is no genre of
+  // this run, or k (= genres) would count a class no track has, and one genre with usable clips
+  // would still run, scoring ARI 0 / purity 1 against a single class.
+  std::vector<std::int32_t> kept_codes;
+  for (std::size_t i : r.index) kept_codes.push_back(set.labels[i]);
+  const std::set<std::int32_t> present(kept_codes.begin(), kept_codes.end());
+  if (present.size() < 2) {
+    const std::set<std::size_t> read(r.index.begin(), r.index.end());
+    std::map<std::string, int> skipped_per_genre;
+    for (std::size_t i = 0; i < set.size(); ++i)
+      if (!read.count(i)) ++skipped_per_genre[set.label_names[static_cast<std::size_t>(set.labels[i])]];
+    std::vector<std::string> where;
+    for (const auto& [g, k] : skipped_per_genre) where.push_back(fmt::format("{} in '{}'", k, g));
+    input_error(
+        "--gtzan {}: only 1 genre ('{}') has readable clips; genre clustering needs at least 2 ({} of {} clips "
+        "skipped as unreadable audio: {}; first: {})",
+        root.string(), set.label_names[static_cast<std::size_t>(*present.begin())], set.size() - r.index.size(),
+        set.size(), fmt::join(where, ", "), r.skipped.empty() ? std::string("?") : r.skipped.front().reason);
+  }
   HardData d;
   d.x = std::move(r.summaries);
   d.genre.name = "genre";
-  d.genre.names = set.label_names;
-  for (std::size_t i : r.index) {
-    d.ids.push_back(set.ids[i]);
-    d.genre.codes.push_back(set.labels[i]);
+  // Codes renumbered over the genres present, in the same (sorted) order.
+  std::map<std::int32_t, std::int32_t> code_of;
+  for (std::int32_t g : present) {
+    code_of[g] = static_cast<std::int32_t>(d.genre.names.size());
+    d.genre.names.push_back(set.label_names[static_cast<std::size_t>(g)]);
   }
+  for (std::size_t j = 0; j < r.index.size(); ++j) {
+    d.ids.push_back(set.ids[r.index[j]]);
+    d.genre.codes.push_back(code_of.at(kept_codes[j]));
+  }
+  std::string dropped;
+  for (std::size_t g = 0; g < set.label_names.size(); ++g)
+    if (!present.count(static_cast<std::int32_t>(g)))
+      dropped += fmt::format("{}'{}'", dropped.empty() ? "" : ", ", set.label_names[g]);
   d.columns = audio::summary_columns(p.n_mfcc);
   d.input_line = fmt::format(
-      "GTZAN folder `{}`: {} clips in {} genre folders, {} read; MFCC summaries (librosa "
-      "0.10 defaults, {} coefficients: mean + variance = {} features)",
-      root.string(), set.size(), set.label_names.size(), d.x.rows(), p.n_mfcc, d.x.cols());
+      "GTZAN folder `{}`: {} clips in {} genre folders, {} read, {} genres with readable clips{}; MFCC summaries "
+      "(librosa 0.10 defaults, {} coefficients: mean + variance = {} features)",
+      root.string(), set.size(), set.label_names.size(), d.x.rows(), d.genre.names.size(),
+      dropped.empty() ? "" : fmt::format(" (none readable in {})", dropped), p.n_mfcc, d.x.cols());
   if (seg_s > 0.0) {
     ScopedStage st(&timings, "segments");
     const std::int64_t seg = audio::segment_frames(seg_s, p.sample_rate, p.hop_length);

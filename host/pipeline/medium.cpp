@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -63,8 +64,12 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
     const std::size_t lang_col = t.column(c.get_string("experiment.language_column"));
     const auto lyr_col = optional_column(t, c.get_string("experiment.lyrics_column"));
     const auto lyr_file_col = optional_column(t, c.get_string("experiment.lyrics_file_column"));
-    HMR_REQUIRE(lyr_col || lyr_file_col, "--manifest {}: no lyrics column ('{}' with the text or '{}' with a file)",
-                src, c.get_string("experiment.lyrics_column"), c.get_string("experiment.lyrics_file_column"));
+    HMR_REQUIRE(lyr_col || lyr_file_col, "--manifest {}: no lyrics column ('{}' with the text or '{}' with a file){}",
+                src, c.get_string("experiment.lyrics_column"), c.get_string("experiment.lyrics_file_column"),
+                t.delimiter_hint());
+    constexpr std::size_t kNoColumn = std::numeric_limits<std::size_t>::max();
+    // The first lyrics column a row must reach to say anything about its lyrics.
+    const std::size_t lyr_first = std::min(lyr_col.value_or(kNoColumn), lyr_file_col.value_or(kNoColumn));
     const auto genre_col = optional_column(t, c.get_string("experiment.genre_column"));
     has_genre = genre_col.has_value();
     HMR_REQUIRE(t.size() > 0, "--manifest {}: no tracks (only a header)", src);
@@ -73,6 +78,9 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
     for (std::size_t row = 0; row < t.size(); ++row) {
       Track tr;
       tr.line = t.lines[row];
+      // A row cut short is a malformed record ("line 5 has 2 fields, the header has 4"), not a
+      // track without language or lyrics to be quietly left out.
+      for (std::size_t col : {id_col, audio_col, lang_col, lyr_first}) t.need(row, col);
       tr.id = t.at(row, id_col);
       HMR_REQUIRE(!tr.id.empty(), "{}:{}: empty id", src, tr.line);
       const auto [it, fresh] = seen.emplace(tr.id, tr.line);

@@ -36,7 +36,7 @@ constexpr IntRule kIntRules[] = {
     {"experiment.min_tokens", 0, kMaxInt},
     {"mfcc.sample_rate", 1000, 768000},
     {"mfcc.n_fft", 2, 65536},
-    {"mfcc.hop_length", 1, kMaxInt},
+    {"mfcc.hop_length", 1, 65536},  // audio::check_params: larger hops need GBs of scratch
     {"mfcc.n_mels", 1, 4096},
     {"mfcc.n_mfcc", 1, 4096},
     {"tfidf.max_features", 0, kMaxInt},

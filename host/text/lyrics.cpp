@@ -85,6 +85,7 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
   Corpus corpus;
   io::CsvOptions csv;
   csv.lossy = options.lossy;
+  csv.lossy_flag = options.lossy_flag;
   for (const auto& src : sources) {
     const io::CsvTable t = io::read_csv(src.path, csv);
     corpus.replaced_utf8 += t.replaced;
@@ -95,8 +96,11 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
     } else if (auto c = t.find_column("lyrics")) {
       col = *c;
     } else {
-      HMR_REQUIRE(t.columns() == 1, "{}: no 'lyrics' column and no text column named (give --column NAME; columns: {})",
-                  src.path, fmt::join(t.header, ", "));
+      // A lone column is the text only when the header does not look like a row of another
+      // separator ("id;lyrics;language" read as one column would feed the ids to TF-IDF).
+      HMR_REQUIRE(t.columns() == 1 && t.delimiter_hint().empty(),
+                  "{}: no 'lyrics' column and no text column named (give --column NAME; columns: {}){}", src.path,
+                  fmt::join(t.header, ", "), t.delimiter_hint());
     }
     std::optional<std::size_t> lang_col;
     if (src.language.empty()) {

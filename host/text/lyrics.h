@@ -31,6 +31,7 @@ struct LyricsOptions {
   std::string genre_column;
   bool strip_section_tags = false;  // drop [Chorus]-style lines (strip_section_tags) before the empty check
   bool lossy = false;               // replace invalid UTF-8 with U+FFFD
+  std::string lossy_flag;           // the caller's flag for `lossy`, advised on bad UTF-8 ("" = none)
 };
 
 enum class SkipReason { empty_text, missing_language };

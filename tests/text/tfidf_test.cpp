@@ -329,6 +329,13 @@ TEST(TextLyrics, NoLyricsColumnIsRefusedUnlessTheFileHasOneColumn) {
   EXPECT_EQ(hmr::text::read_lyrics({{ids, "en"}}, read_opts("1")).docs,
             (std::vector<std::string>{"hello there", "good night"}));
   EXPECT_EQ(hmr::text::read_lyrics({{(d / "one.csv").string(), "en"}}).docs, std::vector<std::string>{"hello there"});
+  // a ;-separated file is one column to a comma reader, but its header gives it away: refused
+  // with the hint instead of reading "17;hello there;en" as lyrics
+  std::ofstream(d / "semi.csv", std::ios::binary) << "id;lyrics;language\n17;hello there;en\n";
+  const std::string semi = (d / "semi.csv").string();
+  const std::string msg2 = input_error_of([&] { hmr::text::read_lyrics({{semi, "en"}}); });
+  EXPECT_NE(msg2.find(semi + ": no 'lyrics' column"), std::string::npos) << msg2;
+  EXPECT_NE(msg2.find("looks ;-separated"), std::string::npos) << msg2;
   fs::remove_all(d);
 }
 
