@@ -200,6 +200,10 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
     std::function<Matrix(Matrix)> pool;
     if (segmented) pool = [&](Matrix m) { return audio::pool_segments(m, d.seg_of, n); };
     EncodedVae e = train_and_encode(b, train_rows, vc, file_tag, file_tag, file_tag, out, r.timings, rep.notes, pool);
+    {
+      ScopedStage st(&r.timings, "plots");
+      rep.loss_plots.push_back(loss_plot(out, file_tag, file_tag, e.history, c));
+    }
     const Matrix& mu = e.mu;
     std::vector<std::int32_t> p;
     {
@@ -231,6 +235,10 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   for (int i = 0; i < r.k; ++i) cluster_set.names.push_back(fmt::format("cluster {}", i));
   rep.plots = tsne_plots(b, mu, "vae", fmt::format("Hard: beta-VAE latent (beta {:g})", beta), {d.genre, cluster_set},
                          c, seed, out, r.timings, rep.notes);
+  {
+    ScopedStage st(&r.timings, "plots");
+    rep.heatmaps = contingency_plots(out, "vae_kmeans", cluster_set.codes, {d.genre}, c);
+  }
 
   {
     ScopedStage st(&r.timings, "write");

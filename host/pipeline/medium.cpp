@@ -226,9 +226,11 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
 
   // ---- the two VAEs ----
   auto train = [&](const std::string& tag, const Matrix& x) {
-    return train_and_encode(b, x, vae_settings(c, tag, seed), tag, tag, tag.substr(0, tag.find('_')), out, r.timings,
-                            rep.notes)
-        .mu;
+    EncodedVae e = train_and_encode(b, x, vae_settings(c, tag, seed), tag, tag, tag.substr(0, tag.find('_')), out,
+                                    r.timings, rep.notes);
+    ScopedStage st(&r.timings, "plots");
+    rep.loss_plots.push_back(loss_plot(out, tag, tag, e.history, c));
+    return std::move(e.mu);
   };
   const Matrix mu_text = train("text_vae", x_text);
   const Matrix mu_audio = train("audio_vae", x_audio);
@@ -272,6 +274,10 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   colourings.push_back(cluster_set);
   rep.plots = tsne_plots(b, fused, "fused", "Medium: fused text + audio latent", colourings, c, seed, out, r.timings,
                          rep.notes);
+  {
+    ScopedStage st(&r.timings, "plots");
+    rep.heatmaps = contingency_plots(out, "fused", fused_labels, {lang, genre}, c);
+  }
 
   {
     ScopedStage st(&r.timings, "write");
