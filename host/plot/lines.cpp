@@ -49,15 +49,20 @@ void line_plot(const std::vector<Series>& series, const LineOptions& opt, const 
   const double pad = 0.04 * (y1 - y0);
   y0 -= pad;
   y1 += pad;
-  // y ticks: decades on a log axis (1, 2, 5 within a decade when the range is short)
+  // y ticks: decades on a log axis, with 2x and 5x when fewer than 3 decades are in range
   std::vector<double> yt;  // in transformed units
   if (log_y) {
+    const bool fine = std::floor(y1) - std::ceil(y0) + 1.0 < 3.0;
     for (double d = std::floor(y0); d <= y1; d += 1.0)
       for (double m : {1.0, 2.0, 5.0}) {
         const double v = d + std::log10(m);
-        if (v >= y0 && v <= y1 && (m == 1.0 || y1 - y0 < 2.0)) yt.push_back(v);
+        if (v >= y0 && v <= y1 && (m == 1.0 || fine)) yt.push_back(v);
       }
-    if (yt.size() < 2) yt = nice_ticks(y0, y1);  // less than a decade: linear steps of the exponent
+    if (yt.size() < 2) {  // a short range: round values, placed on the log axis
+      yt.clear();
+      for (double v : nice_ticks(std::pow(10.0, y0), std::pow(10.0, y1)))
+        if (v > 0) yt.push_back(std::log10(v));
+    }
   } else {
     yt = nice_ticks(y0, y1);
   }
