@@ -194,16 +194,14 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   // With segments they train on the segment rows and a track's latent is the mean of its segments' mu.
   const bool segmented = d.seg.rows() > 0;
   const Matrix& train_rows = segmented ? d.seg : d.x;
+  std::vector<std::pair<std::string, nn::TrainReport>> histories;  // drawn with the other plots
   auto vae_method = [&](const std::string& method, const std::string& file_tag, float beta) {
     nn::VaeConfig vc = vae_settings(c, "vae", seed);
     vc.beta = beta;
     std::function<Matrix(Matrix)> pool;
     if (segmented) pool = [&](Matrix m) { return audio::pool_segments(m, d.seg_of, n); };
     EncodedVae e = train_and_encode(b, train_rows, vc, file_tag, file_tag, file_tag, out, r.timings, rep.notes, pool);
-    {
-      ScopedStage st(&r.timings, "plots");
-      rep.loss_plots.push_back(loss_plot(out, file_tag, file_tag, e.history, c));
-    }
+    histories.emplace_back(file_tag, std::move(e.history));
     const Matrix& mu = e.mu;
     std::vector<std::int32_t> p;
     {
@@ -238,6 +236,7 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   {
     ScopedStage st(&r.timings, "plots");
     rep.heatmaps = contingency_plots(out, "vae_kmeans", cluster_set.codes, {d.genre}, c);
+    for (const auto& [tag, h] : histories) rep.loss_plots.push_back(loss_plot(out, tag, tag, h, c));
   }
 
   {

@@ -225,11 +225,11 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   if (!genre.empty()) rep.counts.push_back("genre: " + label_counts(genre));
 
   // ---- the two VAEs ----
+  std::vector<std::pair<std::string, nn::TrainReport>> histories;  // drawn with the other plots
   auto train = [&](const std::string& tag, const Matrix& x) {
     EncodedVae e = train_and_encode(b, x, vae_settings(c, tag, seed), tag, tag, tag.substr(0, tag.find('_')), out,
                                     r.timings, rep.notes);
-    ScopedStage st(&r.timings, "plots");
-    rep.loss_plots.push_back(loss_plot(out, tag, tag, e.history, c));
+    histories.emplace_back(tag, std::move(e.history));
     return std::move(e.mu);
   };
   const Matrix mu_text = train("text_vae", x_text);
@@ -277,6 +277,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   {
     ScopedStage st(&r.timings, "plots");
     rep.heatmaps = contingency_plots(out, "fused", fused_labels, {lang, genre}, c);
+    for (const auto& [tag, h] : histories) rep.loss_plots.push_back(loss_plot(out, tag, tag, h, c));
   }
 
   {
