@@ -4,9 +4,8 @@
 // Settings: defaults < --config FILE.toml ([vae] table or root) < --set key=value < flags.
 // Thin: parse, call hmr::nn::train_vae, print.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
-
-#include <nlohmann/json.hpp>
 
 #include "audio/sources.h"
 #include "checks.h"
@@ -14,9 +13,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
-#include "io/atomic_file.h"
 #include "io/npy.h"
 #include "io/output.h"
+#include "nn/history.h"
 #include "nn/vae.h"
 #include "text/tfidf.h"
 
@@ -78,7 +77,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       ->check(CLI::IsMember({"auto", "true", "false"}))
       ->capture_default_str();
   sub.add_flag("--no-cuda-graph", a->no_graph, "launch every step directly instead of replaying a CUDA Graph");
-  sub.add_option("--history", a->history, "also write the per-epoch losses as JSON to this file");
+  sub.add_option("--history", a->history, "per-epoch losses as JSON (default: MODEL.history.json beside --out)");
   sub.footer(
       "--out MODEL.safetensors is required. Example:\n"
       "  hmr train --features X.npy --config vae.toml --beta 4 --latent 16 --out model.safetensors");
@@ -86,7 +85,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     using namespace hmr::nn;
     HMR_REQUIRE(!common.out.empty(), "train: --out MODEL.safetensors is required");
     std::vector<hmr::io::OutputFiles::Target> targets{{common.out, "--out"}};
-    if (!a->history.empty()) targets.push_back({a->history, "--history"});
+    const std::filesystem::path history =
+        a->history.empty() ? hmr::nn::history_path_for(common.out) : std::filesystem::path(a->history);
+    targets.push_back({history.string(), a->history.empty() ? "--out (history)" : "--history"});
     hmr::io::OutputFiles outs(std::move(targets), {a->features, common.config});
     VaeConfig c;
     bool standardize_set = false;
@@ -142,34 +143,14 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     const auto& last = rep.epochs.back();
     bar.finish(fmt::format("loss {:.4g}", last.total));
     save_safetensors(outs.path(common.out), m);
-    if (!a->history.empty()) {
-      nlohmann::ordered_json h;
-      h["backend"] = rep.backend;
-      h["n_train"] = rep.n_train;
-      h["n_val"] = rep.n_val;
-      h["best_epoch"] = rep.best_epoch;
-      h["stopped_early"] = rep.stopped_early;
-      h["cuda_graph"] = rep.cuda_graph;
-      h["seconds"] = rep.seconds;
-      h["samples_per_second"] = rep.samples_per_second;
-      for (const auto& e : rep.epochs)
-        h["epochs"].push_back({{"epoch", e.epoch + 1},
-                               {"beta", e.beta},
-                               {"total", e.total},
-                               {"recon", e.recon},
-                               {"kl", e.kl},
-                               {"val_total", e.val_total},
-                               {"val_recon", e.val_recon},
-                               {"val_kl", e.val_kl},
-                               {"seconds", e.seconds}});
-      hmr::io::write_atomically(outs.path(a->history), [&](std::ostream& o) { o << h.dump(2) << "\n"; });
-    }
+    hmr::nn::write_history(outs.path(history.string()), rep);
     outs.commit();
     std::printf("trained on %s: %zu epochs%s, loss %.6g (recon %.6g, kl %.6g)", rep.backend.c_str(), rep.epochs.size(),
                 rep.stopped_early ? " (early stop)" : "", last.total, last.recon, last.kl);
     if (last.val_total >= 0) std::printf(", val %.6g (best epoch %d)", last.val_total, rep.best_epoch + 1);
     std::printf("\n%lld training rows, %.1f s, %.0f samples/s%s\nmodel: %s\n", static_cast<long long>(rep.n_train),
                 rep.seconds, rep.samples_per_second, rep.cuda_graph ? ", CUDA Graph replay" : "", common.out.c_str());
+    std::printf("history: %s\n", history.c_str());
   });
 }
 

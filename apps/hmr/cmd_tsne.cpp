@@ -12,13 +12,15 @@
 #include "embed/tsne.h"
 #include "io/npy.h"
 #include "io/output.h"
+#include "plot/canvas.h"
 #include "plot/scatter.h"
 
 namespace {
 
 struct TsneArgs {
-  std::string input, plot, labels, label_names, title, init = "pca";
+  std::string input, plot, labels, label_names, title, legend_title = "label", init = "pca";
   hmr::embed::TsneOptions opt;
+  hmr::plot::ScatterOptions po;
 };
 
 void setup(CLI::App& sub, hmr::app::Common& common) {
@@ -49,10 +51,21 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--labels", a->labels, "labels (.npy int32/int64, N values) colouring the plot");
   sub.add_option("--label-names", a->label_names, "text file with one name per label value");
   sub.add_option("--title", a->title, "plot title");
+  sub.add_option("--legend-title", a->legend_title, "legend title, e.g. genre")->capture_default_str();
+  sub.add_option("--plot-width", a->po.width, "plot width in px (1/96 inch)")
+      ->check(hmr::app::int_range(100, 20000))
+      ->capture_default_str();
+  sub.add_option("--plot-height", a->po.height, "plot height in px")
+      ->check(hmr::app::int_range(100, 20000))
+      ->capture_default_str();
+  sub.add_option("--dpi", a->po.dpi, "PNG resolution (the PNG is width * dpi / 96 pixels wide)")
+      ->check(hmr::app::int_range(24, 1200))
+      ->capture_default_str();
   sub.footer("Output: --out Y.npy (required). Progress shows the iteration and KL every 50 iterations.");
   sub.callback([a, &common] {
     HMR_REQUIRE(!common.out.empty(), "tsne: --out Y.npy is required");
     HMR_REQUIRE(a->plot.empty() || a->opt.dims == 2 || a->opt.dims == 3, "tsne: --plot needs dims 2 or 3");
+    if (!a->plot.empty()) hmr::plot::check_size(a->po.width, a->po.height, a->po.dpi);  // before the work
     const std::string svg =
         a->plot.empty() ? std::string() : std::filesystem::path(a->plot).replace_extension(".svg").string();
     std::vector<hmr::io::OutputFiles::Target> targets{{common.out, "--out"}};
@@ -85,7 +98,10 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     bar.finish(fmt::format("KL {:.4f}", res.kl));
     hmr::io::write_npy(outs.path(common.out), res.y);
     if (!a->plot.empty()) {
-      hmr::plot::ScatterOptions po;
+      hmr::plot::ScatterOptions po = a->po;
+      po.x_label = "t-SNE 1";
+      po.y_label = "t-SNE 2";
+      po.legend_title = a->legend_title;
       po.title = a->title.empty() ? fmt::format("t-SNE of {} (perplexity {:g})",
                                                 std::filesystem::path(a->input).filename().string(), a->opt.perplexity)
                                   : a->title;

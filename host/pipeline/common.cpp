@@ -17,7 +17,11 @@
 #include "eval/metrics.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
+#include "nn/history.h"
 #include "pipeline/runner.h"
+#include "plot/canvas.h"
+#include "plot/heatmap.h"
+#include "plot/lines.h"
 #include "plot/scatter.h"
 #include "prep/standardize.h"
 #include "text/lyrics.h"
@@ -210,9 +214,12 @@ EncodedVae train_and_encode(Backend& b, const Matrix& x, nn::VaeConfig vc, const
         x.cols(), fmt::join(vc.hidden, "-"), vc.latent, tr.epochs.size(), tr.seconds, last.total, last.recon, last.kl));
   }
   ScopedStage st(&timings, "write");
-  nn::save_safetensors(out.path("model_" + model_tag + ".safetensors"), model);
+  const std::string model_name = "model_" + model_tag + ".safetensors";
+  nn::save_safetensors(out.path(model_name), model);
+  nn::write_history(out.path(nn::history_path_for(model_name).string()), tr);
   io::write_npy(out.path("latent_" + latent_tag + ".npy"), e.mu);
   e.config = std::move(vc);
+  e.history = std::move(tr);
   return e;
 }
 
@@ -418,11 +425,18 @@ std::vector<std::string> tsne_plots(Backend& b, const Matrix& x, const std::stri
     res = embed::tsne(b, x, opt);
   }
   ScopedStage st(&timings, "plots");
+  const PlotSettings ps = plot_settings(c);
   io::write_npy(out.path("embedding_" + tag + ".npy"), res.y);
   for (const LabelSet& l : colourings) {
     const std::string stem = "tsne_" + tag + "_" + l.name;
     plot::ScatterOptions so;
     so.title = fmt::format("{} — coloured by {} (t-SNE, KL {:.3f})", title, l.name, res.kl);
+    so.x_label = "t-SNE 1";
+    so.y_label = "t-SNE 2";
+    so.legend_title = l.name;
+    so.width = ps.width;
+    so.height = ps.height;
+    so.dpi = ps.dpi;
     // Unknown labels (-1) are drawn under their own name.
     std::vector<std::int32_t> codes = l.codes;
     std::vector<std::string> names = l.names;
@@ -435,6 +449,85 @@ std::vector<std::string> tsne_plots(Backend& b, const Matrix& x, const std::stri
     plots.push_back(stem + ".png");
   }
   return plots;
+}
+
+PlotSettings plot_settings(const Config& c) {
+  PlotSettings p;
+  // Range first so a huge value is reported as itself, not as a wrapped int.
+  for (const char* key : {"plot.width", "plot.height", "plot.dpi"}) {
+    const std::int64_t v = c.get_int(key);
+    HMR_REQUIRE(v >= 1 && v <= 1000000, "{} = {}: out of range", key, v);
+  }
+  p.width = static_cast<int>(c.get_int("plot.width"));
+  p.height = static_cast<int>(c.get_int("plot.height"));
+  p.dpi = static_cast<int>(c.get_int("plot.dpi"));
+  plot::check_size(p.width, p.height, p.dpi);
+  return p;
+}
+
+std::string loss_plot(OutputDir& out, const std::string& model_tag, const std::string& what,
+                      const nn::TrainReport& history, const Config& c) {
+  const PlotSettings ps = plot_settings(c);
+  std::vector<plot::Series> s(3);
+  s[0].name = "total";
+  s[1].name = "reconstruction";
+  s[2].name = "KL (free bits applied)";
+  plot::Series val{"validation total", {}, {}, true};
+  for (const auto& e : history.epochs) {
+    const double x = e.epoch + 1;
+    for (auto& v : s) v.x.push_back(x);
+    s[0].y.push_back(e.total);
+    s[1].y.push_back(e.recon);
+    s[2].y.push_back(e.kl);
+    if (e.val_total >= 0) {
+      val.x.push_back(x);
+      val.y.push_back(e.val_total);
+    }
+  }
+  if (!val.x.empty()) s.push_back(val);
+  plot::LineOptions lo;
+  lo.title = fmt::format("{}: training loss per epoch (per-sample means, {})", what, history.backend);
+  lo.x_label = "epoch";
+  lo.y_label = "loss";
+  lo.width = ps.width;
+  lo.height = ps.height * 3 / 4;
+  lo.dpi = ps.dpi;
+  const std::string stem = "loss_" + model_tag;
+  plot::line_plot(s, lo, out.path(stem + ".png").string(), out.path(stem + ".svg").string());
+  return stem + ".png";
+}
+
+std::vector<std::string> contingency_plots(OutputDir& out, const std::string& method,
+                                           const std::vector<std::int32_t>& clusters,
+                                           const std::vector<LabelSet>& labels, const Config& c) {
+  const PlotSettings ps = plot_settings(c);
+  std::vector<std::string> names;
+  std::vector<std::string> cluster_names;
+  for (auto v : std::set<std::int32_t>(clusters.begin(), clusters.end()))
+    if (v >= 0) {
+      if (cluster_names.size() <= static_cast<std::size_t>(v)) cluster_names.resize(static_cast<std::size_t>(v) + 1);
+      cluster_names[static_cast<std::size_t>(v)] = fmt::format("cluster {}", v);
+    }
+  for (const LabelSet& l : labels) {
+    if (l.empty() || l.codes.size() != clusters.size()) continue;
+    std::vector<std::string> col_names = l.names;
+    std::vector<std::int32_t> codes = l.codes;
+    if (std::any_of(codes.begin(), codes.end(), [](std::int32_t v) { return v < 0; })) {
+      col_names.push_back("(unknown)");
+      for (auto& v : codes)
+        if (v < 0) v = static_cast<std::int32_t>(col_names.size() - 1);
+    }
+    plot::HeatmapOptions ho;
+    ho.title = fmt::format("{} clusters vs {} (counts)", method, l.name);
+    ho.row_title = "cluster";
+    ho.col_title = l.name;
+    ho.dpi = ps.dpi;
+    const std::string stem = "contingency_" + method + "_" + l.name;
+    plot::heatmap_plot(plot::contingency(clusters, codes), cluster_names, col_names, ho,
+                       out.path(stem + ".png").string(), out.path(stem + ".svg").string());
+    names.push_back(stem + ".png");
+  }
+  return names;
 }
 
 std::string label_counts(const LabelSet& l) {
@@ -486,13 +579,22 @@ void write_report(OutputDir& out, const ExperimentResult& r, const ReportInputs&
       md << fmt::format("| `{}` | {} | {} | {} |\n", m.method, cell(m.ari_second), cell(m.nmi_second),
                         cell(m.purity_second));
   }
-  if (!in.plots.empty()) {
-    md << "\n## Plots\n\n";
-    for (const auto& p : in.plots) {
+  auto figures = [&](const char* heading, const char* intro, const std::vector<std::string>& pngs) {
+    if (pngs.empty()) return;
+    md << "\n## " << heading << "\n\n" << intro << "\n\n";
+    for (const auto& p : pngs) {
       const std::string svg = p.substr(0, p.size() - 4) + ".svg";
       md << fmt::format("![{}]({})\n\n[SVG]({})\n\n", p, p, svg);
     }
-  }
+  };
+  figures("Plots", "t-SNE of the latent, one plot per colouring (legend ordered by class size).", in.plots);
+  figures("Clusters vs labels",
+          "Contingency counts of the primary method's clusters (rows) against each label (columns): a "
+          "cluster that mixes classes is a row with several dark cells.",
+          in.heatmaps);
+  figures("Training",
+          "Per-epoch losses of each VAE as the engine reported them (model_*.history.json holds the numbers).",
+          in.loss_plots);
   md << "## Stage timings\n\n| stage | seconds |\n|---|---:|\n";
   for (const auto& [stage, s] : r.timings.items()) md << fmt::format("| {} | {:.3f} |\n", stage, s);
   md << fmt::format("| **total** | **{:.3f}** |\n", r.timings.total());

@@ -52,9 +52,15 @@ learning_rate = 0.0
 momentum = 0.5
 final_momentum = 0.8
 init = "pca"
+
+[plot]
+# t-SNE scatter plots and loss curves: size in CSS px (1/96 inch); the PNG is width * dpi / 96
+# pixels wide, the SVG is vector. Contingency heatmaps size themselves to their table.
+width = 900                    # 100 .. 20000
+height = 720                   # 100 .. 20000
+dpi = 96                       # 24 .. 1200
 )hmrtoml";
-constexpr std::string_view shared_2 =
-    R"hmrtoml(analyzer = "char_wb"           # word | char_wb (character n-grams within words, as sklearn) | char;
+constexpr std::string_view shared_2 = R"hmrtoml(analyzer = "char_wb"           # word | char_wb (character n-grams within words, as sklearn) | char;
                                # char_wb separates scripts and languages (Bangla ARI 1.0 vs 0.986 with words)
 ngram_range = [1, 3]           # character analyzers: n-gram lengths [min, max]
 lowercase = true
@@ -94,8 +100,7 @@ constexpr std::string_view shared_8 = R"hmrtoml(
 seed = 42
 )hmrtoml";
 
-constexpr std::string_view easy_0 =
-    R"hmrtoml(# hmr easy — defaults. Lyrics (Bangla + English) -> TF-IDF -> text VAE -> K-Means on mu, against
+constexpr std::string_view easy_0 = R"hmrtoml(# hmr easy — defaults. Lyrics (Bangla + English) -> TF-IDF -> text VAE -> K-Means on mu, against
 # PCA + K-Means on the TF-IDF matrix scored on its own PCA space. Compiled into hmr (a unit test
 # keeps this file and the binary in step); override with --config FILE.toml or --set key=value.
 
@@ -108,13 +113,11 @@ genre_column = "auto"          # "auto": the first of genre, genre_en, genre/0 p
 strip_section_tags = true      # drop [Chorus]-style lines before tokenising
 min_tokens = 1                 # rows with fewer TF-IDF terms are listed and left out
 )hmrtoml";
-constexpr std::string_view easy_1 =
-    R"hmrtoml(min_df = 1                     # an integer counts documents; a float is a share of them (sklearn)
+constexpr std::string_view easy_1 = R"hmrtoml(min_df = 1                     # an integer counts documents; a float is a share of them (sklearn)
 max_df = 1.0
 token_mode = "unicode"         # "unicode" keeps Bangla words whole; "sklearn" = (?u)\b\w\w+\b
 )hmrtoml";
-constexpr std::string_view easy_2 =
-    R"hmrtoml([vae]                          # text VAE: 5000-512-32, sigmoid output, BCE loss
+constexpr std::string_view easy_2 = R"hmrtoml([vae]                          # text VAE: 5000-512-32, sigmoid output, BCE loss
 )hmrtoml";
 constexpr std::string_view easy_3 = R"hmrtoml(standardize = false            # TF-IDF values are already in [0, 1]
 )hmrtoml";
@@ -144,10 +147,16 @@ learning_rate = 0.0            # 0: auto = max(n / early_exag, 200)
 momentum = 0.5
 final_momentum = 0.8
 init = "pca"
+
+[plot]
+# t-SNE scatter plots and loss curves: size in CSS px (1/96 inch); the PNG is width * dpi / 96
+# pixels wide, the SVG is vector. Contingency heatmaps size themselves to their table.
+width = 900                    # 100 .. 20000
+height = 720                   # 100 .. 20000
+dpi = 96                       # 24 .. 1200
 )hmrtoml";
 
-constexpr std::string_view medium_0 =
-    R"hmrtoml(# hmr medium — defaults. Paired tracks (audio + lyrics) from a manifest: MFCC summary -> audio VAE,
+constexpr std::string_view medium_0 = R"hmrtoml(# hmr medium — defaults. Paired tracks (audio + lyrics) from a manifest: MFCC summary -> audio VAE,
 # lyrics -> TF-IDF -> text VAE; fused = per-block standardised concatenation of each track's own
 # two mu's -> K-Means, against text-only and audio-only on the same tracks. Compiled into hmr;
 # override with --config FILE.toml or --set key=value.
@@ -168,8 +177,7 @@ audio_weight = 1.0
 
 [mfcc]                         # librosa 0.10 defaults
 )hmrtoml";
-constexpr std::string_view medium_2 =
-    R"hmrtoml(offset = 0.0                   # seconds skipped at the start of each clip
+constexpr std::string_view medium_2 = R"hmrtoml(offset = 0.0                   # seconds skipped at the start of each clip
 duration = -1.0                # seconds read per clip (< 0: all)
 )hmrtoml";
 constexpr std::string_view medium_3 = R"hmrtoml(min_df = 1
@@ -183,15 +191,13 @@ constexpr std::string_view medium_5 = R"hmrtoml(standardize = false
 constexpr std::string_view medium_6 = R"hmrtoml(epochs = 60
 batch = 32
 )hmrtoml";
-constexpr std::string_view medium_7 =
-    R"hmrtoml([audio_vae]                    # 40-128-64-16 on standardised MFCC summaries
+constexpr std::string_view medium_7 = R"hmrtoml([audio_vae]                    # 40-128-64-16 on standardised MFCC summaries
 )hmrtoml";
 constexpr std::string_view medium_8 = R"hmrtoml(epochs = 200
 batch = 32
 )hmrtoml";
 
-constexpr std::string_view hard_0 =
-    R"hmrtoml(# hmr hard — defaults. A GTZAN-layout folder (label = folder) or a Kaggle-layout features CSV ->
+constexpr std::string_view hard_0 = R"hmrtoml(# hmr hard — defaults. A GTZAN-layout folder (label = folder) or a Kaggle-layout features CSV ->
 # standardised per-clip features -> beta-VAE -> K-Means with k = number of genres, against
 # K-Means on the raw standardised features, PCA + K-Means and a plain VAE (beta 1) on the same
 # rows. Compiled into hmr; override with --config FILE.toml or --set key=value.
@@ -233,14 +239,10 @@ solver = "auto"                # auto | full | randomized
 }  // namespace
 
 extern const std::string_view easy;
-const std::string_view easy =
-    Joined<easy_0, shared_7, easy_1, shared_2, easy_2, shared_5, easy_3, shared_3, easy_4, shared_0, easy_5>::text;
+const std::string_view easy = Joined<easy_0, shared_7, easy_1, shared_2, easy_2, shared_5, easy_3, shared_3, easy_4, shared_0, easy_5>::text;
 extern const std::string_view medium;
-const std::string_view medium =
-    Joined<medium_0, shared_8, medium_1, shared_6, medium_2, shared_7, medium_3, shared_2, medium_4, shared_5, medium_5,
-           shared_3, medium_6, shared_0, medium_7, shared_4, shared_3, medium_8, shared_0, shared_1>::text;
+const std::string_view medium = Joined<medium_0, shared_8, medium_1, shared_6, medium_2, shared_7, medium_3, shared_2, medium_4, shared_5, medium_5, shared_3, medium_6, shared_0, medium_7, shared_4, shared_3, medium_8, shared_0, shared_1>::text;
 extern const std::string_view hard;
-const std::string_view hard =
-    Joined<hard_0, shared_8, hard_1, shared_6, hard_2, shared_4, hard_3, shared_0, hard_4, shared_1>::text;
+const std::string_view hard = Joined<hard_0, shared_8, hard_1, shared_6, hard_2, shared_4, hard_3, shared_0, hard_4, shared_1>::text;
 
 }  // namespace hmr::pipeline::defaults

@@ -135,8 +135,9 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   const cluster::KMeansOptions km = kmeans_settings(c, r.k, seed);
 
   // ---- text VAE -> mu -> K-Means ----
-  const Matrix mu =
-      train_and_encode(b, x, vae_settings(c, "vae", seed), "text VAE", "text_vae", "vae", out, r.timings, rep.notes).mu;
+  const EncodedVae text_vae =
+      train_and_encode(b, x, vae_settings(c, "vae", seed), "text VAE", "text_vae", "vae", out, r.timings, rep.notes);
+  const Matrix& mu = text_vae.mu;
   std::vector<std::int32_t> vae_labels;
   {
     ScopedStage st(&r.timings, "kmeans");
@@ -167,6 +168,11 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   if (!genre.empty()) colourings.push_back(genre);
   rep.plots =
       tsne_plots(b, mu, "vae", "Easy: text VAE latent of the lyrics", colourings, c, seed, out, r.timings, rep.notes);
+  {
+    ScopedStage st(&r.timings, "plots");
+    rep.heatmaps = contingency_plots(out, "vae_kmeans", vae_labels, {lang, genre}, c);
+    rep.loss_plots.push_back(loss_plot(out, "text_vae", "text VAE", text_vae.history, c));
+  }
 
   {
     ScopedStage st(&r.timings, "write");

@@ -224,12 +224,14 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   // With segments they train on the segment rows and a track's latent is the mean of its segments' mu.
   const bool segmented = d.seg.rows() > 0;
   const Matrix& train_rows = segmented ? d.seg : d.x;
+  std::vector<std::pair<std::string, nn::TrainReport>> histories;  // drawn with the other plots
   auto vae_method = [&](const std::string& method, const std::string& file_tag, float beta) {
     nn::VaeConfig vc = vae_settings(c, "vae", seed);
     vc.beta = beta;
     std::function<Matrix(Matrix)> pool;
     if (segmented) pool = [&](Matrix m) { return audio::pool_segments(m, d.seg_of, n); };
     EncodedVae e = train_and_encode(b, train_rows, vc, file_tag, file_tag, file_tag, out, r.timings, rep.notes, pool);
+    histories.emplace_back(file_tag, std::move(e.history));
     const Matrix& mu = e.mu;
     std::vector<std::int32_t> p;
     {
@@ -261,6 +263,11 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   for (int i = 0; i < r.k; ++i) cluster_set.names.push_back(fmt::format("cluster {}", i));
   rep.plots = tsne_plots(b, mu, "vae", fmt::format("Hard: beta-VAE latent (beta {:g})", beta), {d.genre, cluster_set},
                          c, seed, out, r.timings, rep.notes);
+  {
+    ScopedStage st(&r.timings, "plots");
+    rep.heatmaps = contingency_plots(out, "vae_kmeans", cluster_set.codes, {d.genre}, c);
+    for (const auto& [tag, h] : histories) rep.loss_plots.push_back(loss_plot(out, tag, tag, h, c));
+  }
 
   {
     ScopedStage st(&r.timings, "write");

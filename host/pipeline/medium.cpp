@@ -233,10 +233,12 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   if (!genre.empty()) rep.counts.push_back("genre: " + label_counts(genre));
 
   // ---- the two VAEs ----
+  std::vector<std::pair<std::string, nn::TrainReport>> histories;  // drawn with the other plots
   auto train = [&](const std::string& tag, const Matrix& x) {
-    return train_and_encode(b, x, vae_settings(c, tag, seed), tag, tag, tag.substr(0, tag.find('_')), out, r.timings,
-                            rep.notes)
-        .mu;
+    EncodedVae e = train_and_encode(b, x, vae_settings(c, tag, seed), tag, tag, tag.substr(0, tag.find('_')), out,
+                                    r.timings, rep.notes);
+    histories.emplace_back(tag, std::move(e.history));
+    return std::move(e.mu);
   };
   const Matrix mu_text = train("text_vae", x_text);
   const Matrix mu_audio = train("audio_vae", x_audio);
@@ -280,6 +282,11 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   colourings.push_back(cluster_set);
   rep.plots = tsne_plots(b, fused, "fused", "Medium: fused text + audio latent", colourings, c, seed, out, r.timings,
                          rep.notes);
+  {
+    ScopedStage st(&r.timings, "plots");
+    rep.heatmaps = contingency_plots(out, "fused", fused_labels, {lang, genre}, c);
+    for (const auto& [tag, h] : histories) rep.loss_plots.push_back(loss_plot(out, tag, tag, h, c));
+  }
 
   {
     ScopedStage st(&r.timings, "write");

@@ -68,9 +68,12 @@ std::string tfidf_description(const Config& c);
 // "train_<model_tag>"), mu of x (stage "encode"; then `pool` of mu when given, e.g. segments to
 // tracks), a note with the architecture and the final losses, and model_<model_tag>.safetensors +
 // latent_<latent_tag>.npy written (stage "write"). `what` names the model in notes.
+// The per-epoch losses are written beside the model as model_<model_tag>.history.json
+// (nn/history.h) and returned for loss_plot.
 struct EncodedVae {
-  nn::VaeConfig config;  // as trained (batch fitted)
-  Matrix mu;             // [n x latent] (pooled when a pool was given)
+  nn::VaeConfig config;     // as trained (batch fitted)
+  Matrix mu;                // [n x latent] (pooled when a pool was given)
+  nn::TrainReport history;  // train_vae's report: the losses of every epoch
 };
 EncodedVae train_and_encode(Backend& b, const Matrix& x, nn::VaeConfig vc, const std::string& what,
                             const std::string& model_tag, const std::string& latent_tag, OutputDir& out,
@@ -106,6 +109,23 @@ std::vector<std::string> tsne_plots(Backend& b, const Matrix& x, const std::stri
                                     const std::vector<LabelSet>& colourings, const Config& c, std::uint64_t seed,
                                     OutputDir& out, StageTimings& timings, std::vector<std::string>& notes);
 
+// [plot] width, height (CSS px) and dpi, checked (input error naming the problem).
+struct PlotSettings {
+  int width = 900, height = 720, dpi = 96;
+};
+PlotSettings plot_settings(const Config& c);
+
+// The loss curves of a trained VAE (total, reconstruction, KL per epoch; the validation total
+// when rows were held out) as loss_<model_tag>.png/.svg. Returns the PNG name.
+std::string loss_plot(OutputDir& out, const std::string& model_tag, const std::string& what,
+                      const nn::TrainReport& history, const Config& c);
+
+// A method's clusters against each non-empty label (-1 = "(unknown)"): heatmaps of the
+// contingency counts, contingency_<method>_<label.name>.png/.svg. Returns the PNG names.
+std::vector<std::string> contingency_plots(OutputDir& out, const std::string& method,
+                                           const std::vector<std::int32_t>& clusters,
+                                           const std::vector<LabelSet>& labels, const Config& c);
+
 // Writes labels (.npy) and their names (.txt, one per line).
 void write_labels(OutputDir& out, const std::string& stem, const std::vector<std::int32_t>& codes,
                   const std::vector<std::string>* names = nullptr);
@@ -116,10 +136,12 @@ LabelSet encode_known_labels(const std::string& name, const std::vector<std::str
 
 // What the report says besides the result.
 struct ReportInputs {
-  std::vector<std::string> inputs;  // "lyrics: a.csv (bn), 640 rows" ...
-  std::vector<std::string> counts;  // "language: bn 32, en 32"
-  std::vector<std::string> notes;   // perplexity lowered, rows skipped, ...
-  std::vector<std::string> plots;   // PNG names
+  std::vector<std::string> inputs;      // "lyrics: a.csv (bn), 640 rows" ...
+  std::vector<std::string> counts;      // "language: bn 32, en 32"
+  std::vector<std::string> notes;       // perplexity lowered, rows skipped, ...
+  std::vector<std::string> plots;       // t-SNE PNG names
+  std::vector<std::string> heatmaps;    // contingency PNG names
+  std::vector<std::string> loss_plots;  // training loss curve PNG names
 };
 void write_report(OutputDir& out, const ExperimentResult& r, const ReportInputs& in, const Config& c);
 void write_metrics(OutputDir& out, const ExperimentResult& r);

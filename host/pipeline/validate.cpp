@@ -46,6 +46,9 @@ constexpr IntRule kIntRules[] = {
     {"metrics.silhouette_sample_size", 0, std::numeric_limits<std::int64_t>::max()},
     {"tsne.iters", 1, kMaxInt},
     {"tsne.exag_iters", 0, kMaxInt},
+    {"plot.width", 100, 20000},
+    {"plot.height", 100, 20000},
+    {"plot.dpi", 24, 1200},
 };
 
 struct RealRule {
@@ -200,6 +203,14 @@ void Config::validate() const {
           HMR_REQUIRE(s && (s->get() == "english" || s->get() == "bangla"),
                       "tfidf.stop_words: each entry must be \"english\" or \"bangla\"");
         }
+  }
+  if (has("plot.width") && has("plot.height") && has("plot.dpi")) {
+    // the PNG's pixel size (plot::check_size) once each key is in range
+    try {
+      (void)detail::plot_settings(*this);
+    } catch (const Error& e) {
+      throw Error(e.kind(), "plot.width/plot.height/plot.dpi: " + std::string(e.what()).substr(6));
+    }
   }
   check_choice(*this, "pca.solver", {"auto", "full", "exact", "covariance_eigh", "randomized"});
   check_choice(*this, "tsne.init", {"pca", "random"});

@@ -709,7 +709,8 @@ TEST(E2eTsne, CommandWritesEmbeddingAndPlotAndRejectsBadInput) {
   const std::string y = (dir / "y.npy").string(), png = (dir / "plot.png").string();
   auto r = run_hmr("--device cpu --seed 3 tsne --input " + (dir / "x.npy").string() + " --out " + y +
                    " --perplexity 10 --iters 300 --plot " + png + " --labels " + (dir / "labels.npy").string() +
-                   " --label-names " + (dir / "names.txt").string() + " --title e2e");
+                   " --label-names " + (dir / "names.txt").string() +
+                   " --title e2e --legend-title cluster --plot-width 600 --plot-height 500 --dpi 192");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("KL divergence"), std::string::npos) << r.output;
   const Matrix emb = io::read_matrix(y);
@@ -751,6 +752,17 @@ TEST(E2eTsne, CommandWritesEmbeddingAndPlotAndRejectsBadInput) {
     std::ifstream f(svg);
     const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     EXPECT_NE(text.find("<svg"), std::string::npos);
+    EXPECT_NE(text.find("width=\"600px\" height=\"500px\""), std::string::npos);
+    for (const char* t : {">alpha (80)</text>", ">cluster</text>", ">t-SNE 1</text>", ">e2e</text>"})
+      EXPECT_NE(text.find(t), std::string::npos) << t;
+  }
+  {
+    // --dpi 192: twice the pixels of the 600 x 500 px figure (PNG IHDR width and height)
+    std::ifstream f(png, std::ios::binary);
+    unsigned char h[24] = {};
+    f.read(reinterpret_cast<char*>(h), 24);
+    EXPECT_EQ((h[16] << 24) | (h[17] << 16) | (h[18] << 8) | h[19], 1200);
+    EXPECT_EQ((h[20] << 24) | (h[21] << 16) | (h[22] << 8) | h[23], 1000);
   }
   // Same seed -> the same embedding file.
   const std::string y2 = (dir / "y2.npy").string();
@@ -779,6 +791,10 @@ TEST(E2eTsne, CommandWritesEmbeddingAndPlotAndRejectsBadInput) {
   expect_bad("--input " + (dir / "x.npy").string() + " --out " + bad_out + " --plot " + png + " --labels " +
                  (dir / "short_labels.npy").string(),
              "labels of another length");
+  expect_bad("--input " + (dir / "x.npy").string() + " --out " + bad_out + " --plot " + png + " --dpi 5", "dpi 5");
+  expect_bad("--input " + (dir / "x.npy").string() + " --out " + bad_out + " --plot " + png + " --plot-width 20000" +
+                 " --dpi 1200",
+             "a PNG 250000 pixels wide");
   EXPECT_FALSE(std::filesystem::exists(bad_out));
   std::filesystem::remove_all(dir);
 }

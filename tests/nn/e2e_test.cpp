@@ -86,6 +86,7 @@ TEST_F(E2eVae, BadInputsExitWithCodeTwoAndOneLine) {
   const CommandResult ok =
       run(exe_ + " -q --device cpu train --features " + p("x.npy") + " --epochs 1 --out " + p("m.safetensors"));
   ASSERT_EQ(ok.code, 0) << ok.output;
+  EXPECT_TRUE(fs::exists(p("m.history.json"))) << "no history beside the model";
   hmr::io::write_npy(dir_ / "wide.npy", hmr::Matrix(4, 11, 0.5f));
   input_error("embed --model " + p("m.safetensors") + " --features " + p("wide.npy") + " --out " + p("z.npy"),
               "expects 10 features");

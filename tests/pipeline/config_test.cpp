@@ -118,6 +118,33 @@ TEST(PipelineConfig, RejectsUnknownKeysAndWrongTypes) {
   EXPECT_EQ(c.get_int("vae.latent"), 16);  // failed sets left it alone
 }
 
+TEST(PipelineConfig, PlotSizeAndDpiAreCheckedBeforeAnyWork) {
+  for (Task t : {Task::easy, Task::medium, Task::hard}) {
+    const auto p = hmr::pipeline::detail::plot_settings(Config::defaults(t));
+    EXPECT_EQ(p.width, 900);
+    EXPECT_EQ(p.height, 720);
+    EXPECT_EQ(p.dpi, 96);
+  }
+  const Config ok = Config::resolve(Task::easy, {}, {"plot.width=1200", "plot.dpi=192"}, 1);
+  EXPECT_EQ(hmr::pipeline::detail::plot_settings(ok).width, 1200);
+  // Each bad value is an input error naming its key (Config::resolve validates).
+  for (auto [set, key] : std::vector<std::pair<std::string, std::string>>{{"plot.width=99", "plot.width"},
+                                                                          {"plot.height=20001", "plot.height"},
+                                                                          {"plot.dpi=23", "plot.dpi"},
+                                                                          {"plot.dpi=1201", "plot.dpi"},
+                                                                          {"plot.width=5000000000", "plot.width"}}) {
+    try {
+      (void)Config::resolve(Task::hard, {}, {set}, 1);
+      ADD_FAILURE() << set << " was accepted";
+    } catch (const hmr::Error& e) {
+      EXPECT_EQ(e.exit_code(), 2);
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+  // In range each, but a PNG of 20000 x 1200 / 96 pixels a side is refused as a whole.
+  EXPECT_THROW((void)Config::resolve(Task::hard, {}, {"plot.width=20000", "plot.dpi=1200"}, 1), hmr::Error);
+}
+
 TEST(PipelineConfig, LayersApplyInOrderAndTheResolvedFileRepeatsTheRun) {
   const fs::path dir = temp_dir("cfg");
   {

@@ -105,6 +105,17 @@ nlohmann::json check_outputs(const fs::path& out, const std::vector<std::string>
   const std::string report = slurp(out / "report.md");
   for (const auto& m : methods) EXPECT_NE(report.find("`" + m + "`"), std::string::npos) << "report lacks " << m;
   EXPECT_NE(report.find("Stage timings"), std::string::npos);
+  // Every figure the report shows is there, as a PNG and an SVG with text in it.
+  int figures = 0;
+  for (auto at = report.find("]("); at != std::string::npos; at = report.find("](", at + 1)) {
+    const std::string link = report.substr(at + 2, report.find(')', at) - at - 2);
+    EXPECT_TRUE(fs::exists(out / link)) << "report links a missing file " << link;
+    if (link.size() > 4 && link.substr(link.size() - 4) == ".svg") {
+      ++figures;
+      EXPECT_NE(slurp(out / link).find("</text>"), std::string::npos) << link << " has no text";
+    }
+  }
+  EXPECT_GT(figures, 0);
   return j;
 }
 
@@ -129,7 +140,9 @@ TEST_P(E2ePipeline, EasyRecoversLanguageOnBothMethods) {
       out,
       {"metrics.json", "report.md", "config.toml", "latent_vae.npy", "latent_pca.npy", "labels_vae_kmeans.npy",
        "labels_pca_kmeans.npy", "truth_language.npy", "truth_genre.npy", "model_text_vae.safetensors",
-       "tsne_vae_language.png", "tsne_vae_language.svg", "tsne_vae_cluster.png", "tsne_vae_cluster.svg"},
+       "tsne_vae_language.png", "tsne_vae_language.svg", "tsne_vae_cluster.png", "tsne_vae_cluster.svg",
+       "contingency_vae_kmeans_language.png", "contingency_vae_kmeans_genre.svg", "loss_text_vae.png",
+       "loss_text_vae.svg", "model_text_vae.history.json"},
       {"vae_kmeans", "pca_kmeans"});
   EXPECT_EQ(j["task"], "easy");
   EXPECT_EQ(j["device"], GetParam());
@@ -173,10 +186,28 @@ TEST_P(E2ePipeline, MediumFusesEachTracksOwnModalitiesAndListsIncompleteOnes) {
   const std::string ex = slurp(out / "excluded.txt");
   for (const char* id : {"ghost_track", "silent_lyrics", "not_audio"}) EXPECT_NE(ex.find(id), std::string::npos) << id;
   const auto j = check_outputs(out,
-                               {"metrics.json", "report.md", "config.toml", "latent_text.npy", "latent_audio.npy",
-                                "latent_fused.npy", "labels_fused.npy", "labels_text_only.npy", "labels_audio_only.npy",
-                                "model_text_vae.safetensors", "model_audio_vae.safetensors", "tsne_fused_language.png",
-                                "tsne_fused_language.svg", "tsne_fused_genre.png", "ids.txt", "excluded.txt"},
+                               {"metrics.json",
+                                "report.md",
+                                "config.toml",
+                                "latent_text.npy",
+                                "latent_audio.npy",
+                                "latent_fused.npy",
+                                "labels_fused.npy",
+                                "labels_text_only.npy",
+                                "labels_audio_only.npy",
+                                "model_text_vae.safetensors",
+                                "model_audio_vae.safetensors",
+                                "tsne_fused_language.png",
+                                "tsne_fused_language.svg",
+                                "tsne_fused_genre.png",
+                                "ids.txt",
+                                "excluded.txt",
+                                "contingency_fused_language.png",
+                                "contingency_fused_genre.png",
+                                "loss_text_vae.png",
+                                "loss_audio_vae.png",
+                                "model_text_vae.history.json",
+                                "model_audio_vae.history.json"},
                                {"fused", "text_only", "audio_only"});
   EXPECT_GE(j["results"]["fused"]["ari"].get<double>(), 0.9) << "language not recovered by the fused latent";
   EXPECT_TRUE(j["results"]["fused"].contains("nmi_genre"));
@@ -195,13 +226,31 @@ TEST_P(E2ePipeline, HardRecoversGenresAndBeatsNoBaselineByChance) {
   const Config c = Config::resolve(Task::hard, {}, small(Task::hard), 42);
   const auto r = hmr::pipeline::run_hard(backend(), {sample() / "gtzan", {}}, c, out);
   EXPECT_EQ(r.k, 4);
-  const auto j =
-      check_outputs(out,
-                    {"metrics.json", "report.md", "config.toml", "features.npy", "latent_vae.npy",
-                     "features_segments.npy", "latent_plain_vae.npy", "latent_pca.npy", "labels_vae_kmeans.npy",
-                     "labels_raw_kmeans.npy", "truth_genre.npy", "truth_genre_names.txt", "model_vae.safetensors",
-                     "model_plain_vae.safetensors", "tsne_vae_genre.png", "tsne_vae_genre.svg", "tsne_vae_cluster.png"},
-                    {"vae_kmeans", "raw_kmeans", "pca_kmeans", "plain_vae_kmeans"});
+  const auto j = check_outputs(out,
+                               {"metrics.json",
+                                "report.md",
+                                "config.toml",
+                                "features.npy",
+                                "latent_vae.npy",
+                                "features_segments.npy",
+                                "latent_plain_vae.npy",
+                                "latent_pca.npy",
+                                "labels_vae_kmeans.npy",
+                                "labels_raw_kmeans.npy",
+                                "truth_genre.npy",
+                                "truth_genre_names.txt",
+                                "model_vae.safetensors",
+                                "model_plain_vae.safetensors",
+                                "tsne_vae_genre.png",
+                                "tsne_vae_genre.svg",
+                                "tsne_vae_cluster.png",
+                                "contingency_vae_kmeans_genre.png",
+                                "contingency_vae_kmeans_genre.svg",
+                                "loss_vae.png",
+                                "loss_plain_vae.png",
+                                "model_vae.history.json",
+                                "model_plain_vae.history.json"},
+                               {"vae_kmeans", "raw_kmeans", "pca_kmeans", "plain_vae_kmeans"});
   EXPECT_GE(j["results"]["vae_kmeans"]["ari"].get<double>(), 0.9);
   EXPECT_GE(j["results"]["raw_kmeans"]["ari"].get<double>(), 0.9);
   EXPECT_EQ(slurp(out / "truth_genre_names.txt"), "ballad\nelectronic\nfolk\nrock\n");
