@@ -128,7 +128,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     spdlog::info("train: {} rows x {} features, hidden [{}], latent {}, {} + {} x KL, {} epochs, batch {}, lr {}",
                  x.rows(), x.cols(), fmt::join(c.hidden, ", "), c.latent, to_string(c.loss), c.beta, c.epochs, c.batch,
                  c.lr);
-    hmr::Progress bar("train", c.epochs);
+    hmr::Progress bar("train", c.epochs, "epoch");
     TrainReport rep;
     const VaeModel m = train_vae(*backend, x, c, &rep, [&](const EpochStats& e) {
       std::string s = fmt::format("loss {:.4g} (recon {:.4g}, kl {:.4g})", e.total, e.recon, e.kl);

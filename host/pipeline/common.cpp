@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "decomp/pca.h"
 #include "eval/metrics.h"
 #include "io/atomic_file.h"
@@ -216,7 +217,11 @@ EncodedVae train_and_encode(Backend& b, const Matrix& x, nn::VaeConfig vc, const
   nn::VaeModel model;
   {
     ScopedStage st(&timings, "train_" + model_tag);
-    model = nn::train_vae(b, x, vc, &tr);
+    Progress bar("train_" + model_tag, vc.epochs, "epoch");
+    model = nn::train_vae(b, x, vc, &tr, [&bar](const nn::EpochStats& e) {
+      bar.update(e.epoch + 1, fmt::format("loss {:.4g}", e.total));
+    });
+    bar.finish();
   }
   EncodedVae e;
   {
@@ -436,7 +441,9 @@ std::vector<std::string> tsne_plots(Backend& b, const Matrix& x, const std::stri
   embed::TsneResult res;
   {
     ScopedStage st(&timings, "tsne");
-    res = embed::tsne(b, x, opt);
+    Progress bar("tsne_" + tag, opt.iters, "iteration");
+    res = embed::tsne(b, x, opt, [&bar](int it, double kl) { bar.update(it, fmt::format("KL {:.4f}", kl)); });
+    bar.finish();
   }
   ScopedStage st(&timings, "plots");
   io::write_npy(out.path("embedding_" + tag + ".npy"), res.y);

@@ -21,6 +21,8 @@
 #include "audio/sources.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/nvtx.h"
+#include "core/progress.h"
 #include "decomp/pca.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
@@ -69,7 +71,10 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
   audio::MfccResult r;
   {
     ScopedStage st(&timings, "mfcc");
+    Progress bar("mfcc", static_cast<std::int64_t>(set.paths.size()), "file");
+    mo.progress = [&bar](std::size_t done, std::size_t) { bar.update(static_cast<std::int64_t>(done)); };
     r = audio::mfcc_files(b, set.paths, p, mo);
+    bar.finish();
   }
   for (const auto& s : r.skipped) excluded.push_back(fmt::format("{}: unreadable audio ({})", s.path, s.reason));
   HMR_REQUIRE(r.summaries.rows() > 0, "--gtzan {}: none of the {} audio files could be read", root.string(),
@@ -127,7 +132,8 @@ HardData load_features(const fs::path& csv, const Config& c, StageTimings& timin
 }  // namespace
 
 ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, const fs::path& out_dir) {
-  c.validate();  // every setting before any input is read
+  NvtxRange range("hard");  // the whole experiment, around its stages' ranges
+  c.validate();             // every setting before any input is read
   HMR_REQUIRE(in.gtzan.empty() != in.features.empty(),
               "hard: give exactly one input: --gtzan DIR (GTZAN layout) or --features FILE.csv (Kaggle layout)");
   ExperimentResult r = begin_result(Task::hard, b, c, out_dir, "genre");

@@ -16,6 +16,8 @@
 #include "audio/mfcc.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/nvtx.h"
+#include "core/progress.h"
 #include "io/csv.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
@@ -41,7 +43,8 @@ std::optional<std::size_t> optional_column(const io::CsvTable& t, const std::str
 }  // namespace
 
 ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c, const fs::path& out_dir) {
-  c.validate();  // every setting before any input is read
+  NvtxRange range("medium");  // the whole experiment, around its stages' ranges
+  c.validate();               // every setting before any input is read
   std::error_code ec;
   HMR_REQUIRE(!in.manifest.empty(), "medium: --manifest tracks.csv is required");
   HMR_REQUIRE(fs::is_regular_file(in.manifest, ec), "--manifest {}: no such file", in.manifest.string());
@@ -136,7 +139,10 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
     audio::MfccResult res;
     {
       ScopedStage st(&r.timings, "mfcc");
+      Progress bar("mfcc", static_cast<std::int64_t>(paths.size()), "file");
+      mo.progress = [&bar](std::size_t done, std::size_t) { bar.update(static_cast<std::int64_t>(done)); };
       res = audio::mfcc_files(b, paths, mp, mo);
+      bar.finish();
     }
     for (std::size_t i = 0; i < res.index.size(); ++i) audio_row[tracks[res.index[i]].id] = i;
     for (const auto& s : res.skipped) {
