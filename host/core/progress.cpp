@@ -67,6 +67,7 @@ std::string Progress::rate(std::int64_t done, double elapsed) const {
   if (done <= 0 || elapsed <= 0) return "? " + unit_ + "s/s";
   const double r = static_cast<double>(done) / elapsed;
   // Slow loops read better as seconds per unit ("2.5 s/epoch") than as "0.4 epochs/s".
+  if (r >= 100.0) return fmt::format("{:.0f} {}s/s", r, unit_);  // "1770", not "1.77e+03"
   return r >= 1.0 ? fmt::format("{:.3g} {}s/s", r, unit_) : fmt::format("{:.3g} s/{}", 1.0 / r, unit_);
 }
 

@@ -221,7 +221,7 @@ EncodedVae train_and_encode(Backend& b, const Matrix& x, nn::VaeConfig vc, const
     model = nn::train_vae(b, x, vc, &tr, [&bar](const nn::EpochStats& e) {
       bar.update(e.epoch + 1, fmt::format("loss {:.4g}", e.total));
     });
-    bar.finish();
+    bar.finish(tr.epochs.empty() ? std::string() : fmt::format("loss {:.4g}", tr.epochs.back().total));
   }
   EncodedVae e;
   {

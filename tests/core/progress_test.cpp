@@ -134,4 +134,13 @@ TEST(Progress, DurationsAreShortAndExact) {
   EXPECT_EQ(hmr::format_duration(-1), "?");
 }
 
+TEST(Progress, FastRatesAreWholeNumbersNotExponents) {
+  Capture c;
+  hmr::Progress p("tsne", 1000, "iteration", c.sink(hmr::ProgressSink::Style::lines));
+  c.now += 0.5;
+  p.update(1000);
+  p.finish();
+  EXPECT_EQ(c.lines().back(), "hmr: tsne: done, 1000/1000 iterations in 0.5s (2000 iterations/s)");
+}
+
 }  // namespace
