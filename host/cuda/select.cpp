@@ -55,7 +55,10 @@ ProfileRange::ProfileRange(const Backend& backend) : kind_(backend.kind()) {
 ProfileRange::~ProfileRange() {
   if (kind_ == BackendKind::cpu) return;
 #if defined(HMR_HAVE_GPU)
-  if (kind_ == BackendKind::cuda_gpu) return cuda_gpu::profiler_stop();
+  if (kind_ == BackendKind::cuda_gpu) {
+    cuda_gpu::profiler_stop();
+    return;
+  }
 #endif
   cuda_emu::profiler_stop();
 }
