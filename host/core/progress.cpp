@@ -49,16 +49,22 @@ Progress::Progress(std::string label, std::int64_t total, std::string unit, Prog
   if (!sink_.write || !sink_.clock) sink_.style = ProgressSink::Style::off;
   start_ = active() ? sink_.clock() : 0.0;
   last_report_ = start_;
+  if (sink_.start_at_once) announce();
+}
+
+void Progress::announce() {
+  if (announced_ || !active()) return;
+  announced_ = true;
   // A plain line at once: a log shows that the stage began even when it ends in an hour.
   if (sink_.style == ProgressSink::Style::lines)
     write_line(fmt::format("started, {} {}s", total_, unit_));
-  else if (sink_.style == ProgressSink::Style::bar)
+  else
     draw_bar(0, 0.0, {});
 }
 
 Progress::~Progress() {
   // Left without finish() (an exception): end the bar's line so the error starts on its own.
-  if (sink_.style == ProgressSink::Style::bar && !finished_) sink_.write("\n");
+  if (sink_.style == ProgressSink::Style::bar && announced_ && !finished_) sink_.write("\n");
 }
 
 std::string Progress::counts(std::int64_t done) const { return fmt::format("{}/{} {}s", done, total_, unit_); }
@@ -91,6 +97,7 @@ void Progress::draw_bar(std::int64_t done, double elapsed, const std::string& st
 
 void Progress::update(std::int64_t done, const std::string& status) {
   if (!active() || finished_) return;
+  announce();
   done_ = done;
   const double now = sink_.clock();
   const double elapsed = now - start_;
@@ -110,6 +117,7 @@ void Progress::update(std::int64_t done, const std::string& status) {
 
 void Progress::finish(const std::string& status) {
   if (!active() || finished_) return;
+  announce();
   finished_ = true;
   const double elapsed = sink_.clock() - start_;
   // A loop that stopped early (early stopping) reports what it did, not the planned total.

@@ -24,6 +24,10 @@ struct ProgressSink {
   std::function<double()> clock;                // monotonic seconds
   double line_interval_s = 5.0;                 // lines: seconds between two reports
   double bar_interval_s = 0.1;                  // bar: seconds between two redraws
+  // The start line (or empty bar) at construction. A command that still checks its input inside
+  // the loop's function sets false, so bad input stays one error line; the first update() then
+  // writes it.
+  bool start_at_once = true;
 
   // stderr, the steady clock, and the style from -q, HMR_PROGRESS and isatty(stderr).
   static ProgressSink standard();
@@ -51,6 +55,7 @@ class Progress {
   std::string rate_and_eta(std::int64_t done, double elapsed) const;
   void draw_bar(std::int64_t done, double elapsed, const std::string& status);
   void write_line(const std::string& text);
+  void announce();
 
   std::string label_;
   std::int64_t total_;
@@ -60,6 +65,7 @@ class Progress {
   double last_report_;
   std::int64_t done_ = 0;
   bool finished_ = false;
+  bool announced_ = false;
 };
 
 }  // namespace hmr

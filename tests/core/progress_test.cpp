@@ -126,6 +126,25 @@ TEST(Progress, OffPrintsNothingAndAMissingSinkIsOff) {
   q.finish();
 }
 
+TEST(Progress, DeferredStartWritesNothingUntilTheLoopRuns) {
+  Capture c;
+  auto lines = c.sink(hmr::ProgressSink::Style::lines);
+  lines.start_at_once = false;
+  {
+    hmr::Progress p("train", 10, "epoch", lines);
+    EXPECT_TRUE(c.text.empty()) << "input still being checked: an error must be the only line\n" << c.text;
+    c.now += 1.0;
+    p.update(1);
+    ASSERT_EQ(c.lines().size(), 1u) << c.text;
+    EXPECT_EQ(c.lines()[0], "hmr: train: started, 10 epochs");
+  }
+  Capture b;
+  auto bar = b.sink(hmr::ProgressSink::Style::bar);
+  bar.start_at_once = false;
+  { hmr::Progress p("train", 10, "epoch", bar); }  // left by an exception before the first epoch
+  EXPECT_TRUE(b.text.empty()) << "no bar and no stray newline before the error\n" << b.text;
+}
+
 TEST(Progress, DurationsAreShortAndExact) {
   EXPECT_EQ(hmr::format_duration(0.42), "0.4s");
   EXPECT_EQ(hmr::format_duration(42.4), "42s");
