@@ -23,8 +23,9 @@ namespace fs = std::filesystem;
 using namespace detail;
 
 ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, const fs::path& out_dir) {
-  NvtxRange range("easy");  // the whole experiment, around its stages' ranges
-  c.validate();             // every setting before any input is read
+  // One NVTX range for the whole experiment, around its stages' ranges.
+  NvtxRange range("easy");
+  c.validate();  // every setting before any input is read
   HMR_REQUIRE(!in.lyrics.empty(), "easy: give at least one --lyrics FILE.csv[:LANG]");
   std::error_code ec;
   for (const auto& l : in.lyrics)

@@ -132,8 +132,9 @@ HardData load_features(const fs::path& csv, const Config& c, StageTimings& timin
 }  // namespace
 
 ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, const fs::path& out_dir) {
-  NvtxRange range("hard");  // the whole experiment, around its stages' ranges
-  c.validate();             // every setting before any input is read
+  // One NVTX range for the whole experiment, around its stages' ranges.
+  NvtxRange range("hard");
+  c.validate();  // every setting before any input is read
   HMR_REQUIRE(in.gtzan.empty() != in.features.empty(),
               "hard: give exactly one input: --gtzan DIR (GTZAN layout) or --features FILE.csv (Kaggle layout)");
   ExperimentResult r = begin_result(Task::hard, b, c, out_dir, "genre");

@@ -43,8 +43,9 @@ std::optional<std::size_t> optional_column(const io::CsvTable& t, const std::str
 }  // namespace
 
 ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c, const fs::path& out_dir) {
-  NvtxRange range("medium");  // the whole experiment, around its stages' ranges
-  c.validate();               // every setting before any input is read
+  // One NVTX range for the whole experiment, around its stages' ranges.
+  NvtxRange range("medium");
+  c.validate();  // every setting before any input is read
   std::error_code ec;
   HMR_REQUIRE(!in.manifest.empty(), "medium: --manifest tracks.csv is required");
   HMR_REQUIRE(fs::is_regular_file(in.manifest, ec), "--manifest {}: no such file", in.manifest.string());
