@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "cuda/select.h"
 #include "pipeline/config.h"
 
 namespace hmr::app {
@@ -25,9 +26,13 @@ struct Common {
   std::vector<std::string> sets;  // --set key=value overrides
   int verbose = 0;
   bool quiet = false;
+  bool profile_range = false;  // --profile-range: cudaProfilerStart/Stop around the run
 
-  // Creates the backend named by --device and logs which one was picked and why.
+  // Creates the backend named by --device and logs which one was picked and why. With
+  // --profile-range it also starts the profiler range, which ends when this Common does (after the
+  // command), so backend start-up (context, handles) stays outside the measured part.
   std::unique_ptr<Backend> backend() const;
+  mutable std::unique_ptr<ProfileRange> profile_scope;
 };
 
 using SetupFn = void (*)(CLI::App& sub, Common& common);

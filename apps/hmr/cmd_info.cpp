@@ -1,4 +1,5 @@
-// hmr info — version, build options, compiled backends and the device (or why there is none).
+// hmr info — version, build options, compiled backends, the CUDA driver and runtime versions and each
+// device's compute capability and memory (or why there is none).
 #include <cstdio>
 
 #include "cli.h"
@@ -20,6 +21,12 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     for (const auto& p : hmr::probe_backends())
       std::printf("  %-9s %-12s %s\n", p.name.c_str(),
                   !p.compiled ? "not built" : (p.usable ? "available" : "unavailable"), p.detail.c_str());
+    std::fflush(stdout);
+    // What the CUDA driver and runtime say, per build: a user reporting a problem pastes this.
+    for (const char* build : {"cuda", "cuda-emu"}) {
+      std::printf("%s:\n", build);
+      for (const auto& line : hmr::describe_cuda_build(build)) std::printf("  %s\n", line.c_str());
+    }
     std::fflush(stdout);
     std::string why;
     auto b = hmr::make_backend(common.device, &why);  // --device cuda without a device: exit 2

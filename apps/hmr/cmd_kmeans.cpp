@@ -13,6 +13,7 @@
 #include "cluster/kmeans.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/timer.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
@@ -71,7 +72,13 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       return;
     }
     a->opt.seed = common.seed;
+    // Restarts are what takes long on large inputs (50k x 64, k 10, 10 restarts: ~5 s on 2 cores).
+    auto sink = hmr::ProgressSink::standard();
+    sink.start_at_once = false;  // kmeans checks the input first: a bad one stays one error line
+    hmr::Progress bar("kmeans", a->opt.n_init, "restart", sink);
+    a->opt.progress = [&bar](int done, int) { bar.update(done); };
     const auto res = hmr::cluster::kmeans(*backend, x, a->opt);
+    bar.finish(fmt::format("inertia {:.6g}", res.inertia));
     const double secs = sw.seconds();
     hmr::io::write_npy(outs.path(common.out), res.labels);
     hmr::io::write_npy(outs.path(centers_path), res.centers);

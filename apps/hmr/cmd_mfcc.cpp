@@ -111,7 +111,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     auto backend = common.backend();
     std::unique_ptr<hmr::Progress> bar;
     job.options.progress = [&bar](std::size_t done, std::size_t total) {
-      if (!bar) bar = std::make_unique<hmr::Progress>("mfcc", static_cast<std::int64_t>(total));
+      if (!bar) bar = std::make_unique<hmr::Progress>("mfcc", static_cast<std::int64_t>(total), "file");
       bar->update(static_cast<std::int64_t>(done));
     };
     const auto r = hmr::audio::run_mfcc_job(*backend, job);

@@ -133,7 +133,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     spdlog::info("train: {} rows x {} features, hidden [{}], latent {}, {} + {} x KL, {} epochs, batch {}, lr {}",
                  x.rows(), x.cols(), fmt::join(c.hidden, ", "), c.latent, to_string(c.loss), c.beta, c.epochs, c.batch,
                  c.lr);
-    hmr::Progress bar("train", c.epochs);
+    auto sink = hmr::ProgressSink::standard();
+    sink.start_at_once = false;  // train_vae checks the input first: a bad one stays one error line
+    hmr::Progress bar("train", c.epochs, "epoch", sink);
     TrainReport rep;
     const VaeModel m = train_vae(*backend, x, c, &rep, [&](const EpochStats& e) {
       std::string s = fmt::format("loss {:.4g} (recon {:.4g}, kl {:.4g})", e.total, e.recon, e.kl);

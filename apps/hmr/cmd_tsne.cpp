@@ -86,14 +86,10 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     a->opt.seed = common.seed;
     a->opt.init = a->init == "random" ? hmr::embed::TsneInit::random : hmr::embed::TsneInit::pca;
     auto backend = common.backend();
-    hmr::Progress bar("t-SNE", a->opt.iters);
-    const auto progress = [&](int it, double kl) {
-      const std::string status = fmt::format("KL {:.4f}", kl);
-      if (bar.active())
-        bar.update(it, status);
-      else
-        spdlog::info("t-SNE iteration {:>5}/{}: {}", it, a->opt.iters, status);
-    };
+    auto sink = hmr::ProgressSink::standard();
+    sink.start_at_once = false;  // tsne checks the input first: a bad one stays one error line
+    hmr::Progress bar("t-SNE", a->opt.iters, "iteration", sink);
+    const auto progress = [&](int it, double kl) { bar.update(it, fmt::format("KL {:.4f}", kl)); };
     const auto res = hmr::embed::tsne(*backend, x, a->opt, progress);
     bar.finish(fmt::format("KL {:.4f}", res.kl));
     hmr::io::write_npy(outs.path(common.out), res.y);

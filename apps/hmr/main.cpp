@@ -38,6 +38,7 @@ std::unique_ptr<Backend> Common::backend() const {
   std::string why;
   auto b = make_backend(device, &why);
   spdlog::info("device: {}", why);
+  if (profile_range && !profile_scope) profile_scope = std::make_unique<ProfileRange>(*b);
   return b;
 }
 
@@ -92,7 +93,9 @@ int main(int argc, char** argv) {
   app.add_option("--out", common.out, "output file or directory");
   app.add_option("--set", common.sets, "override a configuration key: --set key=value");
   app.add_flag("-v,--verbose", common.verbose, "more output (-vv for trace)");
-  app.add_flag("-q,--quiet", common.quiet, "warnings and errors only");
+  app.add_flag("-q,--quiet", common.quiet, "warnings and errors only (and no progress)");
+  app.add_flag("--profile-range", common.profile_range,
+               "mark the run for Nsight with cudaProfilerStart/Stop (nsys --capture-range=cudaProfilerApi)");
 
   auto cmds = commands();
   std::sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return std::string(a.name) < b.name; });

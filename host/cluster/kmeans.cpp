@@ -601,11 +601,18 @@ KMeansResult kmeans(Backend& backend, ConstMatrixView x, const KMeansOptions& op
     // threads: its loops use fixed chunks), so no fork/join per iteration.
     runs.resize(static_cast<std::size_t>(opt.n_init));
     const bool by_run = opt.n_init > 1 && omp_get_max_threads() > 1;
+    int finished = 0;
 #pragma omp parallel for schedule(dynamic, 1) if (by_run)
-    for (int i = 0; i < opt.n_init; ++i)
+    for (int i = 0; i < opt.n_init; ++i) {
       runs[static_cast<std::size_t>(i)] = lloyd_cpu(xc, inits[static_cast<std::size_t>(i)], opt.max_iter, tol);
+      if (opt.progress) {
+#pragma omp critical(hmr_kmeans_progress)
+        opt.progress(++finished, opt.n_init);
+      }
+    }
   } else {
     runs = HMR_CUDA_CALL(backend, kmeans_lloyd_runs(backend, xc, inits, opt.max_iter, tol));
+    if (opt.progress) opt.progress(opt.n_init, opt.n_init);
   }
 
   KMeansResult out;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct KMeansOptions {
   int max_iter = 300;
   double tol = 1e-4;  // relative: multiplied by the mean per-feature variance of x
   std::uint64_t seed = 0;
+  // Called with (restarts finished, n_init) as runs end (from one thread at a time); may be empty.
+  // It only observes: the result does not depend on it. The cuda backend runs the restarts as
+  // one batch and reports once, at the end.
+  std::function<void(int, int)> progress;
 };
 
 struct KMeansResult {

@@ -1,6 +1,8 @@
 // cuda/context_cuda.cpp — Context and CudaBackend (built once per cuda namespace).
 #include "cuda/context.h"
 
+#include <spdlog/spdlog.h>
+
 #include "core/error.h"
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
@@ -8,6 +10,8 @@
 
 #if defined(HMR_EMU)
 #include <thread>
+#else
+#include <cuda_profiler_api.h>
 #endif
 
 namespace hmr::HMR_CUDA_NS {
@@ -123,6 +127,62 @@ hmr::BackendProbe probe_cuda() {
   }
 #endif
   return p;
+}
+
+namespace {
+// CUDA encodes versions as 1000 * major + 10 * minor.
+std::string cuda_version(int v) { return fmt::format("{}.{}", v / 1000, (v % 1000) / 10); }
+}  // namespace
+
+std::vector<std::string> describe_cuda() {
+  std::vector<std::string> out;
+  int driver = 0, runtime = 0;
+  const cudaError_t de = cudaDriverGetVersion(&driver);
+  const cudaError_t re = cudaRuntimeGetVersion(&runtime);
+#if defined(HMR_EMU)
+  const char* what = "emulated (no driver is loaded: the emulator answers as CUDA";
+  out.push_back(fmt::format("driver {} {}), runtime {}", de == cudaSuccess ? cuda_version(driver) : "?", what,
+                            re == cudaSuccess ? cuda_version(runtime) : "?"));
+#else
+  // cudaDriverGetVersion answers 0 without a driver; the runtime is linked statically.
+  out.push_back(fmt::format("driver {}, runtime {}",
+                            de == cudaSuccess && driver > 0 ? "CUDA " + cuda_version(driver) : "none loaded",
+                            re == cudaSuccess ? "CUDA " + cuda_version(runtime) : "?"));
+#endif
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    out.push_back(fmt::format("no device answers: {} ({})", cudaGetErrorString(e), cudaGetErrorName(e)));
+    return out;
+  }
+  if (count == 0) out.push_back("no device: the CUDA driver reports none");
+  for (int d = 0; d < count; ++d) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, d) != cudaSuccess) {
+      (void)cudaGetLastError();
+      out.push_back(fmt::format("device {}: did not answer cudaGetDeviceProperties", d));
+      continue;
+    }
+    out.push_back(fmt::format(
+        "device {}: {}, compute capability {}.{}, {:.1f} GiB, {} multiprocessors", d, prop.name, prop.major, prop.minor,
+        static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0), prop.multiProcessorCount));
+  }
+  return out;
+}
+
+void profiler_start() {
+  if (const cudaError_t e = cudaProfilerStart(); e != cudaSuccess) {
+    (void)cudaGetLastError();
+    spdlog::warn("--profile-range: cudaProfilerStart failed: {}", cudaGetErrorString(e));
+  }
+}
+
+void profiler_stop() {
+  if (const cudaError_t e = cudaProfilerStop(); e != cudaSuccess) {
+    (void)cudaGetLastError();
+    spdlog::warn("--profile-range: cudaProfilerStop failed: {}", cudaGetErrorString(e));
+  }
 }
 
 }  // namespace hmr::HMR_CUDA_NS

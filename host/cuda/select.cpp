@@ -2,6 +2,8 @@
 // (cuda/backend_cuda.h) and falls back to the cpu backend as `--device auto` asks.
 #include "cuda/select.h"
 
+#include <spdlog/spdlog.h>
+
 #include "core/error.h"
 #include "cuda/backend_cuda.h"
 
@@ -30,6 +32,35 @@ std::vector<std::string> available_backends() {
   std::vector<std::string> names{"cpu", "cuda-emu"};
   if (probe_gpu().usable) names.push_back("cuda");
   return names;
+}
+
+std::vector<std::string> describe_cuda_build(std::string_view name) {
+  if (name == "cuda-emu") return cuda_emu::describe_cuda();
+#if defined(HMR_HAVE_GPU)
+  return cuda_gpu::describe_cuda();
+#else
+  return {"not compiled: this build found no CUDA compiler (nvcc), so no driver or device was asked"};
+#endif
+}
+
+ProfileRange::ProfileRange(const Backend& backend) : kind_(backend.kind()) {
+  if (kind_ == BackendKind::cpu) {
+    spdlog::info("--profile-range: the cpu backend has no CUDA profiler to start; the flag does nothing here");
+    return;
+  }
+  HMR_CUDA_CALL(backend, profiler_start());
+  spdlog::debug("--profile-range: cudaProfilerStart on {}", backend.name());
+}
+
+ProfileRange::~ProfileRange() {
+  if (kind_ == BackendKind::cpu) return;
+#if defined(HMR_HAVE_GPU)
+  if (kind_ == BackendKind::cuda_gpu) {
+    cuda_gpu::profiler_stop();
+    return;
+  }
+#endif
+  cuda_emu::profiler_stop();
 }
 
 std::unique_ptr<Backend> make_backend(std::string_view device, std::string* why) {

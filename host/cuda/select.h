@@ -23,4 +23,22 @@ std::unique_ptr<Backend> make_backend(std::string_view device, std::string* why 
 // Names of the backends usable in this process, in the order cpu, cuda-emu, cuda (tests).
 std::vector<std::string> available_backends();
 
+// `hmr info`: driver and runtime versions and each device (compute capability, memory) of the
+// cuda build named ("cuda" or "cuda-emu"), or one line saying why there is none.
+std::vector<std::string> describe_cuda_build(std::string_view name);
+
+// --profile-range: cudaProfilerStart when made and cudaProfilerStop when destroyed, through the
+// cuda build `backend` belongs to, so `nsys profile --capture-range=cudaProfilerApi` records only
+// the part in between. On the cpu backend there is no CUDA profiler: a note, nothing else.
+class ProfileRange {
+ public:
+  explicit ProfileRange(const Backend& backend);
+  ~ProfileRange();
+  ProfileRange(const ProfileRange&) = delete;
+  ProfileRange& operator=(const ProfileRange&) = delete;
+
+ private:
+  BackendKind kind_;
+};
+
 }  // namespace hmr

@@ -186,6 +186,15 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
 cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaDeviceReset();
 cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes);
+// The emulated driver and runtime both report CUDA 13.0 (13000, CUDA's encoding 1000 * major +
+// 10 * minor), the toolkit the kernels are written for.
+cudaError_t cudaDriverGetVersion(int* version);
+cudaError_t cudaRuntimeGetVersion(int* version);
+// The profiler API (cuda_profiler_api.h): with no profiler attached CUDA returns success and does
+// nothing, and so does the emulator; it counts the calls so tests can check that a run marks its
+// measured part exactly once.
+cudaError_t cudaProfilerStart();
+cudaError_t cudaProfilerStop();
 
 cudaError_t cudaMalloc(void** ptr, std::size_t bytes);
 cudaError_t cudaMallocHost(void** ptr, std::size_t bytes);
@@ -267,6 +276,9 @@ const char* last_failure();
 // How many times this process launched the kernel with this identifier (the name GPU_LAUNCH was
 // given, without namespace or template arguments), failed launches included.
 std::uint64_t launch_count(std::string_view kernel);
+// How many times this process called cudaProfilerStart / cudaProfilerStop.
+std::uint64_t profiler_start_count();
+std::uint64_t profiler_stop_count();
 
 // ---- index variables ------------------------------------------------------------------------------
 inline thread_local uint3 threadIdx;

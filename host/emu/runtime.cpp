@@ -218,6 +218,29 @@ cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
   *free_bytes = static_cast<std::size_t>(avail) * static_cast<std::size_t>(page);
   return cudaSuccess;
 }
+cudaError_t cudaDriverGetVersion(int* version) {
+  if (!version) return record(cudaErrorInvalidValue);
+  *version = 13000;
+  return cudaSuccess;
+}
+cudaError_t cudaRuntimeGetVersion(int* version) {
+  if (!version) return record(cudaErrorInvalidValue);
+  *version = 13000;
+  return cudaSuccess;
+}
+namespace {
+std::atomic<std::uint64_t> g_profiler_starts{0}, g_profiler_stops{0};
+}  // namespace
+cudaError_t cudaProfilerStart() {
+  g_profiler_starts.fetch_add(1);
+  return cudaSuccess;
+}
+cudaError_t cudaProfilerStop() {
+  g_profiler_stops.fetch_add(1);
+  return cudaSuccess;
+}
+std::uint64_t profiler_start_count() { return g_profiler_starts.load(); }
+std::uint64_t profiler_stop_count() { return g_profiler_stops.load(); }
 cudaError_t cudaMalloc(void** ptr, std::size_t bytes) { return allocate(ptr, bytes, MemKind::device); }
 cudaError_t cudaMallocHost(void** ptr, std::size_t bytes) { return allocate(ptr, bytes, MemKind::pinned); }
 cudaError_t cudaHostAlloc(void** ptr, std::size_t bytes, unsigned) { return allocate(ptr, bytes, MemKind::pinned); }

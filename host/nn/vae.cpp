@@ -198,6 +198,7 @@ VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config_in
   Stopwatch total;
   double train_seconds = 0.0;
   for (int e = 0; e < cfg.epochs; ++e) {
+    NvtxRange epoch_range("epoch");  // no "/" in the name: ncu --nvtx-include "hmr@epoch/" can match it
     Stopwatch w;
     EpochStats st;
     st.epoch = e;

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "decomp/pca.h"
 #include "eval/metrics.h"
 #include "io/atomic_file.h"
@@ -199,7 +200,11 @@ EncodedVae train_and_encode(Backend& b, const Matrix& x, nn::VaeConfig vc, const
   nn::VaeModel model;
   {
     ScopedStage st(&timings, "train_" + model_tag);
-    model = nn::train_vae(b, x, vc, &tr);
+    Progress bar("train_" + model_tag, vc.epochs, "epoch");
+    model = nn::train_vae(b, x, vc, &tr, [&bar](const nn::EpochStats& e) {
+      bar.update(e.epoch + 1, fmt::format("loss {:.4g}", e.total));
+    });
+    bar.finish(tr.epochs.empty() ? std::string() : fmt::format("loss {:.4g}", tr.epochs.back().total));
   }
   EncodedVae e;
   {
@@ -422,7 +427,9 @@ std::vector<std::string> tsne_plots(Backend& b, const Matrix& x, const std::stri
   embed::TsneResult res;
   {
     ScopedStage st(&timings, "tsne");
-    res = embed::tsne(b, x, opt);
+    Progress bar("tsne_" + tag, opt.iters, "iteration");
+    res = embed::tsne(b, x, opt, [&bar](int it, double kl) { bar.update(it, fmt::format("KL {:.4f}", kl)); });
+    bar.finish();
   }
   ScopedStage st(&timings, "plots");
   const PlotSettings ps = plot_settings(c);

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/nvtx.h"
 #include "decomp/pca.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
@@ -22,6 +23,8 @@ namespace fs = std::filesystem;
 using namespace detail;
 
 ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, const fs::path& out_dir) {
+  // One NVTX range for the whole experiment, around its stages' ranges.
+  NvtxRange range("easy");
   c.validate();  // every setting before any input is read
   HMR_REQUIRE(!in.lyrics.empty(), "easy: give at least one --lyrics FILE.csv[:LANG]");
   std::error_code ec;

@@ -22,6 +22,8 @@
 #include "audio/sources.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/nvtx.h"
+#include "core/progress.h"
 #include "decomp/pca.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
@@ -70,7 +72,10 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
   audio::MfccResult r;
   {
     ScopedStage st(&timings, "mfcc");
+    Progress bar("mfcc", static_cast<std::int64_t>(set.paths.size()), "file");
+    mo.progress = [&bar](std::size_t done, std::size_t) { bar.update(static_cast<std::int64_t>(done)); };
     r = audio::mfcc_files(b, set.paths, p, mo);
+    bar.finish();
   }
   for (const auto& s : r.skipped) excluded.push_back(fmt::format("{}: unreadable audio ({})", s.path, s.reason));
   HMR_REQUIRE(r.summaries.rows() > 0, "--gtzan {}: none of the {} audio files could be read (first: {})", root.string(),
@@ -157,6 +162,8 @@ HardData load_features(const fs::path& csv, const Config& c, StageTimings& timin
 }  // namespace
 
 ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, const fs::path& out_dir) {
+  // One NVTX range for the whole experiment, around its stages' ranges.
+  NvtxRange range("hard");
   c.validate();  // every setting before any input is read
   HMR_REQUIRE(in.gtzan.empty() != in.features.empty(),
               "hard: give exactly one input: --gtzan DIR (GTZAN layout) or --features FILE.csv (Kaggle layout)");

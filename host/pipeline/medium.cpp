@@ -17,6 +17,8 @@
 #include "audio/mfcc.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/nvtx.h"
+#include "core/progress.h"
 #include "io/csv.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
@@ -42,6 +44,8 @@ std::optional<std::size_t> optional_column(const io::CsvTable& t, const std::str
 }  // namespace
 
 ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c, const fs::path& out_dir) {
+  // One NVTX range for the whole experiment, around its stages' ranges.
+  NvtxRange range("medium");
   c.validate();  // every setting before any input is read
   std::error_code ec;
   HMR_REQUIRE(!in.manifest.empty(), "medium: --manifest tracks.csv is required");
@@ -144,7 +148,10 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
     audio::MfccResult res;
     {
       ScopedStage st(&r.timings, "mfcc");
+      Progress bar("mfcc", static_cast<std::int64_t>(paths.size()), "file");
+      mo.progress = [&bar](std::size_t done, std::size_t) { bar.update(static_cast<std::int64_t>(done)); };
       res = audio::mfcc_files(b, paths, mp, mo);
+      bar.finish();
     }
     for (std::size_t i = 0; i < res.index.size(); ++i) audio_row[tracks[res.index[i]].id] = i;
     for (const auto& s : res.skipped) {
