@@ -12,7 +12,9 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "io/atomic_file.h"
+#include "io/csv.h"
 
 namespace hmr::pipeline {
 
@@ -132,7 +134,8 @@ toml::table parse_toml(std::string_view text, const std::string& source) {
   try {
     return toml::parse(text, std::string_view(source));
   } catch (const toml::parse_error& e) {
-    input_error("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line, e.source().begin.column, e.description());
+    input_error("{}:{}:{}: invalid TOML: {}", printable(source), e.source().begin.line, e.source().begin.column,
+                printable(e.description()));
   }
 }
 
@@ -179,10 +182,10 @@ void Config::assign(std::string_view key, const toml::node& value, std::string_v
     const toml::node* sec = parts.size() > 1 ? find(root_, key.substr(0, key.rfind('.'))) : &root_;
     if (sec && sec->as_table())
       for (const auto& [k, v] : *sec->as_table()) known += (known.empty() ? "" : ", ") + std::string(k.str());
-    input_error("{}: unknown configuration key '{}' for hmr {}{}", origin, key, to_string(task_),
+    input_error("{}: unknown configuration key '{}' for hmr {}{}", printable(origin), printable(key), to_string(task_),
                 known.empty() ? std::string() : fmt::format(" (keys here: {})", known));
   }
-  HMR_REQUIRE(!def->is_table(), "{}: '{}' is a section, not a value", origin, key);
+  HMR_REQUIRE(!def->is_table(), "{}: '{}' is a section, not a value", printable(origin), key);
   auto converted = coerce(*def, value);
   // tfidf.min_df / max_df keep their own numeric type: an integer is a document count, a float a
   // share of the documents (scikit-learn's int-or-float semantics).
@@ -192,7 +195,8 @@ void Config::assign(std::string_view key, const toml::node& value, std::string_v
     else
       converted = std::make_unique<toml::value<double>>(value.as_floating_point()->get());
   }
-  HMR_REQUIRE(converted.has_value(), "{}: '{}' must be {} (got {})", origin, key, type_name(*def), type_name(value));
+  HMR_REQUIRE(converted.has_value(), "{}: '{}' must be {} (got {})", printable(origin), key, type_name(*def),
+              type_name(value));
   const auto parts = split_key(key);
   toml::table* parent = &root_;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) parent = (*parent)[parts[i]].as_table();
@@ -217,21 +221,28 @@ void Config::merge_file(const std::filesystem::path& path) {
   HMR_REQUIRE(in.good(), "--config {}: cannot read the file", path.string());
   std::stringstream ss;
   ss << in.rdbuf();
-  const toml::table t = parse_toml(ss.str(), path.string());
+  merge_text(ss.str(), path.string());
+}
+
+void Config::merge_text(std::string_view text, const std::string& source) {
+  const toml::table t = parse_toml(text, source);
   std::vector<std::pair<std::string, const toml::node*>> leaves;
   collect_leaves(t, "", leaves);
-  for (const auto& [key, node] : leaves) assign(key, *node, fmt::format("--config {}", path.string()));
+  for (const auto& [key, node] : leaves) assign(key, *node, fmt::format("--config {}", source));
 }
 
 void Config::set(std::string_view assignment) {
   const std::size_t eq = assignment.find('=');
-  HMR_REQUIRE(eq != std::string_view::npos && eq > 0, "--set {}: expected section.key=value", assignment);
+  HMR_REQUIRE(eq != std::string_view::npos && eq > 0, "--set {}: expected section.key=value", printable(assignment));
   const std::string key(trim(assignment.substr(0, eq)));
   const std::string_view raw = trim(assignment.substr(eq + 1));
   const std::string origin = fmt::format("--set {}", assignment);
   const toml::node* def = find(root_, key);
   if (def && def->is_string() && (raw.empty() || raw.front() != '"')) {
-    // Strings may be written bare: --set tfidf.token_mode=sklearn
+    // Strings may be written bare: --set tfidf.token_mode=sklearn. TOML strings are UTF-8, so
+    // anything else would be written into config.toml and make it unreadable.
+    HMR_REQUIRE(io::find_invalid_utf8(raw) == std::string_view::npos, "{}: the value is not valid UTF-8",
+                printable(origin));
     assign(key, toml::value<std::string>(std::string(raw)), origin);
     return;
   }
@@ -257,10 +268,10 @@ void Config::set(std::string_view assignment) {
       assign(key, words, origin);
       return;
     }
-    input_error("{}: cannot read the value '{}' ({})", origin, raw, e.description());
+    input_error("{}: cannot read the value '{}' ({})", printable(origin), printable(raw), printable(e.description()));
   }
   const toml::node* v = parsed.get("v");
-  HMR_REQUIRE(v != nullptr, "{}: missing value", origin);
+  HMR_REQUIRE(v != nullptr, "{}: missing value", printable(origin));
   assign(key, *v, origin);
 }
 

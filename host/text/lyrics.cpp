@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/printable.h"
 #include "io/csv.h"
 
 namespace hmr::text {
@@ -67,7 +68,7 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
       lang_col = t.find_column(options.language_column);
       HMR_REQUIRE(lang_col.has_value(),
                   "{}: no language given (write {}:LANGUAGE) and no '{}' column to read it from (columns: {})",
-                  src.path, src.path, options.language_column, fmt::join(t.header, ", "));
+                  src.path, src.path, options.language_column, printable(fmt::format("{}", fmt::join(t.header, ", "))));
     }
     std::int64_t kept = 0, empty = 0;
     for (std::size_t r = 0; r < t.size(); ++r) {
