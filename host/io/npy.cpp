@@ -267,6 +267,8 @@ Matrix as_matrix(const NpyArray& a, const std::string& where, bool allow_nonfini
   HMR_REQUIRE(a.shape.size() == 1 || a.shape.size() == 2, "{}: expected a 1-D or 2-D array, got {} dimensions", where,
               a.shape.size());
   const std::int64_t rows = a.shape[0], cols = a.shape.size() == 2 ? a.shape[1] : 1;
+  // (10^18, 0) holds no bytes, so the size checks pass, but every consumer loops over the rows.
+  HMR_REQUIRE(cols > 0 || rows == 0, "{}: the array has {} rows of 0 columns (no features)", where, rows);
   Matrix out(rows, cols);
   const std::int64_t n = rows * cols;
   if (a.dtype == "f4") {

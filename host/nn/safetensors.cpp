@@ -212,8 +212,9 @@ VaeModel parse_safetensors(std::string_view bytes, const std::string& ps) {
   // size is allocated: metadata claiming input_dim 2^30 in a 1 KiB file is refused here.
   const auto need = checked_param_count(cfg, data_size / 4);
   HMR_REQUIRE(need.has_value(),
-              "{}: the architecture in the metadata needs more parameters than the {}-byte data section holds", ps,
-              data_size);
+              "{}: truncated file or lying metadata: the architecture in the metadata needs more parameters than the "
+              "{}-byte data section holds",
+              ps, data_size);
 
   VaeModel m;
   m.config = cfg;

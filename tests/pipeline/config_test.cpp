@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -268,3 +269,30 @@ TEST(PipelineMetrics, JsonHasTheSchemaKeysAndNullForNonFinite) {
 }
 
 }  // namespace
+
+// The one line an input error must be: exit code 2, no line break, naming `key`.
+void expect_one_line_naming(const std::function<void()>& f, const std::string& key) {
+  try {
+    f();
+    FAIL() << "accepted; expected an error naming " << key;
+  } catch (const hmr::Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(e.exit_code(), 2) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_NE(m.find(key), std::string::npos) << m;
+  }
+}
+
+TEST(PipelineConfig, TomlTypeErrorsAreOneLineNamingTheKey) {
+  Config c = Config::defaults(Task::hard);
+  expect_one_line_naming([&] { c.merge_text("[vae]\nlatent = \"sixteen\"\n", "x.toml"); }, "vae.latent");
+  expect_one_line_naming([&] { c.merge_text("[vae]\nhidden = [\"a\"]\n", "x.toml"); }, "vae.hidden");
+  expect_one_line_naming([&] { c.merge_text("[experiment]\nseed = 1.5\n", "x.toml"); }, "experiment.seed");
+  expect_one_line_naming([&] { c.merge_text("vae = 3\n", "x.toml"); }, "vae");
+  // Hostile text quoted in the message is escaped, never a second line (found by fuzz_config).
+  expect_one_line_naming([&] { c.merge_text("[vae]\n\"lat\\nent\" = 3\n", "x.toml"); }, "lat\\nent");
+  expect_one_line_naming([&] { c.set("[vae\nx=3"); }, "[vae\\nx");
+  // A bare --set string that is not UTF-8 would make the written config.toml unreadable.
+  expect_one_line_naming([&] { c.set("vae.activation=rel\xae"); }, "UTF-8");
+  expect_one_line_naming([&] { c.merge_text("[vae\nlatent = 3\n", "x.toml"); }, "x.toml:1");
+}
