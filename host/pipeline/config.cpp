@@ -4,6 +4,7 @@
 // one clear input error instead of a silently ignored setting.
 #include "pipeline/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -197,6 +198,21 @@ void Config::assign(std::string_view key, const toml::node& value, std::string_v
   }
   HMR_REQUIRE(converted.has_value(), "{}: '{}' must be {} (got {})", printable(origin), key, type_name(*def),
               type_name(value));
+  // Values are names, words and paths: a control character is always a mistake, and a line break
+  // does not survive config.toml (toml++ writes it as a multi-line string, whose first newline
+  // TOML drops on reading), so the resolved file would not repeat the run.
+  const auto has_control = [](const toml::node& n) {
+    const auto bad = [](const std::string& t) {
+      return std::any_of(t.begin(), t.end(), [](char c) { return (c >= 0 && c < 0x20 && c != '\t') || c == 0x7F; });
+    };
+    if (auto str = n.as_string()) return bad(str->get());
+    if (auto arr = n.as_array())
+      for (const toml::node& e : *arr)
+        if (auto str = e.as_string(); str && bad(str->get())) return true;
+    return false;
+  };
+  HMR_REQUIRE(!has_control(**converted), "{}: '{}' holds a control character (a line break?), which no setting takes",
+              printable(origin), key);
   const auto parts = split_key(key);
   toml::table* parent = &root_;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) parent = (*parent)[parts[i]].as_table();

@@ -296,3 +296,16 @@ TEST(PipelineConfig, TomlTypeErrorsAreOneLineNamingTheKey) {
   expect_one_line_naming([&] { c.set("vae.activation=rel\xae"); }, "UTF-8");
   expect_one_line_naming([&] { c.merge_text("[vae\nlatent = 3\n", "x.toml"); }, "x.toml:1");
 }
+
+TEST(PipelineConfig, StringsWithLineBreaksAreRefusedSoConfigTomlRepeatsTheRun) {
+  // Found by fuzz_config: "\nsmo" was accepted, written to config.toml as a multi-line string
+  // and read back as "smo".
+  Config c = Config::defaults(Task::easy);
+  expect_one_line_naming([&] { c.set("tfidf.token_mode=\nsklearn"); }, "tfidf.token_mode");
+  expect_one_line_naming([&] { c.merge_text("[tfidf]\ntoken_mode = \"\\nsklearn\"\n", "x.toml"); }, "tfidf.token_mode");
+  expect_one_line_naming([&] { c.merge_text("[tfidf]\nstop_words = [\"a\\rb\"]\n", "x.toml"); }, "tfidf.stop_words");
+  c.set("tfidf.token_mode=sklearn");
+  Config back = Config::defaults(Task::easy);
+  back.merge_text(c.to_toml(), "config.toml");
+  EXPECT_EQ(back.to_toml(), c.to_toml());
+}
