@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -105,6 +106,33 @@ void save_safetensors(const std::filesystem::path& path, const VaeModel& m) {
 
 namespace {
 
+// An integer of the JSON header inside [lo, hi]. nlohmann's get<int>() converts 1e123 or -1
+// with a plain cast (undefined for a float out of range, found by fuzz_safetensors), so the type
+// and range are checked first; nullopt when the value is not such an integer.
+std::optional<std::int64_t> json_int(const nlohmann::json& v, std::int64_t lo, std::int64_t hi) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(hi)) return std::nullopt;
+    return static_cast<std::int64_t>(u);
+  }
+  if (!v.is_number_integer()) return std::nullopt;
+  const auto x = v.get<std::int64_t>();
+  if (x < lo || x > hi) return std::nullopt;
+  return x;
+}
+
+// A JSON array of such integers, or nullopt.
+std::optional<std::vector<std::int64_t>> json_ints(const nlohmann::json& v, std::int64_t lo, std::int64_t hi) {
+  if (!v.is_array()) return std::nullopt;
+  std::vector<std::int64_t> out;
+  for (const auto& e : v) {
+    const auto x = json_int(e, lo, hi);
+    if (!x) return std::nullopt;
+    out.push_back(*x);
+  }
+  return out;
+}
+
 // Parameters the architecture needs, or nullopt when that count exceeds `limit`: every factor
 // comes from the file, so the products are checked before make_plan multiplies them unchecked
 // (input_dim = hidden = 2^31 - 1 would overflow int and wrap the buffer size).
@@ -183,9 +211,15 @@ VaeModel parse_safetensors(std::string_view bytes, const std::string& ps) {
   }
   try {
     const auto a = nlohmann::json::parse(meta_str("hmr.arch"));
-    cfg.input_dim = a.at("input_dim").get<int>();
-    cfg.hidden = a.at("hidden").get<std::vector<int>>();
-    cfg.latent = a.at("latent").get<int>();
+    const auto input_dim = json_int(a.at("input_dim"), INT32_MIN, INT32_MAX);
+    const auto latent = json_int(a.at("latent"), INT32_MIN, INT32_MAX);
+    const auto hidden = json_ints(a.at("hidden"), INT32_MIN, INT32_MAX);
+    HMR_REQUIRE(input_dim && latent && hidden,
+                "{}: metadata 'hmr.arch' is malformed: input_dim, latent and hidden must be (lists of) 32-bit integers",
+                ps);
+    cfg.input_dim = static_cast<int>(*input_dim);
+    cfg.latent = static_cast<int>(*latent);
+    cfg.hidden.assign(hidden->begin(), hidden->end());
     cfg.activation = parse_activation(a.at("activation").get<std::string>());
     cfg.output = parse_output(a.at("output").get<std::string>());
   } catch (const nlohmann::json::exception& e) {
@@ -241,14 +275,11 @@ VaeModel parse_safetensors(std::string_view bytes, const std::string& ps) {
                 "{}: tensor '{}' has a malformed entry", ps, p.name);
     const std::string dtype = t["dtype"].is_string() ? t["dtype"].get<std::string>() : "?";
     HMR_REQUIRE(dtype == "F32", "{}: tensor '{}' has dtype {}, expected F32", ps, p.name, dtype);
-    std::vector<std::int64_t> shape;
-    std::vector<std::uint64_t> offs;
-    try {
-      shape = t["shape"].get<std::vector<std::int64_t>>();
-      offs = t["data_offsets"].get<std::vector<std::uint64_t>>();
-    } catch (const nlohmann::json::exception&) {
-      input_error("{}: tensor '{}' has a malformed shape or data_offsets", ps, p.name);
-    }
+    const auto dims = json_ints(t["shape"], 0, INT64_MAX);
+    const auto offsets = json_ints(t["data_offsets"], 0, INT64_MAX);
+    HMR_REQUIRE(dims && offsets, "{}: tensor '{}' has a malformed shape or data_offsets", ps, p.name);
+    const std::vector<std::int64_t>& shape = *dims;
+    const std::vector<std::uint64_t> offs(offsets->begin(), offsets->end());
     HMR_REQUIRE(shape == p.shape, "{}: tensor '{}' has shape [{}], the architecture needs [{}]", ps, p.name,
                 fmt::join(shape, ", "), fmt::join(p.shape, ", "));
     HMR_REQUIRE(offs.size() == 2 && offs[0] <= offs[1] && offs[1] - offs[0] == 4 * p.size,
