@@ -137,8 +137,12 @@ std::string mpeg_framing_problem(std::string_view f) {
   for (;;) {
     const auto h = mpeg_header(f, at);
     if (!h || !same_stream(first, *h)) {
-      // Lost the chain: resynchronise on the next confirmed frame, or the rest is a trailer.
-      while (at < f.size() && !confirmed_frame(f, at)) ++at;
+      // Lost the chain: resynchronise on the next confirmed frame of the same stream, or the rest
+      // is a trailer. Always at least one byte on, or a confirmed frame of another stream would
+      // be found here again and again.
+      do {
+        ++at;
+      } while (at < f.size() && !(confirmed_frame(f, at) && same_stream(first, *mpeg_header(f, at))));
       if (at >= f.size()) break;
       continue;
     }
