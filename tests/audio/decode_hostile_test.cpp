@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <vector>
 
 #include "audio/decode.h"
 #include "core/error.h"
@@ -99,6 +100,33 @@ TEST_F(Mp3Files, TruncatedMp3IsRefusedNotShortened) {
       EXPECT_EQ(printed, "") << options;
     }
   }
+}
+
+// Byte offsets where the MPEG-1 layer III frames of `f` start (no ID3 tag: sox writes none
+// unless asked). Length = 144 * bitrate / rate + padding (ISO/IEC 11172-3).
+std::vector<std::size_t> mpeg1_layer3_frames(const std::string& f) {
+  static constexpr int kKbps[15] = {0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320};
+  static constexpr int kRate[3] = {44100, 48000, 32000};
+  std::vector<std::size_t> at;
+  for (std::size_t p = 0; p + 4 <= f.size();) {
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(f[p + i]); };
+    if (b(0) != 0xFF || (b(1) & 0xFE) != 0xFA || (b(2) >> 4) == 0 || (b(2) >> 4) == 15 || ((b(2) >> 2) & 3) == 3) break;
+    at.push_back(p);
+    p += static_cast<std::size_t>(144 * kKbps[b(2) >> 4] * 1000 / kRate[(b(2) >> 2) & 3] + ((b(2) >> 1) & 1));
+  }
+  return at;
+}
+
+TEST_F(Mp3Files, VbrMp3CutAtAFrameBoundaryIsCaughtByItsXingCount) {
+  // No frame runs past the end here: only the Xing/Info header's frame count tells.
+  const std::string whole = bytes_of(make_mp3("vbr.mp3", 2.0, "-r 44100 -c 2 -C -4.2"));
+  ASSERT_NE(whole.find("Xing"), std::string::npos) << "sox/LAME wrote no Xing header";
+  const auto frames = mpeg1_layer3_frames(whole);
+  ASSERT_GT(frames.size(), 20u);
+  const fs::path cut = write("boundary.mp3", whole.substr(0, frames[frames.size() / 2]));
+  std::string printed;
+  const std::string e = load_error(cut, &printed);
+  EXPECT_NE(e.find("truncated MP3: the Xing/Info header counts"), std::string::npos) << e;
 }
 
 TEST_F(Mp3Files, GarbageMp3GetsAReasonAndPrintsNothing) {
