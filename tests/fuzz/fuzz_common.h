@@ -49,11 +49,20 @@ inline void check(bool ok, const char* what) {
 
 // Parsers that only take a path read the fuzzed bytes from a file of this process's own (one per
 // target and process, so parallel fuzzing jobs do not share it), rewritten for every input.
+inline std::filesystem::path dir_of_this_process() {
+  const char* tmp = std::getenv("TMPDIR");
+  return std::filesystem::path(tmp && *tmp ? tmp : "/tmp") / ("hmr-fuzz-" + std::to_string(::getpid()));
+}
+
 inline std::filesystem::path scratch_file(const char* name, std::string_view bytes) {
   static const std::filesystem::path dir = [] {
-    const char* tmp = std::getenv("TMPDIR");
-    auto d = std::filesystem::path(tmp && *tmp ? tmp : "/tmp") / ("hmr-fuzz-" + std::to_string(::getpid()));
+    auto d = dir_of_this_process();
     std::filesystem::create_directories(d);
+    // libFuzzer ends a timed run with exit(): leave no scratch folder behind.
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_of_this_process(), ec);
+    });
     return d;
   }();
   const auto path = dir / name;
