@@ -351,10 +351,18 @@ AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt, 
   // again) and is cut to `used` at the end.
   std::vector<float> inter = std::move(reuse);
   std::size_t used = 0;
-  const sf_count_t block = 65536;
+  // Frames per read: 65536, fewer for many channels, so a header claiming 1024 channels does not
+  // make each read buffer hundreds of megabytes (at most 2^20 samples per block).
+  const sf_count_t block = std::max<sf_count_t>(256, std::min<sf_count_t>(65536, (sf_count_t{1} << 20) / ch));
   if (sf.info.frames > 0 && sf.info.frames < (sf_count_t{1} << 34)) {
+    // The frame count comes from the header (FLAC's STREAMINFO may claim 2^34 samples in a
+    // 700-byte file): reserve no more than 64 samples per byte of file, which no real encoding
+    // exceeds by much; beyond that the buffer grows as frames actually decode.
     const sf_count_t expect = want >= 0 ? std::min(want, sf.info.frames) : sf.info.frames;
-    inter.reserve(static_cast<std::size_t>(std::max<sf_count_t>(expect, 0) * ch));
+    std::error_code ec;
+    const auto bytes = static_cast<sf_count_t>(std::filesystem::file_size(path, ec));
+    const sf_count_t cap = ec ? 0 : 64 * bytes;
+    inter.reserve(static_cast<std::size_t>(std::clamp<sf_count_t>(expect * ch, 0, cap)));
   }
   sf_count_t total = 0;
   const int sub = sf.info.format & SF_FORMAT_SUBMASK;
