@@ -250,15 +250,16 @@ void Config::merge_text(std::string_view text, const std::string& source) {
 void Config::set(std::string_view assignment) {
   const std::size_t eq = assignment.find('=');
   HMR_REQUIRE(eq != std::string_view::npos && eq > 0, "--set {}: expected section.key=value", printable(assignment));
+  // TOML text is UTF-8: a bare string or a bare list of words that is not would be written into
+  // config.toml and make it unreadable (both found by fuzz_config).
+  HMR_REQUIRE(io::find_invalid_utf8(assignment) == std::string_view::npos, "--set {}: the value is not valid UTF-8",
+              printable(assignment));
   const std::string key(trim(assignment.substr(0, eq)));
   const std::string_view raw = trim(assignment.substr(eq + 1));
   const std::string origin = fmt::format("--set {}", assignment);
   const toml::node* def = find(root_, key);
   if (def && def->is_string() && (raw.empty() || raw.front() != '"')) {
-    // Strings may be written bare: --set tfidf.token_mode=sklearn. TOML strings are UTF-8, so
-    // anything else would be written into config.toml and make it unreadable.
-    HMR_REQUIRE(io::find_invalid_utf8(raw) == std::string_view::npos, "{}: the value is not valid UTF-8",
-                printable(origin));
+    // Strings may be written bare: --set tfidf.token_mode=sklearn
     assign(key, toml::value<std::string>(std::string(raw)), origin);
     return;
   }

@@ -294,6 +294,9 @@ TEST(PipelineConfig, TomlTypeErrorsAreOneLineNamingTheKey) {
   expect_one_line_naming([&] { c.set("[vae\nx=3"); }, "[vae\\nx");
   // A bare --set string that is not UTF-8 would make the written config.toml unreadable.
   expect_one_line_naming([&] { c.set("vae.activation=rel\xae"); }, "UTF-8");
+  // The same for a bare list of words (the fallback when the list is not TOML).
+  Config easy = Config::defaults(Task::easy);
+  expect_one_line_naming([&] { easy.set("tfidf.stop_words=\xed=mm"); }, "UTF-8");
   expect_one_line_naming([&] { c.merge_text("[vae\nlatent = 3\n", "x.toml"); }, "x.toml:1");
 }
 
