@@ -3,7 +3,8 @@
 # for sm_90 when nvcc exists) and runs the whole suite: all labels in forward thread order, the
 # emulated and conformance tests again in reverse and seeded-random order, a check that every
 # __global__ kernel was executed by the emulated suite, and the emulated kernels once more under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the GPU kit's dry run (scripts/gpu-kit-dryrun.sh).
+# AddressSanitizer + UndefinedBehaviorSanitizer, the parser fuzzers for 20 s each with their planted-bug
+# self-check (scripts/run-fuzz.sh, clang-14 libFuzzer), then the GPU kit's dry run (scripts/gpu-kit-dryrun.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -28,6 +29,8 @@ targets=$(cmake --build build/asan --target help | awk -F: '/^test_[a-z]+:/{prin
 cmake --build build/asan -j"$jobs" --target $targets
 ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan -j"$jobs" --output-on-failure -L emu
+echo "== parser fuzzers: saved regressions, then 20 s per target, then the planted-bug self-check (scripts/run-fuzz.sh)"
+scripts/run-fuzz.sh 20
 echo "== the GPU kit from build/ci, unpacked and run in a minimal root (cpu backend; docs/gpu.md)"
 scripts/gpu-kit-dryrun.sh --build build/ci --out build/gpu-kit-dryrun
 echo "== all test stages passed"

@@ -12,7 +12,11 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <fstream>
+#include <iterator>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "core/error.h"
@@ -39,16 +43,178 @@ std::string sf_format_name(int format) {
   return fmt::format("{} / {}", ok_major && major.name ? major.name : "?", ok_sub && sub.name ? sub.name : "?");
 }
 
+// ---- MPEG audio framing (MP3) -------------------------------------------------------------------
+// libsndfile hands MP3 to mpg123, which decodes what it can: a file cut in the middle of a frame
+// comes back as a shorter clip without any error, and a file with no MPEG frames at all makes
+// mpg123 print "Note: Illegal Audio-MPEG-Header ..." to stderr and libsndfile report "File does
+// not exist ... (possibly a pipe?)". So hmr walks the frame headers itself first (ISO/IEC 11172-3
+// and 13818-3 header layout): skip ID3v2 tags, find two consecutive valid headers, then follow the
+// chain of frame lengths. A frame whose length runs past the end of the file is truncation; a
+// Xing/Info header (LAME) that counts more frames than the file holds is truncation at a frame
+// boundary. Bytes after the last frame that do not start a frame (ID3v1, APE tags) are a trailer.
+
+struct MpegHeader {
+  int version = 0;  // 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
+  int layer = 0;    // 3 = layer I, 2 = layer II, 1 = layer III (the header's coding)
+  int rate = 0;     // samples per second
+  bool mono = false;
+  std::size_t length = 0;  // bytes of the whole frame; 0 = free format (length unknown)
+};
+
+std::optional<MpegHeader> mpeg_header(std::string_view f, std::size_t at) {
+  if (at + 4 > f.size()) return std::nullopt;
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(f[at + i]); };
+  if (b(0) != 0xFF || (b(1) & 0xE0) != 0xE0) return std::nullopt;
+  MpegHeader h;
+  h.version = (b(1) >> 3) & 3;
+  h.layer = (b(1) >> 1) & 3;
+  const int bitrate_index = b(2) >> 4, rate_index = (b(2) >> 2) & 3, padding = (b(2) >> 1) & 1;
+  if (h.version == 1 || h.layer == 0 || bitrate_index == 15 || rate_index == 3) return std::nullopt;
+  static constexpr int kRates[3] = {44100, 48000, 32000};
+  h.rate = kRates[rate_index] >> (h.version == 3 ? 0 : h.version == 2 ? 1 : 2);
+  h.mono = (b(3) >> 6) == 3;
+  // kbit/s by [MPEG-1 ? 0 : 1][layer I, II, III][index].
+  static constexpr int kKbps[2][3][15] = {{{0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448},
+                                           {0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384},
+                                           {0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320}},
+                                          {{0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256},
+                                           {0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160},
+                                           {0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160}}};
+  const int layer_row = 3 - h.layer;  // 0 = I, 1 = II, 2 = III
+  const std::size_t bps = static_cast<std::size_t>(kKbps[h.version == 3 ? 0 : 1][layer_row][bitrate_index]) * 1000;
+  if (bps == 0) return h;  // free format
+  const auto r = static_cast<std::size_t>(h.rate);
+  if (layer_row == 0)
+    h.length = (12 * bps / r + static_cast<std::size_t>(padding)) * 4;
+  else if (layer_row == 2 && h.version != 3)
+    h.length = 72 * bps / r + static_cast<std::size_t>(padding);
+  else
+    h.length = 144 * bps / r + static_cast<std::size_t>(padding);
+  return h;
+}
+
+bool same_stream(const MpegHeader& a, const MpegHeader& b) {
+  return a.version == b.version && a.layer == b.layer && a.rate == b.rate;
+}
+
+// A frame at `at` that the next header confirms (or that ends exactly at the end of the file).
+bool confirmed_frame(std::string_view f, std::size_t at) {
+  const auto h = mpeg_header(f, at);
+  if (!h || h->length == 0) return false;
+  if (at + h->length == f.size()) return true;
+  const auto next = mpeg_header(f, at + h->length);
+  return next && same_stream(*h, *next);
+}
+
+// Empty when the framing is whole (or cannot be judged, e.g. free format), else why not: a
+// truncation reason starts with "the " (the frame or the Xing header that proves it).
+std::string mpeg_framing_problem(std::string_view f) {
+  std::size_t at = 0;
+  // ID3v2 tags: "ID3", version, flags, 4-byte syncsafe size (+ a 10-byte footer when flagged).
+  while (at + 10 <= f.size() && f.compare(at, 3, "ID3") == 0) {
+    std::size_t size = 0;
+    for (int i = 6; i < 10; ++i) size = (size << 7) | (static_cast<unsigned char>(f[at + i]) & 0x7F);
+    const bool footer = static_cast<unsigned char>(f[at + 5]) & 0x10;
+    at += 10 + size + (footer ? 10 : 0);
+  }
+  if (at >= f.size()) return "no MPEG audio frames (only an ID3 tag, or a tag longer than the file)";
+  while (at < f.size() && !confirmed_frame(f, at)) ++at;
+  if (at >= f.size()) return "not an MPEG audio (MP3) stream: no valid frame headers found";
+  const MpegHeader first = *mpeg_header(f, at);
+  // Xing/Info (LAME, VBR and CBR): the frame count sits after the side information.
+  std::int64_t xing_frames = -1;
+  const std::size_t side = first.version == 3 ? (first.mono ? 17 : 32) : (first.mono ? 9 : 17);
+  const std::size_t tag = at + 4 + side;
+  if (first.layer == 1 && tag + 12 <= f.size() && (f.compare(tag, 4, "Xing") == 0 || f.compare(tag, 4, "Info") == 0)) {
+    const auto be32 = [&](std::size_t i) {
+      std::uint32_t v = 0;
+      for (int k = 0; k < 4; ++k) v = (v << 8) | static_cast<unsigned char>(f[i + static_cast<std::size_t>(k)]);
+      return v;
+    };
+    if (be32(tag + 4) & 1u) xing_frames = be32(tag + 8);
+  }
+  std::int64_t frames = 0;
+  for (;;) {
+    const auto h = mpeg_header(f, at);
+    if (!h || !same_stream(first, *h)) {
+      // Lost the chain: resynchronise on the next confirmed frame of the same stream, or the rest
+      // is a trailer. Always at least one byte on, or a confirmed frame of another stream would
+      // be found here again and again.
+      do {
+        ++at;
+      } while (at < f.size() && !(confirmed_frame(f, at) && same_stream(first, *mpeg_header(f, at))));
+      if (at >= f.size()) break;
+      continue;
+    }
+    if (h->length == 0) return {};  // free format: the length is not in the header
+    if (at + h->length > f.size())
+      return fmt::format("the MPEG frame at byte {} needs {} bytes, the file ends after {}", at, h->length,
+                         f.size() - at);
+    ++frames;
+    at += h->length;
+    if (at == f.size()) break;
+  }
+  // The Xing frame itself is counted by the walk and not (by LAME) in its own count: one frame
+  // of slack keeps both conventions.
+  if (xing_frames > 0 && frames + 1 < xing_frames)
+    return fmt::format("the Xing/Info header counts {} frames, the file holds {}", xing_frames, frames);
+  return {};
+}
+
+std::string read_prefix_or_all(const std::filesystem::path& path, bool all) {
+  std::ifstream in(path, std::ios::binary);
+  if (!all) {
+    std::string head(16, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+    return head;
+  }
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Would libsndfile hand this file to mpg123? An .mp3 name or an MPEG-looking start, and none of
+// the container signatures libsndfile recognises first.
+bool looks_like_mpeg(const std::filesystem::path& path, std::string_view head) {
+  for (const char* magic : {"RIFF", "RIFX", "RF64", "FORM", "fLaC", "OggS", ".snd", "caff", "wvpk"})
+    if (head.compare(0, 4, magic) == 0) return false;
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool sync = head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0xFF &&
+                    (static_cast<unsigned char>(head[1]) & 0xE0) == 0xE0;
+  return ext == ".mp3" || head.compare(0, 3, "ID3") == 0 || sync;
+}
+
 void open_or_throw(const std::filesystem::path& path, SndFile& sf) {
   std::error_code ec;
   HMR_REQUIRE(std::filesystem::exists(path, ec), "{}: no such file", path.string());
   HMR_REQUIRE(std::filesystem::is_regular_file(path, ec), "{}: not a regular file", path.string());
   const auto bytes = std::filesystem::file_size(path, ec);
   HMR_REQUIRE(!ec && bytes > 0, "{}: empty file (0 bytes)", path.string());
+  // MP3: check the framing before mpg123 sees the file (it reports bad frames on stderr and
+  // decodes a cut file as a shorter clip).
+  bool mpeg_checked = false;
+  if (looks_like_mpeg(path, read_prefix_or_all(path, false))) {
+    const std::string why = mpeg_framing_problem(read_prefix_or_all(path, true));
+    HMR_REQUIRE(why.empty(), "{}: {}: {}", path.string(), why.rfind("the ", 0) == 0 ? "truncated MP3" : "cannot decode",
+                why);
+    mpeg_checked = true;
+  }
   sf.f = sf_open(path.c_str(), SFM_READ, &sf.info);
-  HMR_REQUIRE(sf.f != nullptr, "{}: cannot decode: {}", path.string(), sf_strerror(nullptr));
+  if (!sf.f) {
+    std::string why = sf_strerror(nullptr);
+    // The file exists and is regular (checked above): libsndfile says "File does not exist or is
+    // not a regular file (possibly a pipe?)" when no decoder accepted the bytes.
+    if (why.find("possibly a pipe") != std::string::npos) why = "not a recognised audio format (or a corrupt header)";
+    input_error("{}: cannot decode: {}", path.string(), why);
+  }
   HMR_REQUIRE(sf.info.channels > 0 && sf.info.samplerate > 0, "{}: invalid stream ({} channels at {} Hz)",
               path.string(), sf.info.channels, sf.info.samplerate);
+  if (!mpeg_checked && (sf.info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG) {
+    const std::string why = mpeg_framing_problem(read_prefix_or_all(path, true));
+    HMR_REQUIRE(why.empty(), "{}: {}: {}", path.string(), why.rfind("the ", 0) == 0 ? "truncated MP3" : "cannot decode",
+                why);
+  }
   // The float32 scale soundfile uses: integer PCM divided by 2^(bits-1).
   sf_command(sf.f, SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);
 }
@@ -185,10 +351,18 @@ AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt, 
   // again) and is cut to `used` at the end.
   std::vector<float> inter = std::move(reuse);
   std::size_t used = 0;
-  const sf_count_t block = 65536;
+  // Frames per read: 65536, fewer for many channels, so a header claiming 1024 channels does not
+  // make each read buffer hundreds of megabytes (at most 2^20 samples per block).
+  const sf_count_t block = std::max<sf_count_t>(256, std::min<sf_count_t>(65536, (sf_count_t{1} << 20) / ch));
   if (sf.info.frames > 0 && sf.info.frames < (sf_count_t{1} << 34)) {
+    // The frame count comes from the header (FLAC's STREAMINFO may claim 2^34 samples in a
+    // 700-byte file): reserve no more than 64 samples per byte of file, which no real encoding
+    // exceeds by much; beyond that the buffer grows as frames actually decode.
     const sf_count_t expect = want >= 0 ? std::min(want, sf.info.frames) : sf.info.frames;
-    inter.reserve(static_cast<std::size_t>(std::max<sf_count_t>(expect, 0) * ch));
+    std::error_code ec;
+    const auto bytes = static_cast<sf_count_t>(std::filesystem::file_size(path, ec));
+    const sf_count_t cap = ec ? 0 : 64 * bytes;
+    inter.reserve(static_cast<std::size_t>(std::clamp<sf_count_t>(expect * ch, 0, cap)));
   }
   sf_count_t total = 0;
   const int sub = sf.info.format & SF_FORMAT_SUBMASK;

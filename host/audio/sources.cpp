@@ -11,6 +11,7 @@
 
 #include "audio/decode.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "io/csv.h"
 
 namespace hmr::audio {
@@ -105,8 +106,9 @@ AudioSet list_gtzan(const fs::path& root_in) {
   return set;
 }
 
-AudioSet read_manifest(const fs::path& csv, const std::string& label_column) {
-  const io::CsvTable t = io::read_csv(csv);
+namespace {
+
+AudioSet manifest_from_table(const io::CsvTable& t, const fs::path& csv, const std::string& label_column) {
   HMR_REQUIRE(t.columns() >= 2, "{}: a manifest needs the columns id,audio[,label,...] (found {} column(s)){}",
               csv.string(), t.columns(), t.delimiter_hint());
   const std::size_t id_col = t.find_column("id").value_or(0);
@@ -131,17 +133,29 @@ AudioSet read_manifest(const fs::path& csv, const std::string& label_column) {
     // The manifest names its ids, so a repeated one is the user's to fix, not ours to rename.
     const auto [seen, fresh] = line_of_id.emplace(id, t.lines[r]);
     HMR_REQUIRE(fresh, "{}: lines {} and {} both have the id '{}'{}; ids must be unique (one row per track)",
-                csv.string(), seen->second, t.lines[r], id, given.empty() ? " (the audio file name: no id given)" : "");
+                csv.string(), seen->second, t.lines[r], printable(id),
+                given.empty() ? " (the audio file name: no id given)" : "");
     set.ids.push_back(id);
     if (label_col) {
       std::string l = trim(t.need(r, *label_col));
-      HMR_REQUIRE(!l.empty(), "{}:{}: empty label in column '{}'", csv.string(), t.lines[r], t.header[*label_col]);
+      HMR_REQUIRE(!l.empty(), "{}:{}: empty label in column '{}'", csv.string(), t.lines[r],
+                  printable(t.header[*label_col]));
       names.push_back(std::move(l));
     }
   }
   HMR_REQUIRE(!set.paths.empty(), "{}: the manifest lists no files", csv.string());
   if (label_col) encode_labels(names, set.labels, set.label_names);
   return set;
+}
+
+}  // namespace
+
+AudioSet read_manifest(const fs::path& csv, const std::string& label_column) {
+  return manifest_from_table(io::read_csv(csv), csv, label_column);
+}
+
+AudioSet parse_manifest(std::string_view text, const fs::path& csv, const std::string& label_column) {
+  return manifest_from_table(io::parse_csv(text, {}, csv.string()), csv, label_column);
 }
 
 AudioSet audio_files(const std::vector<fs::path>& files) {
@@ -215,7 +229,8 @@ FeatureTable read_features_csv(const fs::path& csv, const std::string& column_re
       float x = 0.0f;
       const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), x);
       HMR_REQUIRE(!v.empty() && err == std::errc() && end == v.data() + v.size() && std::isfinite(x),
-                  "{}:{}: column '{}' holds '{}', not a finite number", csv.string(), t.lines[r], ft.columns[j], v);
+                  "{}:{}: column '{}' holds '{}', not a finite number", csv.string(), t.lines[r],
+                  printable(ft.columns[j]), printable(v));
       ft.features(static_cast<std::int64_t>(r), static_cast<std::int64_t>(j)) = x;
     }
     ft.ids.push_back(skip_id != kNone ? trim(t.need(r, skip_id)) : std::to_string(r));

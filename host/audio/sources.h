@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/matrix.h"
@@ -33,6 +34,8 @@ AudioSet list_gtzan(const std::filesystem::path& root);
 // label_column: a column name or 0-based index; "" picks "label" when the manifest has one,
 // otherwise the set is unlabelled. The audio column is "audio" (or the second column).
 AudioSet read_manifest(const std::filesystem::path& csv, const std::string& label_column = "");
+// The same for manifest text in memory; relative paths resolve against csv's folder.
+AudioSet parse_manifest(std::string_view text, const std::filesystem::path& csv, const std::string& label_column = "");
 AudioSet audio_files(const std::vector<std::filesystem::path>& files);
 // One folder -> list_gtzan; one .csv file -> read_manifest; otherwise the files themselves.
 AudioSet open_audio_inputs(const std::vector<std::string>& inputs, const std::string& label_column = "");

@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace hmr::io {
 
@@ -141,7 +142,10 @@ std::size_t CsvTable::column(std::string_view spec) const {
                 columns());
     return idx;
   }
-  input_error("{}: no column named '{}' (columns: {}){}", source, spec, fmt::join(header, ", "), delimiter_hint());
+  // Names come from the file (a quoted header may hold line breaks): escaped to keep one line.
+  std::string names;
+  for (const auto& h : header) names += (names.empty() ? "" : ", ") + printable(h);
+  input_error("{}: no column named '{}' (columns: {}){}", source, printable(spec), names, delimiter_hint());
 }
 
 const std::string& CsvTable::at(std::size_t row, std::size_t col) const {
@@ -224,7 +228,13 @@ CsvTable parse_csv(std::string_view text, const CsvOptions& opt, const std::stri
           HMR_REQUIRE(i < n, "{}: line {}: quoted field opened here is never closed (missing '\"')", source, open_line);
           const char c = text[i];
           if (c == '"') {
+#ifdef HMR_FUZZ_PLANT
+            // Planted for the fuzzing self-check (scripts/run-fuzz.sh, fuzz build only): the
+            // lookahead loses its bound, so a closing quote at the very end reads one byte past.
+            if (text.data()[i + 1] == '"') {
+#else
             if (i + 1 < n && text[i + 1] == '"') {
+#endif
               field.push_back('"');
               i += 2;
               continue;

@@ -1,5 +1,6 @@
 #include "io/npy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "io/atomic_file.h"
 
 namespace hmr::io {
@@ -28,7 +30,10 @@ std::size_t item_size(const std::string& dtype) {
   if (dtype == "f8" || dtype == "i8" || dtype == "u8") return 8;
   if (dtype == "i2" || dtype == "u2" || dtype == "f2") return 2;
   if (dtype == "i1" || dtype == "u1" || dtype == "b1") return 1;
-  if (dtype.size() >= 2 && dtype.size() <= 5 && dtype[0] == 'S' && dtype[1] != '0') return std::stoul(dtype.substr(1));
+  // "S" then 1-4 digits, no leading zero: std::stoul alone would throw on "Sx" and take "S-1".
+  if (dtype.size() >= 2 && dtype.size() <= 5 && dtype[0] == 'S' && dtype[1] != '0' &&
+      std::all_of(dtype.begin() + 1, dtype.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::stoul(dtype.substr(1));
   return 0;
 }
 
@@ -125,10 +130,10 @@ NpyHeader parse_header(std::string_view text, const std::string& where) {
     p.expect(':', "expected ':' after a key");
     if (key == "descr" && !have_descr) {
       const std::string descr = p.string();
-      HMR_REQUIRE(descr.size() >= 2, "cannot read {}: unsupported dtype '{}'", where, descr);
+      HMR_REQUIRE(descr.size() >= 2, "cannot read {}: unsupported dtype '{}'", where, printable(descr));
       HMR_REQUIRE(descr[0] != '>', "cannot read {}: big-endian arrays are not supported", where);
       h.dtype = descr[0] == '<' || descr[0] == '|' || descr[0] == '=' ? descr.substr(1) : descr;
-      HMR_REQUIRE(item_size(h.dtype) > 0, "cannot read {}: unsupported dtype {}", where, descr);
+      HMR_REQUIRE(item_size(h.dtype) > 0, "cannot read {}: unsupported dtype {}", where, printable(descr));
       have_descr = true;
     } else if (key == "fortran_order" && !have_order) {
       HMR_REQUIRE(!p.boolean(),
@@ -138,7 +143,7 @@ NpyHeader parse_header(std::string_view text, const std::string& where) {
       h.shape = p.shape();
       have_shape = true;
     } else {
-      input_error("cannot read {}: unexpected or repeated key '{}' in the .npy header", where, key);
+      input_error("cannot read {}: unexpected or repeated key '{}' in the .npy header", where, printable(key));
     }
     if (!p.eat(',')) {
       p.expect('}', "expected ',' or '}'");
@@ -262,10 +267,12 @@ Matrix as_matrix(const NpyArray& a, const std::string& where, bool allow_nonfini
   HMR_REQUIRE(a.shape.size() == 1 || a.shape.size() == 2, "{}: expected a 1-D or 2-D array, got {} dimensions", where,
               a.shape.size());
   const std::int64_t rows = a.shape[0], cols = a.shape.size() == 2 ? a.shape[1] : 1;
+  // (10^18, 0) holds no bytes, so the size checks pass, but every consumer loops over the rows.
+  HMR_REQUIRE(cols > 0 || rows == 0, "{}: the array has {} rows of 0 columns (no features)", where, rows);
   Matrix out(rows, cols);
   const std::int64_t n = rows * cols;
   if (a.dtype == "f4") {
-    std::memcpy(out.data(), a.bytes.data(), static_cast<std::size_t>(n) * 4);
+    if (n > 0) std::memcpy(out.data(), a.bytes.data(), static_cast<std::size_t>(n) * 4);  // empty: both may be null
   } else if (a.dtype == "f8") {
     const auto* d = reinterpret_cast<const double*>(a.bytes.data());
     for (std::int64_t i = 0; i < n; ++i) out.data()[i] = static_cast<float>(d[i]);

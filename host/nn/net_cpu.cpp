@@ -11,42 +11,6 @@
 
 namespace hmr::nn {
 
-NetPlan make_plan(const VaeConfig& c) {
-  NetPlan p;
-  p.input_dim = c.input_dim;
-  p.latent = c.latent;
-  p.output = c.output;
-  p.loss = c.loss;
-  p.free_bits = c.free_bits;
-  std::size_t off = 0;
-  auto add = [&](int in, int out, Activation act) {
-    DenseLayer l;
-    l.in = in;
-    l.out = out;
-    l.act = act;
-    l.w = off;
-    off += static_cast<std::size_t>(in) * static_cast<std::size_t>(out);
-    l.b = off;
-    off += static_cast<std::size_t>(out);
-    p.widest = std::max({p.widest, in, out});
-    return l;
-  };
-  int prev = c.input_dim;
-  for (int h : c.hidden) {
-    p.enc.push_back(add(prev, h, c.activation));
-    prev = h;
-  }
-  p.head = add(prev, 2 * c.latent, Activation::identity);  // [W_mu; W_logvar], [b_mu; b_logvar]
-  prev = c.latent;
-  for (auto it = c.hidden.rbegin(); it != c.hidden.rend(); ++it) {
-    p.dec.push_back(add(prev, *it, c.activation));
-    prev = *it;
-  }
-  p.dec.push_back(add(prev, c.input_dim, Activation::identity));  // logits; output act in the loss
-  p.n_params = off;
-  return p;
-}
-
 namespace cpu {
 
 // ---- the whole network ----------------------------------------------------------------------

@@ -9,9 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <optional>
+#include <string_view>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
@@ -100,23 +104,85 @@ void save_safetensors(const std::filesystem::path& path, const VaeModel& m) {
   });
 }
 
+namespace {
+
+// An integer of the JSON header inside [lo, hi]. nlohmann's get<int>() converts 1e123 or -1
+// with a plain cast (undefined for a float out of range, found by fuzz_safetensors), so the type
+// and range are checked first; nullopt when the value is not such an integer.
+std::optional<std::int64_t> json_int(const nlohmann::json& v, std::int64_t lo, std::int64_t hi) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(hi)) return std::nullopt;
+    return static_cast<std::int64_t>(u);
+  }
+  if (!v.is_number_integer()) return std::nullopt;
+  const auto x = v.get<std::int64_t>();
+  if (x < lo || x > hi) return std::nullopt;
+  return x;
+}
+
+// A JSON array of such integers, or nullopt.
+std::optional<std::vector<std::int64_t>> json_ints(const nlohmann::json& v, std::int64_t lo, std::int64_t hi) {
+  if (!v.is_array()) return std::nullopt;
+  std::vector<std::int64_t> out;
+  for (const auto& e : v) {
+    const auto x = json_int(e, lo, hi);
+    if (!x) return std::nullopt;
+    out.push_back(*x);
+  }
+  return out;
+}
+
+// Parameters the architecture needs, or nullopt when that count exceeds `limit`: every factor
+// comes from the file, so the products are checked before make_plan multiplies them unchecked
+// (input_dim = hidden = 2^31 - 1 would overflow int and wrap the buffer size).
+std::optional<std::uint64_t> checked_param_count(const VaeConfig& c, std::uint64_t limit) {
+  std::uint64_t total = 0;
+  bool over = false;
+  const auto layer = [&](std::uint64_t in, std::uint64_t out) {
+    // (in + 1) * out with in, out < 2^32: at most 2^64 - 2^32, no wrap.
+    const std::uint64_t n = (in + 1) * out;
+    if (n > limit - std::min(total, limit)) over = true;
+    total = over ? limit : total + n;
+  };
+  std::uint64_t prev = static_cast<std::uint64_t>(c.input_dim);
+  for (int h : c.hidden) {
+    layer(prev, static_cast<std::uint64_t>(h));
+    prev = static_cast<std::uint64_t>(h);
+  }
+  layer(prev, 2 * static_cast<std::uint64_t>(c.latent));
+  prev = static_cast<std::uint64_t>(c.latent);
+  for (auto it = c.hidden.rbegin(); it != c.hidden.rend(); ++it) {
+    layer(prev, static_cast<std::uint64_t>(*it));
+    prev = static_cast<std::uint64_t>(*it);
+  }
+  layer(prev, static_cast<std::uint64_t>(c.input_dim));
+  if (over) return std::nullopt;
+  return total;
+}
+
+}  // namespace
+
 VaeModel load_safetensors(const std::filesystem::path& path) {
   const std::string ps = path.string();
   std::ifstream in(path, std::ios::binary);
   HMR_REQUIRE(in.good(), "{}: cannot open the model file", ps);
-  in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<std::uint64_t>(in.tellg());
-  in.seekg(0);
+  // Models are megabytes: read whole, then parse the bytes (the one path the fuzzer also takes).
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  HMR_REQUIRE(!in.bad(), "{}: could not read the model file", ps);
+  return parse_safetensors(bytes, ps);
+}
+
+VaeModel parse_safetensors(std::string_view bytes, const std::string& ps) {
+  const std::uint64_t file_size = bytes.size();
   HMR_REQUIRE(file_size >= 8, "{}: truncated safetensors file ({} bytes, no header length)", ps, file_size);
-  unsigned char len[8];
-  in.read(reinterpret_cast<char*>(len), 8);
   std::uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(len[i]) << (8 * i);
+  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
   HMR_REQUIRE(n <= file_size - 8, "{}: truncated safetensors file (header of {} bytes, file has {} after the length)",
               ps, n, file_size - 8);
   HMR_REQUIRE(n <= (100u << 20), "{}: safetensors header of {} bytes is implausibly large", ps, n);
-  std::string header(n, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(n));
+  const std::string_view header = bytes.substr(8, static_cast<std::size_t>(n));
+  const std::string_view data = bytes.substr(8 + static_cast<std::size_t>(n));
   nlohmann::json h;
   try {
     h = nlohmann::json::parse(header);
@@ -124,7 +190,7 @@ VaeModel load_safetensors(const std::filesystem::path& path) {
     input_error("{}: the safetensors header is not valid JSON: {}", ps, e.what());
   }
   HMR_REQUIRE(h.is_object(), "{}: the safetensors header is not a JSON object", ps);
-  const std::uint64_t data_size = file_size - 8 - n;
+  const std::uint64_t data_size = data.size();
 
   // Architecture and settings from the metadata.
   HMR_REQUIRE(h.contains("__metadata__") && h["__metadata__"].is_object(),
@@ -145,9 +211,15 @@ VaeModel load_safetensors(const std::filesystem::path& path) {
   }
   try {
     const auto a = nlohmann::json::parse(meta_str("hmr.arch"));
-    cfg.input_dim = a.at("input_dim").get<int>();
-    cfg.hidden = a.at("hidden").get<std::vector<int>>();
-    cfg.latent = a.at("latent").get<int>();
+    const auto input_dim = json_int(a.at("input_dim"), INT32_MIN, INT32_MAX);
+    const auto latent = json_int(a.at("latent"), INT32_MIN, INT32_MAX);
+    const auto hidden = json_ints(a.at("hidden"), INT32_MIN, INT32_MAX);
+    HMR_REQUIRE(input_dim && latent && hidden,
+                "{}: metadata 'hmr.arch' is malformed: input_dim, latent and hidden must be (lists of) 32-bit integers",
+                ps);
+    cfg.input_dim = static_cast<int>(*input_dim);
+    cfg.latent = static_cast<int>(*latent);
+    cfg.hidden.assign(hidden->begin(), hidden->end());
     cfg.activation = parse_activation(a.at("activation").get<std::string>());
     cfg.output = parse_output(a.at("output").get<std::string>());
   } catch (const nlohmann::json::exception& e) {
@@ -170,6 +242,13 @@ VaeModel load_safetensors(const std::filesystem::path& path) {
   }
   HMR_REQUIRE(cfg.input_dim > 0, "{}: metadata gives input_dim {}", ps, cfg.input_dim);
   cfg.validate();
+  // The tensors the architecture needs must fit in the data section before anything of their
+  // size is allocated: metadata claiming input_dim 2^30 in a 1 KiB file is refused here.
+  const auto need = checked_param_count(cfg, data_size / 4);
+  HMR_REQUIRE(need.has_value(),
+              "{}: truncated file or lying metadata: the architecture in the metadata needs more parameters than the "
+              "{}-byte data section holds",
+              ps, data_size);
 
   VaeModel m;
   m.config = cfg;
@@ -196,23 +275,18 @@ VaeModel load_safetensors(const std::filesystem::path& path) {
                 "{}: tensor '{}' has a malformed entry", ps, p.name);
     const std::string dtype = t["dtype"].is_string() ? t["dtype"].get<std::string>() : "?";
     HMR_REQUIRE(dtype == "F32", "{}: tensor '{}' has dtype {}, expected F32", ps, p.name, dtype);
-    std::vector<std::int64_t> shape;
-    std::vector<std::uint64_t> offs;
-    try {
-      shape = t["shape"].get<std::vector<std::int64_t>>();
-      offs = t["data_offsets"].get<std::vector<std::uint64_t>>();
-    } catch (const nlohmann::json::exception&) {
-      input_error("{}: tensor '{}' has a malformed shape or data_offsets", ps, p.name);
-    }
+    const auto dims = json_ints(t["shape"], 0, INT64_MAX);
+    const auto offsets = json_ints(t["data_offsets"], 0, INT64_MAX);
+    HMR_REQUIRE(dims && offsets, "{}: tensor '{}' has a malformed shape or data_offsets", ps, p.name);
+    const std::vector<std::int64_t>& shape = *dims;
+    const std::vector<std::uint64_t> offs(offsets->begin(), offsets->end());
     HMR_REQUIRE(shape == p.shape, "{}: tensor '{}' has shape [{}], the architecture needs [{}]", ps, p.name,
                 fmt::join(shape, ", "), fmt::join(p.shape, ", "));
     HMR_REQUIRE(offs.size() == 2 && offs[0] <= offs[1] && offs[1] - offs[0] == 4 * p.size,
                 "{}: tensor '{}' has data_offsets that do not match its shape", ps, p.name);
     HMR_REQUIRE(offs[1] <= data_size, "{}: truncated file: tensor '{}' ends at byte {} of a {}-byte data section", ps,
                 p.name, offs[1], data_size);
-    in.seekg(static_cast<std::streamoff>(8 + n + offs[0]));
-    in.read(reinterpret_cast<char*>(m.params.data() + p.offset), static_cast<std::streamsize>(4 * p.size));
-    HMR_REQUIRE(in.good(), "{}: could not read tensor '{}'", ps, p.name);
+    std::memcpy(m.params.data() + p.offset, data.data() + offs[0], 4 * p.size);
   }
   HMR_REQUIRE(tensors == m.layout.size(), "{}: {} tensors in the file, the architecture has {} (unexpected extras)", ps,
               tensors, m.layout.size());

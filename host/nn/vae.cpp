@@ -17,42 +17,6 @@
 
 namespace hmr::nn {
 
-// ---- parameters -------------------------------------------------------------------------------
-std::vector<ParamInfo> param_layout(const VaeConfig& c) {
-  const NetPlan p = make_plan(c);
-  std::vector<ParamInfo> out;
-  auto add = [&](std::string name, std::vector<std::int64_t> shape, std::size_t off) {
-    ParamInfo i;
-    i.name = std::move(name);
-    i.size = 1;
-    for (auto s : shape) i.size *= static_cast<std::size_t>(s);
-    i.shape = std::move(shape);
-    i.offset = off;
-    out.push_back(std::move(i));
-  };
-  auto add_layer = [&](const std::string& prefix, const DenseLayer& l) {
-    add(prefix + ".weight", {l.out, l.in}, l.w);
-    add(prefix + ".bias", {l.out}, l.b);
-  };
-  // nn.Sequential numbering: Linear at even indices, the activation module in between.
-  for (std::size_t i = 0; i < p.enc.size(); ++i) add_layer(fmt::format("encoder.{}", 2 * i), p.enc[i]);
-  const std::int64_t L = c.latent, H = p.head.in;
-  add("fc_mu.weight", {L, H}, p.head.w);
-  add("fc_mu.bias", {L}, p.head.b);
-  add("fc_logvar.weight", {L, H}, p.head.w + static_cast<std::size_t>(L * H));
-  add("fc_logvar.bias", {L}, p.head.b + static_cast<std::size_t>(L));
-  for (std::size_t i = 0; i < p.dec.size(); ++i) add_layer(fmt::format("decoder.{}", 2 * i), p.dec[i]);
-  return out;
-}
-
-std::size_t param_count(const VaeConfig& c) { return make_plan(c).n_params; }
-
-const ParamInfo& VaeModel::find(const std::string& name) const {
-  for (const auto& p : layout)
-    if (p.name == name) return p;
-  input_error("vae model: no tensor named '{}'", name);
-}
-
 VaeModel init_vae(const VaeConfig& c, std::uint64_t seed) {
   c.validate();
   HMR_REQUIRE(c.input_dim > 0, "vae: input_dim must be known to initialise a model");

@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <toml++/toml.h>
@@ -163,5 +164,7 @@ void save_safetensors(const std::filesystem::path& path, const VaeModel& m);
 // Strict: every expected tensor present with its shape and dtype F32, no extra tensors, offsets
 // inside the file; a clear input error on a truncated or malformed file.
 VaeModel load_safetensors(const std::filesystem::path& path);
+// The same from the bytes of a model file in memory; `where` names it in messages.
+VaeModel parse_safetensors(std::string_view bytes, const std::string& where);
 
 }  // namespace hmr::nn

@@ -4,6 +4,7 @@
 // one clear input error instead of a silently ignored setting.
 #include "pipeline/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -12,7 +13,9 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "io/atomic_file.h"
+#include "io/csv.h"
 
 namespace hmr::pipeline {
 
@@ -132,7 +135,8 @@ toml::table parse_toml(std::string_view text, const std::string& source) {
   try {
     return toml::parse(text, std::string_view(source));
   } catch (const toml::parse_error& e) {
-    input_error("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line, e.source().begin.column, e.description());
+    input_error("{}:{}:{}: invalid TOML: {}", printable(source), e.source().begin.line, e.source().begin.column,
+                printable(e.description()));
   }
 }
 
@@ -179,10 +183,10 @@ void Config::assign(std::string_view key, const toml::node& value, std::string_v
     const toml::node* sec = parts.size() > 1 ? find(root_, key.substr(0, key.rfind('.'))) : &root_;
     if (sec && sec->as_table())
       for (const auto& [k, v] : *sec->as_table()) known += (known.empty() ? "" : ", ") + std::string(k.str());
-    input_error("{}: unknown configuration key '{}' for hmr {}{}", origin, key, to_string(task_),
+    input_error("{}: unknown configuration key '{}' for hmr {}{}", printable(origin), printable(key), to_string(task_),
                 known.empty() ? std::string() : fmt::format(" (keys here: {})", known));
   }
-  HMR_REQUIRE(!def->is_table(), "{}: '{}' is a section, not a value", origin, key);
+  HMR_REQUIRE(!def->is_table(), "{}: '{}' is a section, not a value", printable(origin), key);
   auto converted = coerce(*def, value);
   // tfidf.min_df / max_df keep their own numeric type: an integer is a document count, a float a
   // share of the documents (scikit-learn's int-or-float semantics).
@@ -192,7 +196,23 @@ void Config::assign(std::string_view key, const toml::node& value, std::string_v
     else
       converted = std::make_unique<toml::value<double>>(value.as_floating_point()->get());
   }
-  HMR_REQUIRE(converted.has_value(), "{}: '{}' must be {} (got {})", origin, key, type_name(*def), type_name(value));
+  HMR_REQUIRE(converted.has_value(), "{}: '{}' must be {} (got {})", printable(origin), key, type_name(*def),
+              type_name(value));
+  // Values are names, words and paths: a control character is always a mistake, and a line break
+  // does not survive config.toml (toml++ writes it as a multi-line string, whose first newline
+  // TOML drops on reading), so the resolved file would not repeat the run.
+  const auto has_control = [](const toml::node& n) {
+    const auto bad = [](const std::string& t) {
+      return std::any_of(t.begin(), t.end(), [](char c) { return (c >= 0 && c < 0x20 && c != '\t') || c == 0x7F; });
+    };
+    if (auto str = n.as_string()) return bad(str->get());
+    if (auto arr = n.as_array())
+      for (const toml::node& e : *arr)
+        if (auto str = e.as_string(); str && bad(str->get())) return true;
+    return false;
+  };
+  HMR_REQUIRE(!has_control(**converted), "{}: '{}' holds a control character (a line break?), which no setting takes",
+              printable(origin), key);
   const auto parts = split_key(key);
   toml::table* parent = &root_;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) parent = (*parent)[parts[i]].as_table();
@@ -217,15 +237,23 @@ void Config::merge_file(const std::filesystem::path& path) {
   HMR_REQUIRE(in.good(), "--config {}: cannot read the file", path.string());
   std::stringstream ss;
   ss << in.rdbuf();
-  const toml::table t = parse_toml(ss.str(), path.string());
+  merge_text(ss.str(), path.string());
+}
+
+void Config::merge_text(std::string_view text, const std::string& source) {
+  const toml::table t = parse_toml(text, source);
   std::vector<std::pair<std::string, const toml::node*>> leaves;
   collect_leaves(t, "", leaves);
-  for (const auto& [key, node] : leaves) assign(key, *node, fmt::format("--config {}", path.string()));
+  for (const auto& [key, node] : leaves) assign(key, *node, fmt::format("--config {}", source));
 }
 
 void Config::set(std::string_view assignment) {
   const std::size_t eq = assignment.find('=');
-  HMR_REQUIRE(eq != std::string_view::npos && eq > 0, "--set {}: expected section.key=value", assignment);
+  HMR_REQUIRE(eq != std::string_view::npos && eq > 0, "--set {}: expected section.key=value", printable(assignment));
+  // TOML text is UTF-8: a bare string or a bare list of words that is not would be written into
+  // config.toml and make it unreadable (both found by fuzz_config).
+  HMR_REQUIRE(io::find_invalid_utf8(assignment) == std::string_view::npos, "--set {}: the value is not valid UTF-8",
+              printable(assignment));
   const std::string key(trim(assignment.substr(0, eq)));
   const std::string_view raw = trim(assignment.substr(eq + 1));
   const std::string origin = fmt::format("--set {}", assignment);
@@ -257,10 +285,10 @@ void Config::set(std::string_view assignment) {
       assign(key, words, origin);
       return;
     }
-    input_error("{}: cannot read the value '{}' ({})", origin, raw, e.description());
+    input_error("{}: cannot read the value '{}' ({})", printable(origin), printable(raw), printable(e.description()));
   }
   const toml::node* v = parsed.get("v");
-  HMR_REQUIRE(v != nullptr, "{}: missing value", origin);
+  HMR_REQUIRE(v != nullptr, "{}: missing value", printable(origin));
   assign(key, *v, origin);
 }
 

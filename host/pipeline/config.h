@@ -41,6 +41,8 @@ class Config {
   // Layer 2: keys of `path` replace the defaults'. Input error on a missing/unparsable file, an
   // unknown key or a value of the wrong type (file, key and expected type named).
   void merge_file(const std::filesystem::path& path);
+  // The same for the text of a TOML document in memory; `source` names it in messages.
+  void merge_text(std::string_view text, const std::string& source);
   // Layer 3: "section.key=value". Input error on a malformed assignment, unknown key, bad value.
   void set(std::string_view assignment);
   void set_all(const std::vector<std::string>& assignments);

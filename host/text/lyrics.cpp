@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/printable.h"
 #include "io/csv.h"
 
 namespace hmr::text {
@@ -107,7 +108,7 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
       lang_col = t.find_column(options.language_column);
       HMR_REQUIRE(lang_col.has_value(),
                   "{}: no language given (write {}:LANGUAGE) and no '{}' column to read it from (columns: {})",
-                  src.path, src.path, options.language_column, fmt::join(t.header, ", "));
+                  src.path, src.path, options.language_column, printable(fmt::format("{}", fmt::join(t.header, ", "))));
     }
     const std::optional<std::size_t> genre_col = find_genre_column(t, options.genre_column);
     const fs::path p(src.path);

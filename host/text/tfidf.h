@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/backend.h"
@@ -37,6 +38,9 @@ Matrix to_dense(const Csr& m);  // [rows x cols] float32
 // indptr, shape, format), so scipy.sparse.load_npz and numpy.load read it. Atomic.
 void write_npz(const std::filesystem::path& path, const Csr& m);
 Csr read_npz(const std::filesystem::path& path);  // reads hmr's (stored, uncompressed) npz files
+// The same from the bytes of an .npz in memory; `where` names it in messages. Input error on a
+// truncated or lying zip, a bad member or arrays that break the CSR invariants (text/npz.cpp).
+Csr parse_npz(std::string_view bytes, const std::string& where);
 
 // sklearn's int-or-float min_df / max_df: a count of documents or a fraction of them.
 struct DfBound {

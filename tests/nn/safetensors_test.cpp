@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "core/error.h"
@@ -223,3 +224,78 @@ TEST(VaeTorchParity, GradientsAndAdamStepsMatchPyTorch) {
 }
 
 }  // namespace
+
+// The file with its JSON header rewritten by `edit` (the 8-byte length updated to match).
+std::string with_header(const std::string& bytes, const std::function<void(std::string&)>& edit) {
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  std::string header = bytes.substr(8, n);
+  edit(header);
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((header.size() >> (8 * i)) & 0xFF);
+  return out + header + bytes.substr(8 + n);
+}
+
+std::string parse_error_of(const std::string& bytes) {
+  try {
+    parse_safetensors(bytes, "mem.safetensors");
+  } catch (const hmr::Error& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(VaeSafetensors, InMemoryParseIsTheFileReader) {
+  const VaeModel m = sample_model(true);
+  const fs::path p = temp_path("mem.safetensors");
+  save_safetensors(p, m);
+  const VaeModel back = parse_safetensors(read_all(p), "mem.safetensors");
+  EXPECT_TRUE(hmr::test::bitwise_equal(back.params, m.params));
+  EXPECT_EQ(back.layout.size(), m.layout.size());
+}
+
+TEST(VaeSafetensors, LyingArchitectureIsRefusedBeforeAllocating) {
+  // Issue 17: the metadata's architecture sized the parameter buffer before any tensor was
+  // checked; input_dim 2^30 in a 2 KiB file asked for tens of gigabytes (and 2 * latent near
+  // 2^31 overflowed int). Both are refused from the size of the data section alone.
+  const VaeModel m = sample_model(false);
+  const fs::path p = temp_path("liar.safetensors");
+  save_safetensors(p, m);
+  const std::string bytes = read_all(p);
+  const auto replace = [](const std::string& from, const std::string& to) {
+    return [from, to](std::string& h) {
+      const auto at = h.find(from);
+      ASSERT_NE(at, std::string::npos) << from;
+      h.replace(at, from.size(), to);
+    };
+  };
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"\\\"input_dim\\\":9", "\\\"input_dim\\\":1073741824"},
+        std::pair<std::string, std::string>{"\\\"latent\\\":3", "\\\"latent\\\":2147483647"},
+        std::pair<std::string, std::string>{"\\\"hidden\\\":[7,5]", "\\\"hidden\\\":[2147483647,2147483647]"}}) {
+    // Past 2^31 - 1 parameters VaeConfig::validate refuses first; either way nothing was allocated.
+    const std::string e = parse_error_of(with_header(bytes, replace(from, to)));
+    EXPECT_TRUE(e.find("needs more parameters than the") != std::string::npos ||
+                e.find("more than the 2147483647 hmr supports") != std::string::npos)
+        << to << ": " << e;
+  }
+  // Under that limit, the data section is what gives the lie away.
+  {
+    const std::string e =
+        parse_error_of(with_header(bytes, replace("\\\"input_dim\\\":9", "\\\"input_dim\\\":100000")));
+    EXPECT_NE(e.find("needs more parameters than the"), std::string::npos) << e;
+  }
+  // Offsets past the data section, and offsets that disagree with the shape.
+  EXPECT_NE(
+      parse_error_of(with_header(bytes, replace("\"data_offsets\":[0,252]", "\"data_offsets\":[9999744,9999996]")))
+          .find("truncated file"),
+      std::string::npos);
+  EXPECT_NE(parse_error_of(with_header(bytes, replace("\"data_offsets\":[0,252]", "\"data_offsets\":[0,248]")))
+                .find("do not match its shape"),
+            std::string::npos);
+  // A header length beyond the file.
+  std::string longer = bytes;
+  longer[5] = 1;
+  EXPECT_NE(parse_error_of(longer).find("truncated"), std::string::npos) << parse_error_of(longer);
+}

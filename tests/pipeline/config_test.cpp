@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -295,3 +296,46 @@ TEST(PipelineMetrics, JsonHasTheSchemaKeysAndNullForNonFinite) {
 }
 
 }  // namespace
+
+// The one line an input error must be: exit code 2, no line break, naming `key`.
+void expect_one_line_naming(const std::function<void()>& f, const std::string& key) {
+  try {
+    f();
+    FAIL() << "accepted; expected an error naming " << key;
+  } catch (const hmr::Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(e.exit_code(), 2) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_NE(m.find(key), std::string::npos) << m;
+  }
+}
+
+TEST(PipelineConfig, TomlTypeErrorsAreOneLineNamingTheKey) {
+  Config c = Config::defaults(Task::hard);
+  expect_one_line_naming([&] { c.merge_text("[vae]\nlatent = \"sixteen\"\n", "x.toml"); }, "vae.latent");
+  expect_one_line_naming([&] { c.merge_text("[vae]\nhidden = [\"a\"]\n", "x.toml"); }, "vae.hidden");
+  expect_one_line_naming([&] { c.merge_text("[experiment]\nseed = 1.5\n", "x.toml"); }, "experiment.seed");
+  expect_one_line_naming([&] { c.merge_text("vae = 3\n", "x.toml"); }, "vae");
+  // Hostile text quoted in the message is escaped, never a second line (found by fuzz_config).
+  expect_one_line_naming([&] { c.merge_text("[vae]\n\"lat\\nent\" = 3\n", "x.toml"); }, "lat\\nent");
+  expect_one_line_naming([&] { c.set("[vae\nx=3"); }, "[vae\\nx");
+  // A bare --set string that is not UTF-8 would make the written config.toml unreadable.
+  expect_one_line_naming([&] { c.set("vae.activation=rel\xae"); }, "UTF-8");
+  // The same for a bare list of words (the fallback when the list is not TOML).
+  Config easy = Config::defaults(Task::easy);
+  expect_one_line_naming([&] { easy.set("tfidf.stop_words=\xed=mm"); }, "UTF-8");
+  expect_one_line_naming([&] { c.merge_text("[vae\nlatent = 3\n", "x.toml"); }, "x.toml:1");
+}
+
+TEST(PipelineConfig, StringsWithLineBreaksAreRefusedSoConfigTomlRepeatsTheRun) {
+  // Found by fuzz_config: "\nsmo" was accepted, written to config.toml as a multi-line string
+  // and read back as "smo".
+  Config c = Config::defaults(Task::easy);
+  expect_one_line_naming([&] { c.set("tfidf.token_mode=\nsklearn"); }, "tfidf.token_mode");
+  expect_one_line_naming([&] { c.merge_text("[tfidf]\ntoken_mode = \"\\nsklearn\"\n", "x.toml"); }, "tfidf.token_mode");
+  expect_one_line_naming([&] { c.merge_text("[tfidf]\nstop_words = [\"a\\rb\"]\n", "x.toml"); }, "tfidf.stop_words");
+  c.set("tfidf.token_mode=sklearn");
+  Config back = Config::defaults(Task::easy);
+  back.merge_text(c.to_toml(), "config.toml");
+  EXPECT_EQ(back.to_toml(), c.to_toml());
+}

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -468,3 +469,80 @@ TEST(TextSharedData, UnicodeModeKeepsBanglaWordsOnRealLyrics) {
 }
 
 }  // namespace
+
+// What parse_npz says about the npz of `m` (written by write_npz), or "(accepted)".
+std::string npz_error_of(const Csr& m) {
+  const auto d = tmp_dir("npz_hostile");
+  hmr::text::write_npz(d / "m.npz", m);
+  std::ifstream in(d / "m.npz", std::ios::binary);
+  const std::string z((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove_all(d);
+  try {
+    hmr::text::parse_npz(z, "m.npz");
+  } catch (const hmr::Error& e) {
+    EXPECT_EQ(e.exit_code(), 2) << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST(TextTfidf, NpzWhoseArraysBreakTheCsrInvariantsIsRefused) {
+  // Issue 17: read_npz returned whatever indptr and indices the file held, and to_dense and the
+  // weighting kernels index with them. The writer does not check them, so it can write liars.
+  Csr good;
+  good.rows = 2;
+  good.cols = 3;
+  good.indptr = {0, 2, 3};
+  good.indices = {0, 2, 1};
+  good.data = {1.0f, 2.0f, 3.0f};
+  EXPECT_EQ(npz_error_of(good), "(accepted)");
+  Csr m = good;
+  m.indices[1] = 3;  // column 3 of 3
+  EXPECT_NE(npz_error_of(m).find("outside [0, 3)"), std::string::npos) << npz_error_of(m);
+  m = good;
+  m.indices[0] = -1;
+  EXPECT_NE(npz_error_of(m).find("outside"), std::string::npos) << npz_error_of(m);
+  m = good;
+  m.indptr = {0, 4, 3};  // row 1 would run from 4 back to 3
+  EXPECT_NE(npz_error_of(m).find("decreases"), std::string::npos) << npz_error_of(m);
+  m = good;
+  m.indptr = {1, 2, 3};
+  EXPECT_NE(npz_error_of(m).find("from 0 to nnz"), std::string::npos) << npz_error_of(m);
+  m = good;
+  m.cols = -4;
+  EXPECT_NE(npz_error_of(m).find("non-negative"), std::string::npos) << npz_error_of(m);
+}
+
+TEST(TextTfidf, TruncatedOrLyingNpzIsRefused) {
+  Csr good;
+  good.rows = 1;
+  good.cols = 2;
+  good.indptr = {0, 1};
+  good.indices = {1};
+  good.data = {0.5f};
+  const auto d = tmp_dir("npz_cut");
+  hmr::text::write_npz(d / "m.npz", good);
+  std::ifstream in(d / "m.npz", std::ios::binary);
+  const std::string z((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove_all(d);
+  for (std::size_t keep = 0; keep < z.size(); keep += 7) {
+    try {
+      hmr::text::parse_npz(z.substr(0, keep), "cut.npz");
+      // A cut inside the central directory still holds every member: that is a whole matrix.
+      EXPECT_GT(keep, z.find(std::string("PK\x01\x02", 4))) << "accepted a cut at byte " << keep;
+    } catch (const hmr::Error& e) {
+      EXPECT_EQ(e.exit_code(), 2) << e.what();
+    }
+  }
+  // A member size of 4 GiB - 2 in a file of a few hundred bytes.
+  std::string liar = z;
+  liar[18] = liar[19] = liar[20] = static_cast<char>(0xFF);
+  liar[21] = static_cast<char>(0xFE);
+  try {
+    hmr::text::parse_npz(liar, "liar.npz");
+    FAIL() << "accepted a lying member size";
+  } catch (const hmr::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated zip member"), std::string::npos) << e.what();
+  }
+}
