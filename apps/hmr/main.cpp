@@ -111,7 +111,7 @@ std::string first_word(const CLI::App& app, int argc, char** argv) {
     if (arg.empty() || arg.front() != '-') return arg;
     if (arg.find('=') != std::string::npos) continue;
     const CLI::Option* o = app.get_option_no_throw(arg);
-    if (o && o->get_type_size() != 0) ++i;  // --seed 3: skip the value
+    if (o && o->get_items_expected_min() > 0) ++i;  // --seed 3: skip the value (flags take none)
   }
   return {};
 }
