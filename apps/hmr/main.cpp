@@ -120,7 +120,10 @@ std::string first_word(const CLI::App& app, int argc, char** argv) {
 // guess at what was meant, everything else CLI11's own message. One line, for "hmr: error:".
 std::string describe_parse_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
   const CLI::App* cmd = named_command(app, argc, argv);
-  if (!cmd) {
+  // Without a command CLI11 says "A subcommand is required" (RequiredError) or lists the stray
+  // words (ExtrasError); other errors ("--device" without a value) keep their own message.
+  const bool about_command = dynamic_cast<const CLI::RequiredError*>(&e) || dynamic_cast<const CLI::ExtrasError*>(&e);
+  if (!cmd && about_command) {
     const std::string word = first_word(app, argc, argv);
     if (word.empty())
       return fmt::format("a command is required: hmr [options] COMMAND ...; commands: {}", command_list(app));
@@ -129,6 +132,11 @@ std::string describe_parse_error(const CLI::App& app, const CLI::ParseError& e, 
     const std::string guess = closest_name(word, names);
     if (!guess.empty()) return fmt::format("unknown command '{}' (did you mean '{}'?)", word, guess);
     return fmt::format("unknown command '{}'; commands: {}", word, command_list(app));
+  }
+  if (!cmd) {
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    return what;
   }
   // An unknown option is what went wrong even when CLI11 first noticed a missing one ("--kk 2"
   // leaves --k unset): name it with a guess.

@@ -335,7 +335,7 @@ void Config::set(std::string_view assignment) {
     }
     // The value is not TOML of any type (ten, yes, 1e): say what the key takes, not what the
     // TOML parser guessed from the first letter ("Error while parsing boolean").
-    input_error("{}: expected {}", origin, expected_type(*def));
+    input_error("{}: expected {}", origin, key == "tsne.learning_rate" ? "a number or auto" : expected_type(*def));
   }
   const toml::node* v = parsed.get("v");
   HMR_REQUIRE(v != nullptr, "{}: missing value", origin);

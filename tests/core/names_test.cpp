@@ -209,6 +209,8 @@ TEST(E2eNames, UnknownCommandSuggestsTheClosest) {
   EXPECT_EQ(none.code, 2);
   EXPECT_EQ(none.output.rfind("hmr: error: a command is required: ", 0), 0u) << none.output;
   EXPECT_EQ(none.output.find("subcommand"), std::string::npos) << "CLI11's words: " << none.output;
+  // An error that is not about the command keeps its own words.
+  expect_error_line("--device", "--device: 1 required TEXT missing");
 }
 
 TEST(E2eNames, UnknownSetKeySuggestsTheClosest) {
@@ -234,6 +236,8 @@ TEST(E2eNames, SetValueOfTheWrongType) {
   expect_error_line("hard --set vae.cuda_graph=1" + run,
                     "--set vae.cuda_graph=1: expected true or false (got an integer)");
   expect_error_line("hard --set 'pca.solver=\"full'" + run, "--set pca.solver=\"full: expected a string");
+  expect_error_line("hard --set tsne.learning_rate=fast" + run,
+                    "--set tsne.learning_rate=fast: expected a number or auto");
   expect_error_line("hard --set vae.hidden=ten" + run, "--set vae.hidden=ten: expected a list of integers (512,256)");
   expect_error_line("--set epochs=ten train --features " + in.x + " --out " + in.out("m.safetensors"),
                     "vae: epochs expects an integer, got 'ten'");
