@@ -29,7 +29,9 @@ struct KMeansArgs {
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<KMeansArgs>();
   sub.add_option("--input,-i", a->input, "data [N x d] (.npy, float32/float64)")->required();
-  sub.add_option("--k", a->opt.k, "number of clusters (2 <= k <= N)")->required()->check(hmr::app::int_range(2));
+  sub.add_option("--k,--n-clusters", a->opt.k, "number of clusters (2 <= k <= N; sklearn n_clusters)")
+      ->required()
+      ->check(hmr::app::int_range(2));
   sub.add_option("--n-init", a->opt.n_init, "k-means++ restarts; the lowest inertia wins")
       ->check(hmr::app::int_range(1))
       ->capture_default_str();

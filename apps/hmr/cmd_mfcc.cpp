@@ -54,7 +54,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       ->capture_default_str();
   sub.add_option("--duration", o.duration, "seconds read from each file (librosa duration; < 0 = all)")
       ->capture_default_str();
-  sub.add_option("--sr", p.sample_rate, "target sample rate (soxr HQ resampling)")
+  sub.add_option("--sr,--sample-rate", p.sample_rate, "target sample rate (soxr HQ resampling)")
       ->check(hmr::app::int_range(1000, 768000))
       ->capture_default_str();
   sub.add_option("--n-mfcc", p.n_mfcc, "MFCC coefficients (<= n_mels)")

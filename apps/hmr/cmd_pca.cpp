@@ -26,15 +26,15 @@ struct PcaArgs {
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<PcaArgs>();
   sub.add_option("--input,-i", a->input, "data [N x d] (.npy, float32/float64)")->required();
-  sub.add_option("--components,-k", a->components, "number of components (1 <= k <= min(N, d))")
+  sub.add_option("--components,-k,--n-components", a->components, "number of components (1 <= k <= min(N, d))")
       ->required()
       ->check(hmr::app::int_range(1));
-  hmr::app::add_choice(sub, "--solver", a->solver, "auto | full | randomized (auto: sklearn's rule)",
+  hmr::app::add_choice(sub, "--solver,--svd-solver", a->solver, "auto | full | randomized (auto: sklearn's rule)",
                        {"auto", "full", "exact", "randomized"});
   sub.add_option("--n-iter", a->opt.n_iter, "randomized: power iterations (-1: 7 if k < 0.1 min(N, d), else 4)")
       ->check(hmr::app::int_range(-1, 1000))
       ->capture_default_str();
-  sub.add_option("--oversamples", a->opt.n_oversamples, "randomized: extra columns of the test matrix")
+  sub.add_option("--oversamples,--n-oversamples", a->opt.n_oversamples, "randomized: extra columns of the test matrix")
       ->check(hmr::app::int_range(0))
       ->capture_default_str();
   sub.footer(

@@ -54,8 +54,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--features", a->features, "X.npy | features.csv (Kaggle layout) | tfidf.npz")->required();
   sub.add_option("--columns", a->columns, "features.csv: regex selecting the feature columns")->capture_default_str();
   sub.add_option("--epochs", a->epochs, "training epochs (default 100)")->check(hmr::app::int_range(1, 1000000));
-  sub.add_option("--batch", a->batch, "minibatch size (default 64)")->check(hmr::app::int_range(1));
-  sub.add_option("--lr", a->lr, "Adam learning rate (default 1e-3)")->check(hmr::app::real_range(0, true));
+  sub.add_option("--batch,--batch-size", a->batch, "minibatch size (default 64)")->check(hmr::app::int_range(1));
+  sub.add_option("--lr,--learning-rate", a->lr, "Adam learning rate (default 1e-3)")
+      ->check(hmr::app::real_range(0, true));
   sub.add_option("--beta", a->beta, "KL weight (beta-VAE; default 1)")->check(hmr::app::real_range(0, false));
   sub.add_option("--warmup", a->warmup, "epochs over which beta ramps up linearly (default 0)")
       ->check(hmr::app::int_range(0));

@@ -3,6 +3,7 @@
 // plot::scatter_plot, print.
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "checks.h"
 #include "cli.h"
@@ -19,6 +20,7 @@ namespace {
 
 struct TsneArgs {
   std::string input, plot, labels, label_names, title, legend_title = "label", init = "pca";
+  int n_iter = 0;  // --n-iter (openTSNE): iterations after early exaggeration; 0 = not given
   hmr::embed::TsneOptions opt;
   hmr::plot::ScatterOptions po;
 };
@@ -29,20 +31,30 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--perplexity", a->opt.perplexity, "perplexity (neighbours k = min(N-1, 3 x perplexity))")
       ->check(hmr::app::real_range(0, true))
       ->capture_default_str();
-  sub.add_option("--theta", a->opt.theta, "Barnes-Hut opening angle (0 = exact)")
+  sub.add_option("--theta,--angle", a->opt.theta, "Barnes-Hut opening angle (0 = exact; sklearn angle)")
       ->check(hmr::app::real_range(0, false))
       ->capture_default_str();
-  sub.add_option("--iters", a->opt.iters, "iterations in total")->check(hmr::app::int_range(1))->capture_default_str();
-  sub.add_option("--early-exag", a->opt.early_exag, "early exaggeration factor")
+  // Two ecosystem names for the length of the run: sklearn's max_iter counts every iteration, as
+  // --iters does; openTSNE's n_iter counts only those after early exaggeration (its default 500
+  // after 250 is 750 in all), so --n-iter N runs exag_iters + N.
+  CLI::Option* iters = sub.add_option("--iters,--max-iter", a->opt.iters, "iterations in total (sklearn max_iter)")
+                           ->check(hmr::app::int_range(1))
+                           ->capture_default_str();
+  sub.add_option("--n-iter", a->n_iter, "iterations after early exaggeration (openTSNE n_iter): iters = exag-iters + N")
+      ->check(hmr::app::int_range(1))
+      ->excludes(iters);
+  sub.add_option("--early-exag,--early-exaggeration", a->opt.early_exag, "early exaggeration factor")
       ->check(hmr::app::real_range(0, true))
       ->capture_default_str();
-  sub.add_option("--exag-iters", a->opt.exag_iters, "iterations with early exaggeration")
+  sub.add_option("--exag-iters,--early-exaggeration-iter", a->opt.exag_iters, "iterations with early exaggeration")
       ->check(hmr::app::int_range(0))
       ->capture_default_str();
-  sub.add_option("--learning-rate", a->opt.learning_rate, "learning rate (0: auto = max(N / early_exag, 200))")
+  sub.add_option("--learning-rate", a->opt.learning_rate, "learning rate: auto (or 0) = max(N / early_exag, 200)")
+      // openTSNE and sklearn spell the automatic rate 'auto'; hmr's older 0 stays an alias.
+      ->transform([](std::string v) { return v == "auto" ? std::string("0") : v; }, "", "")
       ->check(hmr::app::real_range(0, false))
       ->capture_default_str();
-  sub.add_option("--dims", a->opt.dims, "output dimensions (2 or 3)")
+  sub.add_option("--dims,--n-components", a->opt.dims, "output dimensions (2 or 3; sklearn n_components)")
       ->check(hmr::app::int_range(2, 3))
       ->capture_default_str();
   hmr::app::add_choice(sub, "--init", a->init, "initialisation: pca | random", {"pca", "random"});
@@ -83,6 +95,11 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     }
     std::vector<std::string> names;
     if (!a->label_names.empty()) names = hmr::plot::read_label_names(a->label_names);
+    if (a->n_iter > 0) {
+      HMR_REQUIRE(a->n_iter <= std::numeric_limits<int>::max() - a->opt.exag_iters,
+                  "tsne: --n-iter {} plus --exag-iters {} is too many iterations", a->n_iter, a->opt.exag_iters);
+      a->opt.iters = a->opt.exag_iters + a->n_iter;
+    }
     a->opt.seed = common.seed;
     a->opt.init = a->init == "random" ? hmr::embed::TsneInit::random : hmr::embed::TsneInit::pca;
     auto backend = common.backend();

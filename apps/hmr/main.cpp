@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/names.h"
 #include "cuda/select.h"
 #include "io/output.h"
 
@@ -77,6 +78,88 @@ void watch_interrupts() {
   }).detach();
 }
 
+// The names an option of `app` is typed with (--name, -x), for "did you mean".
+void add_option_names(const CLI::App& app, std::vector<std::string>& out) {
+  for (const CLI::Option* o : app.get_options()) {
+    for (const std::string& l : o->get_lnames()) out.push_back("--" + l);
+    for (const std::string& n : o->get_snames()) out.push_back("-" + n);
+  }
+}
+
+std::string command_list(const CLI::App& app) {
+  std::string list;
+  for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
+    list += (list.empty() ? "" : ", ") + c->get_name();
+  return list;
+}
+
+// The subcommand the command line names: the one CLI11 parsed, else the first argument that is a
+// command's name (CLI11 may stop before it records one).
+const CLI::App* named_command(const CLI::App& app, int argc, char** argv) {
+  for (const CLI::App* c : app.get_subcommands()) return c;
+  for (int i = 1; i < argc; ++i)
+    for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
+      if (c->get_name() == argv[i]) return c;
+  return nullptr;
+}
+
+// The first argument that is neither an option nor the value of one of hmr's common options: the
+// word meant as the command ("hmr --seed 3 hrad" -> "hrad"), or "" when there is none.
+std::string first_word(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.empty() || arg.front() != '-') return arg;
+    if (arg.find('=') != std::string::npos) continue;
+    const CLI::Option* o = app.get_option_no_throw(arg);
+    if (o && o->get_items_expected_min() > 0) ++i;  // --seed 3: skip the value (flags take none)
+  }
+  return {};
+}
+
+// CLI11's parse errors in hmr's words: an unknown option, command or a missing command gets a
+// guess at what was meant, everything else CLI11's own message. One line, for "hmr: error:".
+std::string describe_parse_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  const CLI::App* cmd = named_command(app, argc, argv);
+  // Without a command CLI11 says "A subcommand is required" (RequiredError) or lists the stray
+  // words (ExtrasError); other errors ("--device" without a value) keep their own message.
+  const bool about_command = dynamic_cast<const CLI::RequiredError*>(&e) || dynamic_cast<const CLI::ExtrasError*>(&e);
+  if (!cmd && about_command) {
+    const std::string word = first_word(app, argc, argv);
+    if (word.empty())
+      return fmt::format("a command is required: hmr [options] COMMAND ...; commands: {}", command_list(app));
+    std::vector<std::string> names;
+    for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(c->get_name());
+    const std::string guess = closest_name(word, names);
+    if (!guess.empty()) return fmt::format("unknown command '{}' (did you mean '{}'?)", word, guess);
+    return fmt::format("unknown command '{}'; commands: {}", word, command_list(app));
+  }
+  if (!cmd) {
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    return what;
+  }
+  // An unknown option is what went wrong even when CLI11 first noticed a missing one ("--kk 2"
+  // leaves --k unset): name it with a guess.
+  {
+    std::vector<std::string> extras = app.remaining();
+    for (const std::string& x : cmd->remaining()) extras.push_back(x);
+    for (const std::string& x : extras) {
+      if (x.size() < 2 || x.front() != '-') continue;
+      const std::string flag = x.substr(0, x.find('='));
+      std::vector<std::string> names;
+      add_option_names(*cmd, names);
+      add_option_names(app, names);
+      const std::string guess = closest_name(flag, names);
+      if (!guess.empty()) return fmt::format("{}: unknown option {} (did you mean {}?)", cmd->get_name(), flag, guess);
+      return fmt::format("{}: unknown option {} (hmr {} --help lists them)", cmd->get_name(), flag, cmd->get_name());
+    }
+    if (!extras.empty()) return fmt::format("{}: unexpected argument '{}'", cmd->get_name(), extras.front());
+  }
+  std::string what = e.what();
+  std::replace(what.begin(), what.end(), '\n', ' ');
+  return what;
+}
+
 }  // namespace hmr::app
 
 int main(int argc, char** argv) {
@@ -88,7 +171,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
   Common common;
   app.add_option("--device", common.device, "auto | cpu | cuda | cuda-emu")->default_val("auto");
-  app.add_option("--seed", common.seed, "random seed (same seed, same backend -> same output)")->check(seed_value());
+  app.add_option("--seed,--random-state", common.seed, "random seed (same seed, same backend -> same output)")
+      ->check(seed_value());
   app.add_option("--config", common.config, "TOML configuration file");
   app.add_option("--out", common.out, "output file or directory");
   app.add_option("--set", common.sets, "override a configuration key: --set key=value");
@@ -115,9 +199,7 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     // A bad option is one line like every other input error (CLI11 would add a second one,
     // "Run with --help for more information."), so scripts can grep "hmr: error:".
-    std::string what = e.what();
-    std::replace(what.begin(), what.end(), '\n', ' ');
-    std::fprintf(stderr, "hmr: error: %s\n", what.c_str());
+    std::fprintf(stderr, "hmr: error: %s\n", describe_parse_error(app, e, argc, argv).c_str());
     return 2;
   } catch (const hmr::Error& e) {
     std::fprintf(stderr, "hmr: error: %s\n", e.what());

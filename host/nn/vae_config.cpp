@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "core/names.h"
 #include "nn/vae.h"
 
 namespace hmr::nn {
@@ -133,6 +134,7 @@ std::vector<int> parse_int_list(const std::string& key, const std::string& v) {
 
 template <class T>
 T parse_number(const std::string& key, const std::string& v) {
+  constexpr const char* kWhat = std::is_floating_point_v<T> ? "a number" : "an integer";
   try {
     std::size_t used = 0;
     T x;
@@ -140,10 +142,10 @@ T parse_number(const std::string& key, const std::string& v) {
       x = static_cast<T>(std::stod(v, &used));
     else
       x = static_cast<T>(std::stoll(v, &used));
-    HMR_REQUIRE(used == v.size(), "vae: {} expects a number, got '{}'", key, v);
+    HMR_REQUIRE(used == v.size(), "vae: {} expects {}, got '{}'", key, kWhat, v);
     return x;
   } catch (const std::logic_error&) {
-    input_error("vae: {} expects a number, got '{}'", key, v);
+    input_error("vae: {} expects {}, got '{}'", key, kWhat, v);
   }
 }
 
@@ -200,6 +202,8 @@ constexpr Key kKeys[] = {HMR_VAE_KEY(input_dim),
                          HMR_VAE_KEY(batch),
                          {"batch_size", set_field<&VaeConfig::batch>},
                          HMR_VAE_KEY(lr),
+                         {"learning_rate", set_field<&VaeConfig::lr>},      // hmr train --learning-rate
+                         {"warmup", set_field<&VaeConfig::warmup_epochs>},  // hmr train --warmup
                          HMR_VAE_KEY(adam_beta1),
                          HMR_VAE_KEY(adam_beta2),
                          HMR_VAE_KEY(adam_eps),
@@ -245,6 +249,10 @@ void apply_override(VaeConfig& c, const std::string& key_in, const std::string& 
     c.adam_beta2 = parse_number<float>(key, b);
     return;
   }
+  std::vector<std::string> names{"adam_betas"};
+  for (const Key& k : kKeys) names.push_back(k.name);
+  const std::string guess = closest_name(key, names);
+  if (!guess.empty()) input_error("vae: unknown configuration key '{}' (did you mean '{}'?)", key_in, guess);
   input_error("vae: unknown configuration key '{}'", key_in);
 }
 

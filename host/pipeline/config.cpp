@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/names.h"
 #include "core/printable.h"
 #include "io/atomic_file.h"
 #include "io/csv.h"
@@ -131,6 +132,56 @@ void collect_leaves(const toml::table& t, const std::string& prefix,
   }
 }
 
+// The reference tools' parameter names (scikit-learn, librosa, openTSNE, PyTorch) and hmr's flag
+// spellings, accepted as key names beside hmr's canonical ones. An alias applies in any section
+// that has the canonical key and not the alias itself: `learning_rate` is `lr` in a VAE section but
+// stays itself in [tsne], and `max_iter` is `iters` in [tsne] but itself in [kmeans]. The resolved
+// config.toml is written with the canonical names only.
+constexpr std::pair<std::string_view, std::string_view> kKeyAliases[] = {
+    {"random_state", "seed"},                   // sklearn
+    {"n_clusters", "k"},                        // sklearn KMeans
+    {"sr", "sample_rate"},                      // librosa, hmr mfcc --sr
+    {"early_exaggeration", "early_exag"},       // openTSNE, sklearn TSNE
+    {"early_exaggeration_iter", "exag_iters"},  // openTSNE
+    {"max_iter", "iters"},                      // sklearn TSNE (iterations in total, like iters)
+    {"angle", "theta"},                         // sklearn TSNE
+    {"n_components", "components"},             // sklearn PCA
+    {"svd_solver", "solver"},                   // sklearn PCA
+    {"batch_size", "batch"},                    // PyTorch DataLoader, hmr train --batch-size
+    {"learning_rate", "lr"},                    // hmr train --learning-rate
+    {"warmup", "warmup_epochs"},                // hmr train --warmup
+    {"sample_size", "silhouette_sample_size"},  // sklearn silhouette_score, hmr metrics --sample-size
+};
+
+// `key` itself when it exists, else the canonical key it is an alias of, else `key` unchanged.
+std::string canonical_key(const toml::table& root, const std::string& key) {
+  if (find(root, key)) return key;
+  const std::size_t dot = key.rfind('.');
+  const std::string section = dot == std::string::npos ? std::string() : key.substr(0, dot + 1);
+  const std::string_view leaf =
+      dot == std::string::npos ? std::string_view(key) : std::string_view(key).substr(dot + 1);
+  for (const auto& [alias, canonical] : kKeyAliases)
+    if (leaf == alias && find(root, section + std::string(canonical))) return section + std::string(canonical);
+  return key;
+}
+
+// What a value must look like to replace `def`, for "expected ..." errors.
+std::string expected_type(const toml::node& def) {
+  if (const toml::array* a = def.as_array()) {
+    if (a->empty()) return "a list";
+    const toml::node& e = *a->get(0);
+    return e.is_integer()  ? "a list of integers (512,256)"
+           : e.is_number() ? "a list of numbers"
+           : e.is_string() ? "a list of words (a,b)"
+                           : "a list";
+  }
+  return def.is_integer()          ? "an integer"
+         : def.is_floating_point() ? "a number"
+         : def.is_boolean()        ? "true or false"
+         : def.is_string()         ? "a string"
+                                   : type_name(def);
+}
+
 toml::table parse_toml(std::string_view text, const std::string& source) {
   try {
     return toml::parse(text, std::string_view(source));
@@ -174,9 +225,19 @@ Config Config::resolve(Task task, const std::filesystem::path& file, const std::
   return c;
 }
 
-void Config::assign(std::string_view key, const toml::node& value, std::string_view origin) {
+void Config::assign(std::string_view key_as_given, const toml::node& value, std::string_view origin) {
+  const std::string canonical = canonical_key(root_, std::string(key_as_given));
+  const std::string_view key = canonical;
   const toml::node* def = find(root_, key);
   if (!def) {
+    std::vector<std::pair<std::string, const toml::node*>> leaves;
+    collect_leaves(root_, "", leaves);
+    std::vector<std::string> names;
+    for (const auto& leaf : leaves) names.push_back(leaf.first);
+    const std::string guess = closest_name(key, names);
+    if (!guess.empty())
+      input_error("{}: unknown configuration key '{}' for hmr {} (did you mean '{}'?)", printable(origin),
+                  printable(key), to_string(task_), guess);
     // Name the section's keys so the user sees what was meant.
     const auto parts = split_key(key);
     std::string known;
@@ -187,7 +248,10 @@ void Config::assign(std::string_view key, const toml::node& value, std::string_v
                 known.empty() ? std::string() : fmt::format(" (keys here: {})", known));
   }
   HMR_REQUIRE(!def->is_table(), "{}: '{}' is a section, not a value", printable(origin), key);
-  auto converted = coerce(*def, value);
+  // tsne.learning_rate = "auto" is openTSNE's and sklearn's spelling of hmr's 0.
+  const bool auto_rate = key == "tsne.learning_rate" && value.is_string() && value.as_string()->get() == "auto";
+  auto converted = auto_rate ? std::optional<std::unique_ptr<toml::node>>(std::make_unique<toml::value<double>>(0.0))
+                             : coerce(*def, value);
   // tfidf.min_df / max_df keep their own numeric type: an integer is a document count, a float a
   // share of the documents (scikit-learn's int-or-float semantics).
   if ((key == "tfidf.min_df" || key == "tfidf.max_df") && (value.is_integer() || value.is_floating_point())) {
@@ -196,8 +260,12 @@ void Config::assign(std::string_view key, const toml::node& value, std::string_v
     else
       converted = std::make_unique<toml::value<double>>(value.as_floating_point()->get());
   }
-  HMR_REQUIRE(converted.has_value(), "{}: '{}' must be {} (got {})", printable(origin), key, type_name(*def),
-              type_name(value));
+  if (!converted.has_value()) {
+    // --set names the key already: "--set vae.epochs=1.5: expected an integer (got a number)".
+    if (origin.substr(0, 5) == "--set")
+      input_error("{}: expected {} (got {})", printable(origin), expected_type(*def), type_name(value));
+    input_error("{}: '{}' must be {} (got {})", printable(origin), key, expected_type(*def), type_name(value));
+  }
   // Values are names, words and paths: a control character is always a mistake, and a line break
   // does not survive config.toml (toml++ writes it as a multi-line string, whose first newline
   // TOML drops on reading), so the resolved file would not repeat the run.
@@ -254,17 +322,19 @@ void Config::set(std::string_view assignment) {
   // config.toml and make it unreadable (both found by fuzz_config).
   HMR_REQUIRE(io::find_invalid_utf8(assignment) == std::string_view::npos, "--set {}: the value is not valid UTF-8",
               printable(assignment));
-  const std::string key(trim(assignment.substr(0, eq)));
+  const std::string key = canonical_key(root_, std::string(trim(assignment.substr(0, eq))));
   const std::string_view raw = trim(assignment.substr(eq + 1));
   const std::string origin = fmt::format("--set {}", assignment);
   const toml::node* def = find(root_, key);
-  if (def && def->is_string() && (raw.empty() || raw.front() != '"')) {
+  // An unknown key is reported as such (with a guess), whatever the value looks like.
+  if (!def) assign(key, toml::value<bool>(false), origin);  // throws: unknown key, with a guess
+  if (def->is_string() && (raw.empty() || raw.front() != '"')) {
     // Strings may be written bare: --set tfidf.token_mode=sklearn
     assign(key, toml::value<std::string>(std::string(raw)), origin);
     return;
   }
   std::string doc = "v = ";
-  if (def && def->is_array() && (raw.empty() || raw.front() != '['))
+  if (def->is_array() && (raw.empty() || raw.front() != '['))
     doc += "[" + std::string(raw) + "]";  // --set vae.hidden=512,256
   else
     doc += std::string(raw);
@@ -272,7 +342,8 @@ void Config::set(std::string_view assignment) {
   try {
     parsed = toml::parse(std::string_view(doc), std::string_view("--set"));
   } catch (const toml::parse_error& e) {
-    if (def && def->is_array() && (raw.empty() || raw.front() != '[')) {
+    const toml::array* list = def->as_array();
+    if (list && (list->empty() || list->get(0)->is_string()) && (raw.empty() || raw.front() != '[')) {
       // Bare words in a list: --set tfidf.stop_words=english,bangla
       toml::array words;
       std::size_t start = 0;
@@ -285,7 +356,14 @@ void Config::set(std::string_view assignment) {
       assign(key, words, origin);
       return;
     }
-    input_error("{}: cannot read the value '{}' ({})", printable(origin), printable(raw), printable(e.description()));
+    if (key == "tsne.learning_rate" && raw == "auto") {
+      assign(key, toml::value<std::string>("auto"), origin);
+      return;
+    }
+    // The value is not TOML of any type (ten, yes, 1e): say what the key takes, not what the
+    // TOML parser guessed from the first letter ("Error while parsing boolean").
+    input_error("{}: expected {}", printable(origin),
+                key == "tsne.learning_rate" ? "a number or auto" : expected_type(*def));
   }
   const toml::node* v = parsed.get("v");
   HMR_REQUIRE(v != nullptr, "{}: missing value", printable(origin));

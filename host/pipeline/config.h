@@ -5,7 +5,10 @@
 //      to the default's type: "5000", "1e-3", "true", "relu", "512,256" for arrays),
 //   4. --seed N when given on the command line (experiment.seed).
 // The resolved document is written to <out>/config.toml so `hmr <task> --config config.toml`
-// repeats the run. Keys are dotted paths ("vae.latent", "kmeans.n_init").
+// repeats the run. Keys are dotted paths ("vae.latent", "kmeans.n_init"). The names in
+// data/configs are canonical; the reference tools' and the flags' spellings (tsne.early_exaggeration,
+// mfcc.sr, vae.batch_size, ...; config.cpp kKeyAliases, docs/experiments.md) are accepted in layers
+// 2 and 3 and stored under the canonical name. A mistyped key gets a guess ("did you mean").
 #pragma once
 
 #include <cstdint>

@@ -176,6 +176,45 @@ TEST(PipelineConfig, LayersApplyInOrderAndTheResolvedFileRepeatsTheRun) {
   fs::remove_all(dir);
 }
 
+// The reference tools' and the flags' spellings of a key set the canonical key, in --set and in
+// --config alike; the resolved document keeps the canonical names only.
+TEST(PipelineConfig, KeyAliasesSetTheCanonicalKey) {
+  const Config c =
+      Config::resolve(Task::hard, {},
+                      {"tsne.early_exaggeration=8", "tsne.learning_rate=auto", "tsne.max_iter=600", "tsne.angle=0.3",
+                       "mfcc.sr=16000", "experiment.random_state=3", "experiment.n_clusters=5", "vae.batch_size=32",
+                       "vae.learning_rate=0.01", "vae.warmup=4", "pca.n_components=8", "pca.svd_solver=full"},
+                      std::nullopt);
+  EXPECT_EQ(c.get_double("tsne.early_exag"), 8.0);
+  EXPECT_EQ(c.get_double("tsne.learning_rate"), 0.0);  // auto
+  EXPECT_EQ(c.get_int("tsne.iters"), 600);
+  EXPECT_EQ(c.get_double("tsne.theta"), 0.3);
+  EXPECT_EQ(c.get_int("mfcc.sample_rate"), 16000);
+  EXPECT_EQ(c.seed(), 3u);
+  EXPECT_EQ(c.get_int("experiment.k"), 5);
+  EXPECT_EQ(c.get_int("vae.batch"), 32);
+  EXPECT_EQ(c.get_double("vae.lr"), 0.01);
+  EXPECT_EQ(c.get_int("vae.warmup_epochs"), 4);
+  EXPECT_EQ(c.get_int("pca.components"), 8);
+  EXPECT_EQ(c.get_string("pca.solver"), "full");
+  EXPECT_FALSE(c.has("tsne.early_exaggeration"));
+  EXPECT_EQ(c.to_toml().find("early_exaggeration"), std::string::npos) << "an alias in the resolved file";
+  // [kmeans] has its own max_iter: the t-SNE alias does not reach it.
+  const Config k = Config::resolve(Task::hard, {}, {"kmeans.max_iter=7"}, std::nullopt);
+  EXPECT_EQ(k.get_int("kmeans.max_iter"), 7);
+  EXPECT_EQ(k.get_int("tsne.iters"), Config::defaults(Task::hard).get_int("tsne.iters"));
+
+  const fs::path dir = temp_dir("aliases");
+  std::ofstream(dir / "a.toml") << "[tsne]\nearly_exaggeration = 6.0\nlearning_rate = \"auto\"\n[mfcc]\nsr = 11025\n";
+  const Config f = Config::resolve(Task::hard, dir / "a.toml", {}, std::nullopt);
+  EXPECT_EQ(f.get_double("tsne.early_exag"), 6.0);
+  EXPECT_EQ(f.get_double("tsne.learning_rate"), 0.0);
+  EXPECT_EQ(f.get_int("mfcc.sample_rate"), 11025);
+  fs::remove_all(dir);
+  // "auto" is a learning rate's word only.
+  EXPECT_THROW(Config::resolve(Task::hard, {}, {"tsne.perplexity=auto"}, std::nullopt), hmr::Error);
+}
+
 TEST(PipelineInputs, LyricsArgumentSplitsAPlausibleLanguageTag) {
   auto a = hmr::pipeline::parse_lyrics_arg("data/bangla.csv:bn");
   EXPECT_EQ(a.path, fs::path("data/bangla.csv"));
