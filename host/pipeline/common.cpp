@@ -671,7 +671,12 @@ void write_report(OutputDir& out, const ExperimentResult& r, const ReportInputs&
   names.push_back("report.md");
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  for (const auto& n : names) md << "- `" << n << "`\n";
+  for (const auto& n : names) {
+    md << "- `" << n << "`";
+    // The one file meant for a spreadsheet or pandas says what its rows are.
+    if (n == "results.csv") md << ": one row per input row (id, labels, each method's cluster, excluded + why)";
+    md << "\n";
+  }
   md << "\n## Configuration\n\n```toml\n" << c.to_toml() << "```\n";
   const std::string text = md.str();
   io::write_atomically(out.path("report.md"), [&](std::ostream& os) { os << text; });
