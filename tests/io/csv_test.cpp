@@ -163,7 +163,7 @@ TEST(Csv, FieldWriterQuotesWhatRfc4180NeedsAndReadsBack) {
   EXPECT_EQ(csv_field("plain"), "plain");
   EXPECT_EQ(csv_field(""), "");
   EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
-  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"\"");
+  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
   EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
   EXPECT_EQ(csv_field(" padded"), "\" padded\"");
   EXPECT_EQ(csv_field("আমার"), "আমার");  // UTF-8 passes through unquoted
