@@ -102,6 +102,18 @@ std::string replace_invalid_utf8(std::string_view s, std::int64_t* replaced) {
   return out;
 }
 
+std::string csv_field(std::string_view s) {
+  const bool edge_space = !s.empty() && (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' || s.back() == '\t');
+  if (!edge_space && s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';  // a quote inside a quoted field is doubled
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
 std::optional<std::size_t> CsvTable::find_column(std::string_view name) const {
   const std::string want = trim_spaces(name);
   for (std::size_t c = 0; c < header.size(); ++c)

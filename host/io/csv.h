@@ -1,5 +1,5 @@
-// io/csv.h — RFC 4180 CSV reader shared by the lyrics front end (text stage), the Kaggle features
-// CSV and audio manifests.
+// io/csv.h — RFC 4180 CSV reader (and the field quoting of hmr's CSV outputs) shared by the lyrics front end (text
+// stage), the Kaggle features CSV and audio manifests.
 //
 // Accepted input: UTF-8 with or without a byte-order mark; records end in CRLF, LF or a lone CR;
 // fields may be quoted with '"', and a quoted field may hold commas, doubled quotes ("") and line
@@ -78,5 +78,10 @@ CsvTable parse_csv(std::string_view text, const CsvOptions& options = {}, const 
 std::size_t find_invalid_utf8(std::string_view s);
 // `s` with each maximal invalid subsequence replaced by U+FFFD; *replaced counts them.
 std::string replace_invalid_utf8(std::string_view s, std::int64_t* replaced = nullptr);
+
+// One field of a CSV record as RFC 4180 writes it: quoted ("" for each quote inside) when it holds
+// a comma, a quote, CR or LF, or starts or ends with a space or tab (kept exactly by readers that
+// trim unquoted fields); as is otherwise. Bytes other than those pass through, so UTF-8 stays UTF-8.
+std::string csv_field(std::string_view s);
 
 }  // namespace hmr::io

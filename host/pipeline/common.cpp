@@ -17,6 +17,7 @@
 #include "decomp/pca.h"
 #include "eval/metrics.h"
 #include "io/atomic_file.h"
+#include "io/csv.h"
 #include "io/npy.h"
 #include "nn/history.h"
 #include "pipeline/runner.h"
@@ -406,6 +407,56 @@ void write_lines(OutputDir& out, const std::string& name, const std::vector<std:
   });
 }
 
+void exclude(ExperimentResult& r, const std::string& id, const std::string& where, const std::string& reason,
+             std::vector<std::pair<std::string, std::string>> labels) {
+  r.excluded.push_back(fmt::format("{}{}: {}", id, where, reason));
+  r.excluded_rows.push_back({id, reason, std::move(labels)});
+}
+
+void write_results_csv(OutputDir& out, const ExperimentResult& r, const std::vector<std::string>& ids,
+                       const std::vector<LabelSet>& labels,
+                       const std::vector<std::pair<std::string, std::vector<std::int32_t>>>& methods) {
+  std::vector<const LabelSet*> cols;
+  for (const LabelSet& l : labels) {
+    if (l.empty()) continue;
+    HMR_ASSERT(l.codes.size() == ids.size(), "results.csv: label '{}' has {} rows, ids.txt {}", l.name, l.codes.size(),
+               ids.size());
+    cols.push_back(&l);
+  }
+  for (const auto& [m, p] : methods)
+    HMR_ASSERT(p.size() == ids.size(), "results.csv: method '{}' has {} rows, ids.txt {}", m, p.size(), ids.size());
+  // RFC 4180 ends records with CRLF; pandas, Python's csv module and io::read_csv all take it.
+  const char* eol = "\r\n";
+  io::write_atomically(out.path("results.csv"), [&](std::ostream& os) {
+    os << "id";
+    for (const LabelSet* l : cols) os << ',' << io::csv_field(l->name);
+    for (const auto& m : methods) os << ',' << io::csv_field(m.first);
+    os << ",excluded,excluded_reason" << eol;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      os << io::csv_field(ids[i]);
+      for (const LabelSet* l : cols) {
+        const std::int32_t v = l->codes[i];
+        os << ',' << (v >= 0 ? io::csv_field(l->names[static_cast<std::size_t>(v)]) : std::string());
+      }
+      for (const auto& m : methods) os << ',' << m.second[i];
+      os << ",0," << eol;
+    }
+    for (const ExcludedRow& e : r.excluded_rows) {
+      os << io::csv_field(e.id);
+      for (const LabelSet* l : cols) {
+        os << ',';
+        for (const auto& [name, value] : e.labels)
+          if (name == l->name) {
+            os << io::csv_field(value);
+            break;
+          }
+      }
+      for (std::size_t m = 0; m < methods.size(); ++m) os << ',';  // not clustered: empty cells
+      os << ",1," << io::csv_field(e.reason) << eol;
+    }
+  });
+}
+
 void write_labels(OutputDir& out, const std::string& stem, const std::vector<std::int32_t>& codes,
                   const std::vector<std::string>* names) {
   io::write_npy(out.path(stem + ".npy"), codes);
@@ -620,7 +671,12 @@ void write_report(OutputDir& out, const ExperimentResult& r, const ReportInputs&
   names.push_back("report.md");
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  for (const auto& n : names) md << "- `" << n << "`\n";
+  for (const auto& n : names) {
+    md << "- `" << n << "`";
+    // The one file meant for a spreadsheet or pandas says what its rows are.
+    if (n == "results.csv") md << ": one row per input row (id, labels, each method's cluster, excluded + why)";
+    md << "\n";
+  }
   md << "\n## Configuration\n\n```toml\n" << c.to_toml() << "```\n";
   const std::string text = md.str();
   io::write_atomically(out.path("report.md"), [&](std::ostream& os) { os << text; });

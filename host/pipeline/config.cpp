@@ -1,10 +1,13 @@
 // pipeline/config.cpp — layered experiment configuration (defaults < --config < --set < --seed)
 // over toml++ tables. Every key must exist in the task's defaults, and a value keeps the type of
 // its default (ints widen to floats; integral floats narrow to ints), so a typo or a wrong type is
-// one clear input error instead of a silently ignored setting.
+// one clear input error instead of a silently ignored setting. The resolved document is written
+// by its own small TOML writer so floats come out in their shortest round-trip form (0.8, not
+// toml++'s 17-digit 0.80000000000000004).
 #include "pipeline/config.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -453,11 +456,99 @@ const toml::table& Config::table(std::string_view section) const {
   return *t;
 }
 
+std::string toml_float(double v) {
+  if (std::isnan(v)) return std::signbit(v) ? "-nan" : "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  // std::to_chars without a precision gives the shortest text that parses back to exactly v.
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  std::string text(buf, res.ptr);
+  // "1" or "1e+20" would read back as an integer or be rejected; TOML floats need a '.' or an 'e',
+  // and an exponent needs digits before it ("1.0e+20" is not required: "1e+20" is a TOML float).
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+namespace {
+
+// A bare key when TOML allows one (A-Z a-z 0-9 _ -), else a quoted one (toml++ escapes it).
+void write_key(std::ostream& os, const std::string_view key) {
+  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+  });
+  if (bare)
+    os << key;
+  else
+    os << toml::value<std::string>(std::string(key));
+}
+
+// A value: floats by toml_float (also inside arrays and inline tables), everything else as
+// toml++ writes it (strings escaped, integers, booleans, dates).
+void write_value(std::ostream& os, const toml::node& n) {
+  if (const auto* f = n.as_floating_point()) {
+    os << toml_float(f->get());
+  } else if (const auto* a = n.as_array()) {
+    if (a->empty()) {
+      os << "[]";
+      return;
+    }
+    os << "[ ";
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      if (i) os << ", ";
+      write_value(os, *a->get(i));
+    }
+    os << " ]";
+  } else if (const auto* t = n.as_table()) {
+    os << "{ ";
+    bool first = true;
+    for (const auto& [k, v] : *t) {
+      if (!first) os << ", ";
+      first = false;
+      write_key(os, k.str());
+      os << " = ";
+      write_value(os, v);
+    }
+    os << (first ? "}" : " }");
+  } else {
+    n.visit([&os](const auto& v) { os << v; });
+  }
+}
+
+// Plain keys of a table, then each sub-table under its [dotted.header], in the table's (sorted)
+// key order, as toml++ lays a document out.
+void write_table(std::ostream& os, const toml::table& t, const std::string& header) {
+  for (const auto& [k, v] : t) {
+    if (v.is_table()) continue;
+    write_key(os, k.str());
+    os << " = ";
+    write_value(os, v);
+    os << "\n";
+  }
+  for (const auto& [k, v] : t) {
+    if (!v.is_table()) continue;
+    std::ostringstream key;
+    write_key(key, k.str());
+    const std::string name = header.empty() ? key.str() : header + "." + key.str();
+    os << "\n[" << name << "]\n";
+    write_table(os, *v.as_table(), name);
+  }
+}
+
+}  // namespace
+
+std::string toml_text(const toml::table& t) {
+  std::ostringstream os;
+  write_table(os, t, "");
+  std::string text = os.str();
+  if (!text.empty() && text.front() == '\n') text.erase(0, 1);  // no blank line before the first [header]
+  return text;
+}
+
 std::string Config::to_toml() const {
   std::ostringstream os;
   os << "# hmr " << to_string(task_) << " — the resolved configuration of this run (hmr " << HMR_VERSION << ").\n"
      << "# Repeat the run with: hmr " << to_string(task_) << " --config config.toml <inputs> --out DIR\n\n"
-     << root_ << "\n";
+     << toml_text(root_);
   return os.str();
 }
 

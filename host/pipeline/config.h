@@ -22,6 +22,13 @@
 
 namespace hmr::pipeline {
 
+// A double as a TOML float in its shortest round-trip form ("0.8", "1e-10", "1.0", "inf"): the
+// text parses back to the same double.
+std::string toml_float(double v);
+// A TOML document of `t` whose floats are written by toml_float (toml++ writes 17 significant
+// digits: 0.80000000000000004); parsing it gives back `t` value for value.
+std::string toml_text(const toml::table& t);
+
 enum class Task { easy, medium, hard };
 const char* to_string(Task t);  // "easy" | "medium" | "hard"
 

@@ -49,9 +49,14 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
     read.genre_column = c.get_string("experiment.genre_column");
     read.strip_section_tags = c.get_bool("experiment.strip_section_tags");
     corpus = text::read_lyrics(sources, read);
-    for (const auto& s : corpus.skipped)
-      r.excluded.push_back(
-          fmt::format("{}: {}", s.id, s.reason == text::SkipReason::empty_text ? "empty lyrics" : "no language"));
+    for (const auto& s : corpus.skipped) {
+      // The file's language (FILE.csv:LANG) is known even for a row left out.
+      std::vector<std::pair<std::string, std::string>> known;
+      for (std::size_t f = 0; f < in.lyrics.size(); ++f)
+        if (corpus.sources.size() > f && corpus.sources[f].path == s.file && !in.lyrics[f].language.empty())
+          known.emplace_back("language", in.lyrics[f].language);
+      exclude(r, s.id, "", s.reason == text::SkipReason::empty_text ? "empty lyrics" : "no language", std::move(known));
+    }
     for (std::size_t f = 0; f < corpus.sources.size(); ++f) {
       const text::LyricsFileSummary& s = corpus.sources[f];
       const std::string& language = in.lyrics[f].language;
@@ -81,7 +86,9 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
     if (terms >= min_tokens)
       keep.push_back(static_cast<std::int64_t>(i));
     else
-      r.excluded.push_back(fmt::format("{}: {} TF-IDF terms (min {})", corpus.ids[i], terms, min_tokens));
+      exclude(
+          r, corpus.ids[i], "", fmt::format("{} TF-IDF terms (min {})", terms, min_tokens),
+          {{"language", corpus.label_names[static_cast<std::size_t>(corpus.labels[i])]}, {"genre", corpus.genres[i]}});
   }
   HMR_REQUIRE(!keep.empty(), "easy: no lyrics row has a TF-IDF term (all {} rows are empty after tokenising)",
               corpus.docs.size());
@@ -188,6 +195,7 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
     if (!genre.empty()) write_labels(out, "truth_genre", genre.codes, &genre.names);
     write_lines(out, "ids.txt", ids);
     if (!r.excluded.empty()) write_lines(out, "excluded.txt", r.excluded);
+    write_results_csv(out, r, ids, {lang, genre}, {{"vae_kmeans", vae_labels}, {"pca_kmeans", pca.labels}});
     c.write(out.path("config.toml"));
   }
   if (!r.excluded.empty())

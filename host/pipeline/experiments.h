@@ -13,7 +13,7 @@
 // against the primary label (ari, nmi, purity: language for Easy/Medium, genre for Hard) and a
 // second label with suffixed keys (ari_genre, ...). Outputs in `out` (schema: DESIGN.md):
 // metrics.json, report.md, config.toml, tsne_*.png/.svg, latent_*.npy, labels_*.npy, truth_*.npy,
-// ids.txt, model_*.safetensors, and .hmr-run.json (what io::OutputDirectory writes: the command and
+// ids.txt, results.csv, model_*.safetensors, and .hmr-run.json (what io::OutputDirectory writes: the command and
 // the file list). Files are staged in a hidden folder beside `out` and switched in whole when the
 // run succeeds (io/output.h), so a failed run leaves no partial outputs and a re-used `out` no
 // file of an earlier run.
@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/backend.h"
@@ -61,6 +62,14 @@ struct MethodScores {
   std::optional<double> ari_second, nmi_second, purity_second;  // vs the second label
 };
 
+// A track/row left out of every method, for results.csv: its id as the other outputs spell it,
+// why, and the labels it has (label name -> value, e.g. {"language", "bn"}) where they are known.
+struct ExcludedRow {
+  std::string id;
+  std::string reason;
+  std::vector<std::pair<std::string, std::string>> labels;
+};
+
 struct ExperimentResult {
   Task task = Task::easy;
   std::string device;  // backend name
@@ -71,8 +80,9 @@ struct ExperimentResult {
   std::string second_label;   // "" | "genre"
   std::vector<MethodScores> results;
   StageTimings timings;
-  std::vector<std::string> excluded;  // "id: reason" for tracks/rows left out
-  std::vector<std::string> files;     // files written into out (relative names)
+  std::vector<std::string> excluded;       // "id: reason" for tracks/rows left out (excluded.txt)
+  std::vector<ExcludedRow> excluded_rows;  // the same rows, structured (results.csv)
+  std::vector<std::string> files;          // files written into out (relative names)
   std::filesystem::path out;
   const MethodScores* find(const std::string& method) const;
 };

@@ -47,7 +47,7 @@ struct HardData {
 };
 
 HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimings& timings,
-                    std::vector<std::string>& excluded) {
+                    ExperimentResult& result) {
   std::error_code ec;
   HMR_REQUIRE(fs::exists(root, ec), "--gtzan {}: no such folder", root.string());
   HMR_REQUIRE(fs::is_directory(root, ec), "--gtzan {}: not a folder (give ROOT with ROOT/<genre>/*.wav)",
@@ -77,7 +77,19 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
     r = audio::mfcc_files(b, set.paths, p, mo);
     bar.finish();
   }
-  for (const auto& s : r.skipped) excluded.push_back(fmt::format("{}: unreadable audio ({})", s.path, s.reason));
+  for (const auto& s : r.skipped) {
+    // excluded.txt names the file (what the user fixes); results.csv the clip's id as ids.txt
+    // spells ids, with the genre its folder gives.
+    std::size_t i = 0;
+    while (i < set.paths.size() && set.paths[i].string() != s.path) ++i;
+    result.excluded.push_back(fmt::format("{}: unreadable audio ({})", s.path, s.reason));
+    if (i < set.paths.size())
+      result.excluded_rows.push_back({set.ids[i],
+                                      fmt::format("unreadable audio ({})", s.reason),
+                                      {{"genre", set.label_names[static_cast<std::size_t>(set.labels[i])]}}});
+    else
+      result.excluded_rows.push_back({s.path, fmt::format("unreadable audio ({})", s.reason), {}});
+  }
   HMR_REQUIRE(r.summaries.rows() > 0, "--gtzan {}: none of the {} audio files could be read (first: {})", root.string(),
               set.size(), r.skipped.empty() ? std::string("?") : r.skipped.front().reason);
   // The genres are those with a readable clip: a folder whose every clip was skipped is no genre of
@@ -171,8 +183,7 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
   OutputDir out(out_dir, Task::hard, {in.gtzan, in.features});
   ReportInputs rep;
 
-  HardData d =
-      in.gtzan.empty() ? load_features(in.features, c, r.timings) : load_gtzan(b, in.gtzan, c, r.timings, r.excluded);
+  HardData d = in.gtzan.empty() ? load_features(in.features, c, r.timings) : load_gtzan(b, in.gtzan, c, r.timings, r);
   if (c.get_bool("features.log_variance")) {
     // Variances of MFCCs span orders of magnitude and are skewed; their logarithm is closer to
     // Gaussian, which is what K-Means and an MSE-trained VAE assume.
@@ -285,6 +296,7 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
     write_labels(out, "truth_genre", d.genre.codes, &d.genre.names);
     for (const auto& [m, p] : labels) write_labels(out, "labels_" + m, p);
     if (!r.excluded.empty()) write_lines(out, "excluded.txt", r.excluded);
+    write_results_csv(out, r, d.ids, {d.genre}, labels);
     c.write(out.path("config.toml"));
   }
   write_metrics(out, r);  // timings up to here; report.md repeats them

@@ -36,6 +36,11 @@ struct Track {
   std::int64_t line = 0;
 };
 
+// The labels a track's manifest row gives, for results.csv (a left-out track keeps them).
+std::vector<std::pair<std::string, std::string>> labels_of(const Track& t) {
+  return {{"language", t.language}, {"genre", t.genre}};
+}
+
 std::optional<std::size_t> optional_column(const io::CsvTable& t, const std::string& name) {
   if (name.empty()) return std::nullopt;
   return t.find_column(name);
@@ -94,16 +99,17 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
       if (genre_col) tr.genre = t.at(row, *genre_col);
       const std::string& a = t.at(row, audio_col);
       if (tr.language.empty()) {
-        r.excluded.push_back(fmt::format("{} (line {}): no language", tr.id, tr.line));
+        exclude(r, tr.id, fmt::format(" (line {})", tr.line), "no language", labels_of(tr));
         continue;
       }
       if (a.empty()) {
-        r.excluded.push_back(fmt::format("{} (line {}): no audio path", tr.id, tr.line));
+        exclude(r, tr.id, fmt::format(" (line {})", tr.line), "no audio path", labels_of(tr));
         continue;
       }
       tr.audio = fs::path(a).is_absolute() ? fs::path(a) : base / a;
       if (!fs::is_regular_file(tr.audio, ec)) {
-        r.excluded.push_back(fmt::format("{} (line {}): audio file {} not found", tr.id, tr.line, tr.audio.string()));
+        exclude(r, tr.id, fmt::format(" (line {})", tr.line), fmt::format("audio file {} not found", tr.audio.string()),
+                labels_of(tr));
         continue;
       }
       if (lyr_col && !t.at(row, *lyr_col).empty()) {
@@ -113,20 +119,22 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
         const fs::path p = fs::path(lf).is_absolute() ? fs::path(lf) : base / lf;
         std::ifstream f(p, std::ios::binary);
         if (!f.good()) {
-          r.excluded.push_back(fmt::format("{} (line {}): lyrics file {} not readable", tr.id, tr.line, p.string()));
+          exclude(r, tr.id, fmt::format(" (line {})", tr.line), fmt::format("lyrics file {} not readable", p.string()),
+                  labels_of(tr));
           continue;
         }
         std::stringstream ss;
         ss << f.rdbuf();
         tr.lyrics = ss.str();
         if (io::find_invalid_utf8(tr.lyrics) != std::string::npos) {
-          r.excluded.push_back(fmt::format("{} (line {}): lyrics file {} is not UTF-8", tr.id, tr.line, p.string()));
+          exclude(r, tr.id, fmt::format(" (line {})", tr.line), fmt::format("lyrics file {} is not UTF-8", p.string()),
+                  labels_of(tr));
           continue;
         }
       }
       if (strip) tr.lyrics = text::strip_section_tags(tr.lyrics);
       if (tr.lyrics.find_first_not_of(" \t\r\n") == std::string::npos) {
-        r.excluded.push_back(fmt::format("{} (line {}): no lyrics", tr.id, tr.line));
+        exclude(r, tr.id, fmt::format(" (line {})", tr.line), "no lyrics", labels_of(tr));
         continue;
       }
       tracks.push_back(std::move(tr));
@@ -157,7 +165,8 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
     for (const auto& s : res.skipped) {
       for (const auto& t : tracks)
         if (t.audio.string() == s.path)
-          r.excluded.push_back(fmt::format("{} (line {}): unreadable audio ({})", t.id, t.line, s.reason));
+          exclude(r, t.id, fmt::format(" (line {})", t.line), fmt::format("unreadable audio ({})", s.reason),
+                  labels_of(t));
     }
     summaries = std::move(res.summaries);
   }
@@ -186,8 +195,8 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
         if (terms >= std::max<std::int64_t>(min_tokens, 1))
           ok.push_back(std::move(tracks[i]));
         else
-          r.excluded.push_back(fmt::format("{} (line {}): lyrics have {} TF-IDF terms (min {})", tracks[i].id,
-                                           tracks[i].line, terms, min_tokens));
+          exclude(r, tracks[i].id, fmt::format(" (line {})", tracks[i].line),
+                  fmt::format("lyrics have {} TF-IDF terms (min {})", terms, min_tokens), labels_of(tracks[i]));
       }
       const bool all = ok.size() == tracks.size();
       tracks = std::move(ok);
@@ -259,6 +268,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   // ---- K-Means + scores per method, each on its own space ----
   const cluster::KMeansOptions km = kmeans_settings(c, r.k, seed);
   std::vector<std::int32_t> fused_labels;
+  std::vector<std::pair<std::string, std::vector<std::int32_t>>> method_labels;  // results.csv columns
   auto method = [&](const std::string& name, const std::string& space, const Matrix& x) {
     std::vector<std::int32_t> p;
     {
@@ -270,6 +280,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
       r.results.push_back(score_method(b, name, space, x, p, lang, genre, c, seed));
     }
     write_labels(out, "labels_" + name, p);
+    method_labels.emplace_back(name, p);
     return p;
   };
   fused_labels =
@@ -305,6 +316,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
     write_labels(out, "truth_language", lang.codes, &lang.names);
     if (!genre.empty()) write_labels(out, "truth_genre", genre.codes, &genre.names);
     if (!r.excluded.empty()) write_lines(out, "excluded.txt", r.excluded);
+    write_results_csv(out, r, ids, {lang, genre}, method_labels);
     c.write(out.path("config.toml"));
   }
   if (!r.excluded.empty())

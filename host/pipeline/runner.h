@@ -131,6 +131,20 @@ void write_labels(OutputDir& out, const std::string& stem, const std::vector<std
                   const std::vector<std::string>* names = nullptr);
 void write_lines(OutputDir& out, const std::string& name, const std::vector<std::string>& lines);
 
+// Records a row left out: "<id><where>: <reason>" in r.excluded (excluded.txt, the report) and the
+// structured row in r.excluded_rows (results.csv). `where` is e.g. " (line 5)".
+void exclude(ExperimentResult& r, const std::string& id, const std::string& where, const std::string& reason,
+             std::vector<std::pair<std::string, std::string>> labels = {});
+
+// results.csv: one row per input row/track. Columns: id, each label (its value's name, empty when
+// unknown), each method's cluster (an integer), excluded (0/1), excluded_reason. The first rows
+// are the clustered ones in ids.txt order (row i is row i of every labels_<method>.npy and
+// truth_<label>.npy), then r.excluded_rows in excluded.txt order with empty cluster cells.
+// Fields are RFC 4180-quoted (io::csv_field), UTF-8 without a byte-order mark, CRLF line ends.
+void write_results_csv(OutputDir& out, const ExperimentResult& r, const std::vector<std::string>& ids,
+                       const std::vector<LabelSet>& labels,
+                       const std::vector<std::pair<std::string, std::vector<std::int32_t>>>& methods);
+
 // A label where some values are unknown (""): codes into the sorted known values, -1 = unknown.
 LabelSet encode_known_labels(const std::string& name, const std::vector<std::string>& values);
 

@@ -158,4 +158,24 @@ TEST(Csv, ReadsFilesAndReportsMissingOnes) {
   fs::remove_all(d);
 }
 
+TEST(Csv, FieldWriterQuotesWhatRfc4180NeedsAndReadsBack) {
+  using hmr::io::csv_field;
+  EXPECT_EQ(csv_field("plain"), "plain");
+  EXPECT_EQ(csv_field(""), "");
+  EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
+  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(csv_field(" padded"), "\" padded\"");
+  EXPECT_EQ(csv_field("আমার"), "আমার");  // UTF-8 passes through unquoted
+  // A record of awkward fields written with csv_field parses back to the same fields.
+  const std::vector<std::string> fields{"id,1", "\"q\"", "line\r\nbreak", "é ü, ß", " x ", "", "ok"};
+  std::string text = "a,b,c,d,e,f,g\r\n";
+  for (std::size_t i = 0; i < fields.size(); ++i) text += (i ? "," : "") + csv_field(fields[i]);
+  text += "\r\n";
+  const auto t = parse_csv(text, CsvOptions{});
+  ASSERT_EQ(t.size(), 1u);
+  ASSERT_EQ(t.rows[0].size(), fields.size());
+  for (std::size_t i = 0; i < fields.size(); ++i) EXPECT_EQ(t.rows[0][i], fields[i]) << i;
+}
+
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -332,6 +333,66 @@ TEST(PipelineMetrics, JsonHasTheSchemaKeysAndNullForNonFinite) {
   EXPECT_DOUBLE_EQ(f["ari"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(f["nmi_genre"].get<double>(), 0.3);
   EXPECT_FALSE(f.contains("ari_genre"));
+}
+
+TEST(PipelineConfig, FloatsAreWrittenShortestAndReadBackExactly) {
+  // toml++ alone writes 0.8 as 0.80000000000000004; hmr's writer gives the shortest text that
+  // parses back to the same double, for ordinary, tiny, subnormal, huge and infinite values.
+  const std::vector<double> values{0.8,  0.1,  1e-10, 1.0 / 3.0, 5e-324,   1.7976931348623157e308, -2.5e-7, 1.0, 100.0,
+                                   1e21, -0.0, 0.001, HUGE_VAL,  -HUGE_VAL};
+  toml::table t;
+  toml::table section;
+  toml::array arr;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    section.insert(fmt::format("v{:02}", i), values[i]);
+    arr.push_back(values[i]);
+  }
+  section.insert("list", std::move(arr));
+  section.insert("name", "a \"quoted\" string");
+  section.insert("count", 3);
+  t.insert("s", std::move(section));
+  t.insert("top", 0.8);
+  const std::string text = hmr::pipeline::toml_text(t);
+  EXPECT_NE(text.find("top = 0.8\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("v00 = 0.8\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("v01 = 0.1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("v07 = 1.0\n"), std::string::npos) << "a whole float stays a float: " << text;
+  EXPECT_NE(text.find("count = 3\n"), std::string::npos) << "integers stay integers: " << text;
+  EXPECT_EQ(text.find("0000000"), std::string::npos) << text;
+  const toml::table back = toml::parse(text);
+  const auto same = [](double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; };
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto* f = back.at_path(fmt::format("s.v{:02}", i)).as_floating_point();
+    ASSERT_NE(f, nullptr) << i << " is not a float in\n" << text;
+    EXPECT_TRUE(same(f->get(), values[i])) << fmt::format("{} read back as {}", values[i], f->get());
+    const auto* e = back.at_path("s.list").as_array()->get(i)->as_floating_point();
+    ASSERT_NE(e, nullptr);
+    EXPECT_TRUE(same(e->get(), values[i])) << "list element " << i;
+  }
+  EXPECT_EQ(back.at_path("s.name").value<std::string>(), "a \"quoted\" string");
+  EXPECT_EQ(back.at_path("s.count").value<std::int64_t>(), 3);
+  EXPECT_TRUE(
+      std::isnan(toml::parse("x = " + hmr::pipeline::toml_float(std::nan(""))).at_path("x").value<double>().value()));
+
+  // The experiments' config.toml: the defaults' 0.8 is written as 0.8, and every float of the
+  // document reads back to the double the run used.
+  const Config c = Config::resolve(Task::easy, {}, {"tsne.final_momentum=0.8", "kmeans.tol=1e-10"}, std::nullopt);
+  const std::string doc = c.to_toml();
+  EXPECT_NE(doc.find("final_momentum = 0.8\n"), std::string::npos) << doc;
+  EXPECT_NE(doc.find("tol = 1e-10\n"), std::string::npos) << doc;
+  const toml::table parsed = toml::parse(doc);
+  int floats = 0;
+  c.root().for_each([&](const toml::key& sec, const auto& node) {
+    if constexpr (toml::is_table<decltype(node)>) {
+      for (const auto& [k, v] : node)
+        if (const auto* f = v.as_floating_point()) {
+          ++floats;
+          const std::string key = std::string(sec.str()) + "." + std::string(k.str());
+          EXPECT_TRUE(same(parsed.at_path(key).value<double>().value(), f->get())) << key;
+        }
+    }
+  });
+  EXPECT_GT(floats, 5);
 }
 
 }  // namespace

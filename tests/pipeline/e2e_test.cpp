@@ -3,12 +3,15 @@
 // the output files exist, metrics.json parses with the schema's keys, metrics are finite, the
 // labels the generator makes separable are recovered, a run is reproducible, and the input errors
 // of the issue are one clear exit-2 error that leaves nothing behind. Also checks that the
-// generator is deterministic and makes the promised counts and labels.
+// generator is deterministic and makes the promised counts and labels. results.csv is checked
+// against ids.txt, labels_*.npy, truth_*.npy and excluded.txt, and read by Python (csv, pandas).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -119,6 +122,92 @@ nlohmann::json check_outputs(const fs::path& out, const std::vector<std::string>
   return j;
 }
 
+// results.csv against the other outputs: a header of id, the labels, the methods, excluded,
+// excluded_reason; the first rows are ids.txt in order with each method's cluster equal to
+// labels_<method>.npy and each label equal to truth_<label>.npy by name; then one row per
+// excluded.txt line, flagged, with its reason and empty cluster cells. Python's csv module (and
+// pandas, when installed) must read the same table without options.
+void check_results_csv(const fs::path& out, const std::vector<std::string>& labels,
+                       const std::vector<std::string>& methods, std::size_t n_excluded) {
+  const auto t = hmr::io::read_csv(out / "results.csv", hmr::io::CsvOptions{});
+  std::vector<std::string> header{"id"};
+  for (const auto& l : labels) header.push_back(l);
+  for (const auto& m : methods) header.push_back(m);
+  header.push_back("excluded");
+  header.push_back("excluded_reason");
+  ASSERT_EQ(t.header, header);
+  std::vector<std::string> ids;
+  {
+    std::istringstream in(slurp(out / "ids.txt"));
+    for (std::string line; std::getline(in, line);) ids.push_back(line);
+  }
+  ASSERT_EQ(t.size(), ids.size() + n_excluded) << "one row per input row/track";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(t.at(i, 0), ids[i]) << "row " << i;
+    EXPECT_EQ(t.at(i, t.column("excluded")), "0");
+    EXPECT_EQ(t.at(i, t.column("excluded_reason")), "");
+  }
+  for (const auto& m : methods) {
+    const auto p = hmr::io::read_labels(out / ("labels_" + m + ".npy"));
+    ASSERT_EQ(p.size(), ids.size()) << m;
+    const std::size_t col = t.column(m);
+    for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(t.at(i, col), std::to_string(p[i])) << m << " row " << i;
+    for (std::size_t i = ids.size(); i < t.size(); ++i) EXPECT_EQ(t.at(i, col), "") << "excluded row has a cluster";
+  }
+  for (const auto& l : labels) {
+    const auto codes = hmr::io::read_labels(out / ("truth_" + l + ".npy"));
+    std::vector<std::string> names;
+    std::istringstream in(slurp(out / ("truth_" + l + "_names.txt")));
+    for (std::string line; std::getline(in, line);) names.push_back(line);
+    const std::size_t col = t.column(l);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      EXPECT_EQ(t.at(i, col), codes[i] >= 0 ? names[static_cast<std::size_t>(codes[i])] : "") << l << " row " << i;
+  }
+  const std::string excluded = n_excluded ? slurp(out / "excluded.txt") : "";
+  for (std::size_t i = ids.size(); i < t.size(); ++i) {
+    EXPECT_EQ(t.at(i, t.column("excluded")), "1");
+    const std::string& reason = t.at(i, t.column("excluded_reason"));
+    EXPECT_FALSE(reason.empty());
+    EXPECT_NE(excluded.find(reason), std::string::npos) << reason << " not in excluded.txt";
+    EXPECT_EQ(std::find(ids.begin(), ids.end(), t.at(i, 0)), ids.end()) << "an excluded id is in ids.txt";
+  }
+  // Python's stdlib csv module (always there) reads the same cells.
+  const std::string py = fmt::format(
+      "import csv,sys\n"
+      "rows=list(csv.reader(open(sys.argv[1],newline='',encoding='utf-8')))\n"
+      "assert len(rows)=={} and len(rows[0])=={}, (len(rows), rows[0])\n"
+      "ids=open(sys.argv[2],encoding='utf-8').read().splitlines()\n"
+      "assert [r[0] for r in rows[1:1+len(ids)]]==ids\n"
+      "assert all(r[-2]=='1' and r[-1] for r in rows[1+len(ids):])\n",
+      t.size() + 1, header.size());
+  const fs::path script = out.parent_path() / fmt::format("check_results_{}.py", ::getpid());
+  std::ofstream(script) << py;
+  if (run_shell("command -v python3 >/dev/null") == 0) {
+    EXPECT_EQ(run_shell(fmt::format("python3 '{}' '{}' '{}'", script.string(), (out / "results.csv").string(),
+                                    (out / "ids.txt").string())),
+              0)
+        << "python csv module disagrees";
+  }
+  // pandas without options: same shape, ids as strings, excluded flags.
+  if (run_shell("python3 -c 'import pandas' >/dev/null 2>&1") == 0) {
+    std::ofstream(script) << fmt::format(
+        "import pandas as pd,sys\n"
+        "d=pd.read_csv(sys.argv[1])\n"
+        "ids=open(sys.argv[2],encoding='utf-8').read().splitlines()\n"
+        "assert d.shape==({}, {}), d.shape\n"
+        "assert list(d['id'][:len(ids)].astype(str))==ids\n"
+        "assert int(d['excluded'].sum())=={}\n",
+        t.size(), header.size(), n_excluded);
+    EXPECT_EQ(run_shell(fmt::format("python3 '{}' '{}' '{}'", script.string(), (out / "results.csv").string(),
+                                    (out / "ids.txt").string())),
+              0)
+        << "pandas.read_csv disagrees";
+  } else {
+    std::printf("[ NOTE     ] pandas not installed: results.csv checked with io::read_csv and Python's csv only\n");
+  }
+  fs::remove(script);
+}
+
 #define NEED_SAMPLE()                                                                     \
   do {                                                                                    \
     if (!have_tools()) GTEST_SKIP() << "sox / espeak-ng not installed (install-deps.sh)"; \
@@ -149,6 +238,7 @@ TEST_P(E2ePipeline, EasyRecoversLanguageOnBothMethods) {
   EXPECT_GE(j["results"]["vae_kmeans"]["ari"].get<double>(), 0.9);
   EXPECT_GE(j["results"]["pca_kmeans"]["ari"].get<double>(), 0.9);
   EXPECT_TRUE(j["results"]["vae_kmeans"].contains("nmi_genre"));
+  check_results_csv(out, {"language", "genre"}, {"vae_kmeans", "pca_kmeans"}, r.excluded.size());
   // The resolved configuration is the one that ran.
   const Config again = Config::resolve(Task::easy, out / "config.toml", {}, std::nullopt);
   EXPECT_EQ(again.to_toml(), c.to_toml());
@@ -212,6 +302,20 @@ TEST_P(E2ePipeline, MediumFusesEachTracksOwnModalitiesAndListsIncompleteOnes) {
   EXPECT_GE(j["results"]["fused"]["ari"].get<double>(), 0.9) << "language not recovered by the fused latent";
   EXPECT_TRUE(j["results"]["fused"].contains("nmi_genre"));
   EXPECT_EQ(j["n_excluded"], 3);
+  check_results_csv(out, {"language", "genre"}, {"fused", "text_only", "audio_only"}, 3);
+  {
+    // The left-out tracks keep the labels their manifest row gives.
+    const auto t = hmr::io::read_csv(out / "results.csv");
+    bool ghost = false;
+    for (std::size_t i = 0; i < t.size(); ++i)
+      if (t.at(i, 0) == "ghost_track") {
+        ghost = true;
+        EXPECT_EQ(t.at(i, t.column("language")), "en");
+        EXPECT_EQ(t.at(i, t.column("genre")), "rock");
+        EXPECT_NE(t.at(i, t.column("excluded_reason")).find("not found"), std::string::npos);
+      }
+    EXPECT_TRUE(ghost);
+  }
   // The rows are the manifest's complete tracks in manifest order.
   const std::string ids = slurp(out / "ids.txt");
   EXPECT_EQ(ids.find("ghost_track"), std::string::npos);
@@ -254,6 +358,7 @@ TEST_P(E2ePipeline, HardRecoversGenresAndBeatsNoBaselineByChance) {
   EXPECT_GE(j["results"]["vae_kmeans"]["ari"].get<double>(), 0.9);
   EXPECT_GE(j["results"]["raw_kmeans"]["ari"].get<double>(), 0.9);
   EXPECT_EQ(slurp(out / "truth_genre_names.txt"), "ballad\nelectronic\nfolk\nrock\n");
+  check_results_csv(out, {"genre"}, {"raw_kmeans", "pca_kmeans", "vae_kmeans", "plain_vae_kmeans"}, r.excluded.size());
   // The VAEs train on 3 s segments (two whole ones per 6 s clip: 259 frames of 129) and a track's
   // latent is the mean over its segments: one latent row per track.
   EXPECT_EQ(hmr::io::read_matrix(out / "features_segments.npy").rows(), 2 * r.n_samples);
