@@ -687,6 +687,13 @@ void write_metrics(OutputDir& out, const ExperimentResult& r) {
   io::write_atomically(out.path("metrics.json"), [&](std::ostream& os) { os << text; });
 }
 
+void finish_run(OutputDir& out, ExperimentResult& r, const ReportInputs& in, const Config& c) {
+  write_metrics(out, r);
+  write_report(out, r, in, c);
+  out.commit();
+  r.files = out.names();
+}
+
 }  // namespace detail
 
 void print_summary(const ExperimentResult& r) {

@@ -200,10 +200,7 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   }
   if (!r.excluded.empty())
     spdlog::info("easy: {} row(s) left out (empty lyrics or no terms), listed in excluded.txt", r.excluded.size());
-  write_metrics(out, r);
-  write_report(out, r, rep, c);
-  out.commit();
-  r.files = out.names();
+  finish_run(out, r, rep, c);
   return r;
 }
 

@@ -299,10 +299,7 @@ ExperimentResult run_hard(Backend& b, const HardInputs& in, const Config& c, con
     write_results_csv(out, r, d.ids, {d.genre}, labels);
     c.write(out.path("config.toml"));
   }
-  write_metrics(out, r);  // timings up to here; report.md repeats them
-  write_report(out, r, rep, c);
-  out.commit();
-  r.files = out.names();
+  finish_run(out, r, rep, c);
   return r;
 }
 

@@ -322,10 +322,7 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
   if (!r.excluded.empty())
     spdlog::warn("medium: {} track(s) left out (missing or unreadable modality), listed in excluded.txt; first: {}",
                  r.excluded.size(), r.excluded.front());
-  write_metrics(out, r);
-  write_report(out, r, rep, c);
-  out.commit();
-  r.files = out.names();
+  finish_run(out, r, rep, c);
   return r;
 }
 

@@ -159,6 +159,9 @@ struct ReportInputs {
 };
 void write_report(OutputDir& out, const ExperimentResult& r, const ReportInputs& in, const Config& c);
 void write_metrics(OutputDir& out, const ExperimentResult& r);
+// The last step of every experiment: metrics.json (timings up to here; report.md repeats them),
+// report.md, the one switch of the staged folder into --out, and r.files.
+void finish_run(OutputDir& out, ExperimentResult& r, const ReportInputs& in, const Config& c);
 
 // "bn 32, en 32"
 std::string label_counts(const LabelSet& l);

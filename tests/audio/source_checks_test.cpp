@@ -14,45 +14,20 @@
 #include "audio/sources.h"
 #include "core/backend.h"
 #include "core/error.h"
+#include "support/errors.h"
+#include "support/files.h"
 #include "support/wav.h"
 
+using hmr::test::input_error_of;
+using hmr::test::slurp;
 namespace {
 
 namespace fs = std::filesystem;
 namespace ha = hmr::audio;
 
-struct Dir {
-  fs::path p;
-  Dir() {
-    static int n = 0;
-    p = fs::temp_directory_path() / fmt::format("hmr_source_checks_{}_{}", ::getpid(), n++);
-    fs::create_directories(p);
-  }
-  ~Dir() {
-    std::error_code ec;
-    fs::remove_all(p, ec);
-  }
+struct Dir : hmr::test::ScratchDir {
+  Dir() : ScratchDir("source_checks") {}
 };
-
-// The message of the input error `f` throws; a test failure when it throws none.
-template <class F>
-std::string input_error_of(F&& f) {
-  try {
-    f();
-  } catch (const hmr::Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    const std::string w = e.what();
-    EXPECT_EQ(w.find('\n'), std::string::npos) << "not one line: " << w;
-    return w;
-  }
-  ADD_FAILURE() << "no input error";
-  return {};
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 TEST(AudioSourceChecks, GtzanFileNamesRepeatedAcrossGenresGiveGenreSlashFileIds) {
   Dir d;

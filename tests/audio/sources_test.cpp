@@ -16,24 +16,17 @@
 #include "signals.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "support/files.h"
 
+using hmr::test::slurp;
 namespace {
 
 namespace fs = std::filesystem;
 namespace ha = hmr::audio;
 namespace ts = hmr::test::audio;
 
-struct Tmp {
-  fs::path p;
-  Tmp() {
-    static int n = 0;
-    p = fs::temp_directory_path() / fmt::format("hmr_audio_src_{}_{}", ::getpid(), n++);
-    fs::create_directories(p);
-  }
-  ~Tmp() {
-    std::error_code ec;
-    fs::remove_all(p, ec);
-  }
+struct Tmp : hmr::test::ScratchDir {
+  Tmp() : ScratchDir("audio_src") {}
 };
 
 void write_wav(const fs::path& p, const std::vector<float>& y, int sr = 22050) {
@@ -46,11 +39,6 @@ void write_wav(const fs::path& p, const std::vector<float>& y, int sr = 22050) {
   ASSERT_NE(f, nullptr) << sf_strerror(nullptr);
   sf_writef_float(f, y.data(), static_cast<sf_count_t>(y.size()));
   sf_close(f);
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 // root/genres/{rock,blues}/*.wav (+ a README and a hidden file that must be ignored)

@@ -13,6 +13,7 @@
 
 #include "core/matrix.h"
 #include "io/npy.h"
+#include "support/cli_inputs.h"
 #include "support/compare.h"
 #include "support/run.h"
 #include "support/wav.h"
@@ -22,38 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 using hmr::test::run_hmr;
 
-// A folder per test with a small [60 x 4] float32 array (two blobs), labels, one clip and a
-// lyrics CSV with invalid UTF-8.
-struct Inputs {
-  fs::path dir;
-  std::string x, labels, wav, bad_lyrics;
-  Inputs() {
-    static int n = 0;
-    dir = fs::path(hmr::test::binary_dir()) / "input-checks" / fmt::format("{}_{}", ::getpid(), n++);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    std::mt19937 rng(7);
-    std::normal_distribution<float> g;
-    hmr::Matrix m(60, 4);
-    std::vector<std::int32_t> l;
-    for (std::int64_t i = 0; i < 60; ++i) {
-      for (std::int64_t j = 0; j < 4; ++j) m(i, j) = g(rng) + (i < 30 ? 0.0f : 8.0f);
-      l.push_back(i < 30 ? 0 : 1);
-    }
-    x = (dir / "x.npy").string();
-    labels = (dir / "labels.npy").string();
-    hmr::io::write_npy(x, m);
-    hmr::io::write_npy(labels, l);
-    wav = (dir / "clip.wav").string();
-    hmr::test::write_tone_wav(wav, 440.0, 0.5);
-    bad_lyrics = (dir / "bad.csv").string();
-    std::ofstream(bad_lyrics, std::ios::binary) << "id,lyrics\n1,fine words\n2,broken \xC3\x28 here\n";
-  }
-  ~Inputs() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string out(const std::string& name) const { return (dir / name).string(); }
+// The inputs of support/cli_inputs.h in a folder of this suite.
+struct Inputs : hmr::test::CliInputs {
+  Inputs() : CliInputs("input-checks") {}
 };
 
 // Runs hmr with `args` and checks the contract: exit 2, exactly one "hmr: error:" line or one

@@ -14,7 +14,9 @@
 #include "core/matrix.h"
 #include "core/names.h"
 #include "io/npy.h"
+#include "support/cli_inputs.h"
 #include "support/compare.h"
+#include "support/files.h"
 #include "support/run.h"
 #include "support/wav.h"
 
@@ -22,6 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using hmr::test::run_hmr;
+using hmr::test::slurp;
 
 TEST(Names, EditDistanceCountsSwapsAsOneEdit) {
   EXPECT_EQ(hmr::edit_distance("hard", "hard"), 0);
@@ -42,38 +45,10 @@ TEST(Names, ClosestNameOnlyWhenClose) {
   EXPECT_EQ(hmr::closest_name("--gtzn", {"--features", "--gtzan"}), "--gtzan");
 }
 
-// A folder per test with a small [60 x 4] float32 array in two blobs and one clip.
-struct Inputs {
-  fs::path dir;
-  std::string x, wav;
-  Inputs() {
-    static int n = 0;
-    dir = fs::path(hmr::test::binary_dir()) / "names" / fmt::format("{}_{}", ::getpid(), n++);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    std::mt19937 rng(7);
-    std::normal_distribution<float> g;
-    hmr::Matrix m(60, 4);
-    for (std::int64_t i = 0; i < 60; ++i)
-      for (std::int64_t j = 0; j < 4; ++j) m(i, j) = g(rng) + (i < 30 ? 0.0f : 8.0f);
-    x = (dir / "x.npy").string();
-    hmr::io::write_npy(x, m);
-    wav = (dir / "clip.wav").string();
-    hmr::test::write_tone_wav(wav, 440.0, 0.5);
-  }
-  ~Inputs() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string out(const std::string& name) const { return (dir / name).string(); }
+// The inputs of support/cli_inputs.h in a folder of this suite.
+struct Inputs : hmr::test::CliInputs {
+  Inputs() : CliInputs("names") {}
 };
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Runs hmr twice, `ours` and `theirs` each writing `file` under a folder of its own, and expects
 // both to succeed with the same bytes.

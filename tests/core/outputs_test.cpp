@@ -24,8 +24,10 @@
 #include <vector>
 
 #include "support/compare.h"
+#include "support/files.h"
 #include "support/run.h"
 
+using hmr::test::slurp;
 namespace {
 namespace fs = std::filesystem;
 using hmr::test::hmr_exe;
@@ -35,13 +37,6 @@ fs::path fresh_dir(const std::string& name) {
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 void write_text(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }

@@ -76,13 +76,19 @@ TEST(Progress, SlowLoopsShowSecondsPerUnitAndLongEtasInMinutes) {
   EXPECT_NE(c.lines().back().find("ETA ?"), std::string::npos) << c.text;
 }
 
-TEST(Progress, EarlyStopReportsWhatWasDoneNotThePlan) {
+// The last line of a `label` loop over `total` `unit`s that has done `done` after `seconds`.
+std::string final_line(const std::string& label, std::int64_t total, const std::string& unit, double seconds,
+                       std::int64_t done) {
   Capture c;
-  hmr::Progress p("train", 50, "epoch", c.sink(hmr::ProgressSink::Style::lines));
-  c.now += 2.0;
-  p.update(8);
+  hmr::Progress p(label, total, unit, c.sink(hmr::ProgressSink::Style::lines));
+  c.now += seconds;
+  p.update(done);
   p.finish();
-  EXPECT_EQ(c.lines().back(), "hmr: train: done, 8/50 epochs in 2.0s (4 epochs/s)");
+  return c.lines().back();
+}
+
+TEST(Progress, EarlyStopReportsWhatWasDoneNotThePlan) {
+  EXPECT_EQ(final_line("train", 50, "epoch", 2.0, 8), "hmr: train: done, 8/50 epochs in 2.0s (4 epochs/s)");
 }
 
 TEST(Progress, BarRedrawsInPlaceAtMostTenTimesASecondAndEndsItsLine) {
@@ -154,12 +160,8 @@ TEST(Progress, DurationsAreShortAndExact) {
 }
 
 TEST(Progress, FastRatesAreWholeNumbersNotExponents) {
-  Capture c;
-  hmr::Progress p("tsne", 1000, "iteration", c.sink(hmr::ProgressSink::Style::lines));
-  c.now += 0.5;
-  p.update(1000);
-  p.finish();
-  EXPECT_EQ(c.lines().back(), "hmr: tsne: done, 1000/1000 iterations in 0.5s (2000 iterations/s)");
+  EXPECT_EQ(final_line("tsne", 1000, "iteration", 0.5, 1000),
+            "hmr: tsne: done, 1000/1000 iterations in 0.5s (2000 iterations/s)");
 }
 
 }  // namespace

@@ -5,23 +5,13 @@
 
 #include "core/error.h"
 #include "io/csv.h"
+#include "support/errors.h"
 
+using hmr::test::input_error_of;
 namespace {
 
 using hmr::io::CsvOptions;
 using hmr::io::parse_csv;
-
-template <class F>
-std::string input_error_of(F&& f) {
-  try {
-    f();
-  } catch (const hmr::Error& e) {
-    EXPECT_EQ(e.exit_code(), 2);
-    return e.what();
-  }
-  ADD_FAILURE() << "no input error";
-  return "";
-}
 
 TEST(CsvChecks, NeedNamesTheShortLineAndBothWidths) {
   const auto t = parse_csv("a,b,c\n1,2,3\n4\n5,6,\n", {}, "f.csv");

@@ -9,24 +9,14 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "support/errors.h"
 
+using hmr::test::input_error_of;
 namespace fs = std::filesystem;
 using hmr::io::CsvOptions;
 using hmr::io::parse_csv;
 
 namespace {
-
-// The message of the input error `f` throws ("" when it throws nothing).
-template <class F>
-std::string input_error_of(F&& f) {
-  try {
-    f();
-  } catch (const hmr::Error& e) {
-    EXPECT_EQ(e.exit_code(), 2);
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Csv, QuotedFieldsWithCommasNewlinesAndDoubledQuotes) {
   const auto t = parse_csv("id,lyrics\n1,\"a, b\"\n2,\"say \"\"hi\"\"\nnext line\"\n3,plain\n");

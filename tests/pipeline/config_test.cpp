@@ -18,20 +18,15 @@
 #include "pipeline/runner.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "support/files.h"
 #include "text/lyrics.h"
 
+using hmr::test::slurp;
 namespace {
 
 namespace fs = std::filesystem;
 using hmr::pipeline::Config;
 using hmr::pipeline::Task;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 fs::path temp_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / fmt::format("hmr_pipeline_{}_{}", name, ::getpid());

@@ -25,7 +25,11 @@
 #include "pipeline/experiments.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "support/errors.h"
+#include "support/files.h"
 
+using hmr::test::input_error_of;
+using hmr::test::slurp;
 namespace {
 
 namespace fs = std::filesystem;
@@ -34,13 +38,6 @@ using hmr::pipeline::Task;
 
 const fs::path kRepo = fs::path(::hmr::test::repo_dir());
 constexpr int kSongs = 4;  // per genre and language: 2 x 4 x 4 = 32 tracks
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 int run_shell(const std::string& cmd) {
   const int rc = std::system(cmd.c_str());
@@ -385,20 +382,6 @@ TEST(E2ePipelineRepeat, SameSeedSameBackendSameMetrics) {
 }
 
 // ---- errors: one clear line, exit code 2, nothing half-written ----
-
-template <class F>
-std::string input_error_of(F&& f) {
-  try {
-    f();
-  } catch (const hmr::Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    const std::string w = e.what();
-    EXPECT_EQ(w.find('\n'), std::string::npos) << "not one line: " << w;
-    return w;
-  }
-  ADD_FAILURE() << "no error";
-  return {};
-}
 
 bool empty_or_absent(const fs::path& d) { return !fs::exists(d) || fs::is_empty(d); }
 

@@ -14,8 +14,10 @@
 #include <string>
 
 #include "support/compare.h"
+#include "support/files.h"
 #include "support/run.h"
 
+using hmr::test::slurp;
 namespace {
 
 namespace fs = std::filesystem;
@@ -34,13 +36,6 @@ fs::path sample() {
     return run_shell(cmd) == 0 ? d : fs::path();
   }();
   return dir;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 class E2eProgress : public ::testing::Test {

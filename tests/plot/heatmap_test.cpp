@@ -12,22 +12,14 @@
 #include "core/error.h"
 #include "plot/heatmap.h"
 #include "plot/lines.h"
+#include "support/files.h"
 
+using hmr::test::slurp;
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path temp_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("hmr_heatmap_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+fs::path temp_dir(const std::string& name) { return hmr::test::fresh_temp_dir("heatmap_" + name); }
 
 // Reads a PNG back with cairo; returns {width, height} or {-1, -1} when it is not a valid PNG.
 std::pair<int, int> png_size(const fs::path& p) {

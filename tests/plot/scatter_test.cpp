@@ -17,17 +17,14 @@
 #include "core/error.h"
 #include "plot/canvas.h"
 #include "plot/scatter.h"
+#include "support/files.h"
 
+using hmr::test::slurp;
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path temp_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("hmr_plot_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path temp_dir(const std::string& name) { return hmr::test::fresh_temp_dir("plot_" + name); }
 
 // Two well separated classes, left (label 0) and right (label 1).
 hmr::Matrix two_blobs(std::vector<std::int32_t>& labels) {
@@ -115,11 +112,6 @@ TEST(PlotScatter, RejectsBadArguments) {
   EXPECT_FALSE(fs::exists(png));
   EXPECT_THROW(hmr::plot::read_label_names((dir / "missing.txt").string()), hmr::Error);
   fs::remove_all(dir);
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // 54 classes (as the real lyrics' genres): sizes 1..54 shuffled, the largest (54 points) on a

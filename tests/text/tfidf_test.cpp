@@ -17,9 +17,11 @@
 #include "core/error.h"
 #include "io/npy.h"
 #include "support/compare.h"
+#include "support/errors.h"
 #include "text/lyrics.h"
 #include "text/tfidf.h"
 
+using hmr::test::input_error_of;
 namespace fs = std::filesystem;
 using hmr::text::Csr;
 using hmr::text::DfBound;
@@ -299,17 +301,6 @@ TEST(TextLyrics, SourcesLanguagesAndSkippedRows) {
   EXPECT_EQ(lossy.docs[1], "bad \xEF\xBF\xBD byte");
   EXPECT_EQ(lossy.replaced_utf8, 1);
   fs::remove_all(d);
-}
-
-// The message of the input error `f` raises ("" when it raises none).
-template <class F>
-std::string input_error_of(F f) {
-  try {
-    f();
-  } catch (const hmr::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // Issue 17: without a named column and without a `lyrics` column the reader used column 0, often
