@@ -223,6 +223,7 @@ FeatureTable read_features_csv(const fs::path& csv, const std::string& column_re
   HMR_REQUIRE(t.size() > 0, "{}: no data rows", csv.string());
   ft.features = Matrix(static_cast<std::int64_t>(t.size()), static_cast<std::int64_t>(cols.size()));
   std::vector<std::string> names;
+  std::map<std::string, std::int64_t> line_of_id;
   for (std::size_t r = 0; r < t.size(); ++r) {
     for (std::size_t j = 0; j < cols.size(); ++j) {
       const std::string v = trim(t.need(r, cols[j]));
@@ -234,6 +235,13 @@ FeatureTable read_features_csv(const fs::path& csv, const std::string& column_re
       ft.features(static_cast<std::int64_t>(r), static_cast<std::int64_t>(j)) = x;
     }
     ft.ids.push_back(skip_id != kNone ? trim(t.need(r, skip_id)) : std::to_string(r));
+    // One row per track: a repeated file name would give two rows of ids.txt and results.csv
+    // the same id (an empty cell is left as it is: it names no track to confuse).
+    if (!ft.ids.back().empty()) {
+      const auto [seen, fresh] = line_of_id.emplace(ft.ids.back(), t.lines[r]);
+      HMR_REQUIRE(fresh, "{}: lines {} and {} both have the id '{}' in column '{}'; ids must be unique", csv.string(),
+                  seen->second, t.lines[r], printable(ft.ids.back()), printable(t.header[skip_id]));
+    }
     if (skip_label != kNone) {
       std::string l = trim(t.need(r, skip_label));
       HMR_REQUIRE(!l.empty(), "{}:{}: empty label", csv.string(), t.lines[r]);

@@ -84,6 +84,17 @@ TEST(AudioSourceChecks, ShortManifestRowNamesTheMissingLabel) {
       << msg;
 }
 
+// Issue 17: a Kaggle features CSV with a repeated filename gave two rows the same id.
+TEST(AudioSourceChecks, FeaturesCsvRepeatedFilenameIsRefused) {
+  Dir d;
+  std::ofstream(d.p / "f.csv") << "filename,mfcc1_mean,label\na.wav,1,rock\nb.wav,2,jazz\na.wav,3,rock\n";
+  const std::string msg = input_error_of([&] { ha::read_features_csv(d.p / "f.csv"); });
+  EXPECT_NE(msg.find("f.csv: lines 2 and 4 both have the id 'a.wav' in column 'filename'"), std::string::npos) << msg;
+  // distinct names are read as before
+  std::ofstream(d.p / "g.csv") << "filename,mfcc1_mean,label\na.wav,1,rock\nb.wav,2,jazz\n";
+  EXPECT_EQ(ha::read_features_csv(d.p / "g.csv").ids, (std::vector<std::string>{"a.wav", "b.wav"}));
+}
+
 TEST(AudioSourceChecks, ShortFeaturesRowNamesLineAndWidthsNotAnEmptyCell) {
   Dir d;
   std::ofstream(d.p / "f.csv") << "filename,mfcc1_mean,mfcc1_var,label\na.wav,1,2,rock\nb.wav,3\n";
