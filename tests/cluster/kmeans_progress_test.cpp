@@ -31,8 +31,12 @@ TEST_P(ConfKMeansProgress, CountsEveryRestartAndChangesNothing) {
   const auto watched = hmr::cluster::kmeans(backend(), x.view(), opt);
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen.back(), 6) << "the last report is all restarts done";
-  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_GT(seen[i], seen[i - 1]) << "counts only go up";
-  if (!backend().is_cuda()) EXPECT_EQ(seen.size(), 6u) << "cpu: one report per restart";
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GT(seen[i], seen[i - 1]) << "counts only go up";
+  }
+  if (!backend().is_cuda()) {
+    EXPECT_EQ(seen.size(), 6u) << "cpu: one report per restart";
+  }
   EXPECT_EQ(watched.labels, plain.labels);
   EXPECT_EQ(watched.inertia, plain.inertia);
   EXPECT_EQ(watched.centers.vec(), plain.centers.vec());
