@@ -170,7 +170,8 @@ const std::string& CsvTable::need(std::size_t row, std::size_t col) const {
   // A table built by hand (no widths) has every field it holds.
   const std::size_t written = row < widths.size() ? widths[row] : rows.at(row).size();
   if (col >= written) {
-    const std::string name = col < header.size() ? fmt::format(" '{}'", trim_spaces(header[col])) : std::string();
+    const std::string name =
+        col < header.size() ? fmt::format(" '{}'", printable(trim_spaces(header[col]))) : std::string();
     input_error("{}: line {} has {} field{}, the header has {} (no value for column{}){}", source,
                 row < lines.size() ? lines[row] : static_cast<std::int64_t>(row) + 2, written, written == 1 ? "" : "s",
                 columns(), name, delimiter_hint());

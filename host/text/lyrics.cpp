@@ -101,7 +101,7 @@ Corpus read_lyrics(const std::vector<LyricsSource>& sources, const LyricsOptions
       // separator ("id;lyrics;language" read as one column would feed the ids to TF-IDF).
       HMR_REQUIRE(t.columns() == 1 && t.delimiter_hint().empty(),
                   "{}: no 'lyrics' column and no text column named (give --column NAME; columns: {}){}", src.path,
-                  fmt::join(t.header, ", "), t.delimiter_hint());
+                  printable(fmt::format("{}", fmt::join(t.header, ", "))), t.delimiter_hint());
     }
     std::optional<std::size_t> lang_col;
     if (src.language.empty()) {
