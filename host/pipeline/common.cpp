@@ -374,6 +374,17 @@ void label_metrics(const std::vector<std::int32_t>& truth, const std::vector<std
   nmi = eval::nmi(t, p);
   purity = eval::purity(t, p);
 }
+
+// The labels as the plots draw them: unknown codes (-1) become one more class, "(unknown)".
+LabelSet with_unknown_class(const LabelSet& l) {
+  LabelSet out = l;
+  if (std::any_of(out.codes.begin(), out.codes.end(), [](std::int32_t v) { return v < 0; })) {
+    out.names.push_back("(unknown)");
+    for (auto& v : out.codes)
+      if (v < 0) v = static_cast<std::int32_t>(out.names.size() - 1);
+  }
+  return out;
+}
 }  // namespace
 
 MethodScores score_method(Backend& b, const std::string& method, const std::string& space, const Matrix& x,
@@ -495,15 +506,9 @@ std::vector<std::string> tsne_plots(Backend& b, const Matrix& x, const std::stri
     so.width = ps.width;
     so.height = ps.height;
     so.dpi = ps.dpi;
-    // Unknown labels (-1) are drawn under their own name.
-    std::vector<std::int32_t> codes = l.codes;
-    std::vector<std::string> names = l.names;
-    if (std::any_of(codes.begin(), codes.end(), [](std::int32_t v) { return v < 0; })) {
-      names.push_back("(unknown)");
-      for (auto& v : codes)
-        if (v < 0) v = static_cast<std::int32_t>(names.size() - 1);
-    }
-    plot::scatter_plot(res.y, codes, names, so, out.path(stem + ".png").string(), out.path(stem + ".svg").string());
+    const LabelSet drawn = with_unknown_class(l);
+    plot::scatter_plot(res.y, drawn.codes, drawn.names, so, out.path(stem + ".png").string(),
+                       out.path(stem + ".svg").string());
     plots.push_back(stem + ".png");
   }
   return plots;
@@ -568,13 +573,9 @@ std::vector<std::string> contingency_plots(OutputDir& out, const std::string& me
     }
   for (const LabelSet& l : labels) {
     if (l.empty() || l.codes.size() != clusters.size()) continue;
-    std::vector<std::string> col_names = l.names;
-    std::vector<std::int32_t> codes = l.codes;
-    if (std::any_of(codes.begin(), codes.end(), [](std::int32_t v) { return v < 0; })) {
-      col_names.push_back("(unknown)");
-      for (auto& v : codes)
-        if (v < 0) v = static_cast<std::int32_t>(col_names.size() - 1);
-    }
+    const LabelSet drawn = with_unknown_class(l);
+    const std::vector<std::string>& col_names = drawn.names;
+    const std::vector<std::int32_t>& codes = drawn.codes;
     plot::HeatmapOptions ho;
     ho.title = fmt::format("{} clusters vs {} (counts)", method, l.name);
     ho.row_title = "cluster";
