@@ -337,6 +337,7 @@ VaeModel from_state_dict(const st::File& f, const LoadOptions& opt) {
   };
   const auto [L, head_in] = *weight_shape(f, prefix + "fc_mu.weight");
   cfg.latent = L;
+  cfg.hidden.clear();
   for (const auto& [idx, n] : enc) {
     linear("encoder", idx);
     cfg.hidden.push_back(weight_shape(f, names[names.size() - 2])->first);
@@ -364,10 +365,11 @@ VaeModel from_state_dict(const st::File& f, const LoadOptions& opt) {
   m.config.standardize = m.standardized;
   refuse_extras(f, names, prefix, true, kLayouts);
   spdlog::info(
-      "{}: note: no hmr metadata, read as a plain PyTorch state_dict: a {} VAE from the tensor shapes; assumed "
+      "{}: note: no hmr metadata, read as a plain PyTorch state_dict: a {} VAE from the tensor shapes; "
       "activation {} ({}), output {} ({}); {}{}",
-      ps, arch, to_string(cfg.activation), opt.activation_given ? "--activation" : "default; --activation to change",
-      to_string(cfg.output), opt.output_given ? "--output" : "default; --output to change",
+      ps, arch, to_string(cfg.activation),
+      opt.activation_given ? "given" : "assumed: the default, --activation sets it", to_string(cfg.output),
+      opt.output_given ? "given" : "assumed: the default, --output sets it",
       m.standardized ? "standardised by its scaler.* tensors" : "features used as they are (no scaler.* tensors)",
       converted_note(f));
   return m;
