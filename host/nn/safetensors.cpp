@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/printable.h"
 #include "nn/safetensors_io.h"
 #include "nn/vae.h"
 
@@ -230,7 +231,7 @@ VaeModel from_hmr(const st::File& f) {
     const std::string& b = meta_str("hmr.beta");
     char* end = nullptr;
     cfg.beta = std::strtof(b.c_str(), &end);
-    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.beta' is not a number: '{}'", ps, b);
+    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.beta' is not a number: '{}'", ps, printable(b));
   }
   // A file without hmr.free_bits (hmr before free bits) was trained with the plain KL.
   cfg.free_bits = 0.0f;
@@ -238,7 +239,7 @@ VaeModel from_hmr(const st::File& f) {
     const std::string& b = meta_str("hmr.free_bits");
     char* end = nullptr;
     cfg.free_bits = std::strtof(b.c_str(), &end);
-    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.free_bits' is not a number: '{}'", ps, b);
+    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.free_bits' is not a number: '{}'", ps, printable(b));
   }
   HMR_REQUIRE(cfg.input_dim > 0, "{}: metadata gives input_dim {}", ps, cfg.input_dim);
   check_fits(cfg, f, "metadata");
@@ -251,7 +252,7 @@ VaeModel from_hmr(const st::File& f) {
   const bool said = meta_str("hmr.standardized") == "true";
   const bool tensors = read_scaler_tensors(f, "", m);
   HMR_REQUIRE(!tensors || said, "{}: scaler.* tensors in a model whose metadata says hmr.standardized = {}", ps,
-              meta_str("hmr.standardized"));
+              printable(meta_str("hmr.standardized")));
   if (said && !tensors) {  // written before the statistics were tensors: JSON arrays in the metadata
     m.scaler.mean = parse_float_list(ps, "hmr.scaler_mean", meta_str("hmr.scaler_mean"));
     m.scaler.scale = parse_float_list(ps, "hmr.scaler_scale", meta_str("hmr.scaler_scale"));

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "io/atomic_file.h"
 
 namespace hmr::nn::st {
@@ -109,12 +110,14 @@ File parse(std::string_view bytes, const std::string& ps) {
         if (v.is_string()) f.meta[k] = v.get<std::string>();
       continue;
     }
+    // Names and dtypes are quoted in messages: control characters are refused here once.
+    HMR_REQUIRE(printable(name) == name, "{}: tensor name '{}' holds control characters", ps, printable(name));
     HMR_REQUIRE(t.is_object() && t.contains("dtype") && t.contains("shape") && t.contains("data_offsets"),
                 "{}: tensor '{}' has a malformed entry", ps, name);
     TensorEntry e;
     e.dtype = t["dtype"].is_string() ? t["dtype"].get<std::string>() : "?";
     const std::uint64_t es = dtype_size(e.dtype);
-    HMR_REQUIRE(es > 0, "{}: tensor '{}' has dtype {}, not a safetensors dtype", ps, name, e.dtype);
+    HMR_REQUIRE(es > 0, "{}: tensor '{}' has dtype {}, not a safetensors dtype", ps, name, printable(e.dtype));
     const auto dims = json_ints(t["shape"], 0, INT64_MAX);
     const auto offsets = json_ints(t["data_offsets"], 0, INT64_MAX);
     HMR_REQUIRE(dims && offsets, "{}: tensor '{}' has a malformed shape or data_offsets", ps, name);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "nn/safetensors_io.h"
 #include "nn/vae.h"
 
@@ -30,7 +31,7 @@ std::int64_t meta_int(const st::File& f, const char* key, std::int64_t lo, std::
   errno = 0;
   const long long v = std::strtoll(s, &end, 10);
   HMR_REQUIRE(end != s && *end == '\0' && errno == 0 && v >= lo && v <= hi,
-              "{}: metadata '{}' is not an integer in [{}, {}]: '{}'", f.where, key, lo, hi, it->second);
+              "{}: metadata '{}' is not an integer in [{}, {}]: '{}'", f.where, key, lo, hi, printable(it->second));
   return v;
 }
 
@@ -108,7 +109,7 @@ TrainState parse_train_state(std::string_view bytes, const std::string& where, c
     char* end = nullptr;
     s.best_val = std::strtod(it->second.c_str(), &end);
     HMR_REQUIRE(end && *end == '\0' && !it->second.empty() && std::isfinite(s.best_val),
-                "{}: metadata 'hmr.best_val' is not a finite number: '{}'", where, it->second);
+                "{}: metadata 'hmr.best_val' is not a finite number: '{}'", where, printable(it->second));
   }
   return s;
 }
