@@ -305,6 +305,36 @@ TEST(VaeResume, SplitRunEqualsOneRunBitForBit) {
   }
 }
 
+// Every backend: Engine::adam_state / set_adam_state carry Adam's moments and step (on cuda the
+// step lives in a device counter), so a split run equals one run on the same backend.
+class ConfVaeResume : public hmr::test::BackendTest {};
+
+TEST_P(ConfVaeResume, SplitRunEqualsOneRunOnTheSameBackend) {
+  const std::uint64_t seed = hmr::test::test_seed(19);
+  const hmr::Matrix x = random_rows(48, 6, 1.0, seed);
+  VaeConfig c;
+  c.hidden = {8};
+  c.latent = 2;
+  c.batch = 16;
+  c.warmup_epochs = 2;
+  c.seed = seed;
+  VaeConfig all = c, first = c, second = c;  // few epochs: the emulator runs every launch on the cpu
+  all.epochs = 3;
+  first.epochs = 1;
+  second.epochs = 2;
+  TrainState st_all, st1, st2;
+  const VaeModel one = train_vae(backend(), x, all, nullptr, {}, &st_all);
+  const VaeModel half = train_vae(backend(), x, first, nullptr, {}, &st1);
+  const VaeModel two = resume_vae(backend(), x, half, st1, second, nullptr, {}, &st2);
+  EXPECT_EQ(st1.adam_step, 3);  // 1 epoch of 3 batches: the step counter came back
+  EXPECT_EQ(st2.adam_step, st_all.adam_step);
+  expect_same_bits(two.params, one.params, "weights");
+  expect_same_bits(st2.adam_m, st_all.adam_m, "Adam exp_avg");
+  expect_same_bits(st2.adam_v, st_all.adam_v, "Adam exp_avg_sq");
+}
+
+HMR_INSTANTIATE_BACKENDS(ConfVaeResume);
+
 TEST(VaeResume, RefusesAnotherModelsStateAndArchitectureChanges) {
   auto cpu = hmr::make_cpu_backend();
   const hmr::Matrix x = random_rows(40, 5, 1.0, 3);
