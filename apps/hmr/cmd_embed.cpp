@@ -49,6 +49,13 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       lo.output_given = true;
     }
     const hmr::nn::VaeModel m = hmr::nn::load_safetensors(a->model, lo);
+    // hmr's own files carry their activations; a flag that disagrees is said to be ignored.
+    if ((lo.activation_given && lo.activation != m.config.activation) ||
+        (lo.output_given && lo.output != m.config.output))
+      spdlog::warn(
+          "embed: note: {} states activation {} and output {} in its metadata; --activation / --output "
+          "apply to plain state_dicts only and were ignored",
+          a->model, hmr::nn::to_string(m.config.activation), hmr::nn::to_string(m.config.output));
     const hmr::Matrix x = hmr::app::read_vae_features(a->features, a->columns, nullptr);
     auto backend = common.backend();
     hmr::Matrix out;
