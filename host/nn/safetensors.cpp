@@ -239,7 +239,8 @@ VaeModel from_hmr(const st::File& f) {
     const std::string& b = meta_str("hmr.free_bits");
     char* end = nullptr;
     cfg.free_bits = std::strtof(b.c_str(), &end);
-    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.free_bits' is not a number: '{}'", ps, printable(b));
+    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.free_bits' is not a number: '{}'", ps,
+                printable(b));
   }
   HMR_REQUIRE(cfg.input_dim > 0, "{}: metadata gives input_dim {}", ps, cfg.input_dim);
   check_fits(cfg, f, "metadata");
