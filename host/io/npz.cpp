@@ -159,6 +159,12 @@ NpyArray npz_array(std::string_view z, const std::string& where, const std::stri
   for (const auto& m : members) names.push_back(npz_array_name(m.name));
   HMR_REQUIRE(!members.empty(), "{}: the .npz archive holds no arrays", where);
   if (name.empty()) {
+    // scipy.sparse.save_npz's layout: one matrix in five arrays, not five arrays to choose from.
+    const auto has = [&](const char* n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+    HMR_REQUIRE(!(has("indptr") && has("indices") && has("data") && has("format")),
+                "{}: a scipy.sparse matrix (save_npz) is read by hmr train/embed only; for a dense array write "
+                "np.save(path, m.toarray()) or hmr tfidf --format npy",
+                where);
     HMR_REQUIRE(members.size() == 1, "{}: the archive holds {} arrays ({}); name one, as {}:{}", where, members.size(),
                 fmt::join(names, ", "), where, names.front());
     return parse_npy(members.front().bytes(), where + ":" + names.front());
