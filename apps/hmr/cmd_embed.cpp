@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "io/array.h"
 #include "io/npy.h"
 #include "io/output.h"
 #include "nn/vae.h"
@@ -23,13 +24,15 @@ struct EmbedArgs {
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<EmbedArgs>();
   sub.add_option("--model", a->model, "model.safetensors written by hmr train")->required();
-  sub.add_option("--features", a->features, "X.npy | features.csv (Kaggle layout) | tfidf.npz")->required();
+  sub.add_option("--features", a->features,
+                 "X.npy | X.npz:name | numeric X.csv | features.csv (Kaggle layout, --columns) | tfidf.npz (sparse)")
+      ->required();
   hmr::app::add_choice(sub, "--what", a->what, "mu | z | logvar | recon", {"mu", "z", "logvar", "recon"});
   sub.add_option("--columns", a->columns, "features.csv: regex selecting the feature columns")->capture_default_str();
   sub.footer("--out Z.npy is required; --seed sets the noise of --what z.");
   sub.callback([a, &common] {
     HMR_REQUIRE(!common.out.empty(), "embed: --out Z.npy is required");
-    hmr::io::OutputFiles outs({{common.out, "--out"}}, {a->model, a->features});
+    hmr::io::OutputFiles outs({{common.out, "--out"}}, {a->model, hmr::io::array_file(a->features)});
     const hmr::nn::VaeModel m = hmr::nn::load_safetensors(a->model);
     const hmr::Matrix x = hmr::app::read_vae_features(a->features, a->columns, nullptr);
     auto backend = common.backend();
