@@ -4,7 +4,7 @@
 # clang-14 and libclang-rt-14-dev build the parser fuzzers, tests/fuzz)
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config libboost-context-dev libfftw3-dev libopenblas-dev libopenblas-openmp-dev liblapacke-dev
-      libsndfile1-dev libsoxr-dev libicu-dev libcairo2-dev libcli11-dev nlohmann-json3-dev
+      libsndfile1-dev libsoxr-dev libicu-dev libcairo2-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
       libtomlplusplus-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
       sox libsox-fmt-all espeak-ng python3-venv
       clang-14 libclang-rt-14-dev)  # libFuzzer + sanitizer runtimes for scripts/run-fuzz.sh

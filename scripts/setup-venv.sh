@@ -9,7 +9,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install -q 'librosa==0.10.2.post1' 'scikit-learn>=1.3' 'openTSNE>=1.0' 'numpy<2.3' scipy soundfile \
-  soxr safetensors >&2
+  soxr safetensors pandas >&2
 if [ "${1:-}" = "--torch" ]; then
   "$venv/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu >&2 ||
     "$venv/bin/pip" install -q torch >&2

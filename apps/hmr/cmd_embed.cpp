@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "io/array.h"
 #include "io/npy.h"
 #include "io/output.h"
 #include "nn/vae.h"
@@ -27,7 +28,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
                  "model.safetensors written by hmr train, or a PyTorch state_dict of the same module saved with "
                  "safetensors.torch.save_file (docs/nn.md)")
       ->required();
-  sub.add_option("--features", a->features, "X.npy | features.csv (Kaggle layout) | tfidf.npz")->required();
+  sub.add_option("--features", a->features,
+                 "X.npy | X.npz:name | numeric X.csv | features.csv (Kaggle layout, --columns) | tfidf.npz (sparse)")
+      ->required();
   hmr::app::add_choice(sub, "--what", a->what, "mu | z | logvar | recon", {"mu", "z", "logvar", "recon"});
   sub.add_option("--columns", a->columns, "features.csv: regex selecting the feature columns")->capture_default_str();
   sub.add_option("--activation", a->activation,
@@ -38,7 +41,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       "architecture from the tensor shapes and the activations from --activation / --output (a note says so).");
   sub.callback([a, &common] {
     HMR_REQUIRE(!common.out.empty(), "embed: --out Z.npy is required");
-    hmr::io::OutputFiles outs({{common.out, "--out"}}, {a->model, a->features});
+    hmr::io::OutputFiles outs({{common.out, "--out"}}, {a->model, hmr::io::array_file(a->features)});
     hmr::nn::LoadOptions lo;
     if (!a->activation.empty()) {
       lo.activation = hmr::nn::parse_activation(a->activation);

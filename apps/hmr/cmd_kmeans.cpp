@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timer.h"
+#include "io/array.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "io/output.h"
@@ -28,7 +29,8 @@ struct KMeansArgs {
 
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<KMeansArgs>();
-  sub.add_option("--input,-i", a->input, "data [N x d] (.npy, float32/float64)")->required();
+  sub.add_option("--input,-i", a->input, "data [N x d]: X.npy | X.npz:name | numeric X.csv (any numeric dtype)")
+      ->required();
   sub.add_option("--k,--n-clusters", a->opt.k, "number of clusters (2 <= k <= N; sklearn n_clusters)")
       ->required()
       ->check(hmr::app::int_range(2));
@@ -43,7 +45,8 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       ->capture_default_str();
   sub.add_option("--centers", a->centers_out, "where to write the centres (default: <out stem>_centers.npy)");
   sub.add_option("--json", a->json_out, "where to write the summary (default: <out stem>.json)");
-  sub.add_option("--centers-in", a->centers_in, "predict with these centres [k x d] instead of fitting");
+  sub.add_option("--centers-in", a->centers_in,
+                 "predict with these centres [k x d] (.npy | .npz:name | .csv) instead of fitting");
   sub.footer(
       "Output: --out labels.npy (int32, required). --seed seeds numpy's RandomState stream as sklearn's "
       "random_state does.");
@@ -59,12 +62,12 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
         {{common.out, "--out"},
          {centers_path, a->centers_out.empty() ? "--out (centres)" : "--centers", a->centers_out.empty()},
          {json_path, a->json_out.empty() ? "--out (summary)" : "--json", a->json_out.empty()}},
-        {a->input, a->centers_in});
-    const hmr::Matrix x = hmr::io::read_matrix(a->input);
+        {hmr::io::array_file(a->input), hmr::io::array_file(a->centers_in)});
+    const hmr::Matrix x = hmr::io::read_array(a->input, "--input");
     auto backend = common.backend();
     hmr::Stopwatch sw;
     if (!a->centers_in.empty()) {
-      const hmr::Matrix c = hmr::io::read_matrix(a->centers_in);
+      const hmr::Matrix c = hmr::io::read_array(a->centers_in, "--centers-in");
       const auto labels = hmr::cluster::predict(*backend, c, x);
       hmr::io::write_npy(outs.path(common.out), labels);
       outs.commit();
@@ -113,6 +116,6 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   });
 }
 
-HMR_COMMAND("kmeans", "K-Means clustering of an .npy array (sklearn semantics; cpu or cuda)", setup);
+HMR_COMMAND("kmeans", "K-Means clustering of an array (.npy/.npz/.csv) (sklearn semantics; cpu or cuda)", setup);
 
 }  // namespace

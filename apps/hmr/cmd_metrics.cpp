@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "eval/metrics.h"
+#include "io/array.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "io/output.h"
@@ -27,9 +28,10 @@ struct MetricsArgs {
 
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<MetricsArgs>();
-  sub.add_option("--input,-i", a->input, "data [N x d] the labels cluster (.npy)")->required();
-  sub.add_option("--pred,-p", a->pred, "predicted labels (.npy, N int32/int64)")->required();
-  sub.add_option("--truth,-t", a->truth, "reference labels (.npy): adds ari, nmi, purity");
+  sub.add_option("--input,-i", a->input, "data [N x d] the labels cluster: X.npy | X.npz:name | numeric X.csv")
+      ->required();
+  sub.add_option("--pred,-p", a->pred, "predicted labels: N integer codes (.npy | .npz:name | .csv)")->required();
+  sub.add_option("--truth,-t", a->truth, "reference labels (integer codes, same forms): adds ari, nmi, purity");
   sub.add_option("--method", a->method, "name of the method under \"results\"")->capture_default_str();
   sub.add_option("--task", a->task, "value of \"task\"")->capture_default_str();
   sub.add_option("--sample-size", a->sample_size, "silhouette on a random subset of this size (0: all; --seed)")
@@ -44,7 +46,8 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     // A folder that does not exist yet is made only once the scores are computed, so a failed run
     // leaves none; everything else is checked (and locked) now, before any input is read.
     std::filesystem::path out_path(common.out);
-    const std::vector<std::filesystem::path> inputs{a->input, a->pred, a->truth};
+    const std::vector<std::filesystem::path> inputs{hmr::io::array_file(a->input), hmr::io::array_file(a->pred),
+                                                    hmr::io::array_file(a->truth)};
     std::unique_ptr<hmr::io::OutputFiles> outs;
     bool make_dir = false;
     if (!common.out.empty()) {
@@ -57,13 +60,13 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
         outs = std::make_unique<hmr::io::OutputFiles>(std::vector<hmr::io::OutputFiles::Target>{{out_path, "--out"}},
                                                       inputs);
     }
-    const hmr::Matrix x = hmr::io::read_matrix(a->input);
-    const auto pred = hmr::io::read_labels(a->pred);
+    const hmr::Matrix x = hmr::io::read_array(a->input, "--input");
+    const auto pred = hmr::io::read_label_array(a->pred, "--pred");
     HMR_REQUIRE(static_cast<std::int64_t>(pred.size()) == x.rows(), "metrics: {} has {} labels for the {} rows of {}",
                 a->pred, pred.size(), x.rows(), a->input);
     std::vector<std::int32_t> truth;
     if (!a->truth.empty()) {
-      truth = hmr::io::read_labels(a->truth);
+      truth = hmr::io::read_label_array(a->truth, "--truth");
       HMR_REQUIRE(truth.size() == pred.size(), "metrics: {} has {} labels but {} has {}", a->truth, truth.size(),
                   a->pred, pred.size());
     }

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "decomp/pca.h"
+#include "io/array.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "io/output.h"
@@ -25,7 +26,8 @@ struct PcaArgs {
 
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<PcaArgs>();
-  sub.add_option("--input,-i", a->input, "data [N x d] (.npy, float32/float64)")->required();
+  sub.add_option("--input,-i", a->input, "data [N x d]: X.npy | X.npz:name | numeric X.csv (any numeric dtype)")
+      ->required();
   sub.add_option("--components,-k,--n-components", a->components, "number of components (1 <= k <= min(N, d))")
       ->required()
       ->check(hmr::app::int_range(1));
@@ -49,8 +51,8 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
                                {comp_path, "--out (components)", true},
                                {mean_path, "--out (mean)", true},
                                {json_path, "--out (summary)", true}},
-                              {a->input});
-    const hmr::Matrix x = hmr::io::read_matrix(a->input);
+                              {hmr::io::array_file(a->input)});
+    const hmr::Matrix x = hmr::io::read_array(a->input, "--input");
     a->opt.solver = hmr::decomp::parse_pca_solver(a->solver);
     a->opt.seed = common.seed;
     auto backend = common.backend();

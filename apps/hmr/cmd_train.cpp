@@ -1,6 +1,7 @@
 // hmr train — train a (beta-)VAE on a feature matrix and save it as .safetensors (PyTorch names).
-// Features: X.npy (float32 [n x d]), a Kaggle-layout features.csv (MFCC columns chosen by
-// --columns) or a TF-IDF tfidf.npz (scipy CSR, densified; used as is, not standardised).
+// Features: any array io::read_array takes (X.npy of any numeric dtype, X.npz:name, numeric CSV),
+// a Kaggle-layout features.csv (MFCC columns chosen by --columns) or a TF-IDF tfidf.npz (scipy
+// CSR, densified; used as is, not standardised).
 // Settings: defaults < --config FILE.toml ([vae] table or root) < --set key=value < flags.
 // --resume MODEL continues a run from MODEL and MODEL.optim.safetensors (Adam state, epochs done;
 // written beside every --out): settings then start from the model's, the architecture fixed.
@@ -15,7 +16,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "io/array.h"
 #include "io/npy.h"
+#include "io/npz.h"
 #include "io/output.h"
 #include "nn/history.h"
 #include "nn/vae.h"
@@ -23,19 +26,28 @@
 
 namespace hmr::app {
 
-// Reads the feature matrix of `hmr train` / `hmr embed` (shared by both commands).
+// Reads the feature matrix of `hmr train` / `hmr embed` (shared by both commands): a Kaggle
+// features CSV (MFCC columns picked by --columns) and a scipy.sparse tfidf.npz have their own
+// readers; every other array (X.npy, X.npz:name, numeric CSV) goes through io::read_array.
 Matrix read_vae_features(const std::string& path, const std::string& columns, bool* sparse_text) {
   namespace fs = std::filesystem;
-  HMR_REQUIRE(fs::exists(path), "{}: no such features file", path);
-  const std::string ext = fs::path(path).extension().string();
+  const fs::path file = io::array_file(path);
+  HMR_REQUIRE(fs::exists(file), "{}: no such features file", path);
+  std::string ext = file.extension().string();
+  for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const bool whole_file = file.string() == path;
   if (sparse_text) *sparse_text = false;
-  if (ext == ".npy") return io::read_matrix(path);
-  if (ext == ".csv") return audio::read_features_csv(path, columns).features;
-  if (ext == ".npz") {
-    if (sparse_text) *sparse_text = true;
-    return text::to_dense(text::read_npz(path));
+  if (whole_file && ext == ".csv" && audio::is_features_csv(file))
+    return audio::read_features_csv(path, columns).features;
+  if (whole_file && ext == ".npz") {
+    bool csr = false;
+    for (const auto& m : io::npz_members(io::read_file_bytes(file), path)) csr |= m.name == "indptr.npy";
+    if (csr) {
+      if (sparse_text) *sparse_text = true;
+      return text::to_dense(text::read_npz(path));
+    }
   }
-  input_error("{}: unsupported features file (expected .npy, a Kaggle features .csv or a TF-IDF .npz)", path);
+  return io::read_array(path, "--features");
 }
 
 }  // namespace hmr::app
@@ -54,7 +66,9 @@ struct TrainArgs {
 
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<TrainArgs>();
-  sub.add_option("--features", a->features, "X.npy | features.csv (Kaggle layout) | tfidf.npz")->required();
+  sub.add_option("--features", a->features,
+                 "X.npy | X.npz:name | numeric X.csv | features.csv (Kaggle layout, --columns) | tfidf.npz (sparse)")
+      ->required();
   sub.add_option("--columns", a->columns, "features.csv: regex selecting the feature columns")->capture_default_str();
   sub.add_option("--epochs", a->epochs, "training epochs (default 100)")->check(hmr::app::int_range(1, 1000000));
   sub.add_option("--batch,--batch-size", a->batch, "minibatch size (default 64)")->check(hmr::app::int_range(1));
@@ -103,7 +117,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     const std::filesystem::path optim =
         a->optimizer_state.empty() ? optimizer_path_for(common.out) : std::filesystem::path(a->optimizer_state);
     targets.push_back({optim.string(), a->optimizer_state.empty() ? "--out (optimizer state)" : "--optimizer-state"});
-    std::vector<std::filesystem::path> inputs{a->features, common.config};
+    std::vector<std::filesystem::path> inputs{hmr::io::array_file(a->features), common.config};
     if (!a->resume.empty()) {
       inputs.push_back(a->resume);
       inputs.push_back(optimizer_path_for(a->resume));

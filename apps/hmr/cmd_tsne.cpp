@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "embed/tsne.h"
+#include "io/array.h"
 #include "io/npy.h"
 #include "io/output.h"
 #include "plot/canvas.h"
@@ -27,7 +28,8 @@ struct TsneArgs {
 
 void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<TsneArgs>();
-  sub.add_option("--input,-i", a->input, "input array [N x d] (.npy, float32/float64)")->required();
+  sub.add_option("--input,-i", a->input, "input array [N x d]: X.npy | X.npz:name | numeric X.csv (any numeric dtype)")
+      ->required();
   sub.add_option("--perplexity", a->opt.perplexity, "perplexity (neighbours k = min(N-1, 3 x perplexity))")
       ->check(hmr::app::real_range(0, true))
       ->capture_default_str();
@@ -60,7 +62,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   hmr::app::add_choice(sub, "--init", a->init, "initialisation: pca | random", {"pca", "random"});
   sub.add_option("--plot", a->plot, "write a scatter plot to this .png (and the same name with .svg)")
       ->check(hmr::app::png_path());
-  sub.add_option("--labels", a->labels, "labels (.npy int32/int64, N values) colouring the plot");
+  sub.add_option("--labels", a->labels, "labels colouring the plot: N integer codes (.npy | .npz:name | .csv)");
   sub.add_option("--label-names", a->label_names, "text file with one name per label value");
   sub.add_option("--title", a->title, "plot title");
   sub.add_option("--legend-title", a->legend_title, "legend title, e.g. genre")->capture_default_str();
@@ -85,11 +87,12 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       targets.push_back({a->plot, "--plot"});
       targets.push_back({svg, "--plot (SVG)"});
     }
-    hmr::io::OutputFiles outs(std::move(targets), {a->input, a->labels, a->label_names});
-    const hmr::Matrix x = hmr::io::read_matrix(a->input);
+    hmr::io::OutputFiles outs(std::move(targets),
+                              {hmr::io::array_file(a->input), hmr::io::array_file(a->labels), a->label_names});
+    const hmr::Matrix x = hmr::io::read_array(a->input, "--input");
     std::vector<std::int32_t> labels;
     if (!a->labels.empty()) {
-      labels = hmr::io::read_labels(a->labels);
+      labels = hmr::io::read_label_array(a->labels, "--labels");
       HMR_REQUIRE(static_cast<std::int64_t>(labels.size()) == x.rows(), "tsne: {} has {} labels for {} rows of {}",
                   a->labels, labels.size(), x.rows(), a->input);
     }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <string_view>
+#include <type_traits>
 
 #include <fmt/ranges.h>
 
@@ -118,6 +119,8 @@ struct NpyHeader {
   std::string dtype;
   std::vector<std::int64_t> shape;
   std::uint64_t data_bytes = 0;  // the payload the shape needs
+  bool big_endian = false;       // descr '>': bytes swapped after reading
+  bool fortran = false;          // fortran_order True: transposed to C order after reading
 };
 
 NpyHeader parse_header(std::string_view text, const std::string& where) {
@@ -129,15 +132,19 @@ NpyHeader parse_header(std::string_view text, const std::string& where) {
     const std::string key = p.string();
     p.expect(':', "expected ':' after a key");
     if (key == "descr" && !have_descr) {
+      p.skip();
+      // A structured dtype is a list of (name, descr) pairs: numeric arrays only.
+      HMR_REQUIRE(p.i >= text.size() || text[p.i] != '[',
+                  "cannot read {}: structured (record) arrays are not supported; save a plain numeric array", where);
       const std::string descr = p.string();
       HMR_REQUIRE(descr.size() >= 2, "cannot read {}: unsupported dtype '{}'", where, printable(descr));
-      HMR_REQUIRE(descr[0] != '>', "cannot read {}: big-endian arrays are not supported", where);
-      h.dtype = descr[0] == '<' || descr[0] == '|' || descr[0] == '=' ? descr.substr(1) : descr;
+      // '=' is native order and '|' not applicable: hmr's hosts are little-endian.
+      h.big_endian = descr[0] == '>';
+      h.dtype = descr[0] == '<' || descr[0] == '|' || descr[0] == '=' || descr[0] == '>' ? descr.substr(1) : descr;
       HMR_REQUIRE(item_size(h.dtype) > 0, "cannot read {}: unsupported dtype {}", where, printable(descr));
       have_descr = true;
     } else if (key == "fortran_order" && !have_order) {
-      HMR_REQUIRE(!p.boolean(),
-                  "cannot read {}: Fortran-ordered arrays are not supported (save with np.ascontiguousarray)", where);
+      h.fortran = p.boolean();
       have_order = true;
     } else if (key == "shape" && !have_shape) {
       h.shape = p.shape();
@@ -209,6 +216,45 @@ NpyArray to_array(NpyHeader&& h) {
   a.shape = std::move(h.shape);
   return a;
 }
+
+// Big-endian payloads become little-endian and Fortran-ordered ones C-ordered, once, in place
+// (the transpose needs one scratch copy), so every consumer sees what numpy's
+// np.ascontiguousarray(a, a.dtype.newbyteorder('<')) would give. Notes what was done.
+void normalize(NpyArray& a, const NpyHeader& h) {
+  const std::size_t item = item_size(a.dtype);
+  const bool numeric = !a.dtype.empty() && a.dtype[0] != 'S';
+  if (h.big_endian && numeric && item > 1) {
+    for (std::size_t k = 0; k + item <= a.bytes.size(); k += item) std::reverse(&a.bytes[k], &a.bytes[k] + item);
+    a.converted.push_back("big-endian -> little-endian");
+  }
+  if (!h.fortran) return;
+  if (a.shape.size() >= 2 && a.count() > 1) {
+    // Visit the C-order destination, keeping the Fortran offset of the same index: in Fortran
+    // order the first index varies fastest (stride 1), the last slowest.
+    const std::size_t nd = a.shape.size();
+    std::vector<std::int64_t> stride(nd), idx(nd, 0);
+    std::int64_t s = 1;
+    for (std::size_t j = 0; j < nd; ++j) {
+      stride[j] = s;
+      s *= a.shape[j];
+    }
+    std::vector<unsigned char> c(a.bytes.size());
+    const std::int64_t n = a.count();
+    std::int64_t src = 0;
+    for (std::int64_t k = 0; k < n; ++k) {
+      std::memcpy(&c[static_cast<std::size_t>(k) * item], &a.bytes[static_cast<std::size_t>(src) * item], item);
+      for (std::size_t j = nd; j-- > 0;) {  // odometer, last index fastest
+        src += stride[j];
+        if (++idx[j] < a.shape[j]) break;
+        src -= stride[j] * a.shape[j];
+        idx[j] = 0;
+      }
+    }
+    a.bytes.swap(c);
+  }
+  // 0-D and 1-D arrays are the same in both orders; the note still says what the file held.
+  a.converted.push_back("Fortran order -> C order");
+}
 }  // namespace
 
 NpyArray parse_npy(std::string_view bytes, const std::string& where) {
@@ -221,9 +267,10 @@ NpyArray parse_npy(std::string_view bytes, const std::string& where) {
 #endif
   // HMR_PLANT_NPY_BUG (fuzzer self-test builds only) drops the size check above, so a short
   // payload is read past its end: the npy fuzzer must find that.
-  NpyArray a = to_array(std::move(h));
+  NpyArray a = to_array(NpyHeader(h));
   a.bytes.resize(static_cast<std::size_t>(h.data_bytes));
   if (!a.bytes.empty()) std::memcpy(a.bytes.data(), payload.data(), a.bytes.size());
+  normalize(a, h);
   return a;
 }
 
@@ -249,11 +296,12 @@ NpyArray read_npy(const fs::path& path) {
   // The claimed payload against the bytes on disk, before anything of that size is allocated.
   check_payload(h, file_size - start - len, file_size, where);
   const std::uint64_t bytes = h.data_bytes;
-  NpyArray a = to_array(std::move(h));
+  NpyArray a = to_array(NpyHeader(h));
   a.bytes.resize(static_cast<std::size_t>(bytes));
   in.read(reinterpret_cast<char*>(a.bytes.data()), static_cast<std::streamsize>(bytes));
   HMR_REQUIRE(static_cast<std::uint64_t>(in.gcount()) == bytes, "cannot read {}: truncated data ({} of {} bytes)",
               where, in.gcount(), bytes);
+  normalize(a, h);
   return a;
 }
 
@@ -263,56 +311,157 @@ Matrix read_matrix(const fs::path& path, bool allow_nonfinite) {
 
 std::vector<std::int32_t> read_labels(const fs::path& path) { return as_labels(read_npy(path), path.string()); }
 
-Matrix as_matrix(const NpyArray& a, const std::string& where, bool allow_nonfinite) {
-  HMR_REQUIRE(a.shape.size() == 1 || a.shape.size() == 2, "{}: expected a 1-D or 2-D array, got {} dimensions", where,
-              a.shape.size());
-  const std::int64_t rows = a.shape[0], cols = a.shape.size() == 2 ? a.shape[1] : 1;
+std::string dtype_name(const std::string& dtype) {
+  static const std::pair<const char*, const char*> names[] = {
+      {"f2", "float16"}, {"f4", "float32"}, {"f8", "float64"}, {"i1", "int8"},   {"i2", "int16"},  {"i4", "int32"},
+      {"i8", "int64"},   {"u1", "uint8"},   {"u2", "uint16"},  {"u4", "uint32"}, {"u8", "uint64"}, {"b1", "bool"}};
+  for (const auto& [d, n] : names)
+    if (dtype == d) return n;
+  return dtype;
+}
+
+float half_to_float(std::uint16_t h) {
+  // IEEE 754 binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits; every value is exact in
+  // binary32, so the conversion is exact (numpy's astype(float32) gives the same bits).
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  std::uint32_t bits = 0;
+  if (exp == 0) {
+    const float v = std::ldexp(static_cast<float>(mant), -24);  // zero or subnormal
+    return sign ? -v : v;
+  }
+  if (exp == 31)
+    bits = sign | 0x7f800000u | (mant << 13);  // inf, NaN (payload kept)
+  else
+    bits = sign | ((exp + 112u) << 23) | (mant << 13);
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+namespace {
+// Calls f(T{}) with the C++ type of a numeric dtype; false when the dtype is not numeric.
+template <class F>
+bool visit_numeric(const std::string& dtype, F&& f) {
+  if (dtype == "f4")
+    f(float{});
+  else if (dtype == "f8")
+    f(double{});
+  else if (dtype == "f2")
+    f(std::uint16_t{});  // binary16 bits: callers check the dtype
+  else if (dtype == "i1")
+    f(std::int8_t{});
+  else if (dtype == "i2")
+    f(std::int16_t{});
+  else if (dtype == "i4")
+    f(std::int32_t{});
+  else if (dtype == "i8")
+    f(std::int64_t{});
+  else if (dtype == "u1")
+    f(std::uint8_t{});
+  else if (dtype == "u2")
+    f(std::uint16_t{});
+  else if (dtype == "u4")
+    f(std::uint32_t{});
+  else if (dtype == "u8")
+    f(std::uint64_t{});
+  else if (dtype == "b1")
+    f(bool{});
+  else
+    return false;
+  return true;
+}
+
+// Element k of a numeric array as T (memcpy: the payload has no alignment promise).
+template <class T>
+T element(const NpyArray& a, std::int64_t k) {
+  T v;
+  std::memcpy(&v, a.bytes.data() + static_cast<std::size_t>(k) * sizeof(T), sizeof(T));
+  return v;
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  return fmt::format("({}{})", fmt::join(shape, ", "), shape.size() == 1 ? "," : "");
+}
+}  // namespace
+
+Matrix as_matrix(const NpyArray& a, const std::string& where, bool allow_nonfinite, std::vector<std::string>* notes) {
+  HMR_REQUIRE(!a.shape.empty(), "{}: expected an array of samples, got a 0-D scalar", where);
+  const std::int64_t rows = a.shape[0];
+  // Trailing dimensions join into features, in C order, as X.reshape(len(X), -1) does; the
+  // product cannot overflow: it divides the element count, checked when the file was read.
+  std::int64_t cols = 1;
+  for (std::size_t j = 1; j < a.shape.size(); ++j) cols *= a.shape[j];
   // (10^18, 0) holds no bytes, so the size checks pass, but every consumer loops over the rows.
   HMR_REQUIRE(cols > 0 || rows == 0, "{}: the array has {} rows of 0 columns (no features)", where, rows);
   Matrix out(rows, cols);
   const std::int64_t n = rows * cols;
-  if (a.dtype == "f4") {
-    if (n > 0) std::memcpy(out.data(), a.bytes.data(), static_cast<std::size_t>(n) * 4);  // empty: both may be null
-  } else if (a.dtype == "f8") {
-    const auto* d = reinterpret_cast<const double*>(a.bytes.data());
-    for (std::int64_t i = 0; i < n; ++i) out.data()[i] = static_cast<float>(d[i]);
-  } else if (a.dtype == "i4") {
-    const auto* d = reinterpret_cast<const std::int32_t*>(a.bytes.data());
-    for (std::int64_t i = 0; i < n; ++i) out.data()[i] = static_cast<float>(d[i]);
-  } else if (a.dtype == "i8") {
-    const auto* d = reinterpret_cast<const std::int64_t*>(a.bytes.data());
-    for (std::int64_t i = 0; i < n; ++i) out.data()[i] = static_cast<float>(d[i]);
-  } else {
-    input_error("{}: unsupported dtype {} for a feature matrix (use float32)", where, a.dtype);
-  }
+  float* o = out.data();
+  const bool ok = visit_numeric(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>) {
+      if (n > 0) std::memcpy(o, a.bytes.data(), static_cast<std::size_t>(n) * 4);  // empty: both may be null
+    } else if constexpr (std::is_same_v<T, std::uint16_t>) {
+      if (a.dtype == "f2")
+        for (std::int64_t i = 0; i < n; ++i) o[i] = half_to_float(element<std::uint16_t>(a, i));
+      else
+        for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<float>(element<std::uint16_t>(a, i));
+    } else if constexpr (std::is_same_v<T, bool>) {
+      for (std::int64_t i = 0; i < n; ++i) o[i] = a.bytes[static_cast<std::size_t>(i)] != 0 ? 1.f : 0.f;
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<float>(element<T>(a, i));
+    }
+  });
+  HMR_REQUIRE(ok, "{}: unsupported dtype {} for a numeric array (hmr reads float16/32/64, int8-64, uint8-64, bool)",
+              where, printable(a.dtype));
   std::int64_t br = 0, bc = 0;
   HMR_REQUIRE(allow_nonfinite || all_finite(out, &br, &bc), "{}: non-finite value (NaN or inf) at row {}, column {}",
               where, br, bc);
+  if (notes) {
+    for (const auto& c : a.converted) notes->push_back(c);
+    if (a.dtype != "f4") notes->push_back(dtype_name(a.dtype) + " -> float32");
+    if (a.shape.size() == 1)
+      notes->push_back(
+          fmt::format("1-D {} read as {} samples of 1 feature, as X.reshape(-1, 1)", shape_text(a.shape), rows));
+    else if (a.shape.size() > 2)
+      notes->push_back(fmt::format("{}-D {} flattened to {} samples x {} features, as X.reshape(len(X), -1) (C order)",
+                                   a.shape.size(), shape_text(a.shape), rows, cols));
+  }
   return out;
 }
 
-std::vector<std::int32_t> as_labels(const NpyArray& a, const std::string& where) {
+std::vector<std::int32_t> as_labels(const NpyArray& a, const std::string& where, std::vector<std::string>* notes) {
   HMR_REQUIRE(a.shape.size() == 1 || (a.shape.size() == 2 && a.shape[1] == 1),
-              "{}: expected a 1-D label array, got {} dimensions", where, a.shape.size());
+              "{}: expected a 1-D label array, got shape {}", where, shape_text(a.shape));
   const std::int64_t n = a.count();
   std::vector<std::int32_t> out(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) {
-    double v = 0;
-    if (a.dtype == "i4")
-      v = reinterpret_cast<const std::int32_t*>(a.bytes.data())[i];
-    else if (a.dtype == "i8")
-      v = static_cast<double>(reinterpret_cast<const std::int64_t*>(a.bytes.data())[i]);
-    else if (a.dtype == "u1")
-      v = a.bytes[static_cast<std::size_t>(i)];
-    else if (a.dtype == "f4")
-      v = reinterpret_cast<const float*>(a.bytes.data())[i];
-    else if (a.dtype == "f8")
-      v = reinterpret_cast<const double*>(a.bytes.data())[i];
-    else
-      input_error("{}: unsupported dtype {} for labels (use int32 or int64)", where, a.dtype);
-    HMR_REQUIRE(std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 2147483647.0,
-                "{}: label {} at index {} is not an integer", where, v, i);
-    out[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(v);
+  bool floating = false;
+  const bool ok = visit_numeric(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    for (std::int64_t i = 0; i < n; ++i) {
+      double v = 0;
+      if constexpr (std::is_same_v<T, bool>)
+        v = a.bytes[static_cast<std::size_t>(i)] != 0;
+      else if constexpr (std::is_same_v<T, std::uint16_t>)
+        v = a.dtype == "f2" ? half_to_float(element<std::uint16_t>(a, i)) : element<std::uint16_t>(a, i);
+      else
+        v = static_cast<double>(element<T>(a, i));
+      // Integer codes are taken as they are; floats only when whole (pandas turns an integer column
+      // with a missing value into float64), never rounded.
+      HMR_REQUIRE(std::isfinite(v) && v == std::floor(v),
+                  "{}: label {} at index {} is not a whole number (labels are integer class codes)", where, v, i);
+      HMR_REQUIRE(std::fabs(v) <= 2147483647.0, "{}: label {} at index {} does not fit 32 bits", where, v, i);
+      out[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(v);
+    }
+    floating = std::is_floating_point_v<T> || a.dtype == "f2";
+  });
+  HMR_REQUIRE(ok, "{}: unsupported dtype {} for labels (integer class codes: int8-64, uint8-64, bool)", where,
+              printable(a.dtype));
+  if (notes) {
+    for (const auto& c : a.converted) notes->push_back(c);
+    // Integer codes of any width are the codes themselves (range-checked above): no note.
+    if (floating) notes->push_back(dtype_name(a.dtype) + " labels are whole numbers: read as integer codes");
+    if (a.dtype == "b1") notes->push_back("bool labels read as codes 0 and 1");
   }
   return out;
 }

@@ -1,6 +1,9 @@
-// io/npy.h — NumPy .npy files (format 1.0/2.0, little-endian, C order), the array format of every
-// hmr input and output so Python reads them with numpy.load. Floats are float32; labels int32 or
-// int64. float64 inputs are accepted and converted.
+// io/npy.h — NumPy .npy files (format 1.0/2.0/3.0), the array format of every hmr output so Python
+// reads them with numpy.load (float32 features, int32 labels, little-endian, C order). Reading
+// takes every numeric array numpy writes (NEP 1 / numpy.lib.format): float16/32/64, int8-64,
+// uint8-64 and bool, either byte order, C or Fortran order; the payload is brought to
+// little-endian C order once, in memory, and NpyArray::converted says what was done. Commands
+// read arrays through io/array.h (which adds .npz members and numeric CSV).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,8 @@ struct NpyArray {
   std::string dtype;  // numpy descr without byte order: "f4", "f8", "i4", "i8", ...
   std::vector<std::int64_t> shape;
   std::vector<unsigned char> bytes;  // raw little-endian payload, C order
+  // What reading changed in memory ("big-endian -> little-endian", "Fortran order -> C order").
+  std::vector<std::string> converted;
   std::int64_t count() const;
 };
 
@@ -27,15 +32,24 @@ NpyArray read_npy(const std::filesystem::path& path);
 // The same from a .npy image in memory (an .npz member); `where` names it in messages.
 NpyArray parse_npy(std::string_view bytes, const std::string& where);
 
-// A 2-D float array (a 1-D array becomes one column). Rejects non-finite values with the
-// position of the first one unless allow_nonfinite.
+// A float32 matrix from any numeric .npy: a 1-D array becomes one column, 3-D and higher keep the
+// first axis as samples and flatten the rest in C order (X.reshape(len(X), -1)). Rejects
+// non-finite values with the position of the first one unless allow_nonfinite.
 Matrix read_matrix(const std::filesystem::path& path, bool allow_nonfinite = false);
-// Integer labels from an int32/int64 (or integral float) 1-D array.
+// Integer labels from a 1-D (or N x 1) integer or bool array, or a float one holding whole numbers.
 std::vector<std::int32_t> read_labels(const std::filesystem::path& path);
 
-// The conversions behind read_matrix / read_labels, for arrays already read.
-Matrix as_matrix(const NpyArray& a, const std::string& where, bool allow_nonfinite = false);
-std::vector<std::int32_t> as_labels(const NpyArray& a, const std::string& where);
+// The conversions behind read_matrix / read_labels, for arrays already read. `notes`, when given,
+// receives one short phrase per conversion made ("float16 -> float32", the reshape, what
+// NpyArray::converted holds), for the one-line note io::read_array logs.
+Matrix as_matrix(const NpyArray& a, const std::string& where, bool allow_nonfinite = false,
+                 std::vector<std::string>* notes = nullptr);
+std::vector<std::int32_t> as_labels(const NpyArray& a, const std::string& where,
+                                    std::vector<std::string>* notes = nullptr);
+// numpy's name of a descr without byte order ("f2" -> "float16"); other descrs as given.
+std::string dtype_name(const std::string& dtype);
+// IEEE 754 binary16 bits to float (exact).
+float half_to_float(std::uint16_t bits);
 
 void write_npy(const std::filesystem::path& path, const Matrix& m);
 void write_npy(const std::filesystem::path& path, const std::vector<float>& v);

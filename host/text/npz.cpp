@@ -1,10 +1,10 @@
 // text/npz.cpp — sparse matrices as .npz, the layout scipy.sparse.save_npz writes for a
 // csr_matrix: a zip archive (stored members, optionally zip64 sizes as numpy writes them) of the
-// .npy arrays data, indices, indptr, shape and format. Members are parsed by io::parse_npy; the
-// reader takes every offset, size and index from the file as hostile: each is checked against
-// the bytes present and against the CSR invariants (indptr starts at 0, never decreases, ends at
-// nnz; every column index inside [0, cols)) before a matrix is returned, so to_dense and the
-// TF-IDF kernels can index with them unchecked.
+// .npy arrays data, indices, indptr, shape and format. Members are found by io::npz_members and
+// parsed by io::parse_npy; the reader takes every offset, size and index from the file as hostile: each is checked
+// against the bytes present and against the CSR invariants (indptr starts at 0, never decreases, ends at nnz; every
+// column index inside [0, cols)) before a matrix is returned, so to_dense and the TF-IDF kernels can index with them
+// unchecked.
 #include <array>
 #include <cstring>
 #include <fstream>
@@ -18,6 +18,7 @@
 #include "core/printable.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
+#include "io/npz.h"
 #include "text/tfidf.h"
 
 namespace hmr::text {
@@ -32,12 +33,6 @@ void put32(std::string& s, std::uint32_t v) {
   put16(s, v & 0xffff);
   put16(s, v >> 16);
 }
-std::uint32_t get16(std::string_view s, std::size_t at) {
-  return static_cast<std::uint32_t>(static_cast<unsigned char>(s[at])) |
-         (static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + 1])) << 8);
-}
-std::uint32_t get32(std::string_view s, std::size_t at) { return get16(s, at) | (get16(s, at + 2) << 16); }
-
 // CRC-32 of the zip format (ISO 3309 / ITU-T V.42, reflected polynomial 0xEDB88320, initial and
 // final XOR 0xFFFFFFFF; check value CRC("123456789") = 0xCBF43926). zlib's crc32() computes the
 // same; it is written out here because the build does not link zlib.
@@ -181,42 +176,10 @@ std::vector<T> member_values(const io::NpyArray& a, const std::string& where, co
 }  // namespace
 
 Csr parse_npz(std::string_view z, const std::string& where) {
+  // The zip walk (stored or deflated members, zip64 sizes, CRCs) is io::npz_members'.
   std::map<std::string, io::NpyArray> members;
-  std::size_t at = 0;
-  while (at + 30 <= z.size() && get32(z, at) == 0x04034b50) {
-    const auto flags = get16(z, at + 6), method = get16(z, at + 8);
-    std::uint64_t size = get32(z, at + 18);
-    const std::size_t name_len = get16(z, at + 26), extra_len = get16(z, at + 28);
-    HMR_REQUIRE(method == 0 && (flags & 8) == 0,
-                "{}: compressed .npz members are not supported (numpy.savez / save_npz(compressed=False) files are)",
-                where);
-    const std::size_t data_at = at + 30 + name_len + extra_len;
-    HMR_REQUIRE(data_at <= z.size(), "{}: truncated zip header at byte {}", where, at);
-    // Member names are quoted in messages: escaped, so a name cannot break the line.
-    const std::string name = printable(z.substr(at + 30, name_len));
-    if (size == 0xFFFFFFFFu) {
-      // numpy writes zip64 members (force_zip64): the sizes sit in the zip64 extra field (id 1),
-      // uncompressed size first.
-      bool found = false;
-      for (std::size_t e = at + 30 + name_len; e + 4 <= data_at;) {
-        const std::size_t id = get16(z, e), len = get16(z, e + 2);
-        if (id == 1 && len >= 8 && e + 12 <= data_at) {
-          size = get32(z, e + 4) | (static_cast<std::uint64_t>(get32(z, e + 8)) << 32);
-          found = true;
-          break;
-        }
-        e += 4 + len;
-      }
-      HMR_REQUIRE(found, "{}: zip64 member {} without its size field", where, name);
-    }
-    HMR_REQUIRE(size <= z.size() - data_at, "{}: truncated zip member {} ({} bytes declared, {} present)", where, name,
-                size, z.size() - data_at);
-    const std::string_view bytes = z.substr(data_at, static_cast<std::size_t>(size));
-    HMR_REQUIRE(zip_crc32(bytes) == get32(z, at + 14), "{}: CRC mismatch in member {}", where, name);
-    HMR_REQUIRE(!members.count(name), "{}: member {} appears twice", where, name);
-    members[name] = io::parse_npy(bytes, where + ":" + name);
-    at = data_at + static_cast<std::size_t>(size);
-  }
+  for (const io::NpzMember& e : io::npz_members(z, where))
+    members[e.name] = io::parse_npy(e.bytes(), where + ":" + e.name);
   for (const char* need : {"data.npy", "indices.npy", "indptr.npy", "shape.npy", "format.npy"})
     HMR_REQUIRE(members.count(need), "{}: not a sparse-matrix .npz (no {})", where, need);
   const io::NpyArray& format = members["format.npy"];

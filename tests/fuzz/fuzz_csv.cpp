@@ -1,8 +1,13 @@
-// tests/fuzz/fuzz_csv.cpp — libFuzzer target for the RFC 4180 CSV reader (io::parse_csv). The
-// first byte picks the options (delimiter, lossy, strict, ragged, header, blank lines), so every
-// mode is fuzzed; the rest is the file.
+// tests/fuzz/fuzz_csv.cpp — libFuzzer target for the RFC 4180 CSV reader (io::parse_csv) and
+// the numeric-array layer over it (io::parse_numeric_csv: header and pandas index detection,
+// cell parsing, then the float32 matrix / label conversions). The first byte picks the options
+// (delimiter, lossy, strict, ragged, header, blank lines; bit 7: non-finite cells allowed), so
+// every mode is fuzzed; the rest is the file.
 #include "fuzz_common.h"
 #include "io/csv.h"
+#ifndef HMR_FUZZ_PLANT
+#include "io/array.h"
+#endif
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hmr;
@@ -28,5 +33,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (!t.header.empty()) fuzz::expect_clean([&] { (void)t.column(t.header.back()); });
   });
+#ifndef HMR_FUZZ_PLANT
+  fuzz::expect_clean([&] {
+    std::vector<std::string> notes;
+    const io::NpyArray a = io::parse_numeric_csv(fuzz::as_text(data + 1, size - 1), "fuzz.csv", mode & 128, &notes);
+    fuzz::check(a.shape.size() == 2 && a.shape[0] > 0, "a CSV array has rows");
+    fuzz::check(a.bytes.size() == static_cast<std::size_t>(a.count()) * 8, "int64 / float64 cells");
+    fuzz::expect_clean([&] { (void)io::as_matrix(a, "fuzz.csv", mode & 128, &notes); });
+    fuzz::expect_clean([&] { (void)io::as_labels(a, "fuzz.csv", &notes); });
+  });
+#endif
   return 0;
 }

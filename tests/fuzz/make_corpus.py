@@ -23,9 +23,9 @@ def put(parser, name, data):
         f.write(data if isinstance(data, bytes) else data.encode())
 
 
-def npy(descr, shape, payload, version=1):
+def npy(descr, shape, payload, version=1, fortran=False):
     dims = ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "")
-    header = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, dims)
+    header = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (descr, fortran, dims)
     lead = 10 if version == 1 else 12
     header += " " * ((64 - (lead + len(header) + 1) % 64) % 64) + "\n"
     size = struct.pack("<H", len(header)) if version == 1 else struct.pack("<I", len(header))
@@ -38,6 +38,14 @@ put("npy", "i4_labels.npy", npy("<i4", [4], struct.pack("<4i", 0, 1, 1, 2)))
 put("npy", "f8_v2.npy", npy("<f8", [2], struct.pack("<2d", 0.5, -1), version=2))
 put("npy", "s3_scalar.npy", npy("|S3", [], b"csr"))
 put("npy", "empty.npy", npy("<f4", [0, 3], b""))
+# What numpy writes beyond hmr's own outputs: Fortran order (pandas' to_numpy), big-endian,
+# float16, bool, unsigned, 3-D.
+put("npy", "f8_fortran.npy", npy("<f8", [2, 3], struct.pack("<6d", 0, 3, 1, 4, 2, 5), fortran=True))
+put("npy", "f4_big_fortran_3d.npy", npy(">f4", [2, 2, 2], struct.pack(">8f", *range(8)), fortran=True))
+put("npy", "f2_2x2.npy", npy("<f2", [2, 2], struct.pack("<4e", 0.5, -1, 65504, 6e-8)))
+put("npy", "b1_3.npy", npy("|b1", [3], bytes([0, 1, 1])))
+put("npy", "u8_big.npy", npy(">u8", [2, 1], struct.pack(">2Q", 3, 2**63)))
+put("npy", "i2_3d.npy", npy("<i2", [1, 2, 2], struct.pack("<4h", -1, 2, -3, 4)))
 
 
 # ---- npz (scipy.sparse.save_npz layout, stored)
@@ -61,6 +69,23 @@ put("npz", "csr_2x3.npz", npz(2, 3, [0, 2, 3], [0, 2, 1], [1.0, 2.0, 3.0]))
 put("npz", "csr_zip64.npz", npz(1, 2, [0, 1], [1], [0.5], zip64=True))
 put("npz", "csr_empty.npz", npz(0, 4, [0], [], []))
 
+
+# ---- npz as numpy.savez / savez_compressed write it: named and positional members
+def npz_arrays(members, method=zipfile.ZIP_STORED):
+    import io
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as z:
+        for name, payload in members:
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), payload, compress_type=method)
+    return buf.getvalue()
+
+
+xy = [("X.npy", npy("<f8", [2, 2], struct.pack("<4d", 1, 2, 3, 4), fortran=True)),
+      ("y.npy", npy("<i8", [2], struct.pack("<2q", 0, 1)))]
+put("npz", "savez_named.npz", npz_arrays(xy))
+put("npz", "savez_compressed.npz", npz_arrays(xy, zipfile.ZIP_DEFLATED))
+put("npz", "savez_positional.npz", npz_arrays([("arr_0.npy", npy("<f2", [3], struct.pack("<3e", 1, 2, 3)))]))
+
 # ---- csv: first byte = options (see fuzz_csv.cpp), 0 = comma, header, defaults
 put("csv", "plain.csv", b"\x00" + b"id,lyrics,language\n1,hello world,en\n2,\"quoted, with comma\",en\n")
 put("csv", "quotes_crlf.csv", b"\x00" + b"a,b\r\n\"x\"\"y\",\"multi\r\nline\"\r\n3,\r\n")
@@ -68,6 +93,10 @@ put("csv", "semicolon_bom.csv", b"\x01" + b"\xef\xbb\xbfa;b\n\xe0\xa6\x86;2\n")
 put("csv", "lossy_invalid.csv", b"\x04" + b"a,b\n\xff\xfe,1\n")
 put("csv", "strict_stray.csv", b"\x08" + b"a,b\nx\"y,1\n")
 put("csv", "ragged.csv", b"\x10" + b"a\n1,2,3\n")
+# Numeric CSV as pandas and np.savetxt write it (bit 7: missing values allowed).
+put("csv", "pandas_index.csv", b"\x00" + b",a,b\n0,1.5,-2e-3\n1,nan,inf\n")
+put("csv", "pandas_default_names.csv", b"\x80" + b",0,1\n0,1,\n1,True,False\n")
+put("csv", "savetxt.csv", b"\x00" + b"1.000000000000000000e+00,2.5e+00\n-3,+4\n")
 
 # ---- config: first byte = task (0 easy, 1 medium, 2 hard) + 4 for a --set assignment
 put("config", "easy.toml", b"\x00" + b"[experiment]\nseed = 7\nk = 3\n[tfidf]\nmin_df = 0.1\nstop_words = [\"english\"]\n")
