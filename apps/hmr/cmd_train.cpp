@@ -3,7 +3,9 @@
 // a Kaggle-layout features.csv (MFCC columns chosen by --columns) or a TF-IDF tfidf.npz (scipy
 // CSR, densified; used as is, not standardised).
 // Settings: defaults < --config FILE.toml ([vae] table or root) < --set key=value < flags.
-// Thin: parse, call hmr::nn::train_vae, print.
+// --resume MODEL continues a run from MODEL and MODEL.optim.safetensors (Adam state, epochs done;
+// written beside every --out): settings then start from the model's, the architecture fixed.
+// Thin: parse, call hmr::nn::train_vae / resume_vae, print.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +58,7 @@ namespace {
 // or a 0-d latent are refused by their range, never replaced by the configured default.
 struct TrainArgs {
   std::string features, columns = "mfcc", hidden, activation, output, loss, history, standardize = "auto";
+  std::string resume, optimizer_state;
   int epochs = 0, batch = 0, latent = 0, warmup = 0, patience = 0;
   float lr = 0, beta = 0, val_fraction = 0, clip_norm = 0, weight_decay = 0;
   bool no_graph = false;
@@ -93,9 +96,17 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
       ->capture_default_str();
   sub.add_flag("--no-cuda-graph", a->no_graph, "launch every step directly instead of replaying a CUDA Graph");
   sub.add_option("--history", a->history, "per-epoch losses as JSON (default: MODEL.history.json beside --out)");
+  sub.add_option("--resume", a->resume,
+                 "continue training MODEL.safetensors (hmr's, with its MODEL.optim.safetensors) for --epochs more "
+                 "epochs (default: the model's epochs setting); same features, seed and settings give the bits of "
+                 "one longer run");
+  sub.add_option("--optimizer-state", a->optimizer_state,
+                 "where to write Adam's state for a later --resume (default: MODEL.optim.safetensors beside --out)");
   sub.footer(
-      "--out MODEL.safetensors is required. Example:\n"
-      "  hmr train --features X.npy --config vae.toml --beta 4 --latent 16 --out model.safetensors");
+      "--out MODEL.safetensors is required; MODEL.optim.safetensors (optimizer state) and MODEL.history.json are\n"
+      "written beside it. Examples:\n"
+      "  hmr train --features X.npy --config vae.toml --beta 4 --latent 16 --out model.safetensors\n"
+      "  hmr train --features X.npy --resume model.safetensors --epochs 50 --out model_150.safetensors");
   sub.callback([a, &common, &sub] {
     using namespace hmr::nn;
     HMR_REQUIRE(!common.out.empty(), "train: --out MODEL.safetensors is required");
@@ -103,9 +114,31 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     const std::filesystem::path history =
         a->history.empty() ? hmr::nn::history_path_for(common.out) : std::filesystem::path(a->history);
     targets.push_back({history.string(), a->history.empty() ? "--out (history)" : "--history"});
-    hmr::io::OutputFiles outs(std::move(targets), {hmr::io::array_file(a->features), common.config});
+    const std::filesystem::path optim =
+        a->optimizer_state.empty() ? optimizer_path_for(common.out) : std::filesystem::path(a->optimizer_state);
+    targets.push_back({optim.string(), a->optimizer_state.empty() ? "--out (optimizer state)" : "--optimizer-state"});
+    std::vector<std::filesystem::path> inputs{hmr::io::array_file(a->features), common.config};
+    if (!a->resume.empty()) {
+      inputs.push_back(a->resume);
+      inputs.push_back(optimizer_path_for(a->resume));
+    }
+    hmr::io::OutputFiles outs(std::move(targets), inputs);
     VaeConfig c;
     bool standardize_set = false;
+    // A resumed run starts from the model's settings (its hmr.config) and Adam state.
+    VaeModel start;
+    TrainState state;
+    if (!a->resume.empty()) {
+      start = load_safetensors(a->resume);
+      state = load_train_state(optimizer_path_for(a->resume), start);
+      c = start.config;
+      HMR_REQUIRE(common.config.empty(),
+                  "train: --config cannot be combined with --resume (the settings come from "
+                  "the model; change them with --set or flags)");
+      HMR_REQUIRE(a->standardize == "auto" || (a->standardize == "true") == start.standardized,
+                  "train --resume: --standardize {} contradicts the model ({}standardised)", a->standardize,
+                  start.standardized ? "" : "not ");
+    }
     if (!common.config.empty()) {
       c = vae_config_from_file(common.config);
       toml::table root = toml::parse_file(common.config);
@@ -139,7 +172,9 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     c.validate();  // every setting before the features are read
     bool sparse_text = false;
     const hmr::Matrix x = hmr::app::read_vae_features(a->features, a->columns, &sparse_text);
-    if (a->standardize != "auto")
+    if (!a->resume.empty())
+      c.standardize = start.standardized;
+    else if (a->standardize != "auto")
       c.standardize = a->standardize == "true";
     else if (sparse_text && !standardize_set)
       c.standardize = false;  // TF-IDF is used as is
@@ -152,14 +187,21 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     sink.start_at_once = false;  // train_vae checks the input first: a bad one stays one error line
     hmr::Progress bar("train", c.epochs, "epoch", sink);
     TrainReport rep;
-    const VaeModel m = train_vae(*backend, x, c, &rep, [&](const EpochStats& e) {
+    TrainState state_out;
+    const auto on_epoch = [&, e0 = state.epochs_done](const EpochStats& e) {
       std::string s = fmt::format("loss {:.4g} (recon {:.4g}, kl {:.4g})", e.total, e.recon, e.kl);
       if (e.val_total >= 0) s += fmt::format(" val {:.4g}", e.val_total);
-      bar.update(e.epoch + 1, s);
-    });
+      bar.update(e.epoch - e0 + 1, s);
+    };
+    if (!a->resume.empty()) {
+      spdlog::info("train: resuming {} after {} epochs (Adam step {})", a->resume, state.epochs_done, state.adam_step);
+    }
+    const VaeModel m = a->resume.empty() ? train_vae(*backend, x, c, &rep, on_epoch, &state_out)
+                                         : resume_vae(*backend, x, start, state, c, &rep, on_epoch, &state_out);
     const auto& last = rep.epochs.back();
     bar.finish(fmt::format("loss {:.4g}", last.total));
     save_safetensors(outs.path(common.out), m);
+    save_train_state(outs.path(optim.string()), m, state_out);
     hmr::nn::write_history(outs.path(history.string()), rep);
     outs.commit();
     std::printf("trained on %s: %zu epochs%s, loss %.6g (recon %.6g, kl %.6g)", rep.backend.c_str(), rep.epochs.size(),
@@ -167,7 +209,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     if (last.val_total >= 0) std::printf(", val %.6g (best epoch %d)", last.val_total, rep.best_epoch + 1);
     std::printf("\n%lld training rows, %.1f s, %.0f samples/s%s\nmodel: %s\n", static_cast<long long>(rep.n_train),
                 rep.seconds, rep.samples_per_second, rep.cuda_graph ? ", CUDA Graph replay" : "", common.out.c_str());
-    std::printf("history: %s\n", history.c_str());
+    std::printf("history: %s\noptimizer state: %s\n", history.c_str(), optim.c_str());
   });
 }
 

@@ -1,37 +1,32 @@
-// nn/safetensors.cpp — VAE models as .safetensors (https://huggingface.co/docs/safetensors):
-//   [u64 little-endian N][N bytes of JSON header, space padded to 8][tensor bytes]
-// The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end)} (offsets
-// relative to the byte buffer, tensors contiguous in state_dict order) plus "__metadata__", a
-// string -> string map. Names and shapes are those of the equivalent PyTorch module, so
-// `model.load_state_dict(safetensors.torch.load_file(path))` works; the architecture, loss, beta,
-// the full config and the scaler statistics live in the metadata.
+// nn/safetensors.cpp — VAE models as .safetensors (https://huggingface.co/docs/safetensors; the
+// container in safetensors_io.cpp). Names and shapes are those of the equivalent PyTorch module
+// (tests/fixtures/torch_vae.py), so `model.load_state_dict(state)` works once the scaler.* tensors
+// are popped; hmr's metadata holds the architecture, loss, beta and the full config. A file
+// without that metadata is read as a plain PyTorch state_dict: the architecture from the shapes,
+// the activations from LoadOptions, each assumption logged as a note.
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string_view>
 
 #include "core/error.h"
-#include "io/atomic_file.h"
+#include "core/log.h"
+#include "core/printable.h"
+#include "nn/safetensors_io.h"
 #include "nn/vae.h"
 
 namespace hmr::nn {
 
 namespace {
 
-std::string float_list(const std::vector<float>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += fmt::format("{}{}", i ? ", " : "", v[i]);  // shortest round trip
-  return s + "]";
-}
-
-// Parses "[a, b, ...]" with strtof so every float comes back bit-exact.
+// Parses the scaler statistics of files written before they were tensors: "[a, b, ...]", strtof so every float comes
+// back bit-exact.
 std::vector<float> parse_float_list(const std::string& path, const std::string& key, const std::string& text) {
   std::vector<float> out;
   std::string s = text;
@@ -67,71 +62,29 @@ void save_safetensors(const std::filesystem::path& path, const VaeModel& m) {
   HMR_REQUIRE(m.params.size() == param_count(m.config),
               "save {}: the model has {} parameters, its architecture needs {}", path.string(), m.params.size(),
               param_count(m.config));
+  std::vector<st::OutTensor> tensors;
   const auto layout = param_layout(m.config);
-  nlohmann::ordered_json h;
-  std::size_t off = 0;
-  for (const auto& p : layout) {
-    h[p.name] = {{"dtype", "F32"}, {"shape", p.shape}, {"data_offsets", {off, off + 4 * p.size}}};
-    off += 4 * p.size;
-  }
-  nlohmann::ordered_json meta;
-  meta["format"] = "pt";
-  meta["hmr.arch"] = arch_json(m.config);
-  meta["hmr.loss"] = to_string(m.config.loss);
-  meta["hmr.beta"] = fmt::format("{}", m.config.beta);
-  meta["hmr.free_bits"] = fmt::format("{}", m.config.free_bits);
-  meta["hmr.config"] = to_toml(m.config);
-  meta["hmr.standardized"] = m.standardized ? "true" : "false";
+  for (const auto& p : layout) tensors.push_back({p.name, p.shape, m.params.data() + p.offset});
   if (m.standardized) {
     HMR_REQUIRE(m.scaler.mean.size() == static_cast<std::size_t>(m.config.input_dim) &&
                     m.scaler.scale.size() == m.scaler.mean.size(),
                 "save {}: scaler statistics have {} entries, input_dim is {}", path.string(), m.scaler.mean.size(),
                 m.config.input_dim);
-    meta["hmr.scaler_mean"] = float_list(m.scaler.mean);
-    meta["hmr.scaler_scale"] = float_list(m.scaler.scale);
+    const std::vector<std::int64_t> d{m.config.input_dim};
+    tensors.push_back({"scaler.mean", d, m.scaler.mean.data()});
+    tensors.push_back({"scaler.scale", d, m.scaler.scale.data()});
   }
-  h["__metadata__"] = meta;
-  std::string header = h.dump();
-  header.append((8 - header.size() % 8) % 8, ' ');  // the reference writer aligns the data to 8 bytes
-  io::write_atomically(path, [&](std::ostream& out) {
-    unsigned char len[8];
-    std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    for (const auto& p : layout)  // little-endian float32, as on every platform hmr targets
-      out.write(reinterpret_cast<const char*>(m.params.data() + p.offset), static_cast<std::streamsize>(4 * p.size));
-  });
+  st::write(path, tensors,
+            {{"format", "pt"},
+             {"hmr.arch", arch_json(m.config)},
+             {"hmr.loss", to_string(m.config.loss)},
+             {"hmr.beta", fmt::format("{}", m.config.beta)},
+             {"hmr.free_bits", fmt::format("{}", m.config.free_bits)},
+             {"hmr.config", to_toml(m.config)},
+             {"hmr.standardized", m.standardized ? "true" : "false"}});
 }
 
 namespace {
-
-// An integer of the JSON header inside [lo, hi]. nlohmann's get<int>() converts 1e123 or -1
-// with a plain cast (undefined for a float out of range, found by fuzz_safetensors), so the type
-// and range are checked first; nullopt when the value is not such an integer.
-std::optional<std::int64_t> json_int(const nlohmann::json& v, std::int64_t lo, std::int64_t hi) {
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(hi)) return std::nullopt;
-    return static_cast<std::int64_t>(u);
-  }
-  if (!v.is_number_integer()) return std::nullopt;
-  const auto x = v.get<std::int64_t>();
-  if (x < lo || x > hi) return std::nullopt;
-  return x;
-}
-
-// A JSON array of such integers, or nullopt.
-std::optional<std::vector<std::int64_t>> json_ints(const nlohmann::json& v, std::int64_t lo, std::int64_t hi) {
-  if (!v.is_array()) return std::nullopt;
-  std::vector<std::int64_t> out;
-  for (const auto& e : v) {
-    const auto x = json_int(e, lo, hi);
-    if (!x) return std::nullopt;
-    out.push_back(*x);
-  }
-  return out;
-}
 
 // Parameters the architecture needs, or nullopt when that count exceeds `limit`: every factor
 // comes from the file, so the products are checked before make_plan multiplies them unchecked
@@ -161,49 +114,80 @@ std::optional<std::uint64_t> checked_param_count(const VaeConfig& c, std::uint64
   return total;
 }
 
-}  // namespace
-
-VaeModel load_safetensors(const std::filesystem::path& path) {
-  const std::string ps = path.string();
-  std::ifstream in(path, std::ios::binary);
-  HMR_REQUIRE(in.good(), "{}: cannot open the model file", ps);
-  // Models are megabytes: read whole, then parse the bytes (the one path the fuzzer also takes).
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  HMR_REQUIRE(!in.bad(), "{}: could not read the model file", ps);
-  return parse_safetensors(bytes, ps);
+// Before anything of the architecture's size is allocated: validate, then the parameters must fit
+// the data section at the narrowest float dtype (2 bytes): input_dim 2^30 in a 1 KiB file is refused.
+void check_fits(const VaeConfig& cfg, const st::File& f, const char* source) {
+  cfg.validate();
+  HMR_REQUIRE(checked_param_count(cfg, f.data.size() / 2).has_value(),
+              "{}: truncated file or lying {}: the architecture needs more parameters than the {}-byte data section "
+              "holds",
+              f.where, source, f.data.size());
 }
 
-VaeModel parse_safetensors(std::string_view bytes, const std::string& ps) {
-  const std::uint64_t file_size = bytes.size();
-  HMR_REQUIRE(file_size >= 8, "{}: truncated safetensors file ({} bytes, no header length)", ps, file_size);
-  std::uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  HMR_REQUIRE(n <= file_size - 8, "{}: truncated safetensors file (header of {} bytes, file has {} after the length)",
-              ps, n, file_size - 8);
-  HMR_REQUIRE(n <= (100u << 20), "{}: safetensors header of {} bytes is implausibly large", ps, n);
-  const std::string_view header = bytes.substr(8, static_cast<std::size_t>(n));
-  const std::string_view data = bytes.substr(8 + static_cast<std::size_t>(n));
-  nlohmann::json h;
-  try {
-    h = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::exception& e) {
-    input_error("{}: the safetensors header is not valid JSON: {}", ps, e.what());
-  }
-  HMR_REQUIRE(h.is_object(), "{}: the safetensors header is not a JSON object", ps);
-  const std::uint64_t data_size = data.size();
+std::string shape_str(const std::vector<std::int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
 
-  // Architecture and settings from the metadata.
-  HMR_REQUIRE(h.contains("__metadata__") && h["__metadata__"].is_object(),
-              "{}: no __metadata__ (not written by hmr; the architecture is unknown)", ps);
-  const auto& meta = h["__metadata__"];
-  auto meta_str = [&](const char* key) -> std::string {
-    HMR_REQUIRE(meta.contains(key) && meta[key].is_string(), "{}: metadata '{}' is missing", ps, key);
-    return meta[key].get<std::string>();
+// The model's tensors from the file: `names[i]` (the file's name) holds layout[i]; shapes checked.
+void read_params(const st::File& f, VaeModel& m, const std::vector<std::string>& names, const std::string& why) {
+  m.layout = param_layout(m.config);
+  m.params.assign(param_count(m.config), 0.0f);
+  for (std::size_t i = 0; i < m.layout.size(); ++i) {
+    const ParamInfo& p = m.layout[i];
+    const auto it = f.tensors.find(names[i]);
+    HMR_REQUIRE(it != f.tensors.end(), "{}: tensor '{}' is missing{}", f.where, names[i], why);
+    HMR_REQUIRE(it->second.shape == p.shape, "{}: tensor '{}' has shape {}, expected {}{}", f.where, names[i],
+                shape_str(it->second.shape), shape_str(p.shape), why);
+    st::read_floats(f, names[i], m.params.data() + p.offset);
+  }
+}
+
+// scaler.mean / scaler.scale tensors [input_dim], when present (both or neither).
+bool read_scaler_tensors(const st::File& f, const std::string& prefix, VaeModel& m) {
+  const bool has_mean = f.tensors.count(prefix + "scaler.mean") > 0,
+             has_scale = f.tensors.count(prefix + "scaler.scale") > 0;
+  HMR_REQUIRE(has_mean == has_scale, "{}: tensor '{}scaler.{}' is missing (the scaler needs mean and scale)", f.where,
+              prefix, has_mean ? "scale" : "mean");
+  if (!has_mean) return false;
+  const std::vector<std::int64_t> d{m.config.input_dim};
+  for (const char* k : {"scaler.mean", "scaler.scale"}) {
+    const auto& e = f.tensors.at(prefix + k);
+    HMR_REQUIRE(e.shape == d, "{}: tensor '{}{}' has shape {}, expected {} (one value per input feature)", f.where,
+                prefix, k, shape_str(e.shape), shape_str(d));
+  }
+  m.scaler.mean = st::read_floats(f, prefix + "scaler.mean");
+  m.scaler.scale = st::read_floats(f, prefix + "scaler.scale");
+  for (std::size_t i = 0; i < m.scaler.scale.size(); ++i)
+    HMR_REQUIRE(m.scaler.scale[i] > 0.0f, "{}: tensor '{}scaler.scale' holds {} at element {} (must be > 0)", f.where,
+                prefix, m.scaler.scale[i], i);
+  return true;
+}
+
+// Tensors the model does not use are refused, named.
+void refuse_extras(const st::File& f, const std::vector<std::string>& names, const std::string& prefix, bool scaler,
+                   const char* layout) {
+  for (const auto& [name, e] : f.tensors) {
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    if (scaler && (name == prefix + "scaler.mean" || name == prefix + "scaler.scale")) continue;
+    input_error("{}: unexpected tensor '{}' ({})", f.where, name, layout);
+  }
+}
+
+std::string converted_note(const st::File& f) {
+  const std::size_t n = st::converted_count(f);
+  return n ? fmt::format("; {} tensor{} converted to float32", n, n == 1 ? "" : "s") : std::string();
+}
+
+// ---- files written by hmr ---------------------------------------------------------------------
+VaeModel from_hmr(const st::File& f) {
+  const std::string& ps = f.where;
+  auto meta_str = [&](const char* key) -> const std::string& {
+    const auto it = f.meta.find(key);
+    HMR_REQUIRE(it != f.meta.end(), "{}: metadata '{}' is missing", ps, key);
+    return it->second;
   };
   VaeConfig cfg;
-  if (meta.contains("hmr.config") && meta["hmr.config"].is_string()) {
+  if (const auto it = f.meta.find("hmr.config"); it != f.meta.end()) {
     try {
-      const toml::table t = toml::parse(meta["hmr.config"].get<std::string>());
+      const toml::table t = toml::parse(it->second);
       if (const auto* v = t["vae"].as_table()) cfg = vae_config_from_toml(*v);
     } catch (const toml::parse_error& e) {
       input_error("{}: metadata 'hmr.config' is not valid TOML: {}", ps, std::string(e.description()));
@@ -211,15 +195,32 @@ VaeModel parse_safetensors(std::string_view bytes, const std::string& ps) {
   }
   try {
     const auto a = nlohmann::json::parse(meta_str("hmr.arch"));
-    const auto input_dim = json_int(a.at("input_dim"), INT32_MIN, INT32_MAX);
-    const auto latent = json_int(a.at("latent"), INT32_MIN, INT32_MAX);
-    const auto hidden = json_ints(a.at("hidden"), INT32_MIN, INT32_MAX);
-    HMR_REQUIRE(input_dim && latent && hidden,
+    const auto int_of = [](const nlohmann::json& v) -> std::optional<int> {
+      if (!v.is_number_integer()) return std::nullopt;
+      if (v.is_number_unsigned()) {
+        const auto u = v.get<std::uint64_t>();
+        return u > INT32_MAX ? std::nullopt : std::optional<int>(static_cast<int>(u));
+      }
+      const auto x = v.get<std::int64_t>();
+      return x < INT32_MIN || x > INT32_MAX ? std::nullopt : std::optional<int>(static_cast<int>(x));
+    };
+    const auto input_dim = int_of(a.at("input_dim"));
+    const auto latent = int_of(a.at("latent"));
+    const auto& hid = a.at("hidden");
+    bool hidden_ok = hid.is_array();
+    std::vector<int> hidden;
+    if (hidden_ok)
+      for (const auto& v : hid) {
+        const auto h = int_of(v);
+        hidden_ok = hidden_ok && h.has_value();
+        if (h) hidden.push_back(*h);
+      }
+    HMR_REQUIRE(input_dim && latent && hidden_ok,
                 "{}: metadata 'hmr.arch' is malformed: input_dim, latent and hidden must be (lists of) 32-bit integers",
                 ps);
-    cfg.input_dim = static_cast<int>(*input_dim);
-    cfg.latent = static_cast<int>(*latent);
-    cfg.hidden.assign(hidden->begin(), hidden->end());
+    cfg.input_dim = *input_dim;
+    cfg.latent = *latent;
+    cfg.hidden = hidden;
     cfg.activation = parse_activation(a.at("activation").get<std::string>());
     cfg.output = parse_output(a.at("output").get<std::string>());
   } catch (const nlohmann::json::exception& e) {
@@ -227,35 +228,33 @@ VaeModel parse_safetensors(std::string_view bytes, const std::string& ps) {
   }
   cfg.loss = parse_loss(meta_str("hmr.loss"));
   {
-    const std::string b = meta_str("hmr.beta");
+    const std::string& b = meta_str("hmr.beta");
     char* end = nullptr;
     cfg.beta = std::strtof(b.c_str(), &end);
-    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.beta' is not a number: '{}'", ps, b);
+    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.beta' is not a number: '{}'", ps, printable(b));
   }
-  // A file without hmr.free_bits (PyTorch, or hmr before free bits) was trained with the plain KL.
+  // A file without hmr.free_bits (hmr before free bits) was trained with the plain KL.
   cfg.free_bits = 0.0f;
-  if (meta.contains("hmr.free_bits")) {
-    const std::string b = meta_str("hmr.free_bits");
+  if (f.meta.count("hmr.free_bits")) {
+    const std::string& b = meta_str("hmr.free_bits");
     char* end = nullptr;
     cfg.free_bits = std::strtof(b.c_str(), &end);
-    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.free_bits' is not a number: '{}'", ps, b);
+    HMR_REQUIRE(end && *end == '\0' && !b.empty(), "{}: metadata 'hmr.free_bits' is not a number: '{}'", ps,
+                printable(b));
   }
   HMR_REQUIRE(cfg.input_dim > 0, "{}: metadata gives input_dim {}", ps, cfg.input_dim);
-  cfg.validate();
-  // The tensors the architecture needs must fit in the data section before anything of their
-  // size is allocated: metadata claiming input_dim 2^30 in a 1 KiB file is refused here.
-  const auto need = checked_param_count(cfg, data_size / 4);
-  HMR_REQUIRE(need.has_value(),
-              "{}: truncated file or lying metadata: the architecture in the metadata needs more parameters than the "
-              "{}-byte data section holds",
-              ps, data_size);
+  check_fits(cfg, f, "metadata");
 
   VaeModel m;
   m.config = cfg;
-  m.layout = param_layout(cfg);
-  m.params.assign(param_count(cfg), 0.0f);
-  m.standardized = meta_str("hmr.standardized") == "true";
-  if (m.standardized) {
+  std::vector<std::string> names;
+  for (const auto& p : param_layout(cfg)) names.push_back(p.name);
+  read_params(f, m, names, "");
+  const bool said = meta_str("hmr.standardized") == "true";
+  const bool tensors = read_scaler_tensors(f, "", m);
+  HMR_REQUIRE(!tensors || said, "{}: scaler.* tensors in a model whose metadata says hmr.standardized = {}", ps,
+              printable(meta_str("hmr.standardized")));
+  if (said && !tensors) {  // written before the statistics were tensors: JSON arrays in the metadata
     m.scaler.mean = parse_float_list(ps, "hmr.scaler_mean", meta_str("hmr.scaler_mean"));
     m.scaler.scale = parse_float_list(ps, "hmr.scaler_scale", meta_str("hmr.scaler_scale"));
     HMR_REQUIRE(m.scaler.mean.size() == static_cast<std::size_t>(cfg.input_dim) &&
@@ -263,34 +262,132 @@ VaeModel parse_safetensors(std::string_view bytes, const std::string& ps) {
                 "{}: scaler statistics have {} / {} entries, input_dim is {}", ps, m.scaler.mean.size(),
                 m.scaler.scale.size(), cfg.input_dim);
   }
-
-  // Tensors: exactly the expected names, F32, expected shapes, inside the file.
-  std::size_t tensors = 0;
-  for (const auto& [name, t] : h.items())
-    if (name != "__metadata__") ++tensors;
-  for (const auto& p : m.layout) {
-    HMR_REQUIRE(h.contains(p.name), "{}: tensor '{}' is missing", ps, p.name);
-    const auto& t = h[p.name];
-    HMR_REQUIRE(t.is_object() && t.contains("dtype") && t.contains("shape") && t.contains("data_offsets"),
-                "{}: tensor '{}' has a malformed entry", ps, p.name);
-    const std::string dtype = t["dtype"].is_string() ? t["dtype"].get<std::string>() : "?";
-    HMR_REQUIRE(dtype == "F32", "{}: tensor '{}' has dtype {}, expected F32", ps, p.name, dtype);
-    const auto dims = json_ints(t["shape"], 0, INT64_MAX);
-    const auto offsets = json_ints(t["data_offsets"], 0, INT64_MAX);
-    HMR_REQUIRE(dims && offsets, "{}: tensor '{}' has a malformed shape or data_offsets", ps, p.name);
-    const std::vector<std::int64_t>& shape = *dims;
-    const std::vector<std::uint64_t> offs(offsets->begin(), offsets->end());
-    HMR_REQUIRE(shape == p.shape, "{}: tensor '{}' has shape [{}], the architecture needs [{}]", ps, p.name,
-                fmt::join(shape, ", "), fmt::join(p.shape, ", "));
-    HMR_REQUIRE(offs.size() == 2 && offs[0] <= offs[1] && offs[1] - offs[0] == 4 * p.size,
-                "{}: tensor '{}' has data_offsets that do not match its shape", ps, p.name);
-    HMR_REQUIRE(offs[1] <= data_size, "{}: truncated file: tensor '{}' ends at byte {} of a {}-byte data section", ps,
-                p.name, offs[1], data_size);
-    std::memcpy(m.params.data() + p.offset, data.data() + offs[0], 4 * p.size);
-  }
-  HMR_REQUIRE(tensors == m.layout.size(), "{}: {} tensors in the file, the architecture has {} (unexpected extras)", ps,
-              tensors, m.layout.size());
+  m.standardized = said;
+  m.config.standardize = said;
+  refuse_extras(f, names, "", true, "not part of the architecture in the metadata");
+  if (st::converted_count(f)) spdlog::info("{}: note: {}", ps, converted_note(f).substr(2));
   return m;
+}
+
+// ---- plain PyTorch state_dicts ----------------------------------------------------------------
+constexpr const char* kLayouts =
+    "a plain state_dict must hold encoder.N.weight/bias, fc_mu.weight/bias, fc_logvar.weight/bias (or fc_var.*), "
+    "decoder.N.weight/bias and optionally scaler.mean/scaler.scale; see docs/nn.md";
+
+// "encoder.12.weight" -> 12 (index) and "weight"; nullopt for another pattern.
+std::optional<std::pair<int, std::string>> sequential_index(const std::string& name, const std::string& seq) {
+  if (name.rfind(seq + ".", 0) != 0) return std::nullopt;
+  const std::string rest = name.substr(seq.size() + 1);
+  const auto dot = rest.find('.');
+  if (dot == std::string::npos || dot == 0 || dot > 9) return std::nullopt;
+  int idx = 0;
+  for (std::size_t i = 0; i < dot; ++i) {
+    if (rest[i] < '0' || rest[i] > '9') return std::nullopt;
+    idx = idx * 10 + (rest[i] - '0');
+  }
+  const std::string leaf = rest.substr(dot + 1);
+  if (leaf != "weight" && leaf != "bias") return std::nullopt;
+  return std::make_pair(idx, leaf);
+}
+
+// The 2-D shape of a weight tensor, dimensions within int; nullopt otherwise.
+std::optional<std::pair<int, int>> weight_shape(const st::File& f, const std::string& name) {
+  const auto it = f.tensors.find(name);
+  HMR_REQUIRE(it != f.tensors.end(), "{}: tensor '{}' is missing ({})", f.where, name, kLayouts);
+  const auto& s = it->second.shape;
+  HMR_REQUIRE(s.size() == 2 && s[0] > 0 && s[1] > 0 && s[0] <= INT32_MAX && s[1] <= INT32_MAX,
+              "{}: tensor '{}' has shape {}, expected a Linear weight [out, in]", f.where, name, shape_str(s));
+  return std::make_pair(static_cast<int>(s[0]), static_cast<int>(s[1]));
+}
+
+VaeModel from_state_dict(const st::File& f, const LoadOptions& opt) {
+  const std::string& ps = f.where;
+  HMR_REQUIRE(!f.tensors.empty(), "{}: no tensors and no hmr metadata: not a model", ps);
+  // nn.DataParallel / DistributedDataParallel save every name under "module.".
+  std::string prefix = "module.";
+  for (const auto& [name, e] : f.tensors)
+    if (name.rfind(prefix, 0) != 0) prefix.clear();
+  HMR_REQUIRE(f.tensors.count(prefix + "fc_mu.weight") > 0,
+              "{}: no hmr metadata and no tensor 'fc_mu.weight': not a VAE state_dict hmr can read ({})", ps, kLayouts);
+  const std::string logvar = f.tensors.count(prefix + "fc_var.weight") && !f.tensors.count(prefix + "fc_logvar.weight")
+                                 ? "fc_var"
+                                 : "fc_logvar";
+  // The Linear layers of each nn.Sequential, by index (the activations between them hold no
+  // tensors, so the indices may step by 2 as in torch_vae.py, or by any amount).
+  std::map<int, int> enc, dec;  // index -> tensors seen (weight + bias)
+  for (const auto& [full, e] : f.tensors) {
+    const std::string name = full.substr(prefix.size());
+    if (name.rfind("fc_mu.", 0) == 0 || name.rfind(logvar + ".", 0) == 0 || name.rfind("scaler.", 0) == 0) continue;
+    if (const auto a = sequential_index(name, "encoder")) {
+      ++enc[a->first];
+    } else if (const auto b = sequential_index(name, "decoder")) {
+      ++dec[b->first];
+    } else {
+      input_error("{}: unexpected tensor '{}' ({})", ps, full, kLayouts);
+    }
+  }
+  VaeConfig cfg;
+  std::vector<std::string> names;  // the file's tensor for each entry of param_layout, in order
+  auto linear = [&](const std::string& seq, int idx) {
+    const std::string base = prefix + seq + "." + std::to_string(idx);
+    HMR_REQUIRE(f.tensors.count(base + ".weight") && f.tensors.count(base + ".bias"),
+                "{}: '{}' has a {} but no {} (Linear layers without bias are not supported)", ps, base,
+                f.tensors.count(base + ".weight") ? "weight" : "bias",
+                f.tensors.count(base + ".weight") ? "bias" : "weight");
+    names.push_back(base + ".weight");
+    names.push_back(base + ".bias");
+  };
+  const auto [L, head_in] = *weight_shape(f, prefix + "fc_mu.weight");
+  cfg.latent = L;
+  cfg.hidden.clear();
+  for (const auto& [idx, n] : enc) {
+    linear("encoder", idx);
+    cfg.hidden.push_back(weight_shape(f, names[names.size() - 2])->first);
+  }
+  cfg.input_dim = enc.empty() ? head_in : weight_shape(f, names.front())->second;
+  // param_layout's order: fc_mu.weight, fc_mu.bias, fc_logvar.weight, fc_logvar.bias.
+  for (const std::string& head : {std::string("fc_mu"), logvar})
+    for (const char* leaf : {".weight", ".bias"}) names.push_back(prefix + head + leaf);
+  for (const auto& [idx, n] : dec) linear("decoder", idx);
+  HMR_REQUIRE(dec.size() == cfg.hidden.size() + 1,
+              "{}: the decoder has {} Linear layer{}, a VAE whose encoder has {} needs {} (the decoder mirrors it: "
+              "{})",
+              ps, dec.size(), dec.size() == 1 ? "" : "s", cfg.hidden.size(), cfg.hidden.size() + 1, kLayouts);
+  cfg.activation = opt.activation;
+  cfg.output = opt.output;
+  cfg.free_bits = 0.0f;  // the plain KL, as PyTorch's VAE examples train
+  check_fits(cfg, f, "shapes");
+
+  VaeModel m;
+  m.config = cfg;
+  const std::string arch = fmt::format("{}{}-{}", cfg.input_dim,
+                                       cfg.hidden.empty() ? "" : fmt::format("-{}", fmt::join(cfg.hidden, "-")), L);
+  read_params(f, m, names, fmt::format(" (a {} VAE read from the shapes: {})", arch, kLayouts));
+  m.standardized = read_scaler_tensors(f, prefix, m);
+  m.config.standardize = m.standardized;
+  refuse_extras(f, names, prefix, true, kLayouts);
+  spdlog::info(
+      "{}: note: no hmr metadata, read as a plain PyTorch state_dict: a {} VAE from the tensor shapes; "
+      "activation {} ({}), output {} ({}); {}{}",
+      ps, arch, to_string(cfg.activation),
+      opt.activation_given ? "given" : "assumed: the default, --activation sets it", to_string(cfg.output),
+      opt.output_given ? "given" : "assumed: the default, --output sets it",
+      m.standardized ? "standardised by its scaler.* tensors" : "features used as they are (no scaler.* tensors)",
+      converted_note(f));
+  return m;
+}
+
+}  // namespace
+
+VaeModel load_safetensors(const std::filesystem::path& path, const LoadOptions& opt) {
+  return parse_safetensors(st::read_bytes(path), path.string(), opt);
+}
+
+VaeModel parse_safetensors(std::string_view bytes, const std::string& ps, const LoadOptions& opt) {
+  const st::File f = st::parse(bytes, ps);
+  bool hmr = false;
+  for (const auto& [k, v] : f.meta) hmr |= k.rfind("hmr.", 0) == 0;
+  return hmr ? from_hmr(f) : from_state_dict(f, opt);
 }
 
 }  // namespace hmr::nn

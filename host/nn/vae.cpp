@@ -4,6 +4,8 @@
 // runs, vae_cuda.cpp).
 #include "nn/vae.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -108,21 +110,29 @@ Matrix latent_part(const Matrix& h, int latent, int which) {  // 0: mu, 1: logva
 
 }  // namespace
 
-VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config_in, TrainReport* report,
-                   const EpochCallback& on_epoch) {
-  NvtxRange range("vae/train");
-  check_features(x, "vae train");
+namespace {
+
+// The settings train_vae and resume_vae share: checked features and config with input_dim set.
+VaeConfig checked_config(const Matrix& x, const VaeConfig& config_in, const char* what) {
+  check_features(x, what);
   VaeConfig cfg = config_in;
   HMR_REQUIRE(cfg.input_dim == 0 || cfg.input_dim == x.cols(),
-              "vae train: the configuration says input_dim {}, the features have {} columns", cfg.input_dim, x.cols());
+              "{}: the configuration says input_dim {}, the features have {} columns", what, cfg.input_dim, x.cols());
   cfg.input_dim = static_cast<int>(x.cols());
   cfg.validate();
   HMR_REQUIRE(cfg.loss != Loss::bce ||
                   std::all_of(x.vec().begin(), x.vec().end(), [](float v) { return v >= 0.0f && v <= 1.0f; }),
-              "vae train: loss 'bce' needs features in [0, 1]");
+              "{}: loss 'bce' needs features in [0, 1]", what);
   HMR_REQUIRE(!(cfg.loss == Loss::bce && cfg.standardize),
-              "vae train: loss 'bce' compares with the raw [0, 1] features; set standardize = false");
+              "{}: loss 'bce' compares with the raw [0, 1] features; set standardize = false", what);
+  return cfg;
+}
 
+// The training loop from `model` (fresh: init_vae, no scaler yet; resumed: the saved model and
+// its state). `cfg.epochs` epochs are run, numbered from state.epochs_done: the epoch number keys
+// the shuffle, the noise and the warm-up, so a resumed run continues the longer run exactly.
+VaeModel run_training(Backend& backend, const Matrix& x, const VaeConfig& cfg, VaeModel model, const TrainState* resume,
+                      TrainReport* report, const EpochCallback& on_epoch, TrainState* state_out) {
   // Validation split (seeded), then the scaler is fitted on the training rows only.
   const std::int64_t n = x.rows();
   std::int64_t n_val = cfg.val_fraction > 0.0f ? static_cast<std::int64_t>(std::floor(cfg.val_fraction * n)) : 0;
@@ -139,29 +149,49 @@ VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config_in
     train = x;
   }
 
-  VaeModel model = init_vae(cfg, cfg.seed);
-  if (cfg.standardize) {
+  if (!resume && cfg.standardize) {
     model.standardized = true;
     model.scaler = prep::fit_scaler(backend, train);
+  }
+  if (model.standardized) {  // a resumed model keeps the statistics it was trained with
     train = prep::apply_scaler(backend, model.scaler, train);
     if (n_val > 0) val = prep::apply_scaler(backend, model.scaler, val);
   }
 
   auto engine = make_engine(backend, cfg);
-  engine->set_params(model.params);
+  TrainReport rep;
+  double best_val = INFINITY;
+  int since_best = 0, best_val_epoch = -1;
+  int e0 = 0;
+  std::vector<float> best_params;
+  if (resume) {
+    if (resume->n_train != 0 && resume->n_train != n_train)
+      spdlog::info(
+          "vae resume: note: the run being resumed trained on {} rows, this one on {} (other data: not an "
+          "exact continuation)",
+          resume->n_train, n_train);
+    engine->set_params(resume->last_params.empty() ? model.params : resume->last_params);
+    engine->set_adam_state(resume->adam_m, resume->adam_v, resume->adam_step);
+    e0 = resume->epochs_done;
+    if (resume->best_epoch >= 0) {
+      best_val = resume->best_val;
+      since_best = resume->since_best;
+      best_val_epoch = rep.best_epoch = resume->best_epoch;
+      if (cfg.patience > 0 && n_val > 0) best_params = model.params;  // the model holds the best epoch's
+    }
+  } else {
+    engine->set_params(model.params);
+  }
   engine->set_data(train);
   const NetPlan plan = make_plan(cfg);
 
-  TrainReport rep;
   rep.backend = backend.name();
   rep.n_train = n_train;
   rep.n_val = n_val;
-  double best_val = INFINITY;
-  int since_best = 0;
-  std::vector<float> best_params;
   Stopwatch total;
   double train_seconds = 0.0;
-  for (int e = 0; e < cfg.epochs; ++e) {
+  int e = e0;
+  for (; e < e0 + cfg.epochs; ++e) {
     NvtxRange epoch_range("epoch");  // no "/" in the name: ncu --nvtx-include "hmr@epoch/" can match it
     Stopwatch w;
     EpochStats st;
@@ -193,7 +223,7 @@ VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config_in
       if (crit < best_val) {
         best_val = crit;
         since_best = 0;
-        rep.best_epoch = e;
+        best_val_epoch = rep.best_epoch = e;
         if (cfg.patience > 0) best_params = engine->params();
       } else {
         ++since_best;
@@ -206,14 +236,30 @@ VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config_in
     if (on_epoch) on_epoch(st);
     if (cfg.patience > 0 && since_best >= cfg.patience) {
       rep.stopped_early = true;
+      ++e;
       break;
     }
   }
-  if (cfg.patience > 0 && !best_params.empty()) {
+  std::vector<float> last = engine->params();
+  const bool keep_best = cfg.patience > 0 && !best_params.empty();
+  model.config = cfg;
+  if (resume) model.config.epochs = e0 + cfg.epochs;  // as if one run had been asked for all of them
+  if (keep_best) {
     model.params = best_params;
   } else {
-    model.params = engine->params();
-    rep.best_epoch = static_cast<int>(rep.epochs.size()) - 1;
+    model.params = last;
+    rep.best_epoch = e - 1;
+  }
+  if (state_out) {
+    TrainState st;
+    engine->adam_state(&st.adam_m, &st.adam_v, &st.adam_step);
+    st.epochs_done = e;
+    if (keep_best && last != model.params) st.last_params = std::move(last);
+    st.best_epoch = best_val_epoch;
+    st.best_val = best_val_epoch >= 0 ? best_val : 0.0;
+    st.since_best = since_best;
+    st.n_train = n_train;
+    *state_out = std::move(st);
   }
   rep.cuda_graph = engine->graph_used();
   rep.seconds = total.seconds();
@@ -221,6 +267,37 @@ VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config_in
       train_seconds > 0 ? static_cast<double>(n_train) * static_cast<double>(rep.epochs.size()) / train_seconds : 0.0;
   if (report) *report = rep;
   return model;
+}
+
+}  // namespace
+
+VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config_in, TrainReport* report,
+                   const EpochCallback& on_epoch, TrainState* state_out) {
+  NvtxRange range("vae/train");
+  const VaeConfig cfg = checked_config(x, config_in, "vae train");
+  return run_training(backend, x, cfg, init_vae(cfg, cfg.seed), nullptr, report, on_epoch, state_out);
+}
+
+VaeModel resume_vae(Backend& backend, const Matrix& x, const VaeModel& model, const TrainState& state,
+                    const VaeConfig& config_in, TrainReport* report, const EpochCallback& on_epoch,
+                    TrainState* state_out) {
+  NvtxRange range("vae/train");
+  VaeConfig cfg = checked_config(x, config_in, "vae resume");
+  const VaeConfig& mc = model.config;
+  HMR_REQUIRE(cfg.input_dim == mc.input_dim && cfg.hidden == mc.hidden && cfg.latent == mc.latent &&
+                  cfg.activation == mc.activation && cfg.output == mc.output,
+              "vae resume: the settings give a {}-[{}]-{} {} / {} network, the model is {}-[{}]-{} {} / {}: the "
+              "architecture of a resumed model cannot change",
+              cfg.input_dim, fmt::join(cfg.hidden, ", "), cfg.latent, to_string(cfg.activation), to_string(cfg.output),
+              mc.input_dim, fmt::join(mc.hidden, ", "), mc.latent, to_string(mc.activation), to_string(mc.output));
+  cfg.standardize = model.standardized;
+  const std::size_t n = param_count(cfg);
+  HMR_REQUIRE(model.params.size() == n && state.adam_m.size() == n && state.adam_v.size() == n &&
+                  (state.last_params.empty() || state.last_params.size() == n),
+              "vae resume: the model has {} parameters and the optimizer state {}, the architecture needs {}",
+              model.params.size(), state.adam_m.size(), n);
+  HMR_REQUIRE(state.adam_step >= 0 && state.epochs_done >= 0, "vae resume: negative step or epoch count");
+  return run_training(backend, x, cfg, model, &state, report, on_epoch, state_out);
 }
 
 // ---- inference --------------------------------------------------------------------------------

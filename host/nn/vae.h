@@ -139,8 +139,10 @@ using EpochCallback = std::function<void(const EpochStats&)>;
 
 // Trains a VAE on x [n x d] (float32, finite). config.input_dim 0 or d. Throws input errors for
 // empty data, non-finite values, a batch larger than the training rows, bad settings.
+// state_out (optional) receives what resume_vae needs to continue the run.
+struct TrainState;
 VaeModel train_vae(Backend& backend, const Matrix& x, const VaeConfig& config, TrainReport* report = nullptr,
-                   const EpochCallback& on_epoch = {});
+                   const EpochCallback& on_epoch = {}, TrainState* state_out = nullptr);
 
 // Inference. x [n x input_dim] in the original units (the model's scaler is applied).
 Matrix encode_mu(Backend& backend, const VaeModel& m, const Matrix& x);                     // [n x latent]
@@ -156,15 +158,64 @@ struct LossTerms {
 LossTerms evaluate_vae(Backend& backend, const VaeModel& m, const Matrix& x, float beta);
 
 // .safetensors (https://huggingface.co/docs/safetensors): F32 tensors named and shaped as the
-// PyTorch module above; __metadata__ holds "format": "pt", "hmr.arch" (JSON: input_dim, hidden,
-// latent, activation, output), "hmr.loss", "hmr.beta", "hmr.free_bits" (absent: 0), "hmr.config" (the TOML), and, when
-// standardised, "hmr.scaler_mean" / "hmr.scaler_scale" (JSON arrays, exact float round trip).
-// Writes atomically.
+// PyTorch module above, then, when standardised, the scaler statistics as tensors "scaler.mean"
+// and "scaler.scale" [input_dim]; __metadata__ holds "format": "pt", "hmr.arch" (JSON: input_dim,
+// hidden, latent, activation, output), "hmr.loss", "hmr.beta", "hmr.free_bits" (absent: 0),
+// "hmr.config" (the TOML) and "hmr.standardized". Writes atomically.
 void save_safetensors(const std::filesystem::path& path, const VaeModel& m);
-// Strict: every expected tensor present with its shape and dtype F32, no extra tensors, offsets
-// inside the file; a clear input error on a truncated or malformed file.
-VaeModel load_safetensors(const std::filesystem::path& path);
+
+// What a plain PyTorch state_dict (no hmr metadata) cannot say: the architecture comes from the
+// tensor shapes, these settings from here (hmr embed's --activation / --output). Ignored for
+// files written by hmr. Each assumption is logged as a "note:" line.
+struct LoadOptions {
+  Activation activation = Activation::relu;
+  Output output = Output::identity;
+  bool activation_given = false, output_given = false;  // false: the default above, said in the note
+};
+
+// Reads a model written by hmr (its metadata gives the architecture; scaler statistics from the
+// scaler.* tensors or, in files written before them, the JSON metadata "hmr.scaler_mean" /
+// "hmr.scaler_scale") or a plain state_dict of the module above (torch's save_file(state_dict):
+// encoder.N.weight/bias, fc_mu.*, fc_logvar.* (or fc_var.*), decoder.N.weight/bias, optionally
+// scaler.mean/scale, all optionally under a "module." prefix; docs/nn.md). Tensors F32, F64, F16
+// or BF16, converted to float32 once. Strict: every expected tensor present with its shape, no
+// extra tensors, offsets inside the file, finite values; a one-line input error otherwise.
+VaeModel load_safetensors(const std::filesystem::path& path, const LoadOptions& opt = {});
 // The same from the bytes of a model file in memory; `where` names it in messages.
-VaeModel parse_safetensors(std::string_view bytes, const std::string& where);
+VaeModel parse_safetensors(std::string_view bytes, const std::string& where, const LoadOptions& opt = {});
+
+// ---- resuming training (hmr train --resume) ----------------------------------------------------
+// Where a training run stopped: Adam's moments and step count in the flat-buffer order of
+// VaeModel::params, the epochs done (they key each epoch's shuffle, noise and warm-up beta, so no
+// generator state is needed beyond the seed), and the early-stopping state. Continuing from it
+// with the same data, settings and backend gives the bits one longer run gives.
+struct TrainState {
+  std::vector<float> adam_m, adam_v;  // [param_count]
+  std::int64_t adam_step = 0;         // Adam's t: steps taken
+  int epochs_done = 0;
+  // The weights after the last epoch when the model holds an earlier epoch's (early stopping kept
+  // the best one); empty when they are the model's.
+  std::vector<float> last_params;
+  double best_val = 0;  // best full-beta validation loss so far (valid when best_epoch >= 0)
+  int best_epoch = -1, since_best = 0;
+  std::int64_t n_train = 0;  // training rows of the run (a resume on other data is noted)
+};
+
+// Trains `epochs` (config.epochs) more epochs from `model` and `state` on x (the same features
+// as before for an exact continuation; the model's scaler is reused, not refitted). The config's
+// architecture must be the model's. Epoch numbers in the report continue from state.epochs_done.
+VaeModel resume_vae(Backend& backend, const Matrix& x, const VaeModel& model, const TrainState& state,
+                    const VaeConfig& config, TrainReport* report = nullptr, const EpochCallback& on_epoch = {},
+                    TrainState* state_out = nullptr);
+
+// The optimizer file beside a model (MODEL.optim.safetensors for MODEL.safetensors): tensors
+// "optimizer.exp_avg" and "optimizer.exp_avg_sq" (F32 [param_count], flat order) and, with early
+// stopping, "optimizer.last_params"; metadata "hmr.optimizer" = "adam", the step, epochs done,
+// early-stopping state and "hmr.model_fnv1a" (a hash of the model's weights: a state saved for
+// another model is refused).
+std::filesystem::path optimizer_path_for(const std::filesystem::path& model_path);
+void save_train_state(const std::filesystem::path& path, const VaeModel& m, const TrainState& s);
+TrainState load_train_state(const std::filesystem::path& path, const VaeModel& m);
+TrainState parse_train_state(std::string_view bytes, const std::string& where, const VaeModel& m);
 
 }  // namespace hmr::nn

@@ -59,6 +59,22 @@ class CudaEngine final : public nn::Engine {
   }
   std::vector<float> params() override { return p_.to_host(ctx_.stream()); }
   std::vector<float> grads() override { return g_.to_host(ctx_.stream()); }
+  void adam_state(std::vector<float>* m, std::vector<float>* v, std::int64_t* t) override {
+    *m = m_.to_host(ctx_.stream());
+    *v = v_.to_host(ctx_.stream());
+    *t = counters_.to_host(ctx_.stream())[1];
+  }
+  void set_adam_state(const std::vector<float>& m, const std::vector<float>& v, std::int64_t t) override {
+    HMR_ASSERT(m.size() == plan_.n_params && v.size() == plan_.n_params, "Adam state of {} / {} != {}", m.size(),
+               v.size(), plan_.n_params);
+    HMR_REQUIRE(t >= 0 && t <= INT32_MAX, "vae resume: Adam step {} does not fit the cuda engine's counter", t);
+    cudaStream_t s = ctx_.stream();
+    m_.upload(m.data(), m.size(), s);
+    v_.upload(v.data(), v.size(), s);
+    const int counters[2] = {0, static_cast<int>(t)};
+    counters_.upload(counters, 2, s);
+    ctx_.sync();
+  }
 
   StepLoss step(ConstMatrixView x, ConstMatrixView eps, float beta, bool update) override {
     HMR_ASSERT(x.ld == x.cols && eps.ld == eps.cols, "contiguous batches expected");

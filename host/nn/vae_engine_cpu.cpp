@@ -73,6 +73,20 @@ class CpuEngine final : public Engine {
   // In PyTorch's layout whatever the internal one.
   std::vector<float> params() override { return external(p_); }
   std::vector<float> grads() override { return external(g_); }
+  void adam_state(std::vector<float>* m, std::vector<float>* v, std::int64_t* t) override {
+    *m = external(m_);
+    *v = external(v_);
+    *t = t_;
+  }
+  void set_adam_state(const std::vector<float>& m, const std::vector<float>& v, std::int64_t t) override {
+    HMR_ASSERT(m.size() == plan_.n_params && v.size() == plan_.n_params, "Adam state of {} / {} != {}", m.size(),
+               v.size(), plan_.n_params);
+    m_ = m;
+    v_ = v;
+    to_internal(m_);
+    to_internal(v_);
+    t_ = t;
+  }
 
   StepLoss step(ConstMatrixView x, ConstMatrixView eps, float beta, bool update) override {
     BlasThreadsGuard guard(macs_per_row(plan_) * static_cast<double>(x.rows) < kSingleThreadMacs);

@@ -72,6 +72,10 @@ class Engine {
   virtual Matrix encode(ConstMatrixView x) = 0;
   virtual Matrix decode_logits(ConstMatrixView z) = 0;
   virtual bool graph_used() const { return false; }
+  // Adam's moments (PyTorch's layout, flat order) and step count t, to save and to resume a run;
+  // set_adam_state after set_params (which resets them).
+  virtual void adam_state(std::vector<float>* m, std::vector<float>* v, std::int64_t* t) = 0;
+  virtual void set_adam_state(const std::vector<float>& m, const std::vector<float>& v, std::int64_t t) = 0;
 };
 
 std::unique_ptr<Engine> make_cpu_engine(const VaeConfig& c);

@@ -107,8 +107,13 @@ put("config", "set_list.txt", b"\x04" + b"vae.hidden=512,256")
 put("config", "set_word.txt", b"\x04" + b"tfidf.token_mode=sklearn")
 
 
-# ---- safetensors: a 2-3-1 VAE as hmr writes it
-def safetensors(input_dim=2, hidden=(3,), latent=1, truncate=0):
+# ---- safetensors: a 2-3-1 VAE as hmr writes it (scaler as JSON metadata: before issue 18, or as
+# scaler.* tensors), and as a plain PyTorch state_dict (no metadata; any float dtype, "module." prefix)
+DTYPES = {"F32": ("f", 4), "F64": ("d", 8), "F16": ("e", 2)}
+
+
+def safetensors(input_dim=2, hidden=(3,), latent=1, truncate=0, plain=False, scaler_tensors=False, dtype="F32",
+                prefix=""):
     layout = []
     prev = input_dim
     for i, h in enumerate(hidden):
@@ -119,19 +124,24 @@ def safetensors(input_dim=2, hidden=(3,), latent=1, truncate=0):
     dec = [latent] + list(reversed(hidden)) + [input_dim]
     for i in range(len(dec) - 1):
         layout += [("decoder.%d.weight" % (2 * i), [dec[i + 1], dec[i]]), ("decoder.%d.bias" % (2 * i), [dec[i + 1]])]
+    if scaler_tensors:
+        layout += [("scaler.mean", [input_dim]), ("scaler.scale", [input_dim])]
     header, off, blob = {}, 0, b""
+    code, size = DTYPES[dtype]
     for name, shape in layout:
         n = 1
         for s in shape:
             n *= s
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + 4 * n]}
-        blob += struct.pack("<%df" % n, *[0.25 * k for k in range(n)])
-        off += 4 * n
+        header[prefix + name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + size * n]}
+        blob += struct.pack("<%d%s" % (n, code), *[0.25 * k + 0.5 for k in range(n)])
+        off += size * n
     arch = {"input_dim": input_dim, "hidden": list(hidden), "latent": latent, "activation": "relu",
             "output": "identity"}
-    header["__metadata__"] = {"format": "pt", "hmr.arch": json.dumps(arch), "hmr.loss": "mse", "hmr.beta": "1",
-                              "hmr.free_bits": "0", "hmr.standardized": "true", "hmr.scaler_mean": "[0, 1]",
-                              "hmr.scaler_scale": "[1, 2]"}
+    if not plain:
+        header["__metadata__"] = {"format": "pt", "hmr.arch": json.dumps(arch), "hmr.loss": "mse", "hmr.beta": "1",
+                                  "hmr.free_bits": "0", "hmr.standardized": "true"}
+        if not scaler_tensors:
+            header["__metadata__"].update({"hmr.scaler_mean": "[0, 1]", "hmr.scaler_scale": "[1, 2]"})
     h = json.dumps(header).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
     data = struct.pack("<Q", len(h)) + h + blob
@@ -140,6 +150,11 @@ def safetensors(input_dim=2, hidden=(3,), latent=1, truncate=0):
 
 put("safetensors", "vae_2_3_1.safetensors", safetensors())
 put("safetensors", "vae_truncated.safetensors", safetensors(truncate=5))
+put("safetensors", "vae_scaler_tensors.safetensors", safetensors(scaler_tensors=True))
+put("safetensors", "plain_2_3_1.safetensors", safetensors(plain=True))
+put("safetensors", "plain_2_4_3_1_f16_module.safetensors",
+    safetensors(hidden=(4, 3), plain=True, scaler_tensors=True, dtype="F16", prefix="module."))
+put("safetensors", "plain_2_1_f64.safetensors", safetensors(hidden=(), plain=True, dtype="F64"))
 
 # ---- manifest: first byte = label column option (0 "", 1 "label", 2 "2", 3 "genre")
 put("manifest", "labelled.csv", b"\x00" + b"id,audio,label\na,a.wav,rock\nb,sub/b.mp3,jazz\n")

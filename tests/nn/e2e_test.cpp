@@ -94,4 +94,66 @@ TEST_F(E2eVae, BadInputsExitWithCodeTwoAndOneLine) {
               "unknown configuration key 'hiden'");
 }
 
+// Issue 18 acceptance through the command: a state_dict saved by torch (safetensors.torch.save_file,
+// no metadata; tests/fixtures/gen_torch_state.py) loads in `hmr embed` and gives torch's mu.
+TEST_F(E2eVae, EmbedReadsAPlainTorchStateDict) {
+  const std::string dir = hmr::test::fixture("nn/torch_state");
+  if (!fs::exists(dir + "/plain_f32.safetensors")) GTEST_SKIP() << "fixtures absent (gen_torch_state.py)";
+  struct Case {
+    std::string name, flags;
+  };
+  for (const Case& c :
+       {Case{"plain_f32", ""}, Case{"plain_bf16", ""}, Case{"dataparallel", " --activation tanh --output sigmoid"}}) {
+    SCOPED_TRACE(c.name);
+    const CommandResult e = run(exe_ + " --device cpu embed --model " + dir + "/" + c.name + ".safetensors" + c.flags +
+                                " --features " + dir + "/x.npy --out " + p(c.name + "_mu.npy"));
+    ASSERT_EQ(e.code, 0) << e.output;
+    EXPECT_NE(e.output.find("note: no hmr metadata, read as a plain PyTorch state_dict"), std::string::npos)
+        << e.output;
+    const hmr::Matrix mu = hmr::io::read_matrix(p(c.name + "_mu.npy"));
+    const hmr::Matrix want = hmr::io::read_matrix(dir + "/" + c.name + "_mu.npy");
+    EXPECT_ALLCLOSE(std::span<const float>(mu.vec()), std::span<const float>(want.vec()), 1e-6, 1e-5);
+  }
+  // Without the flags the tanh / sigmoid model is read as relu: the note says so, mu differs.
+  const CommandResult d = run(exe_ + " --device cpu embed --model " + dir + "/dataparallel.safetensors --features " +
+                              dir + "/x.npy --out " + p("default_mu.npy"));
+  ASSERT_EQ(d.code, 0) << d.output;
+  EXPECT_NE(d.output.find("activation relu (assumed: the default, --activation sets it)"), std::string::npos)
+      << d.output;
+  const CommandResult bad =
+      run(exe_ + " -q --device cpu embed --model " + dir + "/plain_f32.safetensors --activation swish --features " +
+          dir + "/x.npy --out " + p("bad_mu.npy"));
+  EXPECT_EQ(bad.code, 2) << bad.output;
+}
+
+// hmr train for E1 + E2 epochs == E1 epochs, then --resume for E2: the same files, byte for byte.
+TEST_F(E2eVae, ResumeContinuesTheRunExactly) {
+  const std::string common = exe_ + " -q --device cpu --seed 5 train --features " + p("x.npy");
+  const std::string arch = " --hidden 8,4 --latent 2 --batch 16 --warmup 4 --clip-norm 1";
+  ASSERT_EQ(run(common + arch + " --epochs 7 --out " + p("one.safetensors")).code, 0);
+  ASSERT_EQ(run(common + arch + " --epochs 3 --out " + p("half.safetensors")).code, 0);
+  EXPECT_TRUE(fs::exists(p("half.optim.safetensors")));
+  const CommandResult r =
+      run(common + " --resume " + p("half.safetensors") + " --epochs 4 --out " + p("two.safetensors"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto bytes = [](const std::string& f) {
+    std::ifstream in(f, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_TRUE(bytes(p("one.safetensors")) == bytes(p("two.safetensors"))) << "models differ";
+  EXPECT_TRUE(bytes(p("one.optim.safetensors")) == bytes(p("two.optim.safetensors"))) << "optimizer states differ";
+  const auto one = hmr::nn::load_safetensors(p("one.safetensors"));
+  const auto two = hmr::nn::load_safetensors(p("two.safetensors"));
+  EXPECT_TRUE(hmr::test::bitwise_equal(two.params, one.params));
+  // Refusals: the architecture is the model's; no optimizer file beside the model.
+  const CommandResult wide =
+      run(common + " --resume " + p("half.safetensors") + " --hidden 9,4 --out " + p("w.safetensors"));
+  EXPECT_EQ(wide.code, 2) << wide.output;
+  EXPECT_NE(wide.output.find("architecture of a resumed model cannot change"), std::string::npos) << wide.output;
+  fs::remove(p("half.optim.safetensors"));
+  const CommandResult lost = run(common + " --resume " + p("half.safetensors") + " --out " + p("l.safetensors"));
+  EXPECT_EQ(lost.code, 2) << lost.output;
+  EXPECT_NE(lost.output.find("no optimizer state beside the model"), std::string::npos) << lost.output;
+}
+
 }  // namespace

@@ -94,7 +94,12 @@ TEST(VaeSafetensors, SaveLoadRoundTripIsExact) {
     std::uint64_t n = 0;
     for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
     EXPECT_EQ(n % 8, 0u);
-    EXPECT_EQ(bytes.size(), 8 + n + 4 * m.params.size());
+    // The scaler statistics are two more F32 tensors [9] after the model's (issue 18).
+    EXPECT_EQ(bytes.size(), 8 + n + 4 * m.params.size() + (std_ ? 2 * 4 * 9 : 0));
+    EXPECT_EQ(bytes.find("hmr.scaler_mean"), std::string::npos) << "statistics still written as JSON";
+    if (std_) {
+      EXPECT_NE(bytes.find("\"scaler.mean\":{\"dtype\":\"F32\",\"shape\":[9]"), std::string::npos);
+    }
     EXPECT_NE(bytes.find("\"encoder.0.weight\":{\"dtype\":\"F32\",\"shape\":[7,9]"), std::string::npos);
   }
 }
@@ -122,7 +127,7 @@ TEST(VaeSafetensors, StrictLoadingRejectsBrokenFiles) {
     EXPECT_NE(error_of(bad).find(why), std::string::npos) << error_of(bad);
   };
   rejects_edit("\"shape\":[7,9]", "\"shape\":[9,7]", "shape [9, 7]");
-  rejects_edit("\"F32\"", "\"F16\"", "dtype F16");
+  rejects_edit("\"F32\"", "\"I32\"", "dtype I32");  // F16, BF16 and F64 are read (converted)
   rejects_edit("\"fc_mu.bias\"", "\"fc_mu.bian\"", "'fc_mu.bias' is missing");
   rejects_edit("\"hmr.arch\"", "\"hmr.arcx\"", "hmr.arch");
 
