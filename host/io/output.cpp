@@ -320,6 +320,16 @@ std::set<fs::path> target_set(const Journal& j) {
   return t;
 }
 
+// Is `t` one of `locked` (the same file under another spelling too: a lock taken twice by one
+// process would refuse itself)?
+bool held_by_me(const fs::path& t, const std::set<fs::path>& locked) {
+  if (locked.count(t)) return true;
+  std::error_code ec;
+  return std::any_of(locked.begin(), locked.end(), [&](const fs::path& l) {
+    return l.filename() == t.filename() && fs::equivalent(l.parent_path(), t.parent_path(), ec);
+  });
+}
+
 // If a journal lies beside `file`, completes the commit it describes. `locked` (absolute paths)
 // are the files this process holds locked already; the journal's other targets are locked here.
 // Returns false when one of them is locked by another process (a run in progress, which
@@ -332,7 +342,7 @@ bool settle(const fs::path& file, const std::set<fs::path>& locked) {
   std::vector<std::unique_ptr<OutputLock>> extra;
   for (int attempt = 0; attempt < 4; ++attempt) {
     for (const auto& t : targets) {
-      if (locked.count(t)) continue;
+      if (held_by_me(t, locked)) continue;
       extra.push_back(std::make_unique<OutputLock>(t, "--out", true));
       if (!extra.back()->held()) return false;
     }
