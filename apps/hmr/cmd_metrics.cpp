@@ -60,6 +60,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
         outs = std::make_unique<hmr::io::OutputFiles>(std::vector<hmr::io::OutputFiles::Target>{{out_path, "--out"}},
                                                       inputs);
     }
+    if (!outs) hmr::io::settle_inputs(inputs);  // OutputFiles settles them otherwise
     const hmr::Matrix x = hmr::io::read_array(a->input, "--input");
     const auto pred = hmr::io::read_label_array(a->pred, "--pred");
     HMR_REQUIRE(static_cast<std::int64_t>(pred.size()) == x.rows(), "metrics: {} has {} labels for the {} rows of {}",

@@ -3,8 +3,14 @@
 // resample(res_type="soxr_hq"); see decode.h.
 #include "audio/decode.h"
 
+#include <dlfcn.h>
 #include <sndfile.h>
 #include <soxr.h>
+// Only for the handle type, constants and signatures of the three functions defined below
+// (hmr does not link libmpg123 itself; libsndfile does). No large-file renaming: libsndfile
+// calls the plain names.
+#define MPG123_NO_LARGENAME
+#include <mpg123.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +28,61 @@
 #include "core/error.h"
 
 namespace hmr::audio {
+std::string& mpg123_error_text();  // the last hard libmpg123 error on this thread ("" if none)
+}  // namespace hmr::audio
+
+// ---- mpg123, quiet -------------------------------------------------------------------------------
+// libsndfile decodes MP3 through libmpg123 with handles it creates itself, and libmpg123 prints
+// every problem of a corrupt frame ("[layer3.c:...] error: big_values too large!") to stderr
+// unless the handle has MPG123_QUIET; libsndfile offers no way to set it. So hmr defines the
+// entry points libsndfile calls: the dynamic linker binds libsndfile's calls to the executable's
+// definitions first (they precede the libraries in the global lookup scope; the linker exports
+// them because a shared library on the link line refers to them). Each wrapper calls libmpg123's
+// own function (dlsym RTLD_NEXT): mpg123_new and mpg123_open_handle add MPG123_QUIET to the
+// handle, mpg123_read remembers a hard error's text for hmr's one-line message. Frames that are
+// merely corrupt are concealed by mpg123 as before (the samples librosa reads too), silently.
+namespace {
+template <class F>
+F real_mpg123(const char* name) {
+  void* f = ::dlsym(RTLD_NEXT, name);
+  if (!f) {
+    std::fprintf(stderr, "hmr: libmpg123 has no %s\n", name);
+    std::abort();
+  }
+  return reinterpret_cast<F>(f);
+}
+void make_quiet(mpg123_handle* h) {
+  static const auto param = real_mpg123<int (*)(mpg123_handle*, int, long, double)>("mpg123_param2");
+  if (h) param(h, MPG123_ADD_FLAGS, MPG123_QUIET, 0.0);
+}
+thread_local std::string mpg123_last_error;  // decoding runs on one thread per file
+}  // namespace
+
+extern "C" {
+mpg123_handle* mpg123_new(const char* decoder, int* error) {
+  static const auto real = real_mpg123<mpg123_handle* (*)(const char*, int*)>("mpg123_new");
+  mpg123_handle* h = real(decoder, error);
+  make_quiet(h);
+  return h;
+}
+int mpg123_open_handle(mpg123_handle* mh, void* iohandle) {
+  static const auto real = real_mpg123<int (*)(mpg123_handle*, void*)>("mpg123_open_handle");
+  make_quiet(mh);  // again, after libsndfile set its own flags
+  return real(mh, iohandle);
+}
+int mpg123_read(mpg123_handle* mh, void* out, size_t size, size_t* done) {
+  static const auto real = real_mpg123<int (*)(mpg123_handle*, void*, size_t, size_t*)>("mpg123_read");
+  static const auto text = real_mpg123<const char* (*)(mpg123_handle*)>("mpg123_strerror");
+  const int r = real(mh, out, size, done);
+  if (r != MPG123_OK && r != MPG123_DONE && r != MPG123_NEW_FORMAT && r != MPG123_NEED_MORE)
+    if (const char* t = text(mh)) hmr::audio::mpg123_error_text() = t;
+  return r;
+}
+}  // extern "C"
+
+namespace hmr::audio {
+
+std::string& mpg123_error_text() { return mpg123_last_error; }
 
 namespace {
 
@@ -200,9 +261,11 @@ void open_or_throw(const std::filesystem::path& path, SndFile& sf) {
                 why);
     mpeg_checked = true;
   }
+  mpg123_error_text().clear();
   sf.f = sf_open(path.c_str(), SFM_READ, &sf.info);
   if (!sf.f) {
     std::string why = sf_strerror(nullptr);
+    if (!mpg123_error_text().empty()) why = "mpg123: " + mpg123_error_text();
     // The file exists and is regular (checked above): libsndfile says "File does not exist or is
     // not a regular file (possibly a pipe?)" when no decoder accepted the bytes.
     if (why.find("possibly a pipe") != std::string::npos) why = "not a recognised audio format (or a corrupt header)";
@@ -398,7 +461,11 @@ AudioClip load_audio(const std::filesystem::path& path, const LoadOptions& opt, 
   }
   inter.resize(used);
   const int e = sf_error(sf.f);
-  HMR_REQUIRE(e == SF_ERR_NO_ERROR, "{}: decoding failed after {} frames: {}", path.string(), total, sf_strerror(sf.f));
+  HMR_REQUIRE(e == SF_ERR_NO_ERROR, "{}: decoding failed after {} frames: {}", path.string(), total,
+              mpg123_error_text().empty() ? std::string(sf_strerror(sf.f)) : "mpg123: " + mpg123_error_text());
+  // libsndfile ends an MP3 at a hard mpg123 error as if the stream had ended: a shorter clip.
+  HMR_REQUIRE(mpg123_error_text().empty(), "{}: cannot decode: mpg123: {} (after {} frames)", path.string(),
+              mpg123_error_text(), total);
   // A file that ends before its header says it should is truncated. libsndfile quietly reads
   // what is there (for PCM it even shrinks info.frames), so look at what its header parser
   // logged, and at a short read for compressed formats.

@@ -22,6 +22,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/printable.h"
 #include "io/atomic_file.h"
 
 namespace hmr::io {
@@ -110,8 +111,9 @@ bool leftover_of(std::string entry, const std::string& name) {
     if (entry.rfind(head, 0) == 0 && is_digits(entry.substr(head.size()))) return true;
   }
   if (entry.size() > 12 && entry.compare(entry.size() - 12, 4, ".tmp") == 0 && entry[0] == '.') {
-    entry = entry.substr(1, entry.size() - 13);  // the atomic writer's temporary of `entry`
-    if (entry == name) return true;              // .<name>.tmpXXXXXXXX from a direct write
+    entry = entry.substr(1, entry.size() - 13);            // the atomic writer's temporary of `entry`
+    if (entry == name) return true;                        // .<name>.tmpXXXXXXXX from a direct write
+    if (entry == "." + name + ".hmr-commit") return true;  // a commit journal being written
   }
   const std::string head = ".hmr-tmp-";
   if (entry.rfind(head, 0) != 0) return false;
@@ -142,7 +144,8 @@ void remove_leftovers(const fs::path& folder, const std::string& name) {
 // files of the same name).
 class OutputLock {
  public:
-  OutputLock(const fs::path& out, const std::string& what) {
+  // `busy_ok`: when another process holds the lock, leave held() false instead of refusing.
+  OutputLock(const fs::path& out, const std::string& what, bool busy_ok = false) {
     path_ = folder_of(out) / ("." + out.filename().string() + ".hmr-lock");
     for (int attempt = 0; attempt < 16; ++attempt) {
       const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -153,6 +156,7 @@ class OutputLock {
         char pid[32] = {};
         const auto got = ::pread(fd, pid, sizeof(pid) - 1, 0);
         ::close(fd);
+        if (err == EWOULDBLOCK && busy_ok) return;
         std::string holder = got > 0 ? std::string(pid, static_cast<std::size_t>(got)) : std::string();
         while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
         if (err == EWOULDBLOCK)
@@ -180,6 +184,7 @@ class OutputLock {
     runtime_error("{} {}: cannot lock {}: it keeps being replaced", what, out.string(), path_.string());
   }
   ~OutputLock() {
+    if (fd_ < 0) return;
     std::lock_guard<std::mutex> g(commit_mutex());
     held_locks().erase(path_);
     ::unlink(path_.c_str());  // while still held: see the constructor
@@ -187,11 +192,192 @@ class OutputLock {
   }
   OutputLock(const OutputLock&) = delete;
   OutputLock& operator=(const OutputLock&) = delete;
+  bool held() const { return fd_ >= 0; }
 
  private:
   fs::path path_;
   int fd_ = -1;
 };
+
+// ---- the commit journal ----------------------------------------------------------------------
+//
+// A set of file outputs (y.npy, y_centers.npy, y.json) is moved into place one rename per file.
+// Before the first rename the run writes a journal listing every step (atomically, one copy
+// beside each target: `.<name>.hmr-commit`); after the last rename it removes the copies. A run
+// killed in between leaves a journal whose owner is dead, so its locks are free: the next hmr run
+// that locks one of the targets, or reads one of them, replays the journal first (holding every
+// target's lock), and the set becomes the killed run's, whole. Replaying is idempotent: a rename
+// is done only while its temporary exists, and a removal only while the file at the target is
+// still the one the journal saw (device and inode), so a stale copy can never undo a later run.
+
+namespace {
+
+struct CommitStep {
+  fs::path target, temp;           // absolute; temp empty: remove the target
+  std::uint64_t dev = 0, ino = 0;  // the file a removal removes
+};
+struct Journal {
+  long pid = 0;
+  std::vector<CommitStep> steps;
+};
+
+fs::path absolute_of(const fs::path& p) { return fs::absolute(p).lexically_normal(); }
+fs::path journal_beside(const fs::path& target) {
+  return folder_of(target) / ("." + target.filename().string() + ".hmr-commit");
+}
+
+void write_journal(const Journal& j) {
+  nlohmann::ordered_json o;
+  o["hmr_commit"] = 1;
+  o["pid"] = j.pid;
+  o["steps"] = nlohmann::ordered_json::array();
+  for (const auto& s : j.steps) {
+    nlohmann::ordered_json e;
+    e["target"] = s.target.string();
+    if (s.temp.empty())
+      e["remove"] = {{"dev", s.dev}, {"ino", s.ino}};
+    else
+      e["temp"] = s.temp.string();
+    o["steps"].push_back(std::move(e));
+  }
+  const std::string text = o.dump(1) + "\n";
+  for (const auto& s : j.steps) write_atomically(journal_beside(s.target), [&](std::ostream& os) { os << text; });
+}
+
+void remove_journal(const Journal& j) {
+  for (const auto& s : j.steps) ::unlink(journal_beside(s.target).c_str());
+}
+
+// Parses a journal, checking that it can only do what a commit of hmr does: rename a temporary
+// `.hmr-tmp-<pid>.<name>` onto `<name>` in the same folder, or remove a file, and that the file
+// read is the copy beside one of its targets.
+Journal read_journal(const fs::path& file) {
+  const auto bad = [&](const std::string& why) {
+    input_error("{}: not a commit journal written by hmr ({}); if no hmr run is writing beside it, remove it",
+                printable(file.string()), printable(why));
+  };
+  Journal j;
+  bool beside_a_target = false;
+  try {
+    std::ifstream in(file, std::ios::binary);
+    const nlohmann::json o = nlohmann::json::parse(in);
+    if (!o.is_object() || !o.contains("hmr_commit") || o["hmr_commit"] != 1) bad("no \"hmr_commit\": 1");
+    if (!o.contains("pid") || !o["pid"].is_number_integer()) bad("no integer pid");
+    j.pid = o["pid"].get<long>();
+    if (!o.contains("steps") || !o["steps"].is_array() || o["steps"].empty() || o["steps"].size() > 64)
+      bad("\"steps\" is not a list of 1 to 64 steps");
+    for (const auto& e : o["steps"]) {
+      CommitStep s;
+      if (!e.is_object() || !e.contains("target") || !e["target"].is_string()) bad("a step without a target");
+      s.target = fs::path(e["target"].get<std::string>());
+      if (!s.target.is_absolute() || s.target != s.target.lexically_normal() || s.target.filename().empty())
+        bad("a target that is not an absolute file path");
+      if (e.contains("temp") && e["temp"].is_string()) {
+        s.temp = fs::path(e["temp"].get<std::string>());
+        const std::string head = ".hmr-tmp-", name = s.temp.filename().string();
+        const auto dot = name.find('.', head.size());
+        if (s.temp.parent_path() != s.target.parent_path() || name.rfind(head, 0) != 0 || dot == std::string::npos ||
+            !is_digits(name.substr(head.size(), dot - head.size())) || name.substr(dot + 1) != s.target.filename())
+          bad("a temporary that is not the target's own");
+      } else if (e.contains("remove") && e["remove"].is_object() && e["remove"].contains("dev") &&
+                 e["remove"].contains("ino") && e["remove"]["dev"].is_number_unsigned() &&
+                 e["remove"]["ino"].is_number_unsigned()) {
+        s.dev = e["remove"]["dev"].get<std::uint64_t>();
+        s.ino = e["remove"]["ino"].get<std::uint64_t>();
+      } else {
+        bad("a step that neither renames nor removes");
+      }
+      beside_a_target = beside_a_target || journal_beside(s.target) == absolute_of(file);
+      j.steps.push_back(std::move(s));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    bad(e.what());
+  }
+  if (!beside_a_target) bad("it lists no target beside it");
+  return j;
+}
+
+// Applies the steps still to do (the caller holds every target's lock).
+void replay(const Journal& j) {
+  for (const auto& s : j.steps) {
+    struct stat st {};
+    std::error_code ec;
+    if (!s.temp.empty()) {
+      if (::lstat(s.temp.c_str(), &st) != 0) continue;  // renamed already
+      fs::rename(s.temp, s.target, ec);
+      if (ec) runtime_error("cannot move {} into place: {}", s.target.string(), ec.message());
+    } else if (::lstat(s.target.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == s.dev &&
+               static_cast<std::uint64_t>(st.st_ino) == s.ino) {
+      fs::remove(s.target, ec);
+    }
+  }
+  remove_journal(j);
+}
+
+std::set<fs::path> target_set(const Journal& j) {
+  std::set<fs::path> t;
+  for (const auto& s : j.steps) t.insert(s.target);
+  return t;
+}
+
+// Is `t` one of `locked` (the same file under another spelling too: a lock taken twice by one
+// process would refuse itself)?
+bool held_by_me(const fs::path& t, const std::set<fs::path>& locked) {
+  if (locked.count(t)) return true;
+  std::error_code ec;
+  return std::any_of(locked.begin(), locked.end(), [&](const fs::path& l) {
+    return l.filename() == t.filename() && fs::equivalent(l.parent_path(), t.parent_path(), ec);
+  });
+}
+
+// If a journal lies beside `file`, completes the commit it describes. `locked` (absolute paths)
+// are the files this process holds locked already; the journal's other targets are locked here.
+// Returns false when one of them is locked by another process (a run in progress, which
+// completes it itself when it locked it just now, or is committing it now).
+bool settle(const fs::path& file, const std::set<fs::path>& locked) {
+  const fs::path jf = absolute_of(journal_beside(file));
+  struct stat st {};
+  if (::lstat(jf.c_str(), &st) != 0) return true;
+  std::set<fs::path> targets = target_set(read_journal(jf));
+  std::vector<std::unique_ptr<OutputLock>> extra;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    for (const auto& t : targets) {
+      if (held_by_me(t, locked)) continue;
+      extra.push_back(std::make_unique<OutputLock>(t, "--out", true));
+      if (!extra.back()->held()) return false;
+    }
+    // Every target locked: the journal's owner is gone. Read it again: it may have been replayed
+    // (and a new one written by a run that has ended since) while the locks were taken.
+    if (::lstat(jf.c_str(), &st) != 0) return true;
+    const Journal j = read_journal(jf);
+    if (target_set(j) != targets) {
+      targets = target_set(j);
+      extra.clear();
+      continue;
+    }
+    replay(j);
+    spdlog::info("completed the final step of an interrupted hmr run (pid {}) into {}", j.pid, file.string());
+    return true;
+  }
+  return false;
+}
+
+// A reader settles what it is about to read; a journal it cannot settle (busy, unreadable) is
+// left to the runs that write there: the file it reads is whole either way (one rename).
+void settle_input(const fs::path& in) {
+  if (in.empty()) return;
+  try {
+    settle(in, {});
+  } catch (const Error& e) {
+    spdlog::warn("{}", e.what());
+  }
+}
+
+}  // namespace
+
+void settle_inputs(const std::vector<fs::path>& inputs) {
+  for (const auto& in : inputs) settle_input(in);
+}
 
 // ---- checks --------------------------------------------------------------------------------
 
@@ -260,6 +446,17 @@ OutputFiles::OutputFiles(std::vector<Target> targets, const std::vector<fs::path
     }
   // Every target is locked: two runs with different --out but the same --json are refused too.
   for (const auto& t : targets) locks_.push_back(std::make_unique<OutputLock>(t.path, t.what));
+  // Complete what a run killed in its final step left (journals beside the targets), then make
+  // sure the inputs are whole sets too, before anything is read or removed.
+  std::set<fs::path> mine;
+  for (const auto& t : targets) mine.insert(absolute_of(t.path));
+  for (const auto& t : targets)
+    HMR_REQUIRE(settle(t.path, mine),
+                "{} {}: an hmr run killed in its final step left its output set unfinished here, and another hmr "
+                "run holds one of the set's other files; retry when that run has ended",
+                t.what, t.path.string());
+  for (const auto& in : inputs)
+    if (!in.empty() && !mine.count(absolute_of(in))) settle_input(in);
   const std::string pid = std::to_string(static_cast<long>(::getpid()));
   for (const auto& t : targets) {
     remove_leftovers(folder_of(t.path), t.path.filename().string());
@@ -289,17 +486,50 @@ fs::path OutputFiles::path(const fs::path& target) const {
 void OutputFiles::commit() {
   test_delay();
   std::lock_guard<std::mutex> g(commit_mutex());
-  // The main output last: once it is in place, every file it goes with is too.
+  // The main output last: once it is in place, every file it goes with is too. More than one
+  // step is journaled first (see "the commit journal").
+  Journal j;
+  j.pid = static_cast<long>(::getpid());
   for (std::size_t k = targets_.size(); k-- > 0;) {
-    std::error_code ec;
-    if (fs::exists(temps_[k], ec)) {
-      fs::rename(temps_[k], targets_[k].path, ec);
-      if (ec) runtime_error("cannot move {} into place: {}", targets_[k].path.string(), ec.message());
-    } else if (targets_[k].derived) {
-      fs::remove(targets_[k].path, ec);  // an earlier run's; this run does not write it
-    }
-    drop_pending(temps_[k]);
+    struct stat st {};
+    if (::lstat(temps_[k].c_str(), &st) == 0)
+      j.steps.push_back({absolute_of(targets_[k].path), absolute_of(temps_[k]), 0, 0});
+    else if (targets_[k].derived && ::lstat(targets_[k].path.c_str(), &st) == 0)  // an earlier run's
+      j.steps.push_back({absolute_of(targets_[k].path),
+                         {},
+                         static_cast<std::uint64_t>(st.st_dev),
+                         static_cast<std::uint64_t>(st.st_ino)});
   }
+  const bool journaled = j.steps.size() > 1;
+  if (journaled) {
+    try {
+      write_journal(j);
+    } catch (...) {
+      remove_journal(j);  // nothing moved yet: the old set stays whole
+      throw;
+    }
+  }
+  for (std::size_t i = 0; i < j.steps.size(); ++i) {
+    if (journaled) test_delay();  // the tests kill a run between two renames
+    const auto& s = j.steps[i];
+    std::error_code ec;
+    if (!s.temp.empty()) {
+      fs::rename(s.temp, s.target, ec);
+    } else {
+      fs::remove(s.target, ec);
+    }
+    if (ec && i == 0 && journaled) remove_journal(j);  // nothing moved: the old set stays whole
+    if (ec && i > 0) {
+      // Part of the set is in place: keep the journal and the temporaries for the next run.
+      for (const auto& t : temps_) drop_pending(t);
+      committed_ = true;
+    }
+    if (ec)
+      runtime_error("cannot move {} into place: {}{}", s.target.string(), ec.message(),
+                    i > 0 ? "; the next hmr run into it completes the move" : "");
+  }
+  if (journaled) remove_journal(j);
+  for (const auto& t : temps_) drop_pending(t);
   committed_ = true;
 }
 
@@ -386,6 +616,7 @@ OutputDirectory::OutputDirectory(const fs::path& dir, DirectoryKind kind, const 
   try {
     lock_ = std::make_unique<OutputLock>(dir_, "--out");
     remove_leftovers(parent, dir_.filename().string());
+    settle_inputs(inputs);
     if (fs::exists(dir_, ec)) check_replaceable(dir_, kind_);
     stage_ = parent / fmt::format(".{}.hmr-stage-{}", dir_.filename().string(), static_cast<long>(::getpid()));
     add_pending(stage_);

@@ -11,6 +11,10 @@
 //    derived siblings this run does not write are removed so none is stale.
 //  * Locked: `.<name>.hmr-lock` beside --out is flock()ed for the whole run; a second run into
 //    the same --out is refused (exit 2). The kernel drops the lock when the process dies.
+//  * Journaled: a set of file outputs is moved into place one rename per file, after a journal
+//    listing the renames was written beside each target (`.<name>.hmr-commit`). A run killed
+//    between two renames leaves the journal; the next hmr run that writes one of the files, or
+//    reads one, replays it first (holding the locks), so the set becomes the killed run's whole.
 //  * Cleaned: a run that fails or is interrupted removes its staging folder and temporaries;
 //    the next run into the same --out removes those of runs that were killed (it holds the lock,
 //    so whatever staging it finds belongs to a dead run).
@@ -88,6 +92,12 @@ class OutputDirectory {
   std::unique_ptr<OutputLock> lock_;
   bool committed_ = false;
 };
+
+// Completes the final step of a killed run whose output set holds one of `inputs` (its journal
+// beside the input), so a command reads whole sets. OutputFiles and OutputDirectory call it for
+// their inputs; commands without outputs call it before reading. A journal that cannot be
+// replayed (its files locked by a run in progress, or not hmr's) is left, with a warning.
+void settle_inputs(const std::vector<std::filesystem::path>& inputs);
 
 // For the interrupt handler (apps/hmr/main.cpp): removes the staging folders and temporaries of
 // every output not committed yet and blocks any commit from starting, so the process can exit

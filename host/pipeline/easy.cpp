@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/nvtx.h"
+#include "core/progress.h"
 #include "decomp/pca.h"
 #include "io/npy.h"
 #include "pipeline/runner.h"
@@ -77,7 +78,10 @@ ExperimentResult run_easy(Backend& b, const EasyInputs& in, const Config& c, con
   text::TfidfModel model;
   {
     ScopedStage st(&r.timings, "tfidf");
+    // One step, but seconds on thousands of songs: announced, so a terminal or log shows it began.
+    Progress bar("tfidf", 1, "fit");
     tfidf = text::fit_transform(b, corpus.docs, tfidf_settings(c), model);
+    bar.finish(fmt::format("{} terms", tfidf.cols));
   }
   const std::int64_t min_tokens = std::max<std::int64_t>(1, c.get_int("experiment.min_tokens"));
   std::vector<std::int64_t> keep;

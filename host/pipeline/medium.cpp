@@ -187,7 +187,9 @@ ExperimentResult run_medium(Backend& b, const MediumInputs& in, const Config& c,
       for (const auto& t : tracks) docs.push_back(t.lyrics);
       {
         ScopedStage st(&r.timings, "tfidf");
+        Progress bar("tfidf", 1, "fit");  // one step, but seconds on thousands of songs
         tfidf = text::fit_transform(b, docs, tfidf_settings(c), tmodel);
+        bar.finish(fmt::format("{} terms", tfidf.cols));
       }
       std::vector<Track> ok;
       for (std::size_t i = 0; i < tracks.size(); ++i) {

@@ -16,8 +16,6 @@
 // with kind="stable": higher corpus frequency first, ties by vocabulary order (code point order).
 #include "text/tfidf.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -284,15 +282,6 @@ DfBound DfBound::parse(std::string_view s) {
   return count(v);
 }
 
-Norm parse_norm(std::string_view name) {
-  if (name == "l2") return Norm::l2;
-  if (name == "l1") return Norm::l1;
-  if (name == "none") return Norm::none;
-  input_error("unknown norm '{}' (expected l2, l1 or none)", name);
-}
-
-const char* to_string(Norm n) { return n == Norm::l2 ? "l2" : (n == Norm::l1 ? "l1" : "none"); }
-
 std::int64_t TfidfModel::find(std::string_view term) const {
   const auto it = std::lower_bound(vocabulary.begin(), vocabulary.end(), term,
                                    [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
@@ -423,113 +412,6 @@ Csr transform(const TfidfModel& model, const std::vector<std::string>& docs, Tfi
   Csr m = count_matrix(model, docs, stats);
   weight_rows_cpu(model, m);
   count_empty_rows(m, stats);
-  return m;
-}
-
-// ---- model files -------------------------------------------------------------------------------
-
-namespace {
-
-nlohmann::json options_json(const TfidfOptions& o) {
-  const auto bound = [](const DfBound& b) {
-    return b.fraction ? nlohmann::json(b.value) : nlohmann::json(static_cast<std::int64_t>(b.value));
-  };
-  return {{"token_mode", to_string(o.tokens.mode)},
-          {"analyzer", to_string(o.tokens.analyzer)},
-          {"ngram_range", {o.tokens.ngram_min, o.tokens.ngram_max}},
-          {"lowercase", o.tokens.lowercase},
-          {"normalize", to_string(o.tokens.normalization)},
-          {"stop_lists", o.tokens.stop_lists},
-          {"stop_words", o.tokens.stop_words},
-          {"min_graphemes", o.tokens.min_graphemes},
-          {"min_df", bound(o.min_df)},
-          {"max_df", bound(o.max_df)},
-          {"max_features", o.max_features},
-          {"binary", o.binary},
-          {"use_idf", o.use_idf},
-          {"smooth_idf", o.smooth_idf},
-          {"sublinear_tf", o.sublinear_tf},
-          {"norm", to_string(o.norm)}};
-}
-
-TfidfOptions options_from_json(const nlohmann::json& j) {
-  TfidfOptions o;
-  o.tokens.mode = parse_token_mode(j.at("token_mode").get<std::string>());
-  if (j.contains("analyzer")) {  // absent in models written before character n-grams
-    o.tokens.analyzer = parse_analyzer(j.at("analyzer").get<std::string>());
-    const auto r = j.at("ngram_range").get<std::vector<std::int32_t>>();
-    HMR_REQUIRE(r.size() == 2, "tfidf model: ngram_range must hold two numbers");
-    o.tokens.ngram_min = r[0];
-    o.tokens.ngram_max = r[1];
-  }
-  o.tokens.lowercase = j.at("lowercase").get<bool>();
-  o.tokens.normalization = parse_normalization(j.at("normalize").get<std::string>());
-  o.tokens.stop_lists = j.at("stop_lists").get<std::vector<std::string>>();
-  o.tokens.stop_words = j.at("stop_words").get<std::vector<std::string>>();
-  o.tokens.min_graphemes = j.at("min_graphemes").get<std::int32_t>();
-  const auto bound = [](const nlohmann::json& b) {
-    return b.is_number_integer() ? DfBound::count(b.get<std::int64_t>()) : DfBound::share(b.get<double>());
-  };
-  o.min_df = bound(j.at("min_df"));
-  o.max_df = bound(j.at("max_df"));
-  o.max_features = j.at("max_features").get<std::int64_t>();
-  o.binary = j.at("binary").get<bool>();
-  o.use_idf = j.at("use_idf").get<bool>();
-  o.smooth_idf = j.at("smooth_idf").get<bool>();
-  o.sublinear_tf = j.at("sublinear_tf").get<bool>();
-  o.norm = parse_norm(j.at("norm").get<std::string>());
-  return o;
-}
-
-}  // namespace
-
-std::string options_to_json(const TfidfOptions& options) { return options_json(options).dump(); }
-
-void save_model(const std::filesystem::path& dir, const TfidfModel& model) {
-  check_model(model);
-  io::ensure_output_dir(dir);
-  io::write_atomically(dir / "vocabulary.txt", [&](std::ostream& os) {
-    for (const auto& t : model.vocabulary) os << t << '\n';
-  });
-  std::vector<float> idf(model.idf.begin(), model.idf.end());
-  io::write_npy(dir / "idf.npy", idf);
-  nlohmann::json j = {{"format", "hmr-tfidf-model-1"},
-                      {"options", options_json(model.options)},
-                      {"n_documents", model.n_documents},
-                      {"vocabulary_size", model.vocabulary.size()},
-                      {"df", model.df},
-                      {"idf", model.idf}};  // float64, exact: transform with a loaded model = in memory
-  io::write_atomically(dir / "tfidf_model.json", [&](std::ostream& os) { os << j.dump(1) << '\n'; });
-}
-
-TfidfModel load_model(const std::filesystem::path& dir) {
-  const auto json_path = dir / "tfidf_model.json";
-  std::ifstream in(json_path);
-  HMR_REQUIRE(in.good(), "{}: cannot open the TF-IDF model (run hmr tfidf --out to make one)", json_path.string());
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const std::exception& e) {
-    input_error("{}: not valid JSON: {}", json_path.string(), e.what());
-  }
-  TfidfModel m;
-  try {
-    HMR_REQUIRE(j.value("format", "") == "hmr-tfidf-model-1", "{}: unknown model format", json_path.string());
-    m.options = options_from_json(j.at("options"));
-    m.n_documents = j.at("n_documents").get<std::int64_t>();
-    m.df = j.at("df").get<std::vector<std::int64_t>>();
-    m.idf = j.at("idf").get<std::vector<double>>();
-  } catch (const nlohmann::json::exception& e) {
-    input_error("{}: malformed model: {}", json_path.string(), e.what());
-  }
-  std::ifstream voc(dir / "vocabulary.txt", std::ios::binary);
-  HMR_REQUIRE(voc.good(), "{}: cannot open", (dir / "vocabulary.txt").string());
-  for (std::string line; std::getline(voc, line);) m.vocabulary.push_back(line);
-  HMR_REQUIRE(m.vocabulary.size() == m.idf.size() && m.df.size() == m.idf.size(),
-              "{}: vocabulary.txt has {} terms but the model {} idf values", dir.string(), m.vocabulary.size(),
-              m.idf.size());
-  HMR_REQUIRE(std::is_sorted(m.vocabulary.begin(), m.vocabulary.end()), "{}: vocabulary.txt is not sorted",
-              dir.string());
   return m;
 }
 

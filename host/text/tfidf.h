@@ -112,5 +112,10 @@ void save_model(const std::filesystem::path& dir, const TfidfModel& model);
 // The options as the JSON object tfidf_model.json holds (for reports).
 std::string options_to_json(const TfidfOptions& options);
 TfidfModel load_model(const std::filesystem::path& dir);
+// The same from the two files' text in memory (text/tfidf_model.cpp): every field's type, range
+// and size is checked (df against n_documents, one df and idf per vocabulary term, the
+// vocabulary sorted and unique); anything else is one input-error line naming `where` (the model
+// folder) and the field.
+TfidfModel parse_model(std::string_view model_json, std::string_view vocabulary, const std::string& where);
 
 }  // namespace hmr::text

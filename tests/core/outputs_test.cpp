@@ -144,7 +144,8 @@ std::set<std::string> leftovers(const fs::path& dir) {
   std::set<std::string> s;
   for (const auto& n : names_in(dir))
     if (n.find(".hmr-stage-") != std::string::npos || n.find(".hmr-tmp-") != std::string::npos ||
-        n.find(".hmr-old-") != std::string::npos || n.find(".hmr-lock") != std::string::npos)
+        n.find(".hmr-old-") != std::string::npos || n.find(".hmr-lock") != std::string::npos ||
+        n.find(".hmr-commit") != std::string::npos)
       s.insert(n);
   return s;
 }
@@ -512,6 +513,136 @@ TEST(E2eOutputs, SigintAndSigtermPrintOneLineExitAndCleanUp) {
   EXPECT_NE(slurp(t.log("k")).find("hmr: interrupted by SIGINT"), std::string::npos) << slurp(t.log("k"));
   EXPECT_FALSE(fs::exists(y));
   EXPECT_TRUE(leftovers(t.dir).empty()) << "temporaries or lock left after SIGINT";
+}
+
+// ---- file output sets: the commit journal ----------------------------------------------------
+
+// kmeans fits (k = 2 or 3) and a predict run into d/y.npy; references of each run's files made by
+// uninterrupted runs into their own folders, so a set is recognised as one run's, or as a mix.
+struct KmeansSets {
+  fs::path d, x;
+  explicit KmeansSets(const std::string& name) : d(fresh_dir(name)), x(d / "x.npy") {
+    write_blobs(x, 30, 3);
+    for (const char* r : {"ref2", "ref3", "refp"}) fs::create_directories(d / r);
+    EXPECT_EQ(run(fit(2, d / "ref2"), d / "r2.log").code, 0) << slurp(d / "r2.log");
+    EXPECT_EQ(run(fit(3, d / "ref3"), d / "r3.log").code, 0) << slurp(d / "r3.log");
+    EXPECT_EQ(run(predict(d / "refp"), d / "rp.log").code, 0) << slurp(d / "rp.log");
+  }
+  std::string fit(int k, const fs::path& dir, bool quiet = true) const {
+    return std::string(quiet ? "-q " : "") + "--device cpu kmeans --input " + x.string() + " --k " + std::to_string(k) +
+           " --out " + (dir / "y.npy").string();
+  }
+  std::string fit(int k) const { return fit(k, d); }
+  std::string predict(const fs::path& dir) const {
+    return "-q --device cpu kmeans --k 3 --input " + x.string() + " --centers-in " +
+           (d / "ref3" / "y_centers.npy").string() + " --out " + (dir / "y.npy").string();
+  }
+  // 2 or 3: the fit with that k, whole; 1: the predict run, whole; 0: a mix.
+  int which() const {
+    const std::string y = slurp(d / "y.npy");
+    if (y == slurp(d / "refp" / "y.npy") && !fs::exists(d / "y_centers.npy") && !fs::exists(d / "y.json")) return 1;
+    for (int k : {2, 3}) {
+      const fs::path r = d / ("ref" + std::to_string(k));
+      if (y == slurp(r / "y.npy") && fs::exists(d / "y_centers.npy") &&
+          slurp(d / "y_centers.npy") == slurp(r / "y_centers.npy") &&
+          slurp(d / "y.json").find("\"k\": " + std::to_string(k) + ",") != std::string::npos)
+        return k;
+    }
+    return 0;
+  }
+  fs::path temp(pid_t pid, const std::string& name) const {
+    return d / (".hmr-tmp-" + std::to_string(pid) + "." + name);
+  }
+  fs::path journal() const { return d / ".y.npy.hmr-commit"; }
+  fs::path log(const std::string& n) const { return d / (n + ".log"); }
+};
+
+// Kills `args` (run with the move delay) once `at(pid)` holds, i.e. inside its final step.
+void kill_when(const KmeansSets& s, const std::string& args, const std::function<bool(pid_t)>& at) {
+  const Child c = start(args, s.log("killed"), {"HMR_TEST_MOVE_DELAY_MS=1500"});
+  ASSERT_TRUE(wait_for([&] { return at(c.pid); })) << slurp(s.log("killed"));
+  ::kill(c.pid, SIGKILL);
+  EXPECT_EQ(finish(c), 128 + SIGKILL);
+}
+
+TEST(E2eOutputs, SigkillBetweenTheRenamesOfAFileSetIsCompletedByTheNextReader) {
+  // A fit writes y.json, y_centers.npy, then y.npy (one rename each, after the journal). Killed
+  // after 0, 1 or 2 renames, the next command that reads y.npy first completes the set.
+  KmeansSets s("journal_reader");
+  for (int renamed = 0; renamed <= 2; ++renamed) {
+    ASSERT_EQ(run(s.fit(2), s.log("old")).code, 0) << slurp(s.log("old"));
+    ASSERT_EQ(s.which(), 2);
+    kill_when(s, s.fit(3), [&](pid_t pid) {
+      if (!fs::exists(s.journal())) return false;
+      const bool json = fs::exists(s.temp(pid, "y.json")), centers = fs::exists(s.temp(pid, "y_centers.npy"));
+      return renamed == 0 ? json : renamed == 1 ? !json && centers : !centers && fs::exists(s.temp(pid, "y.npy"));
+    });
+    ASSERT_TRUE(fs::exists(s.journal())) << "killed inside the final step, the journal stays";
+    if (renamed > 0) EXPECT_EQ(s.which(), 0) << "the files on disk should be a mix until the journal is replayed";
+    const auto r =
+        run("--device cpu metrics --input " + s.x.string() + " --pred " + (s.d / "y.npy").string(), s.log("reader"));
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("completed the final step of an interrupted hmr run"), std::string::npos) << r.output;
+    EXPECT_EQ(s.which(), 3) << "after " << renamed << " renames the reader did not see the killed run whole";
+    EXPECT_TRUE(leftovers(s.d).empty()) << *leftovers(s.d).begin();
+  }
+}
+
+TEST(E2eOutputs, SigkillBetweenTheStepsIsCompletedByTheNextWriter) {
+  KmeansSets s("journal_writer");
+  // A predict run over a fit removes the fit's y.json and y_centers.npy, then renames y.npy.
+  ASSERT_EQ(run(s.fit(2), s.log("old")).code, 0) << slurp(s.log("old"));
+  kill_when(s, s.predict(s.d), [&](pid_t pid) {
+    return fs::exists(s.journal()) && !fs::exists(s.d / "y.json") && fs::exists(s.temp(pid, "y.npy"));
+  });
+  EXPECT_EQ(s.which(), 0) << "the files on disk should be a mix (centres without summary)";
+  const auto r =
+      run("--device cpu metrics --input " + s.x.string() + " --pred " + (s.d / "y.npy").string(), s.log("reader"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(s.which(), 1) << "the predict run is not whole";
+  // A writer: killed after one rename of a fit, the next fit completes it before its own run.
+  kill_when(s, s.fit(3), [&](pid_t pid) {
+    return fs::exists(s.journal()) && !fs::exists(s.temp(pid, "y.json")) && fs::exists(s.temp(pid, "y_centers.npy"));
+  });
+  EXPECT_EQ(s.which(), 0);
+  const auto w = run(s.fit(2, s.d, false), s.log("writer"));
+  EXPECT_EQ(w.code, 0) << w.output;
+  EXPECT_NE(w.output.find("completed the final step of an interrupted hmr run"), std::string::npos) << w.output;
+  EXPECT_EQ(s.which(), 2);
+  EXPECT_TRUE(leftovers(s.d).empty()) << *leftovers(s.d).begin();
+}
+
+TEST(E2eOutputs, ConcurrentFileRunsNeverInterleave) {
+  KmeansSets s("journal_concurrent");
+  for (int round = 0; round < 4; ++round) {
+    const Child first = start(s.fit(round % 2 ? 2 : 3), s.log("1"), {"HMR_TEST_MOVE_DELAY_MS=200"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(round < 2 ? 30 : 0));
+    const Child second = start(s.fit(round % 2 ? 3 : 2), s.log("2"), {"HMR_TEST_MOVE_DELAY_MS=200"});
+    const int c1 = finish(first), c2 = finish(second);
+    EXPECT_TRUE((c1 == 0 || c1 == 2) && (c2 == 0 || c2 == 2) && (c1 == 0 || c2 == 0))
+        << c1 << " " << c2 << slurp(s.log("1")) << slurp(s.log("2"));
+    EXPECT_NE(s.which(), 0) << "a mix of two runs (round " << round << ")";
+    EXPECT_TRUE(leftovers(s.d).empty());
+  }
+}
+
+TEST(E2eOutputs, AForgedJournalIsRefusedByWritersAndIgnoredByReaders) {
+  KmeansSets s("journal_forged");
+  ASSERT_EQ(run(s.fit(2), s.log("old")).code, 0);
+  write_text(s.d / "precious.txt", "keep");
+  write_text(s.journal(), "{\"hmr_commit\": 1, \"pid\": 1, \"steps\": [{\"target\": \"" + (s.d / "y.npy").string() +
+                              "\", \"temp\": \"" + (s.d / "precious.txt").string() + "\"}]}");
+  const auto w = run(s.fit(3), s.log("w"));
+  EXPECT_EQ(w.code, 2) << w.output;
+  EXPECT_EQ(lines(w.output), 1) << w.output;
+  EXPECT_NE(w.output.find("not a commit journal written by hmr (a temporary that is not the target's own)"),
+            std::string::npos)
+      << w.output;
+  const auto r =
+      run("-q --device cpu metrics --input " + s.x.string() + " --pred " + (s.d / "y.npy").string(), s.log("r"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(slurp(s.d / "precious.txt"), "keep");
+  EXPECT_EQ(s.which(), 2);
 }
 
 }  // namespace

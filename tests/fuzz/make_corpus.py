@@ -156,6 +156,27 @@ put("safetensors", "plain_2_4_3_1_f16_module.safetensors",
     safetensors(hidden=(4, 3), plain=True, scaler_tensors=True, dtype="F16", prefix="module."))
 put("safetensors", "plain_2_1_f64.safetensors", safetensors(hidden=(), plain=True, dtype="F64"))
 
+# ---- tfidf_model: tfidf_model.json, a NUL byte, vocabulary.txt (the layout text/tfidf_model.cpp
+# reads; options as TfidfVectorizer's)
+def tfidf_model(terms, df, n, analyzer=None, **opts):
+    o = {"token_mode": "unicode", "lowercase": True, "normalize": "nfc", "stop_lists": ["english"],
+         "stop_words": ["la"], "min_graphemes": 2, "min_df": 1, "max_df": 1.0, "max_features": 0, "binary": False,
+         "use_idf": True, "smooth_idf": True, "sublinear_tf": False, "norm": "l2"}
+    if analyzer:
+        o.update(analyzer=analyzer, ngram_range=[1, 3])
+    o.update(opts)
+    import math
+    idf = [math.log((n + 1) / (d + 1)) + 1 for d in df]
+    j = {"format": "hmr-tfidf-model-1", "options": o, "n_documents": n, "vocabulary_size": len(terms), "df": df,
+         "idf": idf}
+    return json.dumps(j, indent=1).encode() + b"\0" + "".join(t + "\n" for t in terms).encode()
+
+
+put("tfidf_model", "word.model", tfidf_model(["alpha", "beta", "\u0997\u09be\u09a8"], [2, 1, 1], 3))
+put("tfidf_model", "char_wb.model", tfidf_model([" a", "ab", "b "], [1, 1, 1], 1, analyzer="char_wb", min_df=0.1))
+put("tfidf_model", "sklearn_l1.model", tfidf_model(["x1"], [4], 4, token_mode="sklearn", normalize="none",
+                                                    norm="l1", stop_lists=[], max_df=3, max_features=10))
+
 # ---- manifest: first byte = label column option (0 "", 1 "label", 2 "2", 3 "genre")
 put("manifest", "labelled.csv", b"\x00" + b"id,audio,label\na,a.wav,rock\nb,sub/b.mp3,jazz\n")
 put("manifest", "absolute.csv", b"\x02" + b"id,audio,genre\nx,/abs/x.flac,pop\n")

@@ -72,6 +72,10 @@ TEST_F(E2eProgress, PipedToAFileTheTrainingStagePrintsPlainLines) {
   EXPECT_NE(text.find("hmr: train_text_vae: done, 40/40 epochs in "), std::string::npos) << text;
   EXPECT_NE(text.find(" epochs/s)"), std::string::npos) << "the final line carries the rate\n" << text;
   EXPECT_NE(text.find("hmr: tsne_vae: started, 300 iterations\n"), std::string::npos) << text;
+  // One-step stages that take seconds on real corpora announce themselves too.
+  EXPECT_NE(text.find("hmr: tfidf: started, 1 fits\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("hmr: tfidf: done, 1/1 fits in "), std::string::npos) << text;
+  EXPECT_NE(text.find("hmr: pca: started, 1 fits\n"), std::string::npos) << text;
   EXPECT_EQ(text.find('\r'), std::string::npos) << "a file must not get a bar's carriage returns\n" << text;
 }
 
