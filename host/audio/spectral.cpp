@@ -9,6 +9,8 @@
 // feature/utils.py; scipy.signal.savgol_coeffs / savgol_filter(mode="interp").
 #include "audio/spectral.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -96,25 +98,45 @@ Consts::Consts(const SpectralParams& params) : p(params) {
 
 void frame_shape(const Consts& c, const float* mag, double* centroid, double* bandwidth, double* rolloff) {
   const int nb = c.nb;
+  const double* freq = c.freq.data();
   if (centroid || bandwidth) {
-    double L = 0.0;
-    for (int k = 0; k < nb; ++k) L += static_cast<double>(mag[k]);
+    // Four accumulators (numpy adds these rows in bin order; the order moves only the last bits of
+    // a double sum). S_n = float(S / L) as librosa's normalize stores it.
+    double l4[4] = {0, 0, 0, 0};
+    int k = 0;
+    for (; k + 4 <= nb; k += 4)
+      for (int j = 0; j < 4; ++j) l4[j] += static_cast<double>(mag[k + j]);
+    for (; k < nb; ++k) l4[0] += static_cast<double>(mag[k]);
+    double L = (l4[0] + l4[1]) + (l4[2] + l4[3]);
     if (L < static_cast<double>(FLT_MIN)) L = 1.0;  // normalize(): tiny(float32) threshold
-    double cen = 0.0;
-    for (int k = 0; k < nb; ++k)
-      cen += c.freq[static_cast<std::size_t>(k)] * static_cast<double>(static_cast<float>(mag[k] / L));
+    // float(S / L) through the reciprocal: a double product off the quotient by at most an ulp,
+    // which moves the float32 rounding about once in 2^28 values.
+    const double inv = 1.0 / L;
+    thread_local std::vector<double> sn;
+    sn.resize(static_cast<std::size_t>(nb));
+    for (k = 0; k < nb; ++k) sn[static_cast<std::size_t>(k)] = static_cast<float>(static_cast<double>(mag[k]) * inv);
+    double c4[4] = {0, 0, 0, 0};
+    for (k = 0; k + 4 <= nb; k += 4)
+      for (int j = 0; j < 4; ++j) c4[j] += freq[k + j] * sn[static_cast<std::size_t>(k + j)];
+    for (; k < nb; ++k) c4[0] += freq[k] * sn[static_cast<std::size_t>(k)];
+    const double cen = (c4[0] + c4[1]) + (c4[2] + c4[3]);
     if (centroid) *centroid = cen;
     if (bandwidth) {
-      double bw = 0.0;
-      for (int k = 0; k < nb; ++k) {
-        const double d = std::abs(cen - c.freq[static_cast<std::size_t>(k)]);
-        bw += static_cast<double>(static_cast<float>(mag[k] / L)) * (d * d);
+      double b4[4] = {0, 0, 0, 0};
+      for (k = 0; k + 4 <= nb; k += 4)
+        for (int j = 0; j < 4; ++j) {
+          const double d = cen - freq[k + j];
+          b4[j] += sn[static_cast<std::size_t>(k + j)] * (d * d);
+        }
+      for (; k < nb; ++k) {
+        const double d = cen - freq[k];
+        b4[0] += sn[static_cast<std::size_t>(k)] * (d * d);
       }
-      *bandwidth = std::sqrt(bw);
+      *bandwidth = std::sqrt((b4[0] + b4[1]) + (b4[2] + b4[3]));
     }
   }
   if (rolloff) {
-    float total = 0.0f;
+    float total = 0.0f;  // numpy's float32 cumsum, in bin order: the threshold crossing is exact
     for (int k = 0; k < nb; ++k) total += mag[k];
     const float thr = static_cast<float>(c.p.roll_percent) * total;
     float cum = 0.0f;
@@ -126,7 +148,7 @@ void frame_shape(const Consts& c, const float* mag, double* centroid, double* ba
         break;
       }
     }
-    *rolloff = c.freq[static_cast<std::size_t>(at)];
+    *rolloff = freq[at];
   }
 }
 
@@ -159,8 +181,14 @@ void power_to_db_clip(std::span<double> x) {
 
 void frame_piptrack(const Consts& c, const float* P, std::vector<float>& pitch, std::vector<float>& mag) {
   const int nb = c.nb;
-  float mx = P[0];
-  for (int k = 1; k < nb; ++k) mx = std::max(mx, P[k]);
+  // The frame's max (exact in any order; SSE is x86-64's baseline).
+  __m128 m4 = _mm_set1_ps(P[0]);
+  int k0 = 0;
+  for (; k0 + 4 <= nb; k0 += 4) m4 = _mm_max_ps(m4, _mm_loadu_ps(P + k0));
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, m4);
+  float mx = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+  for (; k0 < nb; ++k0) mx = std::max(mx, P[k0]);
   const float ref = 0.1f * mx;
   const auto x = [&](int k) { return P[k] > ref ? P[k] : 0.0f; };  // S * (S > ref)
   const double sr = c.p.sample_rate, n_fft = c.p.n_fft;
@@ -341,8 +369,11 @@ std::int64_t series_frames(std::int64_t len, const SpectralParams& p, const char
 std::vector<float> rms_frames(std::span<const float> y, const SpectralParams& p) {
   const std::int64_t len = static_cast<std::int64_t>(y.size()), fl = p.frame_length;
   const std::int64_t T = series_frames(len, p, "rms"), pad = p.center ? fl / 2 : 0;
-  // Running sums of squares in double: O(len) for any frame_length.
-  std::vector<double> cum(static_cast<std::size_t>(len + 1), 0.0);
+  // Running sums of the float32 squares in double: O(len) for any frame_length; the zero padding
+  // adds nothing.
+  thread_local std::vector<double> cum;
+  cum.resize(static_cast<std::size_t>(len + 1));
+  cum[0] = 0.0;
   for (std::int64_t i = 0; i < len; ++i) {
     const float s = y[static_cast<std::size_t>(i)] * y[static_cast<std::size_t>(i)];
     cum[static_cast<std::size_t>(i + 1)] = cum[static_cast<std::size_t>(i)] + static_cast<double>(s);
@@ -361,24 +392,24 @@ std::vector<float> zcr_frames(std::span<const float> y, const SpectralParams& p)
   const std::int64_t len = static_cast<std::int64_t>(y.size()), fl = p.frame_length;
   const std::int64_t T = series_frames(len, p, "zero_crossing_rate"), pad = p.center ? fl / 2 : 0;
   constexpr float thr = 1e-10f;  // librosa's threshold, float32 for float32 audio
-  // Sign (0 counts as positive) of the padded signal (pad_mode "edge"), then prefix counts of the
-  // changes between neighbours.
-  const std::int64_t n = len + 2 * pad;
-  const auto sign_at = [&](std::int64_t i) {
-    const float v = y[static_cast<std::size_t>(std::clamp<std::int64_t>(i - pad, 0, len - 1))];
-    return (-thr <= v && v <= thr) ? false : std::signbit(v);
-  };
-  std::vector<std::int32_t> cum(static_cast<std::size_t>(n + 1), 0);
-  bool prev = sign_at(0);
-  for (std::int64_t i = 1; i < n; ++i) {
-    const bool s = sign_at(i);
-    cum[static_cast<std::size_t>(i + 1)] = cum[static_cast<std::size_t>(i)] + (s != prev ? 1 : 0);
+  // cum[i] = crossings between neighbours (j - 1, j) for j = 1 .. i of the signal; the "edge"
+  // padding repeats the end samples, so it adds no crossing.
+  const auto sign = [](float v) { return (-thr <= v && v <= thr) ? false : std::signbit(v); };
+  thread_local std::vector<std::int32_t> cum;
+  cum.resize(static_cast<std::size_t>(len));
+  cum[0] = 0;
+  bool prev = sign(y[0]);
+  for (std::int64_t i = 1; i < len; ++i) {
+    const bool s = sign(y[static_cast<std::size_t>(i)]);
+    cum[static_cast<std::size_t>(i)] = cum[static_cast<std::size_t>(i - 1)] + (s != prev ? 1 : 0);
     prev = s;
   }
   std::vector<float> out(static_cast<std::size_t>(T));
   for (std::int64_t t = 0; t < T; ++t) {
-    const std::int64_t s = t * p.hop_length;  // crossings at s + 1 .. s + fl - 1 (none at the first sample)
-    const std::int32_t c = cum[static_cast<std::size_t>(s + fl)] - cum[static_cast<std::size_t>(s + 1)];
+    // crossings at the frame's samples 1 .. fl - 1, i.e. signal positions lo .. hi
+    const std::int64_t lo = std::max<std::int64_t>(t * p.hop_length - pad + 1, 1),
+                       hi = std::min<std::int64_t>(t * p.hop_length - pad + fl - 1, len - 1);
+    const std::int32_t c = hi >= lo ? cum[static_cast<std::size_t>(hi)] - cum[static_cast<std::size_t>(lo - 1)] : 0;
     out[static_cast<std::size_t>(t)] = static_cast<float>(static_cast<double>(c) / static_cast<double>(fl));
   }
   return out;
