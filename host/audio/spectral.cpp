@@ -42,10 +42,6 @@ void check_params(const SpectralParams& p) {
   HMR_REQUIRE(p.quantile > 0.0 && p.quantile < 1.0, "spectral: quantile must lie in (0, 1) (got {})", p.quantile);
   HMR_REQUIRE(std::isfinite(p.contrast_fmin) && p.contrast_fmin > 0,
               "spectral: contrast fmin must be a positive number (got {})", p.contrast_fmin);
-  // librosa: "Frequency band exceeds Nyquist. Reduce either fmin or n_bands."
-  HMR_REQUIRE(p.contrast_fmin * std::pow(2.0, p.n_bands - 1) < 0.5 * p.sample_rate,
-              "spectral: contrast band {} Hz exceeds Nyquist ({} Hz); reduce contrast fmin or n_bands",
-              p.contrast_fmin * std::pow(2.0, p.n_bands - 1), 0.5 * p.sample_rate);
 }
 
 namespace spectral_detail {
@@ -57,10 +53,30 @@ std::vector<double> fft_frequencies(int sample_rate, int n_fft) {
   return f;
 }
 
-Consts::Consts(const SpectralParams& params) : p(params) {
+Consts::Consts(const SpectralParams& params, bool contrast) : p(params) {
   check_params(p);
   nb = p.n_fft / 2 + 1;
   freq = fft_frequencies(p.sample_rate, p.n_fft);
+  if (contrast) bands = contrast_bands(p, freq);
+  const double fmax = std::min(4000.0, p.sample_rate / 2.0);
+  pip_lo = nb;
+  pip_hi = 0;
+  for (int j = 0; j < nb; ++j)
+    if (150.0 <= freq[static_cast<std::size_t>(j)] && freq[static_cast<std::size_t>(j)] < fmax) {
+      pip_lo = std::min(pip_lo, j);
+      pip_hi = j + 1;
+    }
+  if (pip_hi == 0) pip_lo = 0;
+}
+
+std::vector<ContrastBand> contrast_bands(const SpectralParams& p, const std::vector<double>& freq) {
+  // librosa: "Frequency band exceeds Nyquist. Reduce either fmin or n_bands." (only when
+  // spectral_contrast is asked for: the other series work at any rate)
+  HMR_REQUIRE(p.contrast_fmin * std::pow(2.0, p.n_bands - 1) < 0.5 * p.sample_rate,
+              "spectral: contrast band {} Hz exceeds Nyquist ({} Hz at {} Hz); reduce contrast fmin or n_bands",
+              p.contrast_fmin * std::pow(2.0, p.n_bands - 1), 0.5 * p.sample_rate, p.sample_rate);
+  const int nb = static_cast<int>(freq.size());
+  std::vector<ContrastBand> bands;
   // spectral_contrast's octave bands: octa = [0, fmin, 2 fmin, ..., 2^n_bands fmin].
   std::vector<double> octa(static_cast<std::size_t>(p.n_bands + 2), 0.0);
   for (int i = 0; i <= p.n_bands; ++i) octa[static_cast<std::size_t>(i + 1)] = p.contrast_fmin * std::pow(2.0, i);
@@ -85,15 +101,7 @@ Consts::Consts(const SpectralParams& params) : p(params) {
     band.n_q = std::min(band.n_q, band.hi - band.lo);
     bands.push_back(band);
   }
-  const double fmax = std::min(4000.0, p.sample_rate / 2.0);
-  pip_lo = nb;
-  pip_hi = 0;
-  for (int j = 0; j < nb; ++j)
-    if (150.0 <= freq[static_cast<std::size_t>(j)] && freq[static_cast<std::size_t>(j)] < fmax) {
-      pip_lo = std::min(pip_lo, j);
-      pip_hi = j + 1;
-    }
-  if (pip_hi == 0) pip_lo = 0;
+  return bands;
 }
 
 void frame_shape(const Consts& c, const float* mag, double* centroid, double* bandwidth, double* rolloff) {
@@ -334,7 +342,7 @@ double estimate_tuning(const Matrix& power, int sample_rate, int n_fft, int bins
   SpectralParams p;
   p.sample_rate = sample_rate;
   p.n_fft = n_fft;
-  const Consts c(p);
+  const Consts c(p, false);
   HMR_REQUIRE(power.rows() == c.nb, "estimate_tuning: the spectrogram has {} rows, n_fft {} needs {}", power.rows(),
               n_fft, c.nb);
   std::vector<float> col(static_cast<std::size_t>(c.nb)), pitch, mag;
@@ -481,7 +489,7 @@ Matrix delta(const Matrix& data, int order, int width) {
 
 void spectral_shape_from_magnitude(const Matrix& magnitude, const SpectralParams& p, const SpectralWhat& what,
                                    SpectralFrames& out) {
-  const Consts c(p);
+  const Consts c(p, what.contrast);
   HMR_REQUIRE(magnitude.rows() == c.nb, "spectral: the magnitude has {} rows, n_fft {} needs {}", magnitude.rows(),
               p.n_fft, c.nb);
   const std::int64_t T = magnitude.cols();
@@ -517,7 +525,7 @@ void spectral_shape_from_magnitude(const Matrix& magnitude, const SpectralParams
 }
 
 void chroma_from_power(const Matrix& power, const SpectralParams& p, SpectralFrames& out) {
-  const Consts c(p);
+  const Consts c(p, false);
   HMR_REQUIRE(power.rows() == c.nb, "spectral: the power spectrogram has {} rows, n_fft {} needs {}", power.rows(),
               p.n_fft, c.nb);
   out.tuning = std::isnan(p.tuning) ? estimate_tuning(power, p.sample_rate, p.n_fft, p.n_chroma) : p.tuning;
@@ -547,6 +555,7 @@ std::vector<SpectralFrames> spectral_frames(Backend& b, const std::vector<std::s
                                             const SpectralParams& p, const SpectralWhat& what) {
   NvtxRange range("audio/spectral");
   check_clips(clips, p);
+  if (what.contrast) (void)contrast_bands(p, fft_frequencies(p.sample_rate, p.n_fft));
   if (clips.empty()) return {};
   if (!b.is_cuda()) return spectral_frames_cpu_batch(clips, p, what);
   return HMR_CUDA_CALL(b, spectral_frames_cuda(b, clips, p, what));

@@ -177,7 +177,7 @@ void clip_from_power(const Consts& c, const SpectralWhat& what, const float* pw,
 std::vector<SpectralFrames> spectral_frames_cpu_batch(const std::vector<std::span<const float>>& clips,
                                                       const SpectralParams& p, const SpectralWhat& what) {
   const CpuPlan plan(stft_params(p));
-  const Consts c(p);
+  const Consts c(p, what.contrast);
   const std::int64_t n = static_cast<std::int64_t>(clips.size());
   std::vector<SpectralFrames> out(clips.size());
   if (n < cpu_threads()) {

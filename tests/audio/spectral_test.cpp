@@ -206,16 +206,23 @@ TEST(AudioSpectral, RejectsBadParametersAndInput) {
   ha::SpectralParams p;
   p.roll_percent = 1.0;
   EXPECT_THROW(ha::check_params(p), hmr::Error);
+  auto cpu = hmr::make_cpu_backend();
+  ha::SpectralWhat with_contrast;
+  with_contrast.contrast = true;
+  const auto y8k = ts::noise(8000, 3);
   p = {};
-  p.n_bands = 8;  // 200 * 2^7 Hz is above Nyquist
-  EXPECT_THROW(ha::check_params(p), hmr::Error);
+  p.n_bands = 8;  // 200 * 2^7 Hz is above Nyquist: only spectral_contrast cannot be made
+  EXPECT_THROW(ha::spectral_frames(*cpu, {y8k}, p, with_contrast), hmr::Error);
+  p = {};
+  p.sample_rate = 8000;  // the Kaggle series work at 8 kHz; contrast's 6 default bands do not fit
+  EXPECT_EQ(ha::spectral_frames(*cpu, {y8k}, p).front().rms.size(), 16u);
+  EXPECT_THROW(ha::spectral_frames(*cpu, {y8k}, p, with_contrast), hmr::Error);
   p = {};
   p.quantile = 0.0;
   EXPECT_THROW(ha::check_params(p), hmr::Error);
   p = {};
   p.n_fft = 2047;
   EXPECT_THROW(ha::check_params(p), hmr::Error);
-  auto cpu = hmr::make_cpu_backend();
   std::vector<float> empty, bad(4000, 0.1f);
   bad[17] = NAN;
   EXPECT_THROW(ha::spectral_frames(*cpu, {empty}), hmr::Error);
@@ -370,6 +377,13 @@ TEST_P(ConfSpectral, MatchesTheCpuBackendOnMixedBatches) {
   for (std::size_t i = 0; i < ys.size(); ++i) expect_frames_close(got[i], want[i], fmt::format("clip {}", i), 1e-4);
   for (float v : got[3].chroma.vec()) EXPECT_EQ(v, 0.0f) << "silence: chroma stays 0 (librosa's normalize)";
   for (float v : got[3].centroid) EXPECT_EQ(v, 0.0f) << "silence: centroid 0";
+  // The Kaggle set alone (the default SpectralWhat: no contrast bands are made)
+  const std::vector<std::span<const float>> two{spans[0], spans[1]};
+  const auto kw = ha::spectral_frames(cpu(), two, {}), kg = ha::spectral_frames(backend(), two, {});
+  for (std::size_t i = 0; i < two.size(); ++i) {
+    expect_frames_close(kg[i], kw[i], fmt::format("kaggle set, clip {}", i), 1e-4);
+    EXPECT_TRUE(kg[i].contrast.empty());
+  }
 }
 
 TEST_P(ConfSpectral, OtherParametersMatchTheCpuBackend) {
