@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 
 #include "audio/spectral_cpu.h"
@@ -107,21 +108,33 @@ std::vector<ContrastBand> contrast_bands(const SpectralParams& p, const std::vec
 void frame_shape(const Consts& c, const float* mag, double* centroid, double* bandwidth, double* rolloff) {
   const int nb = c.nb;
   const double* freq = c.freq.data();
+  thread_local std::vector<float> cum;
+  thread_local std::vector<double> sn;
+  cum.resize(static_cast<std::size_t>(nb));
+  sn.resize(static_cast<std::size_t>(nb));
+  // One pass: the norm L in four double accumulators (numpy adds the rows in bin order; the order
+  // moves only the last bits of a double sum) beside numpy's float32 cumsum in bin order (the
+  // roll-off threshold crossing must be exact: a dependent chain, which the L sums overlap).
+  double l4[4] = {0, 0, 0, 0};
+  float run = 0.0f;
+  int k = 0;
+  for (; k + 4 <= nb; k += 4)
+    for (int j = 0; j < 4; ++j) {
+      l4[j] += static_cast<double>(mag[k + j]);
+      run += mag[k + j];
+      cum[static_cast<std::size_t>(k + j)] = run;
+    }
+  for (; k < nb; ++k) {
+    l4[0] += static_cast<double>(mag[k]);
+    run += mag[k];
+    cum[static_cast<std::size_t>(k)] = run;
+  }
   if (centroid || bandwidth) {
-    // Four accumulators (numpy adds these rows in bin order; the order moves only the last bits of
-    // a double sum). S_n = float(S / L) as librosa's normalize stores it.
-    double l4[4] = {0, 0, 0, 0};
-    int k = 0;
-    for (; k + 4 <= nb; k += 4)
-      for (int j = 0; j < 4; ++j) l4[j] += static_cast<double>(mag[k + j]);
-    for (; k < nb; ++k) l4[0] += static_cast<double>(mag[k]);
     double L = (l4[0] + l4[1]) + (l4[2] + l4[3]);
     if (L < static_cast<double>(FLT_MIN)) L = 1.0;  // normalize(): tiny(float32) threshold
-    // float(S / L) through the reciprocal: a double product off the quotient by at most an ulp,
-    // which moves the float32 rounding about once in 2^28 values.
+    // S_n = float(S / L) as librosa's normalize stores it, through the reciprocal: a double product
+    // off the quotient by at most an ulp, which moves the float32 rounding about once in 2^28.
     const double inv = 1.0 / L;
-    thread_local std::vector<double> sn;
-    sn.resize(static_cast<std::size_t>(nb));
     for (k = 0; k < nb; ++k) sn[static_cast<std::size_t>(k)] = static_cast<float>(static_cast<double>(mag[k]) * inv);
     double c4[4] = {0, 0, 0, 0};
     for (k = 0; k + 4 <= nb; k += 4)
@@ -144,18 +157,11 @@ void frame_shape(const Consts& c, const float* mag, double* centroid, double* ba
     }
   }
   if (rolloff) {
-    float total = 0.0f;  // numpy's float32 cumsum, in bin order: the threshold crossing is exact
-    for (int k = 0; k < nb; ++k) total += mag[k];
-    const float thr = static_cast<float>(c.p.roll_percent) * total;
-    float cum = 0.0f;
-    int at = nb - 1;
-    for (int k = 0; k < nb; ++k) {
-      cum += mag[k];
-      if (!(cum < thr)) {
-        at = k;
-        break;
-      }
-    }
+    // threshold float(roll_percent) * total in float32; the first bin whose running sum is not
+    // below it (the sums never decrease: a binary search)
+    const float thr = static_cast<float>(c.p.roll_percent) * run;
+    const auto it = std::partition_point(cum.begin(), cum.end(), [thr](float v) { return v < thr; });
+    const int at = it == cum.end() ? nb - 1 : static_cast<int>(it - cum.begin());
     *rolloff = freq[at];
   }
 }
@@ -246,10 +252,17 @@ void frame_chroma(const Matrix& fb, const float* P, float* col, std::int64_t str
   float raw[1200];
   for (int ci = 0; ci < nc; ++ci) {
     const float* w = fb.row(ci);
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    // 8 lanes acc[j] += w[k + j] P[k + j] (two SSE registers: the same products and sums as the
+    // scalar lanes of the cuda kernel, no fused multiply-add)
+    __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps();
     int k = 0;
-    for (; k + 8 <= nb; k += 8)
-      for (int j = 0; j < 8; ++j) acc[j] += w[k + j] * P[k + j];
+    for (; k + 8 <= nb; k += 8) {
+      a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(w + k), _mm_loadu_ps(P + k)));
+      a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(w + k + 4), _mm_loadu_ps(P + k + 4)));
+    }
+    alignas(16) float acc[8];
+    _mm_store_ps(acc, a0);
+    _mm_store_ps(acc + 4, a1);
     for (int j = 0; k < nb; ++k, ++j) acc[j] += w[k] * P[k];
     const float r = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
     raw[ci] = r;
@@ -374,23 +387,63 @@ std::int64_t series_frames(std::int64_t len, const SpectralParams& p, const char
 }
 }  // namespace
 
+namespace {
+// The frames' sample ranges [a_t, b_t) of the signal (clamped to [0, len)) all start and end on a
+// few points; `edges` lists them in order, so a frame's sum is a difference of prefix sums taken
+// only there, and the sums between neighbouring edges run in independent accumulators.
+struct FrameEdges {
+  std::vector<std::int64_t> edges;        // ascending, unique, from 0 to len
+  std::vector<std::int32_t> first, last;  // per frame: the indices of a_t and b_t in edges
+};
+FrameEdges frame_edges(std::int64_t len, std::int64_t T, std::int64_t hop, std::int64_t start0, std::int64_t fl) {
+  FrameEdges e;
+  e.edges.reserve(static_cast<std::size_t>(2 * T + 2));
+  std::vector<std::int64_t> a(static_cast<std::size_t>(T)), b(static_cast<std::size_t>(T));
+  for (std::int64_t t = 0; t < T; ++t) {
+    a[static_cast<std::size_t>(t)] = std::clamp<std::int64_t>(t * hop + start0, 0, len);
+    b[static_cast<std::size_t>(t)] = std::clamp<std::int64_t>(t * hop + start0 + fl, 0, len);
+  }
+  std::merge(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(e.edges));
+  e.edges.insert(e.edges.begin(), 0);
+  e.edges.push_back(len);
+  e.edges.erase(std::unique(e.edges.begin(), e.edges.end()), e.edges.end());
+  e.first.resize(static_cast<std::size_t>(T));
+  e.last.resize(static_cast<std::size_t>(T));
+  for (std::int64_t t = 0; t < T; ++t) {
+    e.first[static_cast<std::size_t>(t)] = static_cast<std::int32_t>(
+        std::lower_bound(e.edges.begin(), e.edges.end(), a[static_cast<std::size_t>(t)]) - e.edges.begin());
+    e.last[static_cast<std::size_t>(t)] = static_cast<std::int32_t>(
+        std::lower_bound(e.edges.begin(), e.edges.end(), b[static_cast<std::size_t>(t)]) - e.edges.begin());
+  }
+  return e;
+}
+}  // namespace
+
 std::vector<float> rms_frames(std::span<const float> y, const SpectralParams& p) {
   const std::int64_t len = static_cast<std::int64_t>(y.size()), fl = p.frame_length;
   const std::int64_t T = series_frames(len, p, "rms"), pad = p.center ? fl / 2 : 0;
-  // Running sums of the float32 squares in double: O(len) for any frame_length; the zero padding
-  // adds nothing.
-  thread_local std::vector<double> cum;
-  cum.resize(static_cast<std::size_t>(len + 1));
-  cum[0] = 0.0;
-  for (std::int64_t i = 0; i < len; ++i) {
-    const float s = y[static_cast<std::size_t>(i)] * y[static_cast<std::size_t>(i)];
-    cum[static_cast<std::size_t>(i + 1)] = cum[static_cast<std::size_t>(i)] + static_cast<double>(s);
+  // Sums of the float32 squares in double (the zero padding adds nothing).
+  const FrameEdges e = frame_edges(len, T, p.hop_length, -pad, fl);
+  std::vector<double> cum(e.edges.size(), 0.0);
+  for (std::size_t i = 0; i + 1 < e.edges.size(); ++i) {
+    double s4[4] = {0, 0, 0, 0};
+    std::int64_t j = e.edges[i];
+    for (; j + 4 <= e.edges[i + 1]; j += 4)
+      for (int l = 0; l < 4; ++l) {
+        const float v = y[static_cast<std::size_t>(j + l)];
+        s4[l] += static_cast<double>(v * v);
+      }
+    for (; j < e.edges[i + 1]; ++j) {
+      const float v = y[static_cast<std::size_t>(j)];
+      s4[0] += static_cast<double>(v * v);
+    }
+    cum[i + 1] = cum[i] + ((s4[0] + s4[1]) + (s4[2] + s4[3]));
   }
   std::vector<float> out(static_cast<std::size_t>(T));
   for (std::int64_t t = 0; t < T; ++t) {
-    const std::int64_t a = std::clamp<std::int64_t>(t * p.hop_length - pad, 0, len),
-                       b = std::clamp<std::int64_t>(t * p.hop_length - pad + fl, 0, len);
-    const double m = (cum[static_cast<std::size_t>(b)] - cum[static_cast<std::size_t>(a)]) / static_cast<double>(fl);
+    const double m = (cum[static_cast<std::size_t>(e.last[static_cast<std::size_t>(t)])] -
+                      cum[static_cast<std::size_t>(e.first[static_cast<std::size_t>(t)])]) /
+                     static_cast<double>(fl);
     out[static_cast<std::size_t>(t)] = std::sqrt(static_cast<float>(std::max(0.0, m)));
   }
   return out;
@@ -399,25 +452,35 @@ std::vector<float> rms_frames(std::span<const float> y, const SpectralParams& p)
 std::vector<float> zcr_frames(std::span<const float> y, const SpectralParams& p) {
   const std::int64_t len = static_cast<std::int64_t>(y.size()), fl = p.frame_length;
   const std::int64_t T = series_frames(len, p, "zero_crossing_rate"), pad = p.center ? fl / 2 : 0;
-  constexpr float thr = 1e-10f;  // librosa's threshold, float32 for float32 audio
-  // cum[i] = crossings between neighbours (j - 1, j) for j = 1 .. i of the signal; the "edge"
-  // padding repeats the end samples, so it adds no crossing.
-  const auto sign = [](float v) { return (-thr <= v && v <= thr) ? false : std::signbit(v); };
-  thread_local std::vector<std::int32_t> cum;
-  cum.resize(static_cast<std::size_t>(len));
-  cum[0] = 0;
-  bool prev = sign(y[0]);
-  for (std::int64_t i = 1; i < len; ++i) {
-    const bool s = sign(y[static_cast<std::size_t>(i)]);
-    cum[static_cast<std::size_t>(i)] = cum[static_cast<std::size_t>(i - 1)] + (s != prev ? 1 : 0);
-    prev = s;
+  // A crossing at signal position i (1 <= i < len) compares samples i - 1 and i, with |x| <= 1e-10
+  // (librosa's threshold, float32) counted as 0 and 0 as positive; the "edge" padding repeats the
+  // end samples, so it adds none. A frame's crossings sit at its samples 1 .. fl - 1: signal
+  // positions [t hop - pad + 1, t hop - pad + fl), counted by prefix sums at the frames' edges.
+  const auto neg = [](float v) -> std::uint32_t {
+    constexpr float thr = 1e-10f;
+    return (std::abs(v) <= thr) ? 0u : (std::signbit(v) ? 1u : 0u);
+  };
+  const FrameEdges e = frame_edges(len, T, p.hop_length, -pad + 1, fl - 1);
+  std::vector<std::int64_t> cum(e.edges.size(), 0);
+  for (std::size_t i = 0; i + 1 < e.edges.size(); ++i) {
+    std::uint32_t n = 0;
+    std::int64_t j = std::max<std::int64_t>(e.edges[i], 1);
+    // 4 positions at a time: sign bits of the samples (movemask) without those inside the threshold
+    const __m128 thr4 = _mm_set1_ps(1e-10f), abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    const auto negs = [&](const float* at) {
+      const __m128 v = _mm_loadu_ps(at);
+      const int small = _mm_movemask_ps(_mm_cmple_ps(_mm_and_ps(v, abs_mask), thr4));
+      return static_cast<unsigned>(_mm_movemask_ps(v) & ~small);
+    };
+    for (; j + 4 <= e.edges[i + 1]; j += 4)
+      n += static_cast<std::uint32_t>(__builtin_popcount(negs(y.data() + j) ^ negs(y.data() + j - 1)));
+    for (; j < e.edges[i + 1]; ++j) n += neg(y[static_cast<std::size_t>(j)]) ^ neg(y[static_cast<std::size_t>(j - 1)]);
+    cum[i + 1] = cum[i] + n;
   }
   std::vector<float> out(static_cast<std::size_t>(T));
   for (std::int64_t t = 0; t < T; ++t) {
-    // crossings at the frame's samples 1 .. fl - 1, i.e. signal positions lo .. hi
-    const std::int64_t lo = std::max<std::int64_t>(t * p.hop_length - pad + 1, 1),
-                       hi = std::min<std::int64_t>(t * p.hop_length - pad + fl - 1, len - 1);
-    const std::int32_t c = hi >= lo ? cum[static_cast<std::size_t>(hi)] - cum[static_cast<std::size_t>(lo - 1)] : 0;
+    const std::int64_t c = cum[static_cast<std::size_t>(e.last[static_cast<std::size_t>(t)])] -
+                           cum[static_cast<std::size_t>(e.first[static_cast<std::size_t>(t)])];
     out[static_cast<std::size_t>(t)] = static_cast<float>(static_cast<double>(c) / static_cast<double>(fl));
   }
   return out;
@@ -546,8 +609,20 @@ void spectral_detail::check_clips(const std::vector<std::span<const float>>& cli
     HMR_REQUIRE(p.center || static_cast<std::int64_t>(clips[i].size()) >= std::max(p.n_fft, p.frame_length),
                 "spectral: clip {} has {} samples, fewer than n_fft={} / frame_length={} (center=false)", i,
                 clips[i].size(), p.n_fft, p.frame_length);
-    for (std::size_t j = 0; j < clips[i].size(); ++j)
-      HMR_REQUIRE(std::isfinite(clips[i][j]), "spectral: clip {} has a non-finite sample at index {}", i, j);
+    // x - x is 0 for a finite x and NaN otherwise: OR the bits of 4 lanes, scan only on a hit
+    const float* y = clips[i].data();
+    const std::size_t n = clips[i].size();
+    __m128 bad = _mm_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const __m128 v = _mm_loadu_ps(y + j);
+      bad = _mm_or_ps(bad, _mm_sub_ps(v, v));
+    }
+    bool any = _mm_movemask_ps(_mm_cmpneq_ps(bad, _mm_setzero_ps())) != 0;
+    for (; j < n; ++j) any = any || !std::isfinite(y[j]);
+    if (any)
+      for (j = 0; j < n; ++j)
+        HMR_REQUIRE(std::isfinite(y[j]), "spectral: clip {} has a non-finite sample at index {}", i, j);
   }
 }
 
