@@ -38,7 +38,7 @@ namespace ts = hmr::test::audio;
 hmr::Matrix load_fixture(const std::string& name) { return hmr::io::read_matrix(hmr::test::fixture("audio/" + name)); }
 
 // The signals of gen_spectral.py, in its NAMES order.
-const char* kNames[] = {"a440", "sharp30", "flat20", "chirp", "noise", "impulses", "silence", "short", "sr16k"};
+const char* kNames[] = {"a440", "sharp30", "flat20", "chirp", "noise", "impulses", "silence", "short", "sr16k", "one"};
 
 std::vector<float> chord(std::size_t n, double sr, double cents) {
   const double k = std::pow(2.0, cents / 1200.0);
@@ -72,6 +72,7 @@ Signal make_signal(const std::string& name) {
     return {y};
   }
   if (name == "silence") return {std::vector<float>(ts::kSr, 0.0f)};
+  if (name == "one") return {{0.5f}};
   if (name == "short") return {ts::signal("short")};
   if (name == "sr16k") {
     const auto a = ts::tone(24000, 16000, 300.0, 0.4), b = ts::tone(24000, 16000, 2500.0, 0.1);
@@ -136,7 +137,9 @@ std::vector<double> load_f8(const std::string& name) {
 struct SignalCase {
   bool pure = false, flat = false;
 };
-SignalCase signal_case(const std::string& name) { return {name == "a440" || name == "chirp", name == "impulses"}; }
+SignalCase signal_case(const std::string& name) {
+  return {name == "a440" || name == "chirp", name == "impulses" || name == "one"};
+}
 
 // Compares rows [row0, row0 + rows) and reports the worst element.
 void expect_feature_close(const hmr::Matrix& got, const hmr::Matrix& want, const Tol& t, const std::string& what) {
@@ -336,6 +339,7 @@ std::vector<std::vector<float>> mixed_clips() {
   ys.push_back(quiet);
   ys.push_back(std::vector<float>(5000, 0.0f));  // silence
   ys.push_back(chord(ts::kSr, ts::kSr, -20.0));
+  ys.push_back({0.5f});  // one sample: one centred frame
   return ys;
 }
 
@@ -377,6 +381,11 @@ TEST_P(ConfSpectral, MatchesTheCpuBackendOnMixedBatches) {
   for (std::size_t i = 0; i < ys.size(); ++i) expect_frames_close(got[i], want[i], fmt::format("clip {}", i), 1e-4);
   for (float v : got[3].chroma.vec()) EXPECT_EQ(v, 0.0f) << "silence: chroma stays 0 (librosa's normalize)";
   for (float v : got[3].centroid) EXPECT_EQ(v, 0.0f) << "silence: centroid 0";
+  ASSERT_EQ(got[5].rms.size(), 1u);
+  EXPECT_EQ(got[5].chroma.cols(), 1);
+  for (const auto& f : got)
+    for (const auto* v : {&f.chroma.vec(), &f.rms, &f.centroid, &f.bandwidth, &f.rolloff, &f.zcr, &f.contrast.vec()})
+      for (float x : *v) ASSERT_TRUE(std::isfinite(x));
   // The Kaggle set alone (the default SpectralWhat: no contrast bands are made)
   const std::vector<std::span<const float>> two{spans[0], spans[1]};
   const auto kw = ha::spectral_frames(cpu(), two, {}), kg = ha::spectral_frames(backend(), two, {});
