@@ -17,6 +17,7 @@
 #include <omp.h>
 
 #include "audio/decode.h"
+#include "audio/mfcc.h"
 #include "audio/spectral.cuh"
 #include "audio/spectral.h"
 #include "audio/spectral_cpu.h"
@@ -203,6 +204,32 @@ TEST(AudioSpectral, DeltaMatchesLibrosa) {
   EXPECT_THROW(ha::delta(hmr::Matrix(2, 8), 1, 9), hmr::Error);  // frames < width
   EXPECT_THROW(ha::delta(d, 1, 4), hmr::Error);                  // even width
   EXPECT_THROW(ha::delta(d, 0, 9), hmr::Error);                  // order < 1
+}
+
+TEST(AudioSpectral, MatrixBuildingBlocksGiveTheBatchResults) {
+  // librosa's S= entry points: the power spectrogram (spectrogram_cpu, the same STFT code) through
+  // chroma_from_power / estimate_tuning, its square root through spectral_shape_from_magnitude.
+  const auto y = make_signal("sharp30").y;
+  ha::MfccParams mp;
+  mp.power = 2.0f;
+  const hmr::Matrix power = ha::spectrogram_cpu(y, mp);
+  hmr::Matrix mag(power.rows(), power.cols());
+  for (std::size_t i = 0; i < power.size(); ++i) mag.vec()[i] = std::sqrt(power.vec()[i]);
+  ha::SpectralWhat all;
+  all.contrast = true;
+  const ha::SpectralFrames want = ha::spectral_frames_cpu(y, {}, all);
+  ha::SpectralFrames got;
+  ha::chroma_from_power(power, {}, got);
+  ha::spectral_shape_from_magnitude(mag, {}, all, got);
+  EXPECT_EQ(got.tuning, want.tuning);
+  EXPECT_EQ(ha::estimate_tuning(power, ts::kSr, 2048), want.tuning);
+  EXPECT_EQ(want.tuning, load_f8("spectral_tuning.npy")[1]);  // sharp30: librosa's 0.33
+  EXPECT_TRUE(hmr::test::bitwise_equal(got.chroma.vec(), want.chroma.vec()));
+  EXPECT_TRUE(hmr::test::bitwise_equal(got.rolloff, want.rolloff));
+  EXPECT_TRUE(hmr::test::bitwise_equal(got.contrast.vec(), want.contrast.vec()));
+  EXPECT_ALLCLOSE(std::span<const float>(got.centroid), std::span<const float>(want.centroid), 0.0, 1e-7);
+  EXPECT_ALLCLOSE(std::span<const float>(got.bandwidth), std::span<const float>(want.bandwidth), 0.0, 1e-7);
+  EXPECT_THROW(ha::chroma_from_power(hmr::Matrix(100, 4), {}, got), hmr::Error);  // rows != 1 + n_fft/2
 }
 
 TEST(AudioSpectral, RejectsBadParametersAndInput) {
