@@ -142,9 +142,26 @@ SignalCase signal_case(const std::string& name) {
   return {name == "a440" || name == "chirp", name == "impulses" || name == "one"};
 }
 
-// Compares rows [row0, row0 + rows) and reports the worst element.
-void expect_feature_close(const hmr::Matrix& got, const hmr::Matrix& want, const Tol& t, const std::string& what) {
+// Compares rows [row0, row0 + rows). rolloff per frame (a bin frequency) may move by one bin
+// (bin_hz) where the running sum crosses its threshold within the STFTs' round-off: at most one
+// bin, in at most 2% of the frames (exact on every committed fixture in this build; FFTW's measured
+// plans may round differently elsewhere).
+void expect_feature_close(const hmr::Matrix& got, const hmr::Matrix& want, const Tol& t, const std::string& what,
+                          double bin_hz = 22050.0 / 2048) {
   ASSERT_EQ(got.cols(), want.cols()) << what << " " << t.name << ": frame count";
+  if (std::string(t.name) == "rolloff" && t.rtol < 1e-9) {
+    int moved = 0;
+    for (std::int64_t c = 0; c < want.cols(); ++c) {
+      const double d = std::abs(static_cast<double>(got(t.row0, c)) - want(t.row0, c));
+      EXPECT_LE(d, bin_hz * 1.0001) << what << " rolloff frame " << c << ": " << got(t.row0, c) << " vs "
+                                    << want(t.row0, c);
+      moved += d > 1e-3 ? 1 : 0;
+    }
+    EXPECT_LE(moved, std::max<std::int64_t>(1, want.cols() / 50))
+        << what << ": rolloff moved by a bin in " << moved << " of " << want.cols() << " frames";
+    if (std::getenv("HMR_SPECTRAL_VERBOSE")) std::cout << what << " rolloff: " << moved << " frames moved by a bin\n";
+    return;
+  }
   double scale = 0.0;
   for (int r = t.row0; r < t.row0 + t.rows; ++r)
     for (std::int64_t c = 0; c < want.cols(); ++c) scale = std::max(scale, static_cast<double>(std::abs(want(r, c))));
@@ -291,7 +308,7 @@ TEST_P(ConfSpectral, SynthesisedSignalsMatchLibrosa) {
       }
       if (sc.pure && f == "bandwidth") t.atol_scale = 5e-3;
       if (sc.flat && f == "contrast") t.abs_atol = 0.01;  // dB; the reference is ~0
-      expect_feature_close(g, w, t, name);
+      expect_feature_close(g, w, t, name, s.sr / 2048.0);
     }
   }
 }
@@ -353,8 +370,6 @@ TEST_P(ConfSpectralReal, GtzanClipsMatchLibrosa) {
   }
 }
 
-HMR_INSTANTIATE_BACKENDS(ConfSpectralReal);
-
 // ---- cuda against the cpu backend (mixed batches, other parameters) ------------------------------
 
 std::vector<std::vector<float>> mixed_clips() {
@@ -370,8 +385,8 @@ std::vector<std::vector<float>> mixed_clips() {
   return ys;
 }
 
-void expect_frames_close(const ha::SpectralFrames& g, const ha::SpectralFrames& w, const std::string& what,
-                         double rtol) {
+void expect_frames_close(const ha::SpectralFrames& g, const ha::SpectralFrames& w, const std::string& what, double rtol,
+                         double bin_hz = 22050.0 / 2048) {
   EXPECT_EQ(g.tuning, w.tuning) << what << ": tuning";
   const auto vec_close = [&](const std::vector<float>& a, const std::vector<float>& b, const char* name, double atol,
                              double rt = -1.0) {
@@ -382,7 +397,17 @@ void expect_frames_close(const ha::SpectralFrames& g, const ha::SpectralFrames& 
   vec_close(g.rms, w.rms, "rms", 1e-9);
   vec_close(g.centroid, w.centroid, "centroid", 1e-6);
   vec_close(g.bandwidth, w.bandwidth, "bandwidth", 1e-6);
-  vec_close(g.rolloff, w.rolloff, "rolloff", 1e-6);
+  // rolloff is a bin frequency: where the running sum crosses 85% of the total in a frame, the
+  // two STFTs' round-off can move it by one bin; at most one bin, in at most 2% of the frames
+  ASSERT_EQ(g.rolloff.size(), w.rolloff.size()) << what;
+  std::size_t moved = 0;
+  for (std::size_t t = 0; t < g.rolloff.size(); ++t) {
+    const double d = std::abs(static_cast<double>(g.rolloff[t]) - w.rolloff[t]);
+    EXPECT_LE(d, bin_hz + 1e-3) << what << " rolloff frame " << t << ": " << g.rolloff[t] << " vs " << w.rolloff[t];
+    moved += d > 1e-3 ? 1 : 0;
+  }
+  EXPECT_LE(moved, std::max<std::size_t>(1, g.rolloff.size() / 50))
+      << what << ": rolloff moved in " << moved << " of " << g.rolloff.size() << " frames";
   vec_close(g.zcr, w.zcr, "zcr", 0.0);
   // The two STFTs round differently (cpu: the Hann applied in the frequency domain; cuda: windowed
   // frames), which the band minima of contrast amplify, as against librosa (kTol).
@@ -390,6 +415,27 @@ void expect_frames_close(const ha::SpectralFrames& g, const ha::SpectralFrames& 
   EXPECT_EQ(g.chroma.cols(), w.chroma.cols()) << what;
   EXPECT_EQ(g.contrast.rows(), w.contrast.rows()) << what;
 }
+
+// The emulator cannot take 30 s clips in the suite's time: 2 s of each real clip on the cuda path
+// against the cpu backend (whose full clips meet librosa above).
+TEST_P(ConfSpectralReal, GtzanExcerptsMatchTheCpuBackend) {
+  HMR_SKIP_CPU_INSTANCE("ConfSpectralReal.GtzanClipsMatchLibrosa");
+  std::vector<std::vector<float>> ys;
+  for (const char* genre : {"blues", "classical", "metal"}) {
+    const std::string clip = hmr::test::shared_data(fmt::format("gtzan/genres/{0}/{0}.00000.wav", genre));
+    if (clip.empty()) GTEST_SKIP() << "../shared/data/gtzan is absent";
+    const ha::AudioClip a = ha::load_audio(clip, 22050, 10.0, 2.0);  // 2 s from 10 s in
+    ys.push_back(a.samples);
+  }
+  const std::vector<std::span<const float>> spans(ys.begin(), ys.end());
+  ha::SpectralWhat all;
+  all.contrast = true;
+  const auto want = ha::spectral_frames(cpu(), spans, {}, all);
+  const auto got = ha::spectral_frames(backend(), spans, {}, all);
+  for (std::size_t i = 0; i < ys.size(); ++i) expect_frames_close(got[i], want[i], fmt::format("excerpt {}", i), 1e-4);
+}
+
+HMR_INSTANTIATE_BACKENDS(ConfSpectralReal);
 
 TEST_P(ConfSpectral, MatchesTheCpuBackendOnMixedBatches) {
   HMR_SKIP_CPU_INSTANCE("ConfSpectral.SynthesisedSignalsMatchLibrosa");
@@ -444,7 +490,7 @@ TEST_P(ConfSpectral, OtherParametersMatchTheCpuBackend) {
   const auto want = ha::spectral_frames(cpu(), spans, p, w);
   const auto got = ha::spectral_frames(backend(), spans, p, w);
   for (std::size_t i = 0; i < spans.size(); ++i) {
-    expect_frames_close(got[i], want[i], fmt::format("clip {}", i), 1e-4);
+    expect_frames_close(got[i], want[i], fmt::format("clip {}", i), 1e-4, 16000.0 / 1024);
     EXPECT_TRUE(got[i].zcr.empty());
     EXPECT_EQ(got[i].chroma.rows(), 24);
     EXPECT_EQ(got[i].contrast.rows(), 5);
