@@ -2,7 +2,7 @@
 // chroma_stft, rms, spectral_centroid, spectral_bandwidth, spectral_rolloff, zero_crossing_rate,
 // spectral_contrast, and feature.delta.
 //
-// Per clip y (mono float32 at sample_rate), one centred STFT (librosa.stft: n_fft/2 zeros on each
+// Per clip y (mono float32 at sample_rate), one STFT (librosa.stft: centred by n_fft/2 zeros on each
 // side, pad_mode "constant", periodic Hann of n_fft, 1 + len/hop frames), shared by every series:
 //   chroma     feature.chroma_stft(y, sr, n_fft, hop, tuning): power spectrogram |X|^2, chroma
 //              filter bank (filters.chroma with the tuning, ctroct 5, octwidth 2, base_c), then
@@ -29,9 +29,11 @@
 //              the clip's own maximum of each of the two arrays); [n_bands + 1 x T].
 //   delta      feature.delta(data, width, order, axis=-1, mode="interp"): Savitzky-Golay
 //              derivative (scipy.signal.savgol_filter, polyorder = order).
-// Dtypes follow librosa for float32 y: the STFT is rounded to complex64, S is float32, the sums
-// librosa does in float32 are float32 here, the ones it promotes to float64 (frequencies, tuning)
-// are double.
+// Dtypes follow librosa for float32 y: S is float32, the sums librosa does in float32 are float32
+// here (rolloff's cumsum, contrast's means, piptrack, pitch_tuning), the ones it promotes to
+// float64 (frequencies, normalisation, tuning) are double. The STFT itself is a float32 FFT where
+// librosa's is float64 rounded to complex64: the round-off that leaves (~1e-7 of a frame's peak
+// per bin) shows only where a signal has no noise floor (docs/audio.md, Spectral features).
 //
 // Backends: cpu (the MFCC's FFTW plans and power blocks, threads across clips, results
 // independent of the thread count) and cuda (batched cuFFT via the Context, kernels in
