@@ -4,6 +4,7 @@
 // every requested series is computed frame by frame (spectral_detail, spectral.cpp); rms and zcr
 // come from the signal. Threads take whole clips, or a lone clip's blocks and frames; every value is
 // computed by one thread in a fixed order, so results do not depend on the thread count.
+#include <fftw3.h>
 #include <immintrin.h>
 #include <omp.h>
 
@@ -11,6 +12,8 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <numbers>
 
 #include "audio/mfcc_cpu.h"
 #include "audio/spectral_cpu.h"
@@ -36,6 +39,78 @@ MfccParams stft_params(const SpectralParams& p) {
   m.n_mels = 1;  // the plan's mel bank is not used here
   m.n_mfcc = 1;
   return m;
+}
+
+// The float64 STFT (SpectralParams::stft_float64): librosa's arithmetic, frames of float32 samples
+// times scipy's float64 periodic Hann (0.5 + 0.5 cos of linspace(-pi, pi, n + 1)), a double r2c
+// FFT, each bin rounded to complex64 as librosa stores it, then |X|^2 in float32. One plan per
+// n_fft (FFTW_ESTIMATE: no measuring), made under a lock and kept for the process.
+struct Stft64 {
+  int n_fft = 0;
+  fftw_plan plan = nullptr;
+  std::vector<double> window;
+};
+const Stft64& stft64(int n_fft) {
+  struct Plans : std::map<int, Stft64> {
+    ~Plans() {
+      for (auto& [n, s] : *this) fftw_destroy_plan(s.plan);
+    }
+  };
+  static std::mutex mu;
+  static Plans plans;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = plans.find(n_fft);
+  if (it != plans.end()) return it->second;
+  Stft64 s;
+  s.n_fft = n_fft;
+  double* in = fftw_alloc_real(static_cast<std::size_t>(n_fft));
+  fftw_complex* out = fftw_alloc_complex(static_cast<std::size_t>(n_fft / 2 + 1));
+  s.plan = fftw_plan_dft_r2c_1d(n_fft, in, out, FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
+  fftw_free(in);
+  fftw_free(out);
+  HMR_ASSERT(s.plan != nullptr, "FFTW could not plan a double r2c of length {}", n_fft);
+  s.window.resize(static_cast<std::size_t>(n_fft));
+  const double step = 2.0 * std::numbers::pi / n_fft;
+  for (int n = 0; n < n_fft; ++n)
+    s.window[static_cast<std::size_t>(n)] = 0.5 + 0.5 * std::cos(static_cast<double>(n) * step + -std::numbers::pi);
+  return plans.emplace(n_fft, std::move(s)).first->second;
+}
+
+// Per-thread buffers of the float64 STFT.
+struct Scratch64 {
+  std::unique_ptr<double, decltype(&fftw_free)> in{nullptr, &fftw_free};
+  std::unique_ptr<fftw_complex, decltype(&fftw_free)> out{nullptr, &fftw_free};
+  int n_fft = 0;
+  void ensure(int n) {
+    if (n == n_fft) return;
+    in.reset(fftw_alloc_real(static_cast<std::size_t>(n)));
+    out.reset(fftw_alloc_complex(static_cast<std::size_t>(n / 2 + 1)));
+    n_fft = n;
+  }
+};
+
+// power_t[k * kBlock + r] = |X_r[k]|^2 of frames f0 + r < f1 (as mfcc_detail::power_block lays it out).
+void power_block64(const CpuPlan& plan, const Stft64& st, Scratch64& s, std::span<const float> y, std::int64_t f0,
+                   std::int64_t f1, float* pt) {
+  const int n_fft = plan.p.n_fft, nb = plan.nb;
+  const std::int64_t pad = plan.p.center ? n_fft / 2 : 0, len = static_cast<std::int64_t>(y.size());
+  s.ensure(n_fft);
+  double* in = s.in.get();
+  const double* w = st.window.data();
+  for (std::int64_t f = f0; f < f1; ++f) {
+    const std::int64_t base = f * plan.p.hop_length - pad;
+    for (int j = 0; j < n_fft; ++j) {
+      const std::int64_t i = base + j;
+      in[j] = (i >= 0 && i < len) ? static_cast<double>(y[static_cast<std::size_t>(i)]) * w[j] : 0.0;
+    }
+    fftw_execute_dft_r2c(st.plan, in, s.out.get());
+    const fftw_complex* X = s.out.get();
+    const auto r = static_cast<std::size_t>(f - f0);
+    for (int k = 0; k < nb; ++k) {
+      const float re = static_cast<float>(X[k][0]), im = static_cast<float>(X[k][1]);
+      pt[static_cast<std::size_t>(k) * kBlock + r] = re * re + im * im;
+    }
+  }
 }
 
 // The power rows of frames [f0, f1) (power_t is bin-major [nb][kBlock]) into frame-major dst rows
@@ -165,9 +240,16 @@ SpectralFrames one_clip(const CpuPlan& plan, const Consts& c, std::span<const fl
     if (what.chroma) pw_kept.resize(static_cast<std::size_t>(T) * nb);
     std::vector<float>& pw = pw_kept;  // this thread's, also when the blocks run on other threads
     const std::int64_t blocks = (T + kBlock - 1) / kBlock;
+    const bool f64 = c.p.stft_float64 || what.contrast;
+    const Stft64* st = f64 ? &stft64(c.p.n_fft) : nullptr;
     const auto one = [&](Scratch& s, std::vector<float>& rows, std::int64_t b, int th) {
       const std::int64_t f0 = b * kBlock, f1 = std::min(T, f0 + kBlock);
-      mfcc_detail::power_block(plan, s, y, f0, f1);
+      if (st) {
+        thread_local Scratch64 s64;
+        power_block64(plan, *st, s64, y, f0, f1, s.power_t.data());
+      } else {
+        mfcc_detail::power_block(plan, s, y, f0, f1);
+      }
       float* dst = what.chroma ? pw.data() + f0 * nb : rows.data();
       transpose_block(s.power_t.data(), nb, static_cast<int>(f1 - f0), dst);
       pass.run(dst, f0, f1, th);
