@@ -7,11 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 
 #include "audio/decode.h"
+#include "audio/hpss.h"
 #include "audio/tempo.h"
 #include "core/error.h"
 #include "hpss_signals.h"
@@ -138,5 +140,40 @@ TEST_P(ConfTempoReal, GtzanClipsMatchLibrosa) {
 }
 
 HMR_INSTANTIATE_BACKENDS(ConfTempoReal);
+
+}  // namespace
+
+// ---- the dump bench/audio/hpss_tempo_parity.py compares with librosa --------------------------
+
+namespace {
+
+// HMR_HPSS_TEMPO_FILES: a text file of audio paths, one a line; HMR_HPSS_TEMPO_OUT: the CSV
+// written (path, harmony_mean, harmony_var, perceptr_mean, perceptr_var, tempo, hpss_s, tempo_s),
+// cpu backend, one clip at a time so the seconds are per clip. Skipped without the variables.
+TEST(SlowHpssTempoDump, WritesCsvForTheParityScript) {
+  const char* files = std::getenv("HMR_HPSS_TEMPO_FILES");
+  const char* out = std::getenv("HMR_HPSS_TEMPO_OUT");
+  if (!files || !out)
+    GTEST_SKIP() << "set HMR_HPSS_TEMPO_FILES and HMR_HPSS_TEMPO_OUT (bench/audio/hpss_tempo_parity.py)";
+  auto cpu = hmr::make_cpu_backend();
+  std::ifstream in(files);
+  std::ofstream csv(out);
+  csv << "path,harmony_mean,harmony_var,perceptr_mean,perceptr_var,tempo,hpss_s,tempo_s\n";
+  csv.precision(17);
+  std::string path;
+  while (std::getline(in, path)) {
+    if (path.empty()) continue;
+    const ha::AudioClip clip = ha::load_audio(path);
+    const std::vector<std::span<const float>> clips = {std::span<const float>(clip.samples)};
+    const auto t0 = std::chrono::steady_clock::now();
+    const ha::HpssStats s = ha::hpss_stats(*cpu, clips)[0];
+    const auto t1 = std::chrono::steady_clock::now();
+    const double tempo = ha::beat_tempo(*cpu, clips)[0];
+    const auto t2 = std::chrono::steady_clock::now();
+    csv << path << ',' << s.harmony_mean << ',' << s.harmony_var << ',' << s.perceptr_mean << ',' << s.perceptr_var
+        << ',' << tempo << ',' << std::chrono::duration<double>(t1 - t0).count() << ','
+        << std::chrono::duration<double>(t2 - t1).count() << '\n';
+  }
+}
 
 }  // namespace
