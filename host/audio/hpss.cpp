@@ -85,7 +85,8 @@ struct RankWindow {
   alignas(64) int act[kLanes];
 };
 
-void median_line_ranks(const float* e, std::int64_t n, float* out, std::int64_t so, int k, RankWindow& w) {
+__attribute__((target_clones("avx2", "default"))) void median_line_ranks(const float* e, std::int64_t n, float* out,
+                                                                         std::int64_t so, int k, RankWindow& w) {
   const int target = k / 2;
   for (int l = 0; l < kLanes; ++l) {
     w.act[l] = l < k ? 1 : 0;
@@ -169,6 +170,27 @@ void median_line(const float* x, std::int64_t n, std::int64_t sx, float* out, st
     w[pos] = enter;
     out[i * so] = w[rank];
   }
+}
+
+// librosa util.softmask, inlined into the hot loop (softmask() is the public spelling).
+inline float softmask_inline(float x, float x_ref, double power, bool split_zeros) {
+  if (std::isinf(power)) return x > x_ref ? 1.0f : 0.0f;
+  float z = std::max(x, x_ref);
+  const bool bad = z < FLT_MIN;
+  if (bad) return split_zeros ? 0.5f : 0.0f;
+  const float a = x / z, r = x_ref / z;
+  float ma, mr;
+  if (power == 2.0) {
+    ma = a * a;
+    mr = r * r;
+  } else if (power == 1.0) {
+    ma = a;
+    mr = r;
+  } else {
+    ma = std::pow(a, static_cast<float>(power));
+    mr = std::pow(r, static_cast<float>(power));
+  }
+  return ma / (ma + mr);
 }
 
 // librosa's complex64 magphase of one bin: the phase D / |D| (1 where |D| == 0).
@@ -265,7 +287,9 @@ std::int64_t hpss_frames(std::int64_t samples, const HpssParams& p) { return 1 +
 // of kGroup bins into bin-major lines (one cache line per frame and group) and scatters them back.
 constexpr int kGroup = 16;
 
-void hpss_clip(const HpssPlan& c, HpssScratch& s, std::span<const float> y) {
+// AVX2 clone where the cpu has it (no FMA: the same roundings, the same bits as the default clone).
+__attribute__((target_clones("avx2", "default"))) void hpss_clip(const HpssPlan& c, HpssScratch& s,
+                                                                 std::span<const float> y) {
   const HpssParams& p = c.p;
   const std::int64_t len = static_cast<std::int64_t>(y.size());
   const std::int64_t T = hpss_frames(len, p);
@@ -338,8 +362,8 @@ void hpss_clip(const HpssPlan& c, HpssScratch& s, std::span<const float> y) {
       const float* hr = harm + static_cast<std::size_t>(f) * nb;
       const float* pr = perc + static_cast<std::size_t>(f) * nb;
       for (int q = 0; q < nb; ++q) {
-        const float mh = softmask(hr[q], pr[q] * margin, p.power, c.split_zeros);
-        const float mp = softmask(pr[q], hr[q] * margin, p.power, c.split_zeros);
+        const float mh = softmask_inline(hr[q], pr[q] * margin, p.power, c.split_zeros);
+        const float mp = softmask_inline(pr[q], hr[q] * margin, p.power, c.split_zeros);
         const float mq = m[q];  // |X|, as magphase computes it
         const float re = mq == 0.0f ? 1.0f : X[q].real() / mq, im = mq == 0.0f ? 0.0f : X[q].imag() / mq;
         const float ah = mq * mh, ap = mq * mp;
@@ -407,23 +431,7 @@ void for_each_clip(const std::vector<std::span<const float>>& clips, const HpssP
 }  // namespace
 
 float softmask(float x, float x_ref, double power, bool split_zeros) {
-  if (std::isinf(power)) return x > x_ref ? 1.0f : 0.0f;
-  float z = std::max(x, x_ref);
-  const bool bad = z < FLT_MIN;
-  if (bad) return split_zeros ? 0.5f : 0.0f;
-  const float a = x / z, r = x_ref / z;
-  float ma, mr;
-  if (power == 2.0) {
-    ma = a * a;
-    mr = r * r;
-  } else if (power == 1.0) {
-    ma = a;
-    mr = r;
-  } else {
-    ma = std::pow(a, static_cast<float>(power));
-    mr = std::pow(r, static_cast<float>(power));
-  }
-  return ma / (ma + mr);
+  return softmask_inline(x, x_ref, power, split_zeros);
 }
 
 Matrix median_filter_cpu(const Matrix& x, int k, int axis) {
