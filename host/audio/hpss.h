@@ -46,7 +46,11 @@ struct HpssSignals {
 };
 // One call per batch of clips; cpu: threads across clips (results independent of thread count).
 // An empty clip or a non-finite sample is an input error; clips shorter than n_fft are handled as
-// librosa handles them (zero padding, 1 + len/hop frames).
+// librosa handles them (zero padding, 1 + len/hop frames). Clips of fewer than kernel_size/2 + 1
+// frames (under 16 frames, 0.35 s at the defaults): the reflection is defined for any length
+// here (period 2n), while scipy 1.17 fills the window with values from outside the line when half
+// of it exceeds the axis (seen: denormal garbage such as 1.6e-322 inside the window), so
+// librosa's result there is not defined and hmr does not try to match it.
 std::vector<HpssSignals> hpss(Backend& backend, const std::vector<std::span<const float>>& clips,
                               const HpssParams& p = {});
 

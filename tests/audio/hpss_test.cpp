@@ -227,7 +227,7 @@ struct SmallSpec {
 };
 
 TEST(EmuHpss, MagnitudeAndMediansMatchCpuTwins) {
-  hmr::test::ExpectLaunches launched{"magnitude_kernel", "median_bins_kernel", "median_frames_kernel"};
+  hmr::test::ExpectLaunches launched{"hpss_magnitude_kernel", "hpss_median_bins_kernel", "hpss_median_frames_kernel"};
   using namespace hmr::cuda_emu;
   const SmallSpec t;
   for (int k : {5, 8, 31}) {
@@ -261,7 +261,7 @@ TEST(EmuHpss, MagnitudeAndMediansMatchCpuTwins) {
 }
 
 TEST(EmuHpss, MaskMatchesCpuTwin) {
-  hmr::test::ExpectLaunches launched{"mask_kernel"};
+  hmr::test::ExpectLaunches launched{"hpss_mask_kernel"};
   using namespace hmr::cuda_emu;
   const SmallSpec t;
   const hmr::Matrix m = t.clip(0);
@@ -304,7 +304,7 @@ TEST(EmuHpss, MaskMatchesCpuTwin) {
 }
 
 TEST(EmuHpss, OverlapAddMatchesCpuTwin) {
-  hmr::test::ExpectLaunches launched{"overlap_add_kernel"};
+  hmr::test::ExpectLaunches launched{"hpss_overlap_add_kernel"};
   using namespace hmr::cuda_emu;
   const int n_fft = 64, hop = 16;
   const std::vector<std::int64_t> lens = {100, 7, 64};  // a clip shorter than a hop, one of n_fft
