@@ -23,6 +23,8 @@
 #include <mutex>
 #include <numbers>
 
+#include <omp.h>
+
 #include "audio/decode.h"
 #include "audio/hpss_cuda.h"
 #include "audio/mfcc.h"
@@ -413,11 +415,28 @@ void check_clip(std::span<const float> y, std::size_t i) {
 
 // Runs hpss_clip on every clip (threads across clips) and hands each result to `take` on the
 // thread that computed it.
+// Scratch one thread needs for a clip of `samples` (spectrogram, magnitudes, medians, signals):
+// ~32 MB for 30 s at the defaults, growing linearly.
+std::int64_t scratch_bytes(std::int64_t samples, const HpssPlan& c) {
+  const std::int64_t T = hpss_frames(samples, c.p) + kBlock;
+  return T * (static_cast<std::int64_t>(c.odist) * 8 + static_cast<std::int64_t>(c.nb) * 12) +
+         2 * (T * c.p.hop_length + c.p.n_fft) * 4 * 2;
+}
+
+// Thread scratch is capped at about kScratchBudget in all: long clips (whole songs) run on fewer
+// threads rather than asking for gigabytes. Only the speed depends on it: every clip is computed
+// by one thread, in the same order of operations.
+constexpr std::int64_t kScratchBudget = std::int64_t{2} << 30;
+
 template <class Take>
 void for_each_clip(const std::vector<std::span<const float>>& clips, const HpssParams& p, Take&& take) {
   const HpssPlan c(p);  // plans made here, before the threads start
   const auto n = static_cast<std::int64_t>(clips.size());
-#pragma omp parallel if (n > 1)
+  std::int64_t longest = 0;
+  for (const auto& y : clips) longest = std::max(longest, static_cast<std::int64_t>(y.size()));
+  const int threads = static_cast<int>(std::clamp<std::int64_t>(kScratchBudget / scratch_bytes(longest, c), 1,
+                                                                std::min<std::int64_t>(n, omp_get_max_threads())));
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
     HpssScratch s(c);
 #pragma omp for schedule(dynamic, 1)
