@@ -120,6 +120,23 @@ TEST(AudioHpss, ReferencePathMatchesLibrosa) {
   }
 }
 
+TEST(AudioHpss, NonDefaultParametersMatchLibrosa) {
+  ha::HpssParams p;
+  p.kernel_size = 16;  // even: scipy's window [i - 8, i + 7], the upper middle value
+  p.power = 1.0;
+  p.margin = 2.0;  // split_zeros off
+  p.n_fft = 1024;
+  p.hop_length = 384;
+  auto cpu = hmr::make_cpu_backend();
+  const std::vector<float> y = ts::hpss_signal("toneclick");
+  const ha::HpssSignals s = ha::hpss(*cpu, {std::span<const float>(y)}, p)[0];
+  expect_signal_close(s.harmonic, 8, load("hpss_toneclick_k16_harm.npy").vec(), "harmonic");
+  expect_signal_close(s.percussive, 8, load("hpss_toneclick_k16_perc.npy").vec(), "percussive");
+  const ha::HpssSignals r = ha::hpss_cpu(y, p);
+  EXPECT_TRUE(hmr::test::bitwise_equal(s.harmonic, r.harmonic));
+  EXPECT_TRUE(hmr::test::bitwise_equal(s.percussive, r.percussive));
+}
+
 // Clips under 16 frames: librosa's harmonic median reads scipy's uninitialised border (hpss.h),
 // so there is no reference; the masks sum to 1 (margin 1), so the two signals add up to the clip.
 TEST(AudioHpss, ShortClipSignalsAddUpToTheClip) {
