@@ -137,6 +137,20 @@ TEST(AudioHpss, NonDefaultParametersMatchLibrosa) {
   EXPECT_TRUE(hmr::test::bitwise_equal(s.percussive, r.percussive));
 }
 
+// A clip alone is split over the threads; in a batch of at least as many clips as threads each
+// clip runs on one thread: the same bits.
+TEST(AudioHpss, ClipAloneAndInABatchGiveTheSameBits) {
+  auto cpu = hmr::make_cpu_backend();
+  const std::vector<float> y = ts::hpss_signal("toneclick");
+  std::vector<std::vector<float>> batch(static_cast<std::size_t>(std::max(2, hmr::cpu_threads())), ts::noise(5000, 9));
+  batch[1] = y;
+  const std::vector<std::span<const float>> clips(batch.begin(), batch.end());
+  const ha::HpssSignals alone = ha::hpss(*cpu, {std::span<const float>(y)})[0];
+  const ha::HpssSignals in_batch = ha::hpss(*cpu, clips)[1];
+  EXPECT_TRUE(hmr::test::bitwise_equal(alone.harmonic, in_batch.harmonic));
+  EXPECT_TRUE(hmr::test::bitwise_equal(alone.percussive, in_batch.percussive));
+}
+
 // Clips under 16 frames: librosa's harmonic median reads scipy's uninitialised border (hpss.h),
 // so there is no reference; the masks sum to 1 (margin 1), so the two signals add up to the clip.
 TEST(AudioHpss, ShortClipSignalsAddUpToTheClip) {
