@@ -1,16 +1,17 @@
 // audio/hpss.cpp — librosa 0.10 effects.hpss on the cpu (see hpss.h for the definition), and the
 // dispatch to the cuda backend (hpss_cuda.cpp).
 //
-// Per clip, on one thread (threads take whole clips, so the result does not depend on the thread
-// count): blocks of kBlock frames are framed, windowed and transformed by one batched FFTW r2c
-// plan straight into the clip's complex spectrogram (frame-major); each frame's magnitudes go
-// to a bin-major copy and, while the frame is in cache, through the percussive median (along
-// bins). The harmonic median then runs along each bin's (contiguous) row. Resynthesis takes the
-// blocks again: masks, magphase, two batched c2r transforms, the Hann window and the overlap-add
-// into two padded float32 buffers, then the window sum-square division.
-// Medians: a sorted window of k values slides along the line; each step replaces the value that
-// leaves by the one that enters (a binary search and a shift of at most k floats), so a step costs
-// O(k) moves instead of a sort, and the result is the exact order statistic scipy selects.
+// Per clip (hpss_clip): blocks of kBlock frames are framed, windowed and transformed by one
+// batched FFTW r2c plan straight into the clip's complex spectrogram; each frame's magnitudes go
+// to a frame-major array and, while the frame is in cache, through the percussive median (along
+// bins). The harmonic median runs along time on groups of bins gathered into contiguous lines.
+// Resynthesis takes the blocks again: masks, magphase, two batched c2r transforms, the Hann window
+// and the overlap-add into two padded float32 buffers, then the window sum-square division.
+// Threads take whole clips, or split a clip's passes when there are fewer clips than threads; the
+// operations on each value are the same either way, so results do not depend on the thread count.
+// Medians: windows of up to 32 values keep every value's rank and update them all with two
+// compares a step (vectorised, no sort); wider windows slide a sorted array (a binary search and
+// a shift of at most k floats a step). Both give the exact order statistic scipy selects.
 #include "audio/hpss.h"
 
 #include <fftw3.h>
