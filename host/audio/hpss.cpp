@@ -465,15 +465,15 @@ void hpss_clip(const HpssPlan& c, HpssScratch& s, std::span<const float> y, bool
 #pragma omp parallel
     {
       PassBufs t(c);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 2)
       for (std::int64_t b = 0; b < v.blocks; ++b) stft_block(c, t, s, y, v, b);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 2)
       for (int q0 = 0; q0 < nb; q0 += kGroup) harm_group(c, t, s, v, q0);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 2)
       for (std::int64_t b = 0; b < v.blocks; ++b)
         mask_block(c, t, s, v, b, s.inv_h.get() + b * kBlock * n_fft, s.inv_p.get() + b * kBlock * n_fft);
       constexpr std::int64_t kChunk = 4096;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 2)
       for (std::int64_t i0 = pad; i0 < pad + v.len; i0 += kChunk)
         ola_gather(c, s, v, i0, std::min(pad + v.len, i0 + kChunk));
     }

@@ -69,6 +69,22 @@ TEST(AudioTempo, MeanTempogramMatchesLibrosa) {
   }
 }
 
+// A clip alone is split over the threads (mel blocks, tempogram frames); in a batch of at least as
+// many clips as threads each clip runs on one thread: the same bits.
+TEST(AudioTempo, ClipAloneAndInABatchGiveTheSameBits) {
+  auto cpu = hmr::make_cpu_backend();
+  const std::vector<float> y = ts::hpss_signal("click143");
+  std::vector<std::vector<float>> batch(static_cast<std::size_t>(std::max(2, hmr::cpu_threads())), ts::noise(30000, 5));
+  batch[1] = y;
+  const std::vector<std::span<const float>> clips(batch.begin(), batch.end());
+  const std::vector<std::span<const float>> alone = {std::span<const float>(y)};
+  EXPECT_EQ(ha::beat_tempo(*cpu, alone)[0], ha::beat_tempo(*cpu, clips)[1]);
+  EXPECT_TRUE(hmr::test::bitwise_equal(ha::onset_strength(*cpu, alone)[0], ha::onset_strength(*cpu, clips)[1]));
+  const ha::TempoParams p;
+  const auto env = ha::onset_strength(*cpu, alone, p, ha::OnsetAggregate::median)[0];
+  EXPECT_EQ(ha::tempo_from_onset_cpu(env, p), ha::beat_tempo(*cpu, alone)[0]);
+}
+
 TEST(AudioTempo, BadInputIsRefused) {
   auto cpu = hmr::make_cpu_backend();
   const std::vector<float> empty;
