@@ -6,10 +6,12 @@
 // Also the assignment solver against brute force, and bad input.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -20,6 +22,7 @@
 #include "eval/metrics.h"
 #include "io/npy.h"
 #include "support/compare.h"
+#include "support/run.h"
 
 namespace {
 
@@ -186,6 +189,42 @@ TEST(LabelMetrics, RejectsBadInputWithOneLine) {
   expect_input_error([&] { hmr::eval::clustering_accuracy(two, three); }, "accuracy lengths");
   expect_input_error([&] { hmr::eval::parse_noise_policy("drop"); }, "noise policy");
   EXPECT_EQ(hmr::eval::parse_noise_policy("exclude"), hmr::eval::NoisePolicy::exclude);
+}
+
+// hmr metrics: the new metrics in the table and the JSON, the noise count, --noise exclude.
+TEST(E2eLabelMetrics, MetricsCommandReportsNoiseAndNewScores) {
+  if (!std::filesystem::exists(hmr::test::hmr_exe())) GTEST_SKIP() << "the hmr program is not built";
+  const auto dir = std::filesystem::temp_directory_path() / ("hmr_label_metrics_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto& c = ref()["cases"]["noise"];
+  const auto p = labels("noise_pred.npy");
+  hmr::Matrix x(static_cast<std::int64_t>(p.size()), 2);
+  for (std::int64_t i = 0; i < x.rows(); ++i) {
+    x(i, 0) = static_cast<float>(p[static_cast<std::size_t>(i)]) + 0.01f * static_cast<float>(i % 7);
+    x(i, 1) = static_cast<float>(i % 5);
+  }
+  hmr::io::write_npy(dir / "x.npy", x);
+  const std::string args = "--device cpu metrics --input " + (dir / "x.npy").string() + " --pred " +
+                           hmr::test::fixture("metrics/noise_pred.npy") + " --truth " +
+                           hmr::test::fixture("metrics/noise_truth.npy");
+  for (const std::string policy : {"cluster", "exclude"}) {
+    const auto out = dir / (policy + ".json");
+    const auto r = hmr::test::run_hmr(args + " --noise " + policy + " --out " + out.string());
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("noise: 113 of 600 points labelled -1"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("fowlkes_mallows"), std::string::npos) << r.output;
+    std::ifstream f(out);
+    const auto j = nlohmann::json::parse(f);
+    const auto& m = j["results"]["kmeans"];
+    EXPECT_EQ(m["n_noise"].get<std::int64_t>(), c["n_noise"].get<std::int64_t>());
+    EXPECT_EQ(m["noise"], policy);
+    Worst w;
+    for (const char* key : {"ami", "homogeneity", "completeness", "v_measure", "fowlkes_mallows", "accuracy"})
+      w.check(m[key].get<double>(), c[policy][key].get<double>(), policy + " " + key);
+  }
+  const auto r = hmr::test::run_hmr(args + " --noise drop");
+  EXPECT_EQ(r.code, 2) << r.output;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
