@@ -1,7 +1,8 @@
 // Cluster stage throughput per backend (cpu vs cuda): K-Means (N = 100k, d = 32, k = 10,
 // n_init = 10), exact silhouette (N = 20k, d = 32, k = 10) and PCA (2000 x 5000 -> 32, randomized
-// as sklearn's auto picks; and the exact solver). Inputs are deterministic Gaussian mixtures.
-// bench/cluster/sklearn_compare.py runs scikit-learn on the same kind of data and prints ratios.
+// as sklearn's auto picks; and the exact solver); the host-only label metrics (AMI with its
+// expected mutual information, clustering accuracy's assignment) at N = 100k, 10 x 12 labels. Inputs are deterministic
+// Gaussian mixtures. bench/cluster/sklearn_compare.py runs scikit-learn on the same kind of data and prints ratios.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -55,6 +56,36 @@ void BM_Silhouette(benchmark::State& state, const char* device) {
 }
 BENCHMARK_CAPTURE(BM_Silhouette, cpu, "cpu")->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Silhouette, cuda, "cuda")->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Host only (no backend): the label metrics on the contingency table. Labels as in
+// tests/fixtures/gen_metrics.py's formula_1e5 case.
+void label_pair(std::int64_t n, std::vector<std::int32_t>& t, std::vector<std::int32_t>& p) {
+  t.resize(static_cast<std::size_t>(n));
+  p.resize(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    t[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * i + 3 * i) % 10);
+    p[static_cast<std::size_t>(i)] =
+        static_cast<std::int32_t>(i % 3 == 0 ? t[static_cast<std::size_t>(i)] % 6 : (i / 7) % 12);
+  }
+}
+void BM_AdjustedMutualInfo(benchmark::State& state) {
+  std::vector<std::int32_t> t, p;
+  label_pair(state.range(0), t, p);
+  double v = 0;
+  for (auto _ : state) v = hmr::eval::adjusted_mutual_info(t, p);
+  state.counters["ami"] = v;
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_AdjustedMutualInfo)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
+void BM_ClusteringAccuracy(benchmark::State& state) {
+  std::vector<std::int32_t> t, p;
+  label_pair(state.range(0), t, p);
+  double v = 0;
+  for (auto _ : state) v = hmr::eval::clustering_accuracy(t, p);
+  state.counters["accuracy"] = v;
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_ClusteringAccuracy)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Pca(benchmark::State& state, const char* device, hmr::decomp::PcaSolver solver) {
   auto b = hmr::bench::backend_or_skip(state, device);

@@ -22,7 +22,6 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "cluster/kmeans.h"
@@ -694,31 +693,6 @@ double purity(Labels truth, Labels pred) {
     s += best;
   }
   return static_cast<double>(s) / static_cast<double>(truth.size());
-}
-
-ClusterScores score_all(Backend& backend, ConstMatrixView x, Labels pred, std::optional<Labels> truth,
-                        const ScoreOptions& opt) {
-  ClusterScores s;
-  s.silhouette = silhouette(backend, x, pred, opt.silhouette);
-  s.calinski_harabasz = calinski_harabasz(x, pred);
-  s.davies_bouldin = davies_bouldin(x, pred);
-  if (truth) {
-    s.ari = adjusted_rand(*truth, pred);
-    s.nmi = nmi(*truth, pred);
-    s.purity = purity(*truth, pred);
-  }
-  return s;
-}
-
-std::string to_json(const ClusterScores& s, int indent) {
-  nlohmann::ordered_json j;
-  j["silhouette"] = s.silhouette;
-  j["calinski_harabasz"] = s.calinski_harabasz;
-  j["davies_bouldin"] = s.davies_bouldin;
-  if (s.ari) j["ari"] = *s.ari;
-  if (s.nmi) j["nmi"] = *s.nmi;
-  if (s.purity) j["purity"] = *s.purity;
-  return j.dump(indent);
 }
 
 }  // namespace hmr::eval

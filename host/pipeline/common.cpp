@@ -145,6 +145,15 @@ std::string metrics_json(const ExperimentResult& r) {
     if (m.ari_second) e["ari" + suffix] = num(*m.ari_second);
     if (m.nmi_second) e["nmi" + suffix] = num(*m.nmi_second);
     if (m.purity_second) e["purity" + suffix] = num(*m.purity_second);
+    for (const auto& [more, sfx] : {std::pair{&m.more, std::string()}, std::pair{&m.more_second, suffix}}) {
+      if (more->ami) e["ami" + sfx] = num(*more->ami);
+      if (more->homogeneity) e["homogeneity" + sfx] = num(*more->homogeneity);
+      if (more->completeness) e["completeness" + sfx] = num(*more->completeness);
+      if (more->v_measure) e["v_measure" + sfx] = num(*more->v_measure);
+      if (more->fowlkes_mallows) e["fowlkes_mallows" + sfx] = num(*more->fowlkes_mallows);
+      if (more->accuracy) e["accuracy" + sfx] = num(*more->accuracy);
+    }
+    e["n_noise"] = m.n_noise;
     e["space"] = m.space;
     res[m.method] = e;
   }
@@ -364,9 +373,11 @@ std::vector<std::int32_t> cluster_rows(Backend& b, const Matrix& x, const cluste
 }
 
 namespace {
-// Label metrics on the rows whose truth code is >= 0.
+// Label metrics on the rows whose truth code is >= 0 (a predicted -1, noise, stays: one more
+// cluster, as scikit-learn counts it).
 void label_metrics(const std::vector<std::int32_t>& truth, const std::vector<std::int32_t>& pred,
-                   std::optional<double>& ari, std::optional<double>& nmi, std::optional<double>& purity) {
+                   std::optional<double>& ari, std::optional<double>& nmi, std::optional<double>& purity,
+                   MethodScores::More& more) {
   std::vector<std::int32_t> t, p;
   for (std::size_t i = 0; i < truth.size(); ++i)
     if (truth[i] >= 0) {
@@ -374,9 +385,12 @@ void label_metrics(const std::vector<std::int32_t>& truth, const std::vector<std
       p.push_back(pred[i]);
     }
   if (t.size() < 2) return;
-  ari = eval::adjusted_rand(t, p);
-  nmi = eval::nmi(t, p);
-  purity = eval::purity(t, p);
+  eval::ClusterScores l;
+  eval::score_labels(t, p, l);
+  ari = l.ari;
+  nmi = l.nmi;
+  purity = l.purity;
+  more = {l.ami, l.homogeneity, l.completeness, l.v_measure, l.fowlkes_mallows, l.accuracy};
 }
 
 // The labels as the plots draw them: unknown codes (-1) become one more class, "(unknown)".
@@ -411,8 +425,9 @@ MethodScores score_method(Backend& b, const std::string& method, const std::stri
                  distinct.size());
     s.silhouette = s.calinski_harabasz = s.davies_bouldin = std::nan("");
   }
-  if (!primary.empty()) label_metrics(primary.codes, pred, s.ari, s.nmi, s.purity);
-  if (!second.empty()) label_metrics(second.codes, pred, s.ari_second, s.nmi_second, s.purity_second);
+  s.n_noise = eval::count_noise(pred);
+  if (!primary.empty()) label_metrics(primary.codes, pred, s.ari, s.nmi, s.purity, s.more);
+  if (!second.empty()) label_metrics(second.codes, pred, s.ari_second, s.nmi_second, s.purity_second, s.more_second);
   return s;
 }
 
@@ -629,18 +644,37 @@ void write_report(OutputDir& out, const ExperimentResult& r, const ReportInputs&
   if (!r.second_label.empty()) md << fmt::format(" (and **{}** in the second table)", r.second_label);
   md << "; internal metrics are computed on each method's own space. Silhouette and Calinski-Harabasz: "
         "higher is better; Davies-Bouldin: lower is better.\n\n";
+  // A noise column only when some method labelled points -1 (noise counts as one more cluster).
+  const bool noise = std::any_of(r.results.begin(), r.results.end(), [](const auto& m) { return m.n_noise > 0; });
   md << fmt::format(
-      "| method | space | ARI | NMI | purity | silhouette | Calinski-Harabasz | Davies-Bouldin |\n"
-      "|---|---|---:|---:|---:|---:|---:|---:|\n");
+      "| method | space | ARI | NMI | purity | silhouette | Calinski-Harabasz | Davies-Bouldin |{}\n"
+      "|---|---|---:|---:|---:|---:|---:|---:|{}\n",
+      noise ? " noise points |" : "", noise ? "---:|" : "");
   for (const auto& m : r.results)
-    md << fmt::format("| `{}` | {} | {} | {} | {} | {} | {} | {} |\n", m.method, m.space, cell(m.ari), cell(m.nmi),
-                      cell(m.purity), cell(m.silhouette), cell(m.calinski_harabasz), cell(m.davies_bouldin));
+    md << fmt::format("| `{}` | {} | {} | {} | {} | {} | {} | {} |{}\n", m.method, m.space, cell(m.ari), cell(m.nmi),
+                      cell(m.purity), cell(m.silhouette), cell(m.calinski_harabasz), cell(m.davies_bouldin),
+                      noise ? fmt::format(" {} |", m.n_noise) : "");
+  if (noise) md << "\nNoise points (label -1) count as one more cluster in every metric, as in scikit-learn.\n";
+  md << fmt::format(
+      "\nMore label metrics against **{}** (AMI: adjusted mutual information; FMI: Fowlkes-Mallows; accuracy: "
+      "best one-to-one matching of clusters to classes):\n\n"
+      "| method | AMI | homogeneity | completeness | V-measure | FMI | accuracy |\n"
+      "|---|---:|---:|---:|---:|---:|---:|\n",
+      r.primary_label);
+  for (const auto& m : r.results)
+    md << fmt::format("| `{}` | {} | {} | {} | {} | {} | {} |\n", m.method, cell(m.more.ami), cell(m.more.homogeneity),
+                      cell(m.more.completeness), cell(m.more.v_measure), cell(m.more.fowlkes_mallows),
+                      cell(m.more.accuracy));
   if (!r.second_label.empty()) {
-    md << fmt::format("\nAgainst **{}** (same clusters):\n\n| method | ARI | NMI | purity |\n|---|---:|---:|---:|\n",
-                      r.second_label);
+    md << fmt::format(
+        "\nAgainst **{}** (same clusters):\n\n| method | ARI | NMI | purity | AMI | V-measure | FMI | accuracy |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        r.second_label);
     for (const auto& m : r.results)
-      md << fmt::format("| `{}` | {} | {} | {} |\n", m.method, cell(m.ari_second), cell(m.nmi_second),
-                        cell(m.purity_second));
+      md << fmt::format("| `{}` | {} | {} | {} | {} | {} | {} | {} |\n", m.method, cell(m.ari_second),
+                        cell(m.nmi_second), cell(m.purity_second), cell(m.more_second.ami),
+                        cell(m.more_second.v_measure), cell(m.more_second.fowlkes_mallows),
+                        cell(m.more_second.accuracy));
   }
   auto figures = [&](const char* heading, const char* intro, const std::vector<std::string>& pngs) {
     if (pngs.empty()) return;
@@ -705,10 +739,13 @@ void print_summary(const ExperimentResult& r) {
   if (quiet()) return;
   std::string table =
       fmt::format("hmr {}: {} samples, k = {}, device {}\n", to_string(r.task), r.n_samples, r.k, r.device);
-  table += fmt::format("  {:<18} {:>8} {:>8} {:>8} {:>10}\n", "method", "ARI", "NMI", "purity", "silhouette");
+  table += fmt::format("  {:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}\n", "method", "ARI", "NMI", "purity", "AMI",
+                       "accuracy", "silhouette");
   for (const auto& m : r.results)
-    table += fmt::format("  {:<18} {:>8} {:>8} {:>8} {:>10}\n", m.method, detail::cell(m.ari), detail::cell(m.nmi),
-                         detail::cell(m.purity), detail::cell(m.silhouette));
+    table += fmt::format("  {:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}{}\n", m.method, detail::cell(m.ari),
+                         detail::cell(m.nmi), detail::cell(m.purity), detail::cell(m.more.ami),
+                         detail::cell(m.more.accuracy), detail::cell(m.silhouette),
+                         m.n_noise > 0 ? fmt::format("  ({} noise points)", m.n_noise) : "");
   table += "stage timings:\n" + timings_table(r.timings);
   table += fmt::format("report: {}\n", (r.out / "report.md").string());
   std::fputs(table.c_str(), stdout);

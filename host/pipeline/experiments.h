@@ -60,6 +60,15 @@ struct MethodScores {
   double silhouette = 0, calinski_harabasz = 0, davies_bouldin = 0;
   std::optional<double> ari, nmi, purity;                       // vs the primary label
   std::optional<double> ari_second, nmi_second, purity_second;  // vs the second label
+  // The other label metrics (eval::score_labels: scikit-learn's definitions; accuracy is the best
+  // one-to-one matching of clusters to classes), vs the primary and the second label.
+  struct More {
+    std::optional<double> ami, homogeneity, completeness, v_measure, fowlkes_mallows, accuracy;
+  };
+  More more, more_second;
+  // Points the method labelled -1 (noise: DBSCAN / HDBSCAN). Every metric counts them as one more
+  // cluster, as scikit-learn does; K-Means never produces any.
+  std::int64_t n_noise = 0;
 };
 
 // A track/row left out of every method, for results.csv: its id as the other outputs spell it,

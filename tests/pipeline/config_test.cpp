@@ -316,6 +316,10 @@ TEST(PipelineMetrics, JsonHasTheSchemaKeysAndNullForNonFinite) {
   m.nmi = 0.9;
   m.purity = 1.0;
   m.nmi_second = 0.3;
+  m.more.ami = 0.8;
+  m.more.accuracy = 0.95;
+  m.more_second.v_measure = 0.2;
+  m.n_noise = 4;
   r.results.push_back(m);
   const auto j = nlohmann::json::parse(hmr::pipeline::metrics_json(r));
   for (const char* k : {"task", "device", "seed", "n_samples", "k", "timings_s", "results"})
@@ -328,6 +332,11 @@ TEST(PipelineMetrics, JsonHasTheSchemaKeysAndNullForNonFinite) {
   EXPECT_DOUBLE_EQ(f["ari"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(f["nmi_genre"].get<double>(), 0.3);
   EXPECT_FALSE(f.contains("ari_genre"));
+  EXPECT_DOUBLE_EQ(f["ami"].get<double>(), 0.8);
+  EXPECT_DOUBLE_EQ(f["accuracy"].get<double>(), 0.95);
+  EXPECT_DOUBLE_EQ(f["v_measure_genre"].get<double>(), 0.2);
+  EXPECT_FALSE(f.contains("fowlkes_mallows"));
+  EXPECT_EQ(f["n_noise"].get<std::int64_t>(), 4);
 }
 
 TEST(PipelineConfig, FloatsAreWrittenShortestAndReadBackExactly) {

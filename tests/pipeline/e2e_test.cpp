@@ -94,7 +94,9 @@ nlohmann::json check_outputs(const fs::path& out, const std::vector<std::string>
   for (const auto& m : methods) {
     EXPECT_TRUE(j["results"].contains(m)) << "no results for " << m;
     if (!j["results"].contains(m)) continue;
-    for (const char* k : {"silhouette", "calinski_harabasz", "davies_bouldin", "ari", "nmi", "purity"}) {
+    EXPECT_EQ(j["results"][m].value("n_noise", -1), 0) << m << ": K-Means labels no point as noise";
+    for (const char* k : {"silhouette", "calinski_harabasz", "davies_bouldin", "ari", "nmi", "purity", "ami",
+                          "homogeneity", "completeness", "v_measure", "fowlkes_mallows", "accuracy"}) {
       EXPECT_TRUE(j["results"][m].contains(k)) << m << " lacks " << k;
       EXPECT_TRUE(j["results"][m][k].is_number()) << m << "." << k << " is not a finite number";
       if (j["results"][m][k].is_number()) {
