@@ -5,8 +5,10 @@
 //   H, P     median filters of |S| (scipy.ndimage.median_filter, mode "reflect": the window edge
 //            mirrors the edge element itself, d c b a | a b c d | d c b a): harmonic along time
 //            (kernel (1, kernel_size)), percussive along frequency (kernel (kernel_size, 1))
-//   masks    librosa.util.softmask(H, P * margin, power, split_zeros=False) and the reverse:
-//            mask_H = H^p / (H^p + (margin P)^p), 0 where both are (below float tiny) zero
+//   masks    librosa.util.softmask(H, P * margin, power, split_zeros) and the reverse:
+//            mask_H = H^p / (H^p + (margin P)^p); where both are below float tiny the mask is 0.5
+//            when margin == 1 (decompose.hpss sets split_zeros only then), else 0
+//   phase    the masked magnitude times librosa's magphase phase (D / |D|, 1 where |D| == 0)
 //   signals  istft(S * mask, n_fft, hop, centre, length = len(y)): overlap-add of the inverse real
 //            FFTs times the window, divided by the window sum-square where that exceeds float tiny
 // Kaggle's harmony_mean/var and perceptr_mean/var are numpy mean/var (ddof 0) of the two signals.
@@ -43,8 +45,8 @@ struct HpssSignals {
   std::vector<float> harmonic, percussive;
 };
 // One call per batch of clips; cpu: threads across clips (results independent of thread count).
-// An empty clip is an input error; a clip shorter than n_fft/2 + 1 samples is refused as librosa
-// refuses it (its centre padding needs n_fft/2 < len(y)).
+// An empty clip or a non-finite sample is an input error; clips shorter than n_fft are handled as
+// librosa handles them (zero padding, 1 + len/hop frames).
 std::vector<HpssSignals> hpss(Backend& backend, const std::vector<std::span<const float>>& clips,
                               const HpssParams& p = {});
 
@@ -72,8 +74,8 @@ std::vector<float> istft_cpu(const ComplexSpec& s, const HpssParams& p, std::int
 // mode "reflect", on a row-major [rows x cols] float32 matrix. For even k scipy's window is
 // [i - k/2, i + k/2 - 1] and the median the upper one of the middle two (its rank filter).
 Matrix median_filter_cpu(const Matrix& x, int k, int axis);
-// librosa.util.softmask(x, x_ref, power, split_zeros=False), elementwise, float32.
-float softmask(float x, float x_ref, double power);
+// librosa.util.softmask(x, x_ref, power, split_zeros), elementwise, float32.
+float softmask(float x, float x_ref, double power, bool split_zeros);
 // Both masks of one magnitude spectrogram and its filtered versions (librosa decompose.hpss,
 // mask=True): mask_h = softmask(H, margin P), mask_p = softmask(P, margin H).
 void hpss_masks_cpu(const Matrix& harm, const Matrix& perc, const HpssParams& p, Matrix& mask_h, Matrix& mask_p);
