@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 
 #include "audio/decode.h"
 #include "audio/hpss.h"
@@ -240,6 +241,24 @@ FeatureResult features_files(Backend& backend, const std::vector<fs::path>& path
         }
       }
     }
+    if (o.on_clip) {
+      // For the clips that gave a row. The callback's work (log-mel outputs) runs on the cpu
+      // threads, one clip each; the first
+      // exception is rethrown here, outside the parallel region.
+      std::exception_ptr failed;
+      const auto nb = static_cast<std::int64_t>(batch.size());
+#pragma omp parallel for schedule(dynamic, 1)
+      for (std::int64_t i = 0; i < nb; ++i) {
+        try {
+          const Pending& c = batch[static_cast<std::size_t>(i)];
+          if (ok[c.index]) o.on_clip(c.index, std::span<const float>(c.clip.samples));
+        } catch (...) {
+#pragma omp critical(hmr_features_on_clip)
+          if (!failed) failed = std::current_exception();
+        }
+      }
+      if (failed) std::rethrow_exception(failed);
+    }
     r.compute_s += sw.seconds();
     done += batch.size();
     if (o.progress) o.progress(done, paths.size());
@@ -264,7 +283,6 @@ FeatureResult features_files(Backend& backend, const std::vector<fs::path>& path
     c.path = paths[item.index].string();
     c.clip = std::move(item.clip);
     if (o.segment_seconds > 0.0) c.segs = cut_segments(c.clip.size(), o.segment_seconds, p.sample_rate);
-    if (o.on_clip) o.on_clip(c.index, std::span<const float>(c.clip.samples));
     batch.push_back(std::move(c));
     if (static_cast<int>(batch.size()) >= chunk) compute(batch);
   }

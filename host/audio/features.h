@@ -77,8 +77,8 @@ struct FeatureOptions {
   double duration = -1.0;        // seconds read from each file (< 0: all)
   // Called after each finished chunk with (files done, files total); may be empty.
   std::function<void(std::size_t, std::size_t)> progress;
-  // Called once per decoded clip, in input order, with its input index and samples (the log-mel
-  // outputs of `hmr features` use it); may be empty.
+  // Called once per clip that gave a row, with its input index and samples, concurrently from the cpu
+  // threads for the clips of a chunk (the log-mel outputs of `hmr features` use it); may be empty.
   std::function<void(std::size_t, std::span<const float>)> on_clip;
 };
 

@@ -356,8 +356,16 @@ TEST(AudioFeaturesE2e, WritesTheKaggleCsvsThatReadBack) {
   for (const char* name : {"features_30_sec.csv", "features_1_sec.csv", "features_run.json"})
     EXPECT_TRUE(fs::exists(out / name)) << name;
   EXPECT_TRUE(fs::exists(out / "logmel" / "00000_beats.npy"));
+  EXPECT_FALSE(fs::exists(out / "logmel" / "00003_short.npy")) << "a skipped clip has no log-mel file";
   const auto patches = hmr::io::read_npy(out / "logmel" / "00000_beats_segments.npy");
   EXPECT_EQ(patches.shape, (std::vector<std::int64_t>{4, 128, 44}));
+  // log-mel in dB: librosa's own to 2e-3 dB absolute (the MFCC stage's mel power parity, 1e-4
+  // relative, is ~4e-4 dB) + 1e-4 relative.
+  const hmr::Matrix lm = hmr::io::read_matrix(out / "logmel" / "00004_sweep.npy");
+  const hmr::Matrix lm_want = hmr::io::read_matrix(hmr::test::fixture("audio/features_sweep_logmel.npy"));
+  ASSERT_EQ(lm.rows(), lm_want.rows());
+  ASSERT_EQ(lm.cols(), lm_want.cols());
+  EXPECT_ALLCLOSE(std::span<const float>(lm.vec()), std::span<const float>(lm_want.vec()), 2e-3, 1e-4);
 
   // Header: exactly Kaggle's.
   std::ifstream in(out / "features_30_sec.csv");
