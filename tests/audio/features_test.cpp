@@ -258,6 +258,8 @@ TEST_P(ConfFeatures, StereoAt44kIsDownmixedResampledAndMatchesLibrosa) {
 TEST_P(ConfFeatures, RealGtzanClipsMatchLibrosa) {
   const std::string root = hmr::test::shared_data("gtzan/genres");
   if (root.empty()) GTEST_SKIP() << "no ../shared/data/gtzan: the real-clip parity test is skipped";
+  if (GetParam() == "cuda-emu")
+    GTEST_SKIP() << "three 30 s clips are too slow under the emulator; cuda-emu meets librosa in the synthetic tests";
   std::vector<fs::path> paths;
   std::vector<Rows> want;
   for (const std::string g : {"blues", "classical", "metal"}) {
