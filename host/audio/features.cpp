@@ -98,7 +98,8 @@ void put_rows(float* row, int& c, const Matrix& m) {
 
 }  // namespace
 
-Matrix feature_rows(Backend& backend, const std::vector<std::span<const float>>& clips, const FeatureParams& p) {
+Matrix feature_rows(Backend& backend, const std::vector<std::span<const float>>& clips, const FeatureParams& p,
+                    FeatureTimings* timings) {
   check_params(p);
   const auto cols = feature_columns(p);
   Matrix out(static_cast<std::int64_t>(clips.size()), static_cast<std::int64_t>(cols.size()));
@@ -129,10 +130,20 @@ Matrix feature_rows(Backend& backend, const std::vector<std::span<const float>>&
 
   // HPSS first: it refuses clips shorter than n_fft / 2 + 1 samples (librosa's centre padding),
   // with the clearest message.
+  FeatureTimings local;
+  FeatureTimings& t = timings ? *timings : local;
+  Stopwatch sw;
   const std::vector<HpssStats> hs = hpss_stats(backend, clips, hp);
+  t.hpss += sw.seconds();
+  sw.reset();
   const std::vector<SpectralFrames> sf = spectral_frames(backend, clips, sp, what);
+  t.spectral += sw.seconds();
+  sw.reset();
   const std::vector<double> tempo = beat_tempo(backend, clips, tp);
+  t.tempo += sw.seconds();
+  sw.reset();
   const MfccResult mf = mfcc_clips(backend, clips, mp, p.deltas);
+  t.mfcc += sw.seconds();
   HMR_ASSERT(hs.size() == clips.size() && sf.size() == clips.size() && tempo.size() == clips.size() &&
                  static_cast<std::size_t>(mf.summaries.rows()) == clips.size(),
              "features: a stage returned the wrong number of clips");
@@ -219,7 +230,7 @@ FeatureResult features_files(Backend& backend, const std::vector<fs::path>& path
     std::vector<std::span<const float>> spans;
     for (const auto& c : batch) spans_of(c, o, spans);
     try {
-      const Matrix m = feature_rows(backend, spans, p);
+      const Matrix m = feature_rows(backend, spans, p, &r.stages);
       std::int64_t first = 0;
       for (const auto& c : batch) {
         store(c, m, first);
@@ -233,7 +244,7 @@ FeatureResult features_files(Backend& backend, const std::vector<fs::path>& path
         std::vector<std::span<const float>> one;
         spans_of(c, o, one);
         try {
-          store(c, feature_rows(backend, one, p), 0);
+          store(c, feature_rows(backend, one, p, &r.stages), 0);
         } catch (const Error& e) {
           if (e.kind() != ErrorKind::input) throw;
           if (o.strict) input_error("{}: {}", c.path, e.what());

@@ -56,10 +56,16 @@ std::vector<std::string> kaggle_feature_columns(int n_mfcc = 20);
 // The columns of a feature row for p: the Kaggle ones, then the extras p asks for.
 std::vector<std::string> feature_columns(const FeatureParams& p);
 
+// Seconds spent in each stage (accumulated over calls).
+struct FeatureTimings {
+  double hpss = 0, spectral = 0, tempo = 0, mfcc = 0;
+};
+
 // Feature rows of clips already in memory, all at p.sample_rate: [clips x feature_columns(p)].
 // A clip that a stage refuses (empty, shorter than n_fft / 2 + 1 samples: librosa's HPSS refuses it)
 // is an input error.
-Matrix feature_rows(Backend& backend, const std::vector<std::span<const float>>& clips, const FeatureParams& p = {});
+Matrix feature_rows(Backend& backend, const std::vector<std::span<const float>>& clips, const FeatureParams& p = {},
+                    FeatureTimings* timings = nullptr);
 
 // The segments of a clip of `samples` samples: (start, length) of each (rules at the top).
 struct SegmentSpan {
@@ -93,7 +99,8 @@ struct FeatureResult {
   std::vector<std::int64_t> seg_length;  // [m] samples of each segment
   std::vector<SkippedFile> skipped;      // bad files, in input order
   double decode_wait_s = 0.0;            // time the computation waited for decoded files
-  double compute_s = 0.0;                // time in the feature stages
+  double compute_s = 0.0;                // time in the feature stages (and options.on_clip)
+  FeatureTimings stages;                 // the stages' share of compute_s
   double total_s = 0.0;
 };
 

@@ -168,8 +168,9 @@ FeaturesJobReport run_features_job(Backend& backend, const FeaturesJob& job) {
   run["columns"] = r.columns;
   run["skipped"] = nlohmann::json::array();
   for (const auto& s : r.skipped) run["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
-  run["timings_s"] = {
-      {"decode_wait", r.decode_wait_s}, {"compute", r.compute_s}, {"features", r.total_s}, {"total", rep.seconds}};
+  run["timings_s"] = {{"decode_wait", r.decode_wait_s}, {"compute", r.compute_s},  {"hpss", r.stages.hpss},
+                      {"spectral", r.stages.spectral},  {"tempo", r.stages.tempo}, {"mfcc", r.stages.mfcc},
+                      {"features", r.total_s},          {"total", rep.seconds}};
   run["files_per_s"] = rep.files_per_s;
   run["audio_seconds"] = rep.audio_seconds;
   const FeatureParams& p = job.params;
