@@ -10,6 +10,7 @@
 //   float32 rounding of the stored row, 1e-7).
 #include <gtest/gtest.h>
 
+#include <omp.h>
 #include <sndfile.h>
 #include <unistd.h>
 
@@ -302,7 +303,7 @@ TEST_P(ConfFeatures, RealGtzanClipsMatchLibrosa) {
                     GetParam() + " GTZAN blues.00000 extras");
 }
 
-TEST_P(ConfFeatures, ResultsDoNotDependOnTheChunkSize) {
+TEST_P(ConfFeatures, ResultsDoNotDependOnTheChunkSizeOrThreads) {
   hmr::test::ScratchDir dir("features_chunk");
   std::vector<fs::path> paths;
   for (const auto& n : kSynthetic) {
@@ -314,8 +315,18 @@ TEST_P(ConfFeatures, ResultsDoNotDependOnTheChunkSize) {
   b.chunk = 3;
   a.segment_seconds = b.segment_seconds = 0.5;
   const auto ra = ha::features_files(backend(), paths, {}, a), rb = ha::features_files(backend(), paths, {}, b);
+  ASSERT_TRUE(ra.skipped.empty()) << ra.skipped.front().reason;
+  ASSERT_EQ(ra.rows.rows(), 4);
+  ASSERT_EQ(ra.seg_rows.rows(), 4 + 3 + 2 + 8);  // sweep 2 s, noise 1.5 s, silence 1 s, beats 4 s
   EXPECT_TRUE(hmr::test::bitwise_equal(ra.rows.vec(), rb.rows.vec()));
   EXPECT_TRUE(hmr::test::bitwise_equal(ra.seg_rows.vec(), rb.seg_rows.vec()));
+  // ... nor on the thread count.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(threads == 1 ? 3 : 1);
+  const auto rc = ha::features_files(backend(), paths, {}, b);
+  omp_set_num_threads(threads);
+  EXPECT_TRUE(hmr::test::bitwise_equal(ra.rows.vec(), rc.rows.vec()));
+  EXPECT_TRUE(hmr::test::bitwise_equal(ra.seg_rows.vec(), rc.seg_rows.vec()));
 }
 
 HMR_INSTANTIATE_BACKENDS(ConfFeatures);
