@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <numbers>
@@ -72,19 +73,88 @@ std::int64_t reflect_index(std::int64_t j, std::int64_t n) {
   return m < n ? m : period - 1 - m;
 }
 
+// Windows of up to 32 values: each lane keeps its value, its arrival index and its rank in the
+// window (ties ordered by arrival, so ranks are distinct); a step updates every rank with two
+// compares against the value that leaves and the one that enters (fixed-length loops the compiler
+// vectorises, no branches on the data), and the median is the lane of rank k/2.
+constexpr int kLanes = 32;
+struct RankWindow {
+  alignas(64) float v[kLanes];
+  alignas(64) int seq[kLanes];
+  alignas(64) int rank[kLanes];
+  alignas(64) int act[kLanes];
+};
+
+__attribute__((target_clones("avx2", "default"))) void median_line_ranks(const float* e, std::int64_t n, float* out,
+                                                                         std::int64_t so, int k, RankWindow& w) {
+  const int target = k / 2;
+  for (int l = 0; l < kLanes; ++l) {
+    w.act[l] = l < k ? 1 : 0;
+    w.v[l] = l < k ? e[l] : 0.0f;
+    w.seq[l] = l;
+  }
+  for (int l = 0; l < kLanes; ++l) {
+    int r = 0;
+    for (int m = 0; m < k; ++m) r += (w.v[m] < w.v[l]) || (w.v[m] == w.v[l] && m < l);
+    w.rank[l] = l < k ? r : -1;
+  }
+  // The lane of rank `target` is unique: OR the bits of every lane, masked (a vectorised reduction).
+  const auto emit = [&](std::int64_t i) {
+    std::uint32_t bits = 0;
+    for (int l = 0; l < kLanes; ++l) {
+      std::uint32_t b;
+      std::memcpy(&b, &w.v[l], sizeof b);
+      bits |= b & (0u - static_cast<std::uint32_t>(w.rank[l] == target));
+    }
+    float med;
+    std::memcpy(&med, &bits, sizeof med);
+    out[i * so] = med;
+  };
+  emit(0);
+  int slot = -1;
+  for (std::int64_t i = 1; i < n; ++i) {
+    slot = slot + 1 == k ? 0 : slot + 1;  // (i - 1) % k
+    const float leave = w.v[slot], enter = e[i - 1 + k];
+    const int sl = w.seq[slot];
+    const int se = static_cast<int>(i - 1 + k);
+    int r_new = 0;
+    for (int l = 0; l < kLanes; ++l) {
+      const float x = w.v[l];
+      const int other = w.act[l] & (l != slot);
+      const int below_leave = (leave < x) | ((leave == x) & (sl < w.seq[l]));  // leave ranked under x
+      w.rank[l] += other * ((enter < x) - below_leave);
+      r_new += other & (x <= enter);
+    }
+    w.v[slot] = enter;
+    w.seq[slot] = se;
+    w.rank[slot] = r_new;
+    emit(i);
+  }
+}
+
 // Sliding median of x[i * sx], i < n, into out[i * so]: scipy's window [i - k/2, i + k - 1 - k/2]
-// and its rank k/2 (the upper middle value when k is even).
+// and its rank k/2 (the upper middle value when k is even). Up to 32 values the rank lanes above;
+// wider windows slide a sorted window (a binary search and a shift of at most k floats a step).
 void median_line(const float* x, std::int64_t n, std::int64_t sx, float* out, std::int64_t so, int k,
                  std::vector<float>& ext, std::vector<float>& win) {
   const int left = k / 2, rank = k / 2;
   ext.resize(static_cast<std::size_t>(n + k - 1));
-  for (std::int64_t j = 0; j < n + k - 1; ++j) ext[static_cast<std::size_t>(j)] = x[reflect_index(j - left, n) * sx];
+  float* e = ext.data();
+  for (std::int64_t j = 0; j < n + k - 1; ++j) {  // the reflection only where the window leaves the line
+    const std::int64_t i = j - left;
+    e[j] = x[(i >= 0 && i < n ? i : reflect_index(i, n)) * sx];
+  }
+  if (k <= kLanes) {
+    thread_local RankWindow rw;
+    median_line_ranks(e, n, out, so, k, rw);
+    return;
+  }
   win.assign(ext.begin(), ext.begin() + k);
   std::sort(win.begin(), win.end());
   float* w = win.data();
   out[0] = w[rank];
   for (std::int64_t i = 1; i < n; ++i) {
-    const float leave = ext[static_cast<std::size_t>(i - 1)], enter = ext[static_cast<std::size_t>(i - 1 + k)];
+    const float leave = e[i - 1], enter = e[i - 1 + k];
     int pos = static_cast<int>(std::lower_bound(w, w + k, leave) - w);
     if (enter > leave) {
       while (pos + 1 < k && w[pos + 1] < enter) {
@@ -100,6 +170,27 @@ void median_line(const float* x, std::int64_t n, std::int64_t sx, float* out, st
     w[pos] = enter;
     out[i * so] = w[rank];
   }
+}
+
+// librosa util.softmask, inlined into the hot loop (softmask() is the public spelling).
+inline float softmask_inline(float x, float x_ref, double power, bool split_zeros) {
+  if (std::isinf(power)) return x > x_ref ? 1.0f : 0.0f;
+  float z = std::max(x, x_ref);
+  const bool bad = z < FLT_MIN;
+  if (bad) return split_zeros ? 0.5f : 0.0f;
+  const float a = x / z, r = x_ref / z;
+  float ma, mr;
+  if (power == 2.0) {
+    ma = a * a;
+    mr = r * r;
+  } else if (power == 1.0) {
+    ma = a;
+    mr = r;
+  } else {
+    ma = std::pow(a, static_cast<float>(power));
+    mr = std::pow(r, static_cast<float>(power));
+  }
+  return ma / (ma + mr);
 }
 
 // librosa's complex64 magphase of one bin: the phase D / |D| (1 where |D| == 0).
@@ -191,8 +282,14 @@ struct HpssScratch {
 std::int64_t hpss_frames(std::int64_t samples, const HpssParams& p) { return 1 + samples / p.hop_length; }
 
 // The whole per-clip computation; the signals are left in s.out_h / s.out_p (padded: the clip's
-// sample i is at index i + n_fft / 2).
-void hpss_clip(const HpssPlan& c, HpssScratch& s, std::span<const float> y) {
+// sample i is at index i + n_fft / 2). Magnitudes and both medians are frame-major [T][nb], so the
+// percussive median and the resynthesis read contiguous rows; the harmonic median gathers groups
+// of kGroup bins into bin-major lines (one cache line per frame and group) and scatters them back.
+constexpr int kGroup = 16;
+
+// AVX2 clone where the cpu has it (no FMA: the same roundings, the same bits as the default clone).
+__attribute__((target_clones("avx2", "default"))) void hpss_clip(const HpssPlan& c, HpssScratch& s,
+                                                                 std::span<const float> y) {
   const HpssParams& p = c.p;
   const std::int64_t len = static_cast<std::int64_t>(y.size());
   const std::int64_t T = hpss_frames(len, p);
@@ -203,41 +300,48 @@ void hpss_clip(const HpssPlan& c, HpssScratch& s, std::span<const float> y) {
   s.mag_t.resize(static_cast<std::size_t>(nb) * nt);
   s.harm_t.resize(s.mag_t.size());
   s.perc_t.resize(s.mag_t.size());
-  s.magrow.resize(static_cast<std::size_t>(nb));
-  s.percrow.resize(static_cast<std::size_t>(nb));
+  s.magrow.resize(static_cast<std::size_t>(kGroup) * nt);
+  s.percrow.resize(static_cast<std::size_t>(kGroup) * nt);
   auto* spec = reinterpret_cast<std::complex<float>*>(s.spec.get());
   float* fr = s.frames.get();
+  float* const mag = s.mag_t.data();
+  float* const harm = s.harm_t.data();
+  float* const perc = s.perc_t.data();
   // STFT, magnitudes and the percussive median (along bins) per frame.
   for (std::int64_t b = 0; b < blocks; ++b) {
     const std::int64_t f0 = b * kBlock;
     for (int r = 0; r < kBlock; ++r) {
       float* row = fr + static_cast<std::size_t>(r) * n_fft;
       const std::int64_t start = (f0 + r) * p.hop_length - pad;
-      for (int j = 0; j < n_fft; ++j) {
-        const std::int64_t i = start + j;
-        row[j] = (i >= 0 && i < len && f0 + r < T)
-                     ? y[static_cast<std::size_t>(i)] * c.window[static_cast<std::size_t>(j)]
-                     : 0.0f;
+      if (f0 + r >= T) {
+        std::fill(row, row + n_fft, 0.0f);
+        continue;
       }
+      const std::int64_t j0 = std::clamp<std::int64_t>(-start, 0, n_fft);
+      const std::int64_t j1 = std::clamp<std::int64_t>(len - start, j0, n_fft);
+      std::fill(row, row + j0, 0.0f);
+      for (std::int64_t j = j0; j < j1; ++j)
+        row[j] = y[static_cast<std::size_t>(start + j)] * c.window[static_cast<std::size_t>(j)];
+      std::fill(row + j1, row + n_fft, 0.0f);
     }
     fftwf_execute_dft_r2c(c.r2c, fr, reinterpret_cast<fftwf_complex*>(spec + f0 * c.odist));
     for (std::int64_t f = f0; f < std::min(T, f0 + kBlock); ++f) {
       const std::complex<float>* X = spec + f * c.odist;
-      for (int q = 0; q < nb; ++q) {
-        const float m = std::hypot(X[q].real(), X[q].imag());
-        s.magrow[static_cast<std::size_t>(q)] = m;
-        s.mag_t[static_cast<std::size_t>(q) * nt + static_cast<std::size_t>(f)] = m;
-      }
-      median_line(s.magrow.data(), nb, 1, s.percrow.data(), 1, k, s.ext, s.win);
-      for (int q = 0; q < nb; ++q)
-        s.perc_t[static_cast<std::size_t>(q) * nt + static_cast<std::size_t>(f)] =
-            s.percrow[static_cast<std::size_t>(q)];
+      float* m = mag + static_cast<std::size_t>(f) * nb;
+      for (int q = 0; q < nb; ++q) m[q] = std::hypot(X[q].real(), X[q].imag());
+      median_line(m, nb, 1, perc + static_cast<std::size_t>(f) * nb, 1, k, s.ext, s.win);
     }
   }
-  // Harmonic median along time, one bin row at a time.
-  for (int q = 0; q < nb; ++q) {
-    const std::size_t o = static_cast<std::size_t>(q) * nt;
-    median_line(s.mag_t.data() + o, T, 1, s.harm_t.data() + o, 1, k, s.ext, s.win);
+  // Harmonic median along time, kGroup bins at a time.
+  for (int q0 = 0; q0 < nb; q0 += kGroup) {
+    const int g = std::min(kGroup, nb - q0);
+    for (std::size_t t = 0; t < nt; ++t)
+      for (int i = 0; i < g; ++i) s.magrow[static_cast<std::size_t>(i) * nt + t] = mag[t * nb + q0 + i];
+    for (int i = 0; i < g; ++i)
+      median_line(s.magrow.data() + static_cast<std::size_t>(i) * nt, T, 1,
+                  s.percrow.data() + static_cast<std::size_t>(i) * nt, 1, k, s.ext, s.win);
+    for (std::size_t t = 0; t < nt; ++t)
+      for (int i = 0; i < g; ++i) harm[t * nb + q0 + i] = s.percrow[static_cast<std::size_t>(i) * nt + t];
   }
   // Resynthesis.
   const std::int64_t padded = T * p.hop_length + n_fft;
@@ -247,35 +351,37 @@ void hpss_clip(const HpssPlan& c, HpssScratch& s, std::span<const float> y) {
   auto* bh = reinterpret_cast<std::complex<float>*>(s.block_h.get());
   auto* bp = reinterpret_cast<std::complex<float>*>(s.block_p.get());
   const float inv_n = 1.0f / static_cast<float>(n_fft);
+  const double* __restrict__ wd = c.window_d.data();
   for (std::int64_t b = 0; b < blocks; ++b) {
     const std::int64_t f0 = b * kBlock, f1 = std::min(T, f0 + kBlock);
     for (std::int64_t f = f0; f < f1; ++f) {
       const std::complex<float>* X = spec + f * c.odist;
       std::complex<float>* H = bh + (f - f0) * c.odist;
       std::complex<float>* P = bp + (f - f0) * c.odist;
+      const float* m = mag + static_cast<std::size_t>(f) * nb;
+      const float* hr = harm + static_cast<std::size_t>(f) * nb;
+      const float* pr = perc + static_cast<std::size_t>(f) * nb;
       for (int q = 0; q < nb; ++q) {
-        const std::size_t e = static_cast<std::size_t>(q) * nt + static_cast<std::size_t>(f);
-        const float hm = s.harm_t[e], pm = s.perc_t[e];
-        const float mh = softmask(hm, pm * margin, p.power, c.split_zeros);
-        const float mp = softmask(pm, hm * margin, p.power, c.split_zeros);
-        const MagPhase mpz = magphase(X[q].real(), X[q].imag());
-        const float ah = mpz.mag * mh, ap = mpz.mag * mp;
-        H[q] = {ah * mpz.re, ah * mpz.im};
-        P[q] = {ap * mpz.re, ap * mpz.im};
+        const float mh = softmask_inline(hr[q], pr[q] * margin, p.power, c.split_zeros);
+        const float mp = softmask_inline(pr[q], hr[q] * margin, p.power, c.split_zeros);
+        const float mq = m[q];  // |X|, as magphase computes it
+        const float re = mq == 0.0f ? 1.0f : X[q].real() / mq, im = mq == 0.0f ? 0.0f : X[q].imag() / mq;
+        const float ah = mq * mh, ap = mq * mp;
+        H[q] = {ah * re, ah * im};
+        P[q] = {ap * re, ap * im};
       }
     }
     fftwf_execute_dft_c2r(c.c2r, s.block_h.get(), s.frames.get());
     fftwf_execute_dft_c2r(c.c2r, s.block_p.get(), s.frames_p.get());
     for (std::int64_t f = f0; f < f1; ++f) {
-      const float* th = s.frames.get() + (f - f0) * n_fft;
-      const float* tp = s.frames_p.get() + (f - f0) * n_fft;
-      float* oh = s.out_h.data() + f * p.hop_length;
-      float* op = s.out_p.data() + f * p.hop_length;
+      const float* __restrict__ th = s.frames.get() + (f - f0) * n_fft;
+      const float* __restrict__ tp = s.frames_p.get() + (f - f0) * n_fft;
+      float* __restrict__ oh = s.out_h.data() + f * p.hop_length;
+      float* __restrict__ op = s.out_p.data() + f * p.hop_length;
       // numpy's irfft (float32, 1/n inside), times the float64 window, added into float32.
       for (int j = 0; j < n_fft; ++j) {
-        const double w = c.window_d[static_cast<std::size_t>(j)];
-        oh[j] = static_cast<float>(static_cast<double>(oh[j]) + w * static_cast<double>(th[j] * inv_n));
-        op[j] = static_cast<float>(static_cast<double>(op[j]) + w * static_cast<double>(tp[j] * inv_n));
+        oh[j] = static_cast<float>(static_cast<double>(oh[j]) + wd[j] * static_cast<double>(th[j] * inv_n));
+        op[j] = static_cast<float>(static_cast<double>(op[j]) + wd[j] * static_cast<double>(tp[j] * inv_n));
       }
     }
   }
@@ -285,8 +391,7 @@ void hpss_clip(const HpssPlan& c, HpssScratch& s, std::span<const float> y) {
     for (std::int64_t f = 0; f < T; ++f)
       for (int j = 0; j < n_fft; ++j) {
         float& v = s.wss[static_cast<std::size_t>(f * p.hop_length + j)];
-        v = static_cast<float>(static_cast<double>(v) +
-                               c.window_d[static_cast<std::size_t>(j)] * c.window_d[static_cast<std::size_t>(j)]);
+        v = static_cast<float>(static_cast<double>(v) + wd[j] * wd[j]);
       }
     s.wss_frames = T;
   }
@@ -326,23 +431,7 @@ void for_each_clip(const std::vector<std::span<const float>>& clips, const HpssP
 }  // namespace
 
 float softmask(float x, float x_ref, double power, bool split_zeros) {
-  if (std::isinf(power)) return x > x_ref ? 1.0f : 0.0f;
-  float z = std::max(x, x_ref);
-  const bool bad = z < FLT_MIN;
-  if (bad) return split_zeros ? 0.5f : 0.0f;
-  const float a = x / z, r = x_ref / z;
-  float ma, mr;
-  if (power == 2.0) {
-    ma = a * a;
-    mr = r * r;
-  } else if (power == 1.0) {
-    ma = a;
-    mr = r;
-  } else {
-    ma = std::pow(a, static_cast<float>(power));
-    mr = std::pow(r, static_cast<float>(power));
-  }
-  return ma / (ma + mr);
+  return softmask_inline(x, x_ref, power, split_zeros);
 }
 
 Matrix median_filter_cpu(const Matrix& x, int k, int axis) {

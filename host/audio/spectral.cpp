@@ -9,9 +9,12 @@
 // feature/utils.py; scipy.signal.savgol_coeffs / savgol_filter(mode="interp").
 #include "audio/spectral.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 
 #include "audio/spectral_cpu.h"
@@ -40,10 +43,6 @@ void check_params(const SpectralParams& p) {
   HMR_REQUIRE(p.quantile > 0.0 && p.quantile < 1.0, "spectral: quantile must lie in (0, 1) (got {})", p.quantile);
   HMR_REQUIRE(std::isfinite(p.contrast_fmin) && p.contrast_fmin > 0,
               "spectral: contrast fmin must be a positive number (got {})", p.contrast_fmin);
-  // librosa: "Frequency band exceeds Nyquist. Reduce either fmin or n_bands."
-  HMR_REQUIRE(p.contrast_fmin * std::pow(2.0, p.n_bands - 1) < 0.5 * p.sample_rate,
-              "spectral: contrast band {} Hz exceeds Nyquist ({} Hz); reduce contrast fmin or n_bands",
-              p.contrast_fmin * std::pow(2.0, p.n_bands - 1), 0.5 * p.sample_rate);
 }
 
 namespace spectral_detail {
@@ -55,10 +54,30 @@ std::vector<double> fft_frequencies(int sample_rate, int n_fft) {
   return f;
 }
 
-Consts::Consts(const SpectralParams& params) : p(params) {
+Consts::Consts(const SpectralParams& params, bool contrast) : p(params) {
   check_params(p);
   nb = p.n_fft / 2 + 1;
   freq = fft_frequencies(p.sample_rate, p.n_fft);
+  if (contrast) bands = contrast_bands(p, freq);
+  const double fmax = std::min(4000.0, p.sample_rate / 2.0);
+  pip_lo = nb;
+  pip_hi = 0;
+  for (int j = 0; j < nb; ++j)
+    if (150.0 <= freq[static_cast<std::size_t>(j)] && freq[static_cast<std::size_t>(j)] < fmax) {
+      pip_lo = std::min(pip_lo, j);
+      pip_hi = j + 1;
+    }
+  if (pip_hi == 0) pip_lo = 0;
+}
+
+std::vector<ContrastBand> contrast_bands(const SpectralParams& p, const std::vector<double>& freq) {
+  // librosa: "Frequency band exceeds Nyquist. Reduce either fmin or n_bands." (only when
+  // spectral_contrast is asked for: the other series work at any rate)
+  HMR_REQUIRE(p.contrast_fmin * std::pow(2.0, p.n_bands - 1) < 0.5 * p.sample_rate,
+              "spectral: contrast band {} Hz exceeds Nyquist ({} Hz at {} Hz); reduce contrast fmin or n_bands",
+              p.contrast_fmin * std::pow(2.0, p.n_bands - 1), 0.5 * p.sample_rate, p.sample_rate);
+  const int nb = static_cast<int>(freq.size());
+  std::vector<ContrastBand> bands;
   // spectral_contrast's octave bands: octa = [0, fmin, 2 fmin, ..., 2^n_bands fmin].
   std::vector<double> octa(static_cast<std::size_t>(p.n_bands + 2), 0.0);
   for (int i = 0; i <= p.n_bands; ++i) octa[static_cast<std::size_t>(i + 1)] = p.contrast_fmin * std::pow(2.0, i);
@@ -83,50 +102,67 @@ Consts::Consts(const SpectralParams& params) : p(params) {
     band.n_q = std::min(band.n_q, band.hi - band.lo);
     bands.push_back(band);
   }
-  const double fmax = std::min(4000.0, p.sample_rate / 2.0);
-  pip_lo = nb;
-  pip_hi = 0;
-  for (int j = 0; j < nb; ++j)
-    if (150.0 <= freq[static_cast<std::size_t>(j)] && freq[static_cast<std::size_t>(j)] < fmax) {
-      pip_lo = std::min(pip_lo, j);
-      pip_hi = j + 1;
-    }
-  if (pip_hi == 0) pip_lo = 0;
+  return bands;
 }
 
 void frame_shape(const Consts& c, const float* mag, double* centroid, double* bandwidth, double* rolloff) {
   const int nb = c.nb;
+  const double* freq = c.freq.data();
+  thread_local std::vector<float> cum;
+  thread_local std::vector<double> sn;
+  cum.resize(static_cast<std::size_t>(nb));
+  sn.resize(static_cast<std::size_t>(nb));
+  // One pass: the norm L in four double accumulators (numpy adds the rows in bin order; the order
+  // moves only the last bits of a double sum) beside numpy's float32 cumsum in bin order (the
+  // roll-off threshold crossing must be exact: a dependent chain, which the L sums overlap).
+  double l4[4] = {0, 0, 0, 0};
+  float run = 0.0f;
+  int k = 0;
+  for (; k + 4 <= nb; k += 4)
+    for (int j = 0; j < 4; ++j) {
+      l4[j] += static_cast<double>(mag[k + j]);
+      run += mag[k + j];
+      cum[static_cast<std::size_t>(k + j)] = run;
+    }
+  for (; k < nb; ++k) {
+    l4[0] += static_cast<double>(mag[k]);
+    run += mag[k];
+    cum[static_cast<std::size_t>(k)] = run;
+  }
   if (centroid || bandwidth) {
-    double L = 0.0;
-    for (int k = 0; k < nb; ++k) L += static_cast<double>(mag[k]);
+    double L = (l4[0] + l4[1]) + (l4[2] + l4[3]);
     if (L < static_cast<double>(FLT_MIN)) L = 1.0;  // normalize(): tiny(float32) threshold
-    double cen = 0.0;
-    for (int k = 0; k < nb; ++k)
-      cen += c.freq[static_cast<std::size_t>(k)] * static_cast<double>(static_cast<float>(mag[k] / L));
+    // S_n = float(S / L) as librosa's normalize stores it, through the reciprocal: a double product
+    // off the quotient by at most an ulp, which moves the float32 rounding about once in 2^28.
+    const double inv = 1.0 / L;
+    for (k = 0; k < nb; ++k) sn[static_cast<std::size_t>(k)] = static_cast<float>(static_cast<double>(mag[k]) * inv);
+    double c4[4] = {0, 0, 0, 0};
+    for (k = 0; k + 4 <= nb; k += 4)
+      for (int j = 0; j < 4; ++j) c4[j] += freq[k + j] * sn[static_cast<std::size_t>(k + j)];
+    for (; k < nb; ++k) c4[0] += freq[k] * sn[static_cast<std::size_t>(k)];
+    const double cen = (c4[0] + c4[1]) + (c4[2] + c4[3]);
     if (centroid) *centroid = cen;
     if (bandwidth) {
-      double bw = 0.0;
-      for (int k = 0; k < nb; ++k) {
-        const double d = std::abs(cen - c.freq[static_cast<std::size_t>(k)]);
-        bw += static_cast<double>(static_cast<float>(mag[k] / L)) * (d * d);
+      double b4[4] = {0, 0, 0, 0};
+      for (k = 0; k + 4 <= nb; k += 4)
+        for (int j = 0; j < 4; ++j) {
+          const double d = cen - freq[k + j];
+          b4[j] += sn[static_cast<std::size_t>(k + j)] * (d * d);
+        }
+      for (; k < nb; ++k) {
+        const double d = cen - freq[k];
+        b4[0] += sn[static_cast<std::size_t>(k)] * (d * d);
       }
-      *bandwidth = std::sqrt(bw);
+      *bandwidth = std::sqrt((b4[0] + b4[1]) + (b4[2] + b4[3]));
     }
   }
   if (rolloff) {
-    float total = 0.0f;
-    for (int k = 0; k < nb; ++k) total += mag[k];
-    const float thr = static_cast<float>(c.p.roll_percent) * total;
-    float cum = 0.0f;
-    int at = nb - 1;
-    for (int k = 0; k < nb; ++k) {
-      cum += mag[k];
-      if (!(cum < thr)) {
-        at = k;
-        break;
-      }
-    }
-    *rolloff = c.freq[static_cast<std::size_t>(at)];
+    // threshold float(roll_percent) * total in float32; the first bin whose running sum is not
+    // below it (the sums never decrease: a binary search)
+    const float thr = static_cast<float>(c.p.roll_percent) * run;
+    const auto it = std::partition_point(cum.begin(), cum.end(), [thr](float v) { return v < thr; });
+    const int at = it == cum.end() ? nb - 1 : static_cast<int>(it - cum.begin());
+    *rolloff = freq[at];
   }
 }
 
@@ -159,8 +195,14 @@ void power_to_db_clip(std::span<double> x) {
 
 void frame_piptrack(const Consts& c, const float* P, std::vector<float>& pitch, std::vector<float>& mag) {
   const int nb = c.nb;
-  float mx = P[0];
-  for (int k = 1; k < nb; ++k) mx = std::max(mx, P[k]);
+  // The frame's max (exact in any order; SSE is x86-64's baseline).
+  __m128 m4 = _mm_set1_ps(P[0]);
+  int k0 = 0;
+  for (; k0 + 4 <= nb; k0 += 4) m4 = _mm_max_ps(m4, _mm_loadu_ps(P + k0));
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, m4);
+  float mx = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+  for (; k0 < nb; ++k0) mx = std::max(mx, P[k0]);
   const float ref = 0.1f * mx;
   const auto x = [&](int k) { return P[k] > ref ? P[k] : 0.0f; };  // S * (S > ref)
   const double sr = c.p.sample_rate, n_fft = c.p.n_fft;
@@ -210,10 +252,17 @@ void frame_chroma(const Matrix& fb, const float* P, float* col, std::int64_t str
   float raw[1200];
   for (int ci = 0; ci < nc; ++ci) {
     const float* w = fb.row(ci);
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    // 8 lanes acc[j] += w[k + j] P[k + j] (two SSE registers: the same products and sums as the
+    // scalar lanes of the cuda kernel, no fused multiply-add)
+    __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps();
     int k = 0;
-    for (; k + 8 <= nb; k += 8)
-      for (int j = 0; j < 8; ++j) acc[j] += w[k + j] * P[k + j];
+    for (; k + 8 <= nb; k += 8) {
+      a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(w + k), _mm_loadu_ps(P + k)));
+      a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(w + k + 4), _mm_loadu_ps(P + k + 4)));
+    }
+    alignas(16) float acc[8];
+    _mm_store_ps(acc, a0);
+    _mm_store_ps(acc + 4, a1);
     for (int j = 0; k < nb; ++k, ++j) acc[j] += w[k] * P[k];
     const float r = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
     raw[ci] = r;
@@ -306,7 +355,7 @@ double estimate_tuning(const Matrix& power, int sample_rate, int n_fft, int bins
   SpectralParams p;
   p.sample_rate = sample_rate;
   p.n_fft = n_fft;
-  const Consts c(p);
+  const Consts c(p, false);
   HMR_REQUIRE(power.rows() == c.nb, "estimate_tuning: the spectrogram has {} rows, n_fft {} needs {}", power.rows(),
               n_fft, c.nb);
   std::vector<float> col(static_cast<std::size_t>(c.nb)), pitch, mag;
@@ -338,20 +387,63 @@ std::int64_t series_frames(std::int64_t len, const SpectralParams& p, const char
 }
 }  // namespace
 
+namespace {
+// The frames' sample ranges [a_t, b_t) of the signal (clamped to [0, len)) all start and end on a
+// few points; `edges` lists them in order, so a frame's sum is a difference of prefix sums taken
+// only there, and the sums between neighbouring edges run in independent accumulators.
+struct FrameEdges {
+  std::vector<std::int64_t> edges;        // ascending, unique, from 0 to len
+  std::vector<std::int32_t> first, last;  // per frame: the indices of a_t and b_t in edges
+};
+FrameEdges frame_edges(std::int64_t len, std::int64_t T, std::int64_t hop, std::int64_t start0, std::int64_t fl) {
+  FrameEdges e;
+  e.edges.reserve(static_cast<std::size_t>(2 * T + 2));
+  std::vector<std::int64_t> a(static_cast<std::size_t>(T)), b(static_cast<std::size_t>(T));
+  for (std::int64_t t = 0; t < T; ++t) {
+    a[static_cast<std::size_t>(t)] = std::clamp<std::int64_t>(t * hop + start0, 0, len);
+    b[static_cast<std::size_t>(t)] = std::clamp<std::int64_t>(t * hop + start0 + fl, 0, len);
+  }
+  std::merge(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(e.edges));
+  e.edges.insert(e.edges.begin(), 0);
+  e.edges.push_back(len);
+  e.edges.erase(std::unique(e.edges.begin(), e.edges.end()), e.edges.end());
+  e.first.resize(static_cast<std::size_t>(T));
+  e.last.resize(static_cast<std::size_t>(T));
+  for (std::int64_t t = 0; t < T; ++t) {
+    e.first[static_cast<std::size_t>(t)] = static_cast<std::int32_t>(
+        std::lower_bound(e.edges.begin(), e.edges.end(), a[static_cast<std::size_t>(t)]) - e.edges.begin());
+    e.last[static_cast<std::size_t>(t)] = static_cast<std::int32_t>(
+        std::lower_bound(e.edges.begin(), e.edges.end(), b[static_cast<std::size_t>(t)]) - e.edges.begin());
+  }
+  return e;
+}
+}  // namespace
+
 std::vector<float> rms_frames(std::span<const float> y, const SpectralParams& p) {
   const std::int64_t len = static_cast<std::int64_t>(y.size()), fl = p.frame_length;
   const std::int64_t T = series_frames(len, p, "rms"), pad = p.center ? fl / 2 : 0;
-  // Running sums of squares in double: O(len) for any frame_length.
-  std::vector<double> cum(static_cast<std::size_t>(len + 1), 0.0);
-  for (std::int64_t i = 0; i < len; ++i) {
-    const float s = y[static_cast<std::size_t>(i)] * y[static_cast<std::size_t>(i)];
-    cum[static_cast<std::size_t>(i + 1)] = cum[static_cast<std::size_t>(i)] + static_cast<double>(s);
+  // Sums of the float32 squares in double (the zero padding adds nothing).
+  const FrameEdges e = frame_edges(len, T, p.hop_length, -pad, fl);
+  std::vector<double> cum(e.edges.size(), 0.0);
+  for (std::size_t i = 0; i + 1 < e.edges.size(); ++i) {
+    double s4[4] = {0, 0, 0, 0};
+    std::int64_t j = e.edges[i];
+    for (; j + 4 <= e.edges[i + 1]; j += 4)
+      for (int l = 0; l < 4; ++l) {
+        const float v = y[static_cast<std::size_t>(j + l)];
+        s4[l] += static_cast<double>(v * v);
+      }
+    for (; j < e.edges[i + 1]; ++j) {
+      const float v = y[static_cast<std::size_t>(j)];
+      s4[0] += static_cast<double>(v * v);
+    }
+    cum[i + 1] = cum[i] + ((s4[0] + s4[1]) + (s4[2] + s4[3]));
   }
   std::vector<float> out(static_cast<std::size_t>(T));
   for (std::int64_t t = 0; t < T; ++t) {
-    const std::int64_t a = std::clamp<std::int64_t>(t * p.hop_length - pad, 0, len),
-                       b = std::clamp<std::int64_t>(t * p.hop_length - pad + fl, 0, len);
-    const double m = (cum[static_cast<std::size_t>(b)] - cum[static_cast<std::size_t>(a)]) / static_cast<double>(fl);
+    const double m = (cum[static_cast<std::size_t>(e.last[static_cast<std::size_t>(t)])] -
+                      cum[static_cast<std::size_t>(e.first[static_cast<std::size_t>(t)])]) /
+                     static_cast<double>(fl);
     out[static_cast<std::size_t>(t)] = std::sqrt(static_cast<float>(std::max(0.0, m)));
   }
   return out;
@@ -360,25 +452,35 @@ std::vector<float> rms_frames(std::span<const float> y, const SpectralParams& p)
 std::vector<float> zcr_frames(std::span<const float> y, const SpectralParams& p) {
   const std::int64_t len = static_cast<std::int64_t>(y.size()), fl = p.frame_length;
   const std::int64_t T = series_frames(len, p, "zero_crossing_rate"), pad = p.center ? fl / 2 : 0;
-  constexpr float thr = 1e-10f;  // librosa's threshold, float32 for float32 audio
-  // Sign (0 counts as positive) of the padded signal (pad_mode "edge"), then prefix counts of the
-  // changes between neighbours.
-  const std::int64_t n = len + 2 * pad;
-  const auto sign_at = [&](std::int64_t i) {
-    const float v = y[static_cast<std::size_t>(std::clamp<std::int64_t>(i - pad, 0, len - 1))];
-    return (-thr <= v && v <= thr) ? false : std::signbit(v);
+  // A crossing at signal position i (1 <= i < len) compares samples i - 1 and i, with |x| <= 1e-10
+  // (librosa's threshold, float32) counted as 0 and 0 as positive; the "edge" padding repeats the
+  // end samples, so it adds none. A frame's crossings sit at its samples 1 .. fl - 1: signal
+  // positions [t hop - pad + 1, t hop - pad + fl), counted by prefix sums at the frames' edges.
+  const auto neg = [](float v) -> std::uint32_t {
+    constexpr float thr = 1e-10f;
+    return (std::abs(v) <= thr) ? 0u : (std::signbit(v) ? 1u : 0u);
   };
-  std::vector<std::int32_t> cum(static_cast<std::size_t>(n + 1), 0);
-  bool prev = sign_at(0);
-  for (std::int64_t i = 1; i < n; ++i) {
-    const bool s = sign_at(i);
-    cum[static_cast<std::size_t>(i + 1)] = cum[static_cast<std::size_t>(i)] + (s != prev ? 1 : 0);
-    prev = s;
+  const FrameEdges e = frame_edges(len, T, p.hop_length, -pad + 1, fl - 1);
+  std::vector<std::int64_t> cum(e.edges.size(), 0);
+  for (std::size_t i = 0; i + 1 < e.edges.size(); ++i) {
+    std::uint32_t n = 0;
+    std::int64_t j = std::max<std::int64_t>(e.edges[i], 1);
+    // 4 positions at a time: sign bits of the samples (movemask) without those inside the threshold
+    const __m128 thr4 = _mm_set1_ps(1e-10f), abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    const auto negs = [&](const float* at) {
+      const __m128 v = _mm_loadu_ps(at);
+      const int small = _mm_movemask_ps(_mm_cmple_ps(_mm_and_ps(v, abs_mask), thr4));
+      return static_cast<unsigned>(_mm_movemask_ps(v) & ~small);
+    };
+    for (; j + 4 <= e.edges[i + 1]; j += 4)
+      n += static_cast<std::uint32_t>(__builtin_popcount(negs(y.data() + j) ^ negs(y.data() + j - 1)));
+    for (; j < e.edges[i + 1]; ++j) n += neg(y[static_cast<std::size_t>(j)]) ^ neg(y[static_cast<std::size_t>(j - 1)]);
+    cum[i + 1] = cum[i] + n;
   }
   std::vector<float> out(static_cast<std::size_t>(T));
   for (std::int64_t t = 0; t < T; ++t) {
-    const std::int64_t s = t * p.hop_length;  // crossings at s + 1 .. s + fl - 1 (none at the first sample)
-    const std::int32_t c = cum[static_cast<std::size_t>(s + fl)] - cum[static_cast<std::size_t>(s + 1)];
+    const std::int64_t c = cum[static_cast<std::size_t>(e.last[static_cast<std::size_t>(t)])] -
+                           cum[static_cast<std::size_t>(e.first[static_cast<std::size_t>(t)])];
     out[static_cast<std::size_t>(t)] = static_cast<float>(static_cast<double>(c) / static_cast<double>(fl));
   }
   return out;
@@ -450,7 +552,7 @@ Matrix delta(const Matrix& data, int order, int width) {
 
 void spectral_shape_from_magnitude(const Matrix& magnitude, const SpectralParams& p, const SpectralWhat& what,
                                    SpectralFrames& out) {
-  const Consts c(p);
+  const Consts c(p, what.contrast);
   HMR_REQUIRE(magnitude.rows() == c.nb, "spectral: the magnitude has {} rows, n_fft {} needs {}", magnitude.rows(),
               p.n_fft, c.nb);
   const std::int64_t T = magnitude.cols();
@@ -486,7 +588,7 @@ void spectral_shape_from_magnitude(const Matrix& magnitude, const SpectralParams
 }
 
 void chroma_from_power(const Matrix& power, const SpectralParams& p, SpectralFrames& out) {
-  const Consts c(p);
+  const Consts c(p, false);
   HMR_REQUIRE(power.rows() == c.nb, "spectral: the power spectrogram has {} rows, n_fft {} needs {}", power.rows(),
               p.n_fft, c.nb);
   out.tuning = std::isnan(p.tuning) ? estimate_tuning(power, p.sample_rate, p.n_fft, p.n_chroma) : p.tuning;
@@ -507,8 +609,20 @@ void spectral_detail::check_clips(const std::vector<std::span<const float>>& cli
     HMR_REQUIRE(p.center || static_cast<std::int64_t>(clips[i].size()) >= std::max(p.n_fft, p.frame_length),
                 "spectral: clip {} has {} samples, fewer than n_fft={} / frame_length={} (center=false)", i,
                 clips[i].size(), p.n_fft, p.frame_length);
-    for (std::size_t j = 0; j < clips[i].size(); ++j)
-      HMR_REQUIRE(std::isfinite(clips[i][j]), "spectral: clip {} has a non-finite sample at index {}", i, j);
+    // x - x is 0 for a finite x and NaN otherwise: OR the bits of 4 lanes, scan only on a hit
+    const float* y = clips[i].data();
+    const std::size_t n = clips[i].size();
+    __m128 bad = _mm_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const __m128 v = _mm_loadu_ps(y + j);
+      bad = _mm_or_ps(bad, _mm_sub_ps(v, v));
+    }
+    bool any = _mm_movemask_ps(_mm_cmpneq_ps(bad, _mm_setzero_ps())) != 0;
+    for (; j < n; ++j) any = any || !std::isfinite(y[j]);
+    if (any)
+      for (j = 0; j < n; ++j)
+        HMR_REQUIRE(std::isfinite(y[j]), "spectral: clip {} has a non-finite sample at index {}", i, j);
   }
 }
 
@@ -516,6 +630,7 @@ std::vector<SpectralFrames> spectral_frames(Backend& b, const std::vector<std::s
                                             const SpectralParams& p, const SpectralWhat& what) {
   NvtxRange range("audio/spectral");
   check_clips(clips, p);
+  if (what.contrast) (void)contrast_bands(p, fft_frequencies(p.sample_rate, p.n_fft));
   if (clips.empty()) return {};
   if (!b.is_cuda()) return spectral_frames_cpu_batch(clips, p, what);
   return HMR_CUDA_CALL(b, spectral_frames_cuda(b, clips, p, what));

@@ -75,7 +75,8 @@ struct SpectralFrames {
   Matrix chroma;                                              // [n_chroma x T]
   std::vector<float> rms, centroid, bandwidth, rolloff, zcr;  // [T] each
   Matrix contrast;                                            // [n_bands + 1 x T]
-  double tuning = 0.0;  // the tuning used by chroma (given, or estimated), in fractions of a bin
+  double tuning = 0.0;  // the tuning used by chroma (given, or estimated), in fractions of a bin;
+                        // SpectralParams::tuning (NaN by default) when chroma was not asked for
 };
 
 // Input error (exit 2) naming the bad parameter.

@@ -4,6 +4,7 @@
 // every requested series is computed frame by frame (spectral_detail, spectral.cpp); rms and zcr
 // come from the signal. Threads take whole clips, or a lone clip's blocks and frames; every value is
 // computed by one thread in a fixed order, so results do not depend on the thread count.
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -45,11 +46,23 @@ void clip_power(const CpuPlan& c, std::span<const float> y, std::int64_t T, bool
   const auto one = [&](Scratch& s, std::int64_t b) {
     const std::int64_t f0 = b * kBlock, f1 = std::min(T, f0 + kBlock);
     mfcc_detail::power_block(c, s, y, f0, f1);
-    for (std::int64_t f = f0; f < f1; ++f) {
-      float* dst = pw.data() + f * nb;
-      const float* src = s.power_t.data() + (f - f0);
-      for (int k = 0; k < nb; ++k) dst[k] = src[static_cast<std::size_t>(k) * kBlock];
-    }
+    // power_t is bin-major [nb][kBlock]: transpose 4 x 4 tiles into the frame-major rows
+    const float* pt = s.power_t.data();
+    const int rows = static_cast<int>(f1 - f0);
+    int k = 0;
+    for (; k + 4 <= nb; k += 4)
+      for (int r = 0; r < kBlock; r += 4) {
+        __m128 a = _mm_loadu_ps(pt + static_cast<std::size_t>(k) * kBlock + r);
+        __m128 b = _mm_loadu_ps(pt + static_cast<std::size_t>(k + 1) * kBlock + r);
+        __m128 e = _mm_loadu_ps(pt + static_cast<std::size_t>(k + 2) * kBlock + r);
+        __m128 d = _mm_loadu_ps(pt + static_cast<std::size_t>(k + 3) * kBlock + r);
+        _MM_TRANSPOSE4_PS(a, b, e, d);
+        const __m128 v[4] = {a, b, e, d};
+        for (int i = 0; i < 4 && r + i < rows; ++i) _mm_storeu_ps(pw.data() + (f0 + r + i) * nb + k, v[i]);
+      }
+    for (; k < nb; ++k)
+      for (int r = 0; r < rows; ++r)
+        pw[static_cast<std::size_t>((f0 + r) * nb + k)] = pt[static_cast<std::size_t>(k) * kBlock + r];
   };
   if (inner) {
 #pragma omp parallel
@@ -149,7 +162,9 @@ void clip_from_power(const Consts& c, const SpectralWhat& what, const float* pw,
 #pragma omp for schedule(static)
     for (std::int64_t t = 0; t < T; ++t) {
       const float* P = frame(t);
-      for (int k = 0; k < nb; ++k) mag[static_cast<std::size_t>(k)] = std::sqrt(P[k]);  // np.abs(stft)
+      int k = 0;  // np.abs(stft): IEEE sqrt, 4 lanes
+      for (; k + 4 <= nb; k += 4) _mm_storeu_ps(mag.data() + k, _mm_sqrt_ps(_mm_loadu_ps(P + k)));
+      for (; k < nb; ++k) mag[static_cast<std::size_t>(k)] = std::sqrt(P[k]);
       const auto i = static_cast<std::size_t>(t);
       if (shape)
         frame_shape(c, mag.data(), &cen[i], what.bandwidth ? &bw[i] : nullptr, what.rolloff ? &ro[i] : nullptr);
@@ -174,7 +189,7 @@ void clip_from_power(const Consts& c, const SpectralWhat& what, const float* pw,
 std::vector<SpectralFrames> spectral_frames_cpu_batch(const std::vector<std::span<const float>>& clips,
                                                       const SpectralParams& p, const SpectralWhat& what) {
   const CpuPlan plan(stft_params(p));
-  const Consts c(p);
+  const Consts c(p, what.contrast);
   const std::int64_t n = static_cast<std::int64_t>(clips.size());
   std::vector<SpectralFrames> out(clips.size());
   if (n < cpu_threads()) {

@@ -26,10 +26,15 @@ struct Consts {
   SpectralParams p;
   int nb = 0;                       // 1 + n_fft / 2
   std::vector<double> freq;         // [nb]
-  std::vector<ContrastBand> bands;  // [n_bands + 1]
+  std::vector<ContrastBand> bands;  // [n_bands + 1] (empty when made without contrast)
   int pip_lo = 0, pip_hi = 0;       // piptrack's bins: fmin 150 <= freq < min(4000, sr / 2)
-  explicit Consts(const SpectralParams& params);
+  // contrast: make the bands (an input error when they do not fit the rate); else bands is empty.
+  explicit Consts(const SpectralParams& params, bool contrast = true);
 };
+
+// spectral_contrast's bands at p's rate and n_fft; input error (exit 2) when a band exceeds Nyquist
+// or holds no bin.
+std::vector<ContrastBand> contrast_bands(const SpectralParams& p, const std::vector<double>& freq);
 
 // centroid, bandwidth, rolloff of one magnitude frame mag[nb] (float32, as librosa's S).
 // normalize(norm=1): L = sum |S| (double), L < FLT_MIN -> 1, S_n = float(S / L); centroid =

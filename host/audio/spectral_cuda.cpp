@@ -207,7 +207,7 @@ void run_batch(Context& ctx, const audio::spectral_detail::Consts& c, const Spec
 std::vector<SpectralFrames> spectral_frames_cuda(hmr::Backend& b, const std::vector<std::span<const float>>& clips,
                                                  const SpectralParams& p, const SpectralWhat& what) {
   Context& ctx = context(b);
-  const audio::spectral_detail::Consts c(p);
+  const audio::spectral_detail::Consts c(p, what.contrast);
   std::vector<SpectralFrames> out(clips.size());
   std::size_t next = 0;
   while (next < clips.size()) {

@@ -67,16 +67,17 @@ __global__ void __launch_bounds__(kShapeThreads)
     for (int k = t; k < n_bins; k += kShapeThreads) s += static_cast<double>(mag[k]);
     double L = gpu::block_sum<kShapeThreads>(red, s);
     if (L < static_cast<double>(FLT_MIN)) L = 1.0;  // normalize(norm=1): tiny(float32)
+    const double inv = 1.0 / L;                     // float(S / L) via the reciprocal, as the cpu twin
     double c = 0.0;
     for (int k = t; k < n_bins; k += kShapeThreads)
-      c += freq[k] * static_cast<double>(static_cast<float>(static_cast<double>(mag[k]) / L));
+      c += freq[k] * static_cast<double>(static_cast<float>(static_cast<double>(mag[k]) * inv));
     const double cen = gpu::block_sum<kShapeThreads>(red, c);
     if (t == 0) centroid[f] = cen;
     if (bandwidth) {
       double b = 0.0;
       for (int k = t; k < n_bins; k += kShapeThreads) {
         const double d = fabs(cen - freq[k]);
-        b += static_cast<double>(static_cast<float>(static_cast<double>(mag[k]) / L)) * (d * d);
+        b += static_cast<double>(static_cast<float>(static_cast<double>(mag[k]) * inv)) * (d * d);
       }
       const double bw = gpu::block_sum<kShapeThreads>(red, b);
       if (t == 0) bandwidth[f] = sqrt(bw);

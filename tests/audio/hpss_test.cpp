@@ -8,16 +8,22 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <complex>
+#include <numbers>
 
 #include "audio/decode.h"
+#include "audio/hpss.cuh"
 #include "audio/hpss.h"
 #include "core/error.h"
+#include "cuda/buffer.h"
+#include "cuda/select.h"
 #include "hpss_signals.h"
 #include "io/npy.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "support/emu.h"
 
 namespace {
 
@@ -189,5 +195,166 @@ TEST_P(ConfHpssReal, GtzanClipsMatchLibrosa) {
 }
 
 HMR_INSTANTIATE_BACKENDS(ConfHpssReal);
+
+// ---- kernels alone against their cpu twins (emulator, every thread order) --------------------
+
+// Random magnitudes of three clips' frames ([F][nb], frame-major as the kernels take them) with
+// ties and zeros, and the frame table.
+struct SmallSpec {
+  int nb = 33;
+  std::vector<std::int64_t> frame_start{0, 20, 23, 40};
+  std::vector<float> mag;
+  std::vector<float2> spec;
+  SmallSpec() {
+    const auto u = ts::noise(static_cast<std::size_t>(2 * 40 * nb), hmr::test::test_seed(19));
+    for (std::size_t i = 0; i < u.size() / 2; ++i) {
+      float re = u[2 * i], im = u[2 * i + 1];
+      if (i % 17 == 0) re = im = 0.0f;  // zero bins: phase 1, masks split
+      if (i % 23 == 0) re = 0.25f, im = 0.0f;
+      spec.push_back(make_float2(re, im));
+      mag.push_back(std::hypot(re, im));
+    }
+  }
+  std::int64_t rows() const { return frame_start.back(); }
+  // clip c's magnitudes as librosa's [bins x frames]
+  hmr::Matrix clip(int c) const {
+    const std::int64_t f0 = frame_start[static_cast<std::size_t>(c)], f1 = frame_start[static_cast<std::size_t>(c) + 1];
+    hmr::Matrix m(nb, f1 - f0);
+    for (std::int64_t f = f0; f < f1; ++f)
+      for (int q = 0; q < nb; ++q) m(q, f - f0) = mag[static_cast<std::size_t>(f * nb + q)];
+    return m;
+  }
+};
+
+TEST(EmuHpss, MagnitudeAndMediansMatchCpuTwins) {
+  hmr::test::ExpectLaunches launched{"magnitude_kernel", "median_bins_kernel", "median_frames_kernel"};
+  using namespace hmr::cuda_emu;
+  const SmallSpec t;
+  for (int k : {5, 8, 31}) {
+    const auto got = hmr::test::in_all_orders([&] {
+      auto sp = to_device(t.spec, nullptr);
+      auto fs = to_device(t.frame_start, nullptr);
+      DeviceBuffer<float> mag(t.mag.size()), h(t.mag.size()), p(t.mag.size());
+      kern::launch_hpss_magnitude(sp.data(), t.nb, t.rows(), t.nb, mag.data(), nullptr);
+      kern::launch_median_bins(mag.data(), t.rows(), t.nb, k, p.data(), nullptr);
+      kern::launch_median_frames(mag.data(), fs.data(), 3, t.rows(), t.nb, k, h.data(), nullptr);
+      std::vector<float> all = mag.to_host(nullptr), hv = h.to_host(nullptr), pv = p.to_host(nullptr);
+      all.insert(all.end(), hv.begin(), hv.end());
+      all.insert(all.end(), pv.begin(), pv.end());
+      return all;
+    });
+    std::vector<float> want = t.mag, wh(t.mag.size()), wp(t.mag.size());
+    for (int c = 0; c < 3; ++c) {
+      const hmr::Matrix m = t.clip(c);
+      const hmr::Matrix h = ha::median_filter_cpu(m, k, 1), p = ha::median_filter_cpu(m, k, 0);
+      for (std::int64_t f = 0; f < m.cols(); ++f)
+        for (int q = 0; q < t.nb; ++q) {
+          const auto at = static_cast<std::size_t>((t.frame_start[static_cast<std::size_t>(c)] + f) * t.nb + q);
+          wh[at] = h(q, f);
+          wp[at] = p(q, f);
+        }
+    }
+    want.insert(want.end(), wh.begin(), wh.end());
+    want.insert(want.end(), wp.begin(), wp.end());
+    EXPECT_TRUE(hmr::test::bitwise_equal(got, want)) << "k=" << k;
+  }
+}
+
+TEST(EmuHpss, MaskMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"mask_kernel"};
+  using namespace hmr::cuda_emu;
+  const SmallSpec t;
+  const hmr::Matrix m = t.clip(0);
+  const hmr::Matrix H = ha::median_filter_cpu(m, 5, 1), P = ha::median_filter_cpu(m, 5, 0);
+  // frame-major copies for the kernel
+  std::vector<float> hf, pf;
+  for (std::int64_t f = 0; f < m.cols(); ++f)
+    for (int q = 0; q < t.nb; ++q) hf.push_back(H(q, f)), pf.push_back(P(q, f));
+  const std::int64_t rows = m.cols();
+  for (const double margin : {1.0, 2.0}) {
+    ha::HpssParams hp;
+    hp.margin = margin;
+    const auto got = hmr::test::in_all_orders([&] {
+      auto sp = to_device(t.spec, nullptr);
+      auto h = to_device(hf, nullptr), p = to_device(pf, nullptr);
+      DeviceBuffer<float2> oh(static_cast<std::size_t>(rows * t.nb)), op(static_cast<std::size_t>(rows * t.nb));
+      kern::launch_hpss_mask(sp.data(), t.nb, rows, t.nb, h.data(), p.data(), 2.0f, static_cast<float>(margin),
+                             margin == 1.0 ? 1 : 0, oh.data(), op.data(), nullptr);
+      std::vector<float> v;
+      for (const float2 z : oh.to_host(nullptr)) v.push_back(z.x), v.push_back(z.y);
+      for (const float2 z : op.to_host(nullptr)) v.push_back(z.x), v.push_back(z.y);
+      return v;
+    });
+    hmr::Matrix mh, mp;
+    ha::hpss_masks_cpu(H, P, hp, mh, mp);
+    std::vector<float> want(got.size());
+    const std::size_t half = got.size() / 2;
+    for (std::int64_t f = 0; f < rows; ++f)
+      for (int q = 0; q < t.nb; ++q) {
+        const auto i = static_cast<std::size_t>(f * t.nb + q);
+        const float2 x = t.spec[i];
+        const float mag = std::hypot(x.x, x.y);
+        const float re = mag == 0.0f ? 1.0f : x.x / mag, im = mag == 0.0f ? 0.0f : x.y / mag;
+        const float ah = mag * mh(q, f), ap = mag * mp(q, f);
+        want[2 * i] = ah * re, want[2 * i + 1] = ah * im;
+        want[half + 2 * i] = ap * re, want[half + 2 * i + 1] = ap * im;
+      }
+    EXPECT_TRUE(hmr::test::bitwise_equal(got, want)) << "margin " << margin;
+  }
+}
+
+TEST(EmuHpss, OverlapAddMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"overlap_add_kernel"};
+  using namespace hmr::cuda_emu;
+  const int n_fft = 64, hop = 16;
+  const std::vector<std::int64_t> lens = {100, 7, 64};  // a clip shorter than a hop, one of n_fft
+  std::vector<std::int64_t> cs{0}, fs{0};
+  for (auto l : lens) cs.push_back(cs.back() + l), fs.push_back(fs.back() + 1 + l / hop);
+  const auto frames = ts::noise(static_cast<std::size_t>(fs.back() * n_fft), 5);
+  std::vector<double> w(n_fft);
+  for (int j = 0; j < n_fft; ++j)
+    w[static_cast<std::size_t>(j)] = 0.5 - 0.5 * std::cos(2 * std::numbers::pi * j / n_fft);
+  const auto got = hmr::test::in_all_orders([&] {
+    auto fr = to_device(frames, nullptr);
+    auto c = to_device(cs, nullptr), f = to_device(fs, nullptr);
+    auto wd = to_device(w, nullptr);
+    DeviceBuffer<float> out(static_cast<std::size_t>(cs.back()));
+    kern::launch_overlap_add(fr.data(), c.data(), f.data(), 3, cs.back(), wd.data(), n_fft, hop, out.data(), nullptr);
+    return out.to_host(nullptr);
+  });
+  // cpu twin: frames added in order into a padded float32 buffer (as hpss.cpp), then the division
+  std::vector<float> want;
+  for (std::size_t c = 0; c < lens.size(); ++c) {
+    const std::int64_t T = fs[c + 1] - fs[c];
+    std::vector<float> acc(static_cast<std::size_t>(T * hop + n_fft)), wss(acc.size());
+    for (std::int64_t t = 0; t < T; ++t)
+      for (int j = 0; j < n_fft; ++j) {
+        const auto i = static_cast<std::size_t>(t * hop + j);
+        const double wj = w[static_cast<std::size_t>(j)];
+        const float v = frames[static_cast<std::size_t>((fs[c] + t) * n_fft + j)] * (1.0f / n_fft);
+        acc[i] = static_cast<float>(static_cast<double>(acc[i]) + wj * static_cast<double>(v));
+        wss[i] = static_cast<float>(static_cast<double>(wss[i]) + wj * wj);
+      }
+    for (std::int64_t i = 0; i < lens[c]; ++i) {
+      const auto a = static_cast<std::size_t>(i + n_fft / 2);
+      want.push_back(wss[a] > FLT_MIN ? acc[a] / wss[a] : acc[a]);
+    }
+  }
+  EXPECT_TRUE(hmr::test::bitwise_equal(got, want));
+}
+
+// The whole cuda pipeline on several clips at once: each clip as the cpu backend computes it alone.
+TEST(EmuHpss, BatchedPipelineMatchesCpuBackend) {
+  auto emu = hmr::make_backend("cuda-emu");
+  auto cpu = hmr::make_cpu_backend();
+  const std::vector<std::vector<float>> ys = {ts::hpss_signal("short"), ts::noise(9000, 4),
+                                              std::vector<float>(3000, 0.0f)};
+  const std::vector<std::span<const float>> clips(ys.begin(), ys.end());
+  const auto g = ha::hpss(*emu, clips), c = ha::hpss(*cpu, clips);
+  for (std::size_t i = 0; i < ys.size(); ++i) {
+    EXPECT_TRUE(hmr::test::all_close(g[i].harmonic, c[i].harmonic, 1e-5, 1e-4)) << "clip " << i;
+    EXPECT_TRUE(hmr::test::all_close(g[i].percussive, c[i].percussive, 1e-5, 1e-4)) << "clip " << i;
+  }
+}
 
 }  // namespace

@@ -14,14 +14,22 @@
 #include <iostream>
 #include <numeric>
 
+#include <omp.h>
+
 #include "audio/decode.h"
+#include "audio/mfcc.h"
+#include "audio/spectral.cuh"
 #include "audio/spectral.h"
 #include "audio/spectral_cpu.h"
 #include "core/error.h"
+#include "cuda/buffer.h"
+#include "cuda/select.h"
 #include "io/npy.h"
 #include "signals.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "support/concat.h"
+#include "support/emu.h"
 
 namespace {
 
@@ -31,7 +39,7 @@ namespace ts = hmr::test::audio;
 hmr::Matrix load_fixture(const std::string& name) { return hmr::io::read_matrix(hmr::test::fixture("audio/" + name)); }
 
 // The signals of gen_spectral.py, in its NAMES order.
-const char* kNames[] = {"a440", "sharp30", "flat20", "chirp", "noise", "impulses", "silence", "short", "sr16k"};
+const char* kNames[] = {"a440", "sharp30", "flat20", "chirp", "noise", "impulses", "silence", "short", "sr16k", "one"};
 
 std::vector<float> chord(std::size_t n, double sr, double cents) {
   const double k = std::pow(2.0, cents / 1200.0);
@@ -65,6 +73,7 @@ Signal make_signal(const std::string& name) {
     return {y};
   }
   if (name == "silence") return {std::vector<float>(ts::kSr, 0.0f)};
+  if (name == "one") return {{0.5f}};
   if (name == "short") return {ts::signal("short")};
   if (name == "sr16k") {
     const auto a = ts::tone(24000, 16000, 300.0, 0.4), b = ts::tone(24000, 16000, 2500.0, 0.1);
@@ -129,7 +138,9 @@ std::vector<double> load_f8(const std::string& name) {
 struct SignalCase {
   bool pure = false, flat = false;
 };
-SignalCase signal_case(const std::string& name) { return {name == "a440" || name == "chirp", name == "impulses"}; }
+SignalCase signal_case(const std::string& name) {
+  return {name == "a440" || name == "chirp", name == "impulses" || name == "one"};
+}
 
 // Compares rows [row0, row0 + rows) and reports the worst element.
 void expect_feature_close(const hmr::Matrix& got, const hmr::Matrix& want, const Tol& t, const std::string& what) {
@@ -195,20 +206,53 @@ TEST(AudioSpectral, DeltaMatchesLibrosa) {
   EXPECT_THROW(ha::delta(d, 0, 9), hmr::Error);                  // order < 1
 }
 
+TEST(AudioSpectral, MatrixBuildingBlocksGiveTheBatchResults) {
+  // librosa's S= entry points: the power spectrogram (spectrogram_cpu, the same STFT code) through
+  // chroma_from_power / estimate_tuning, its square root through spectral_shape_from_magnitude.
+  const auto y = make_signal("sharp30").y;
+  ha::MfccParams mp;
+  mp.power = 2.0f;
+  const hmr::Matrix power = ha::spectrogram_cpu(y, mp);
+  hmr::Matrix mag(power.rows(), power.cols());
+  for (std::size_t i = 0; i < power.size(); ++i) mag.vec()[i] = std::sqrt(power.vec()[i]);
+  ha::SpectralWhat all;
+  all.contrast = true;
+  const ha::SpectralFrames want = ha::spectral_frames_cpu(y, {}, all);
+  ha::SpectralFrames got;
+  ha::chroma_from_power(power, {}, got);
+  ha::spectral_shape_from_magnitude(mag, {}, all, got);
+  EXPECT_EQ(got.tuning, want.tuning);
+  EXPECT_EQ(ha::estimate_tuning(power, ts::kSr, 2048), want.tuning);
+  EXPECT_EQ(want.tuning, load_f8("spectral_tuning.npy")[1]);  // sharp30: librosa's 0.33
+  EXPECT_TRUE(hmr::test::bitwise_equal(got.chroma.vec(), want.chroma.vec()));
+  EXPECT_TRUE(hmr::test::bitwise_equal(got.rolloff, want.rolloff));
+  EXPECT_TRUE(hmr::test::bitwise_equal(got.contrast.vec(), want.contrast.vec()));
+  EXPECT_ALLCLOSE(std::span<const float>(got.centroid), std::span<const float>(want.centroid), 0.0, 1e-7);
+  EXPECT_ALLCLOSE(std::span<const float>(got.bandwidth), std::span<const float>(want.bandwidth), 0.0, 1e-7);
+  EXPECT_THROW(ha::chroma_from_power(hmr::Matrix(100, 4), {}, got), hmr::Error);  // rows != 1 + n_fft/2
+}
+
 TEST(AudioSpectral, RejectsBadParametersAndInput) {
   ha::SpectralParams p;
   p.roll_percent = 1.0;
   EXPECT_THROW(ha::check_params(p), hmr::Error);
+  auto cpu = hmr::make_cpu_backend();
+  ha::SpectralWhat with_contrast;
+  with_contrast.contrast = true;
+  const auto y8k = ts::noise(8000, 3);
   p = {};
-  p.n_bands = 8;  // 200 * 2^7 Hz is above Nyquist
-  EXPECT_THROW(ha::check_params(p), hmr::Error);
+  p.n_bands = 8;  // 200 * 2^7 Hz is above Nyquist: only spectral_contrast cannot be made
+  EXPECT_THROW(ha::spectral_frames(*cpu, {y8k}, p, with_contrast), hmr::Error);
+  p = {};
+  p.sample_rate = 8000;  // the Kaggle series work at 8 kHz; contrast's 6 default bands do not fit
+  EXPECT_EQ(ha::spectral_frames(*cpu, {y8k}, p).front().rms.size(), 16u);
+  EXPECT_THROW(ha::spectral_frames(*cpu, {y8k}, p, with_contrast), hmr::Error);
   p = {};
   p.quantile = 0.0;
   EXPECT_THROW(ha::check_params(p), hmr::Error);
   p = {};
   p.n_fft = 2047;
   EXPECT_THROW(ha::check_params(p), hmr::Error);
-  auto cpu = hmr::make_cpu_backend();
   std::vector<float> empty, bad(4000, 0.1f);
   bad[17] = NAN;
   EXPECT_THROW(ha::spectral_frames(*cpu, {empty}), hmr::Error);
@@ -310,5 +354,335 @@ TEST_P(ConfSpectralReal, GtzanClipsMatchLibrosa) {
 }
 
 HMR_INSTANTIATE_BACKENDS(ConfSpectralReal);
+
+// ---- cuda against the cpu backend (mixed batches, other parameters) ------------------------------
+
+std::vector<std::vector<float>> mixed_clips() {
+  std::vector<std::vector<float>> ys;
+  ys.push_back(chord(3 * ts::kSr / 2 + 321, ts::kSr, 30.0));
+  ys.push_back(ts::noise(777, 5));  // shorter than n_fft
+  auto quiet = ts::noise(ts::kSr, 9);
+  for (auto& v : quiet) v *= 1e-4f;
+  ys.push_back(quiet);
+  ys.push_back(std::vector<float>(5000, 0.0f));  // silence
+  ys.push_back(chord(ts::kSr, ts::kSr, -20.0));
+  ys.push_back({0.5f});  // one sample: one centred frame
+  return ys;
+}
+
+void expect_frames_close(const ha::SpectralFrames& g, const ha::SpectralFrames& w, const std::string& what,
+                         double rtol) {
+  EXPECT_EQ(g.tuning, w.tuning) << what << ": tuning";
+  const auto vec_close = [&](const std::vector<float>& a, const std::vector<float>& b, const char* name, double atol,
+                             double rt = -1.0) {
+    EXPECT_ALLCLOSE(std::span<const float>(a), std::span<const float>(b), atol, rt < 0 ? rtol : rt)
+        << what << " " << name;
+  };
+  vec_close(g.chroma.vec(), w.chroma.vec(), "chroma", 1e-6);
+  vec_close(g.rms, w.rms, "rms", 1e-9);
+  vec_close(g.centroid, w.centroid, "centroid", 1e-6);
+  vec_close(g.bandwidth, w.bandwidth, "bandwidth", 1e-6);
+  vec_close(g.rolloff, w.rolloff, "rolloff", 1e-6);
+  vec_close(g.zcr, w.zcr, "zcr", 0.0);
+  // The two STFTs round differently (cpu: the Hann applied in the frequency domain; cuda: windowed
+  // frames), which the band minima of contrast amplify, as against librosa (kTol).
+  vec_close(g.contrast.vec(), w.contrast.vec(), "contrast", 1e-5, 2e-3);
+  EXPECT_EQ(g.chroma.cols(), w.chroma.cols()) << what;
+  EXPECT_EQ(g.contrast.rows(), w.contrast.rows()) << what;
+}
+
+TEST_P(ConfSpectral, MatchesTheCpuBackendOnMixedBatches) {
+  HMR_SKIP_CPU_INSTANCE("ConfSpectral.SynthesisedSignalsMatchLibrosa");
+  hmr::test::ExpectLaunches launched(GetParam() == "cuda-emu",
+                                     {"frame_window_kernel", "spectral_power_kernel", "spectral_shape_kernel",
+                                      "contrast_db_kernel", "piptrack_kernel", "chroma_kernel", "rms_zcr_kernel"});
+  const auto ys = mixed_clips();
+  const std::vector<std::span<const float>> spans(ys.begin(), ys.end());
+  ha::SpectralWhat all;
+  all.contrast = true;
+  const auto want = ha::spectral_frames(cpu(), spans, {}, all);
+  const auto got = ha::spectral_frames(backend(), spans, {}, all);
+  ASSERT_EQ(got.size(), ys.size());
+  // The same float32 STFT (FFTW vs cuFFT / its emulation): the features agree far inside the
+  // librosa tolerances.
+  for (std::size_t i = 0; i < ys.size(); ++i) expect_frames_close(got[i], want[i], fmt::format("clip {}", i), 1e-4);
+  for (float v : got[3].chroma.vec()) EXPECT_EQ(v, 0.0f) << "silence: chroma stays 0 (librosa's normalize)";
+  for (float v : got[3].centroid) EXPECT_EQ(v, 0.0f) << "silence: centroid 0";
+  ASSERT_EQ(got[5].rms.size(), 1u);
+  EXPECT_EQ(got[5].chroma.cols(), 1);
+  for (const auto& f : got)
+    for (const auto* v : {&f.chroma.vec(), &f.rms, &f.centroid, &f.bandwidth, &f.rolloff, &f.zcr, &f.contrast.vec()})
+      for (float x : *v) ASSERT_TRUE(std::isfinite(x));
+  // The Kaggle set alone (the default SpectralWhat: no contrast bands are made)
+  const std::vector<std::span<const float>> two{spans[0], spans[1]};
+  const auto kw = ha::spectral_frames(cpu(), two, {}), kg = ha::spectral_frames(backend(), two, {});
+  for (std::size_t i = 0; i < two.size(); ++i) {
+    expect_frames_close(kg[i], kw[i], fmt::format("kaggle set, clip {}", i), 1e-4);
+    EXPECT_TRUE(kg[i].contrast.empty());
+  }
+}
+
+TEST_P(ConfSpectral, OtherParametersMatchTheCpuBackend) {
+  HMR_SKIP_CPU_INSTANCE("ConfSpectral.SynthesisedSignalsMatchLibrosa");
+  ha::SpectralParams p;
+  p.n_fft = 1024;
+  p.hop_length = 300;
+  p.frame_length = 800;
+  p.center = false;
+  p.n_chroma = 24;
+  p.tuning = 0.2;
+  p.roll_percent = 0.5;
+  p.n_bands = 4;
+  p.contrast_fmin = 300;
+  p.quantile = 0.05;
+  p.sample_rate = 16000;
+  ha::SpectralWhat w;
+  w.contrast = true;
+  w.zcr = false;  // a subset: the others stay empty
+  const auto ys = mixed_clips();
+  const std::vector<std::span<const float>> spans{ys[0], ys[2], ys[4]};
+  const auto want = ha::spectral_frames(cpu(), spans, p, w);
+  const auto got = ha::spectral_frames(backend(), spans, p, w);
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    expect_frames_close(got[i], want[i], fmt::format("clip {}", i), 1e-4);
+    EXPECT_TRUE(got[i].zcr.empty());
+    EXPECT_EQ(got[i].chroma.rows(), 24);
+    EXPECT_EQ(got[i].contrast.rows(), 5);
+    // not centred: 1 + (len - n_fft) / hop STFT frames, 1 + (len - frame_length) / hop rms frames
+    EXPECT_EQ(got[i].chroma.cols(), 1 + (static_cast<std::int64_t>(spans[i].size()) - 1024) / 300);
+    EXPECT_EQ(static_cast<std::int64_t>(got[i].rms.size()),
+              1 + (static_cast<std::int64_t>(spans[i].size()) - 800) / 300);
+  }
+}
+
+TEST(AudioSpectral, CpuResultsDoNotDependOnTheThreadCount) {
+  const auto ys = mixed_clips();
+  const std::vector<std::span<const float>> spans(ys.begin(), ys.end());
+  ha::SpectralWhat all;
+  all.contrast = true;
+  auto cpu = hmr::make_cpu_backend();
+  const int saved = omp_get_max_threads();
+  std::vector<std::vector<float>> runs;
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    // one clip (its frames over the threads) and the batch (clips over the threads)
+    for (const auto& r : {ha::spectral_frames(*cpu, {spans[0]}, {}, all), ha::spectral_frames(*cpu, spans, {}, all)}) {
+      std::vector<float> flat;
+      for (const auto& f : r)
+        flat =
+            hmr::test::concat(flat, f.chroma.vec(), f.rms, f.centroid, f.bandwidth, f.rolloff, f.zcr, f.contrast.vec());
+      runs.push_back(flat);
+    }
+  }
+  omp_set_num_threads(saved);
+  for (std::size_t i = 2; i < runs.size(); ++i)
+    EXPECT_TRUE(hmr::test::bitwise_equal(runs[i], runs[i % 2])) << "thread count run " << i / 2 + 1;
+}
+
+// ---- kernels alone against their cpu twins (emulator, every thread order) ------------------------
+
+using hmr::audio::spectral_detail::Consts;
+
+ha::SpectralParams small_params() {
+  ha::SpectralParams p;  // small enough for the emulator, the same code paths
+  p.n_fft = 256;
+  p.hop_length = 64;
+  p.frame_length = 256;
+  return p;
+}
+
+// Power rows [F][nb] with zero (silent) frames, ties and a few strong peaks.
+std::vector<float> synthetic_power(std::int64_t F, int nb, std::uint64_t seed) {
+  const auto u = ts::xorshift_uniform(static_cast<std::size_t>(F) * nb, seed);
+  std::vector<float> pw(u.size());
+  for (std::int64_t f = 0; f < F; ++f)
+    for (int k = 0; k < nb; ++k) {
+      const std::size_t i = static_cast<std::size_t>(f * nb + k);
+      float v = static_cast<float>((u[i] + 0.5) * (u[i] + 0.5));
+      if (f % 7 == 3) v = 0.0f;                            // silence
+      if (f % 5 == 1 && k % 9 < 3) v = 0.25f;              // ties
+      if (k % 23 == static_cast<int>(f % 23)) v *= 50.0f;  // peaks
+      pw[i] = v;
+    }
+  return pw;
+}
+
+TEST(EmuSpectral, PowerMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"spectral_power_kernel"};
+  using namespace hmr::cuda_emu;
+  const int rows = 9, nb = 129, odist = 130;
+  const auto u = ts::xorshift_uniform(static_cast<std::size_t>(rows) * odist * 2, 31);
+  std::vector<float2> spec(static_cast<std::size_t>(rows) * odist);
+  for (std::size_t i = 0; i < spec.size(); ++i)
+    spec[i] = make_float2(static_cast<float>(u[2 * i] * 40), static_cast<float>(u[2 * i + 1] * 40));
+  const auto got = hmr::test::in_all_orders([&] {
+    auto d = to_device(spec, nullptr);
+    DeviceBuffer<float> pw(static_cast<std::size_t>(rows) * nb);
+    kern::launch_spectral_power(d.data(), odist, rows, nb, pw.data(), nullptr);
+    return pw.to_host(nullptr);
+  });
+  std::vector<float> want;
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < nb; ++k) {
+      const float2 x = spec[static_cast<std::size_t>(r * odist + k)];
+      want.push_back(x.x * x.x + x.y * x.y);
+    }
+  EXPECT_TRUE(hmr::test::bitwise_equal(got, want));
+}
+
+TEST(EmuSpectral, ShapeAndContrastMatchCpuTwins) {
+  hmr::test::ExpectLaunches launched{"spectral_shape_kernel", "contrast_db_kernel"};
+  using namespace hmr::cuda_emu;
+  const Consts c(small_params());
+  const int nb = c.nb, nbands = static_cast<int>(c.bands.size());
+  const std::vector<std::int64_t> frame_start{0, 13, 14, 40};
+  const std::int64_t F = frame_start.back();
+  const auto pw = synthetic_power(F, nb, 41);
+  std::vector<int> lo, hi, nq;
+  for (const auto& b : c.bands) lo.push_back(b.lo), hi.push_back(b.hi), nq.push_back(b.n_q);
+  const auto got = hmr::test::in_all_orders([&] {
+    auto d = to_device(pw, nullptr);
+    auto fr = to_device(c.freq, nullptr);
+    auto dl = to_device(lo, nullptr), dh = to_device(hi, nullptr), dq = to_device(nq, nullptr);
+    auto fs = to_device(frame_start, nullptr);
+    DeviceBuffer<double> cen(F), bw(F), ro(F), va(F * nbands), pk(F * nbands);
+    DeviceBuffer<float> con(F * nbands);
+    kern::launch_spectral_shape(d.data(), F, nb, fr.data(), static_cast<float>(c.p.roll_percent), dl.data(), dh.data(),
+                                dq.data(), nbands, cen.data(), bw.data(), ro.data(), va.data(), pk.data(), nullptr);
+    kern::launch_contrast_db(va.data(), pk.data(), fs.data(), 3, nbands, con.data(), nullptr);
+    return hmr::test::concat(cen.to_host(nullptr), bw.to_host(nullptr), ro.to_host(nullptr), va.to_host(nullptr),
+                             pk.to_host(nullptr), con.to_host(nullptr));
+  });
+  std::vector<double> cen(F), bw(F), ro(F), va(F * nbands), pk(F * nbands);
+  std::vector<float> mag(static_cast<std::size_t>(nb)), scratch(mag.size());
+  for (std::int64_t f = 0; f < F; ++f) {
+    for (int k = 0; k < nb; ++k) mag[static_cast<std::size_t>(k)] = std::sqrt(pw[static_cast<std::size_t>(f * nb + k)]);
+    hmr::audio::spectral_detail::frame_shape(c, mag.data(), &cen[f], &bw[f], &ro[f]);
+    hmr::audio::spectral_detail::frame_contrast(c, mag.data(), scratch.data(), &va[f * nbands], &pk[f * nbands]);
+  }
+  std::vector<double> con;
+  for (int clip = 0; clip < 3; ++clip) {
+    const auto a = frame_start[clip] * nbands, b = frame_start[clip + 1] * nbands;
+    std::vector<double> p(pk.begin() + a, pk.begin() + b), v(va.begin() + a, va.begin() + b);
+    hmr::audio::spectral_detail::power_to_db_clip(p);
+    hmr::audio::spectral_detail::power_to_db_clip(v);
+    for (std::size_t i = 0; i < p.size(); ++i) con.push_back(static_cast<float>(p[i] - v[i]));
+  }
+  const std::size_t n = static_cast<std::size_t>(F), m = n * nbands;
+  const std::vector<double> gc(got.begin(), got.begin() + n), gb(got.begin() + n, got.begin() + 2 * n);
+  // double sums over a block tree vs the cpu's sequential order: equal to ~1e-15
+  EXPECT_ALLCLOSE(std::span<const double>(gc), std::span<const double>(cen), 1e-9, 1e-12) << "centroid";
+  EXPECT_ALLCLOSE(std::span<const double>(gb), std::span<const double>(bw), 1e-9, 1e-12) << "bandwidth";
+  // the float32 running sums and band means run in the cpu's order: bit for bit
+  EXPECT_TRUE(hmr::test::bitwise_equal(std::vector<double>(got.begin() + 2 * n, got.begin() + 3 * n), ro)) << "rolloff";
+  EXPECT_TRUE(hmr::test::bitwise_equal(std::vector<double>(got.begin() + 3 * n, got.begin() + 3 * n + m), va))
+      << "valley";
+  EXPECT_TRUE(hmr::test::bitwise_equal(std::vector<double>(got.begin() + 3 * n + m, got.begin() + 3 * n + 2 * m), pk))
+      << "peak";
+  EXPECT_TRUE(hmr::test::bitwise_equal(std::vector<double>(got.begin() + 3 * n + 2 * m, got.end()), con)) << "contrast";
+  EXPECT_EQ(cen[3], 0.0) << "a silent frame's centroid is 0";
+}
+
+TEST(EmuSpectral, PiptrackMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"piptrack_kernel"};
+  using namespace hmr::cuda_emu;
+  const Consts c(small_params());
+  const int nb = c.nb, width = c.pip_hi - c.pip_lo, cap = (width + 1) / 2 + 1;
+  const std::int64_t F = 30;
+  const auto pw = synthetic_power(F, nb, 43);
+  const auto got = hmr::test::in_all_orders([&] {
+    auto d = to_device(pw, nullptr);
+    DeviceBuffer<float> pitch(F * cap), mag(F * cap);
+    DeviceBuffer<int> count(F);
+    kern::launch_piptrack(d.data(), F, nb, c.pip_lo, c.pip_hi, c.p.sample_rate, c.p.n_fft, cap, pitch.data(),
+                          mag.data(), count.data(), nullptr);
+    const auto hp = pitch.to_host(nullptr), hm = mag.to_host(nullptr);
+    const auto hn = count.to_host(nullptr);
+    std::vector<float> flat;  // per frame: count, then its pitches and magnitudes
+    for (std::int64_t f = 0; f < F; ++f) {
+      flat.push_back(static_cast<float>(hn[static_cast<std::size_t>(f)]));
+      for (int j = 0; j < hn[static_cast<std::size_t>(f)]; ++j)
+        flat.push_back(hp[static_cast<std::size_t>(f * cap + j)]),
+            flat.push_back(hm[static_cast<std::size_t>(f * cap + j)]);
+    }
+    return flat;
+  });
+  std::vector<float> want;
+  std::size_t total = 0;
+  for (std::int64_t f = 0; f < F; ++f) {
+    std::vector<float> p, m;
+    hmr::audio::spectral_detail::frame_piptrack(c, pw.data() + f * nb, p, m);
+    want.push_back(static_cast<float>(p.size()));
+    for (std::size_t j = 0; j < p.size(); ++j) want.push_back(p[j]), want.push_back(m[j]);
+    total += p.size();
+  }
+  EXPECT_GT(total, 20u) << "the synthetic spectra must hold peaks";
+  EXPECT_TRUE(hmr::test::bitwise_equal(got, want));
+}
+
+TEST(EmuSpectral, ChromaMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"chroma_kernel"};
+  using namespace hmr::cuda_emu;
+  ha::SpectralParams p = small_params();
+  const Consts c(p);
+  const int nb = c.nb;
+  const std::vector<std::int64_t> frame_start{0, 11, 25};
+  const std::int64_t F = frame_start.back();
+  const auto pw = synthetic_power(F, nb, 47);
+  // each clip its own tuning
+  const hmr::Matrix fa = ha::chroma_filters(p.sample_rate, p.n_fft, 12, 0.1),
+                    fb = ha::chroma_filters(p.sample_rate, p.n_fft, 12, -0.3);
+  const std::vector<float> banks = hmr::test::concat(fa.vec(), fb.vec());
+  const auto got = hmr::test::in_all_orders([&] {
+    auto d = to_device(pw, nullptr), b = to_device(banks, nullptr);
+    auto fs = to_device(frame_start, nullptr);
+    DeviceBuffer<float> out(F * 12);
+    kern::launch_chroma(d.data(), fs.data(), 2, F, nb, b.data(), 12, out.data(), nullptr);
+    return out.to_host(nullptr);
+  });
+  std::vector<float> want(static_cast<std::size_t>(F) * 12);
+  for (std::int64_t f = 0; f < F; ++f)
+    hmr::audio::spectral_detail::frame_chroma(f < 11 ? fa : fb, pw.data() + f * nb, want.data() + f * 12, 1);
+  EXPECT_TRUE(hmr::test::bitwise_equal(got, want));
+  for (int k = 0; k < 12; ++k) EXPECT_EQ(got[static_cast<std::size_t>(3 * 12 + k)], 0.0f) << "silent frame";
+}
+
+TEST(EmuSpectral, RmsAndZcrMatchCpuTwins) {
+  hmr::test::ExpectLaunches launched{"rms_zcr_kernel"};
+  using namespace hmr::cuda_emu;
+  // noise, values inside the +-1e-10 threshold, exact zeros, a constant negative run
+  std::vector<std::vector<float>> ys{ts::noise(1000, 3), ts::noise(300, 4), std::vector<float>(700, -0.2f)};
+  for (std::size_t i = 0; i < ys[0].size(); i += 7) ys[0][i] = (i % 14 == 0) ? 5e-11f : -0.0f;
+  ys[2][350] = 0.3f;
+  for (bool center : {true, false}) {
+    ha::SpectralParams p = small_params();
+    p.center = center;
+    p.frame_length = 200;
+    p.hop_length = 50;
+    std::vector<float> audio;
+    std::vector<std::int64_t> cs{0}, ss{0};
+    std::vector<float> want_r, want_z;
+    for (const auto& y : ys) {
+      audio.insert(audio.end(), y.begin(), y.end());
+      cs.push_back(cs.back() + static_cast<std::int64_t>(y.size()));
+      const auto r = ha::rms_frames(y, p), z = ha::zcr_frames(y, p);
+      ss.push_back(ss.back() + static_cast<std::int64_t>(r.size()));
+      want_r.insert(want_r.end(), r.begin(), r.end());
+      want_z.insert(want_z.end(), z.begin(), z.end());
+    }
+    const std::int64_t S = ss.back();
+    const auto got = hmr::test::in_all_orders([&] {
+      auto a = to_device(audio, nullptr);
+      auto dc = to_device(cs, nullptr), ds = to_device(ss, nullptr);
+      DeviceBuffer<float> r(S), z(S);
+      kern::launch_rms_zcr(a.data(), dc.data(), ds.data(), 3, S, p.frame_length, p.hop_length,
+                           center ? p.frame_length / 2 : 0, r.data(), z.data(), nullptr);
+      return hmr::test::concat(r.to_host(nullptr), z.to_host(nullptr));
+    });
+    const std::vector<float> gr(got.begin(), got.begin() + S), gz(got.begin() + S, got.end());
+    EXPECT_ALLCLOSE(std::span<const float>(gr), std::span<const float>(want_r), 1e-9, 1e-6) << "rms, center " << center;
+    EXPECT_TRUE(hmr::test::bitwise_equal(gz, want_z)) << "zcr, center " << center;
+  }
+}
 
 }  // namespace

@@ -7,17 +7,23 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <numbers>
 
 #include "audio/decode.h"
+#include "audio/hpss.h"
+#include "audio/tempo.cuh"
 #include "audio/tempo.h"
 #include "core/error.h"
+#include "cuda/buffer.h"
 #include "hpss_signals.h"
 #include "io/npy.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "support/emu.h"
 
 namespace {
 
@@ -138,5 +144,133 @@ TEST_P(ConfTempoReal, GtzanClipsMatchLibrosa) {
 }
 
 HMR_INSTANTIATE_BACKENDS(ConfTempoReal);
+
+}  // namespace
+
+// ---- kernels alone against their cpu twins (emulator, every thread order) --------------------
+
+// Mel power of three clips of 30, 3 and 50 frames with 40 bands (a few silent bands and frames so
+// the -80 dB floor and ties bite), frame-major dB as power_mel_log leaves it, and the clip peaks.
+struct SmallMel {
+  int nm = 40;
+  std::vector<std::int64_t> frame_start{0, 30, 33, 83};
+  std::vector<hmr::Matrix> power;  // per clip [nm x T]
+  std::vector<float> logmel, peak;
+  SmallMel() {
+    const auto u = ts::noise(static_cast<std::size_t>(83 * nm), hmr::test::test_seed(23));
+    for (int c = 0; c < 3; ++c) {
+      const std::int64_t f0 = frame_start[static_cast<std::size_t>(c)],
+                         T = frame_start[static_cast<std::size_t>(c) + 1] - f0;
+      hmr::Matrix m(nm, T);
+      float pk = -INFINITY;
+      for (std::int64_t t = 0; t < T; ++t)
+        for (int b = 0; b < nm; ++b) {
+          const float v = u[static_cast<std::size_t>((f0 + t) * nm + b)];
+          m(b, t) = (b % 7 == 0 || t % 11 == 5) ? 0.0f : std::pow(10.0f, 12.0f * v);  // +-60 dB, zeros
+        }
+      for (std::int64_t t = 0; t < T; ++t)
+        for (int b = 0; b < nm; ++b) {
+          const float db = 10.0f * std::log10(std::max(1e-10f, m(b, t)));
+          logmel.push_back(db);
+          pk = std::max(pk, db);
+        }
+      peak.push_back(pk);
+      power.push_back(std::move(m));
+    }
+  }
+};
+
+TEST(EmuTempo, OnsetFluxMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"onset_flux_kernel"};
+  using namespace hmr::cuda_emu;
+  const SmallMel t;
+  const ha::TempoParams p;
+  for (const auto agg : {ha::OnsetAggregate::mean, ha::OnsetAggregate::median}) {
+    const auto got = hmr::test::in_all_orders([&] {
+      auto lm = to_device(t.logmel, nullptr);
+      auto fs = to_device(t.frame_start, nullptr);
+      auto pk = to_device(t.peak, nullptr);
+      DeviceBuffer<float> on(83);
+      kern::launch_onset_flux(lm.data(), fs.data(), 3, 83, t.nm, pk.data(), 80.0f, 1, 3,
+                              agg == ha::OnsetAggregate::median ? 1 : 0, on.data(), nullptr);
+      return on.to_host(nullptr);
+    });
+    std::vector<float> want;
+    for (const auto& m : t.power) {
+      const auto v = ha::onset_from_mel_cpu(m, p, agg);
+      want.insert(want.end(), v.begin(), v.end());
+    }
+    EXPECT_TRUE(hmr::test::bitwise_equal(got, want)) << (agg == ha::OnsetAggregate::mean ? "mean" : "median");
+  }
+}
+
+TEST(EmuTempo, TempogramMeanMatchesCpuTwin) {
+  hmr::test::ExpectLaunches launched{"tempogram_kernel", "tempogram_mean_kernel"};
+  using namespace hmr::cuda_emu;
+  ha::TempoParams p;
+  p.ac_size = 0.75;  // 32 lags: small for the emulator
+  const int win = ha::tempo_win_length(p);
+  ASSERT_EQ(win, 32);
+  const std::vector<std::int64_t> fs{0, 60, 64, 100};  // a clip shorter than the window
+  auto env = ts::noise(100, hmr::test::test_seed(29));
+  for (auto& v : env) v = std::max(0.0f, v);
+  std::fill(env.begin() + 64, env.begin() + 100, 0.0f);  // an all-zero clip: frames unnormalised
+  std::vector<double> hann(static_cast<std::size_t>(win));
+  for (int j = 0; j < win; ++j)
+    hann[static_cast<std::size_t>(j)] = 0.5 - 0.5 * std::cos(2 * std::numbers::pi * j / win);
+  const auto got = hmr::test::in_all_orders([&] {
+    auto on = to_device(env, nullptr);
+    auto f = to_device(fs, nullptr);
+    auto w = to_device(hann, nullptr);
+    DeviceBuffer<double> tg(static_cast<std::size_t>(100 * win)), mean(static_cast<std::size_t>(3 * win));
+    kern::launch_tempogram(on.data(), f.data(), 3, 100, w.data(), win, tg.data(), nullptr);
+    kern::launch_tempogram_mean(tg.data(), f.data(), 3, win, mean.data(), nullptr);
+    return mean.to_host(nullptr);
+  });
+  std::vector<double> want;
+  for (int c = 0; c < 3; ++c) {
+    const auto v = ha::mean_tempogram_cpu(
+        std::span<const float>(
+            env.data() + fs[static_cast<std::size_t>(c)],
+            static_cast<std::size_t>(fs[static_cast<std::size_t>(c) + 1] - fs[static_cast<std::size_t>(c)])),
+        p);
+    want.insert(want.end(), v.begin(), v.end());
+  }
+  // The cpu twin's dot products are vectorised (another summation order): 1e-13.
+  EXPECT_TRUE(hmr::test::all_close(got, want, 1e-13, 1e-12));
+}
+
+// ---- the dump bench/audio/hpss_tempo_parity.py compares with librosa --------------------------
+
+namespace {
+
+// HMR_HPSS_TEMPO_FILES: a text file of audio paths, one a line; HMR_HPSS_TEMPO_OUT: the CSV
+// written (path, harmony_mean, harmony_var, perceptr_mean, perceptr_var, tempo, hpss_s, tempo_s),
+// cpu backend, one clip at a time so the seconds are per clip. Skipped without the variables.
+TEST(SlowHpssTempoDump, WritesCsvForTheParityScript) {
+  const char* files = std::getenv("HMR_HPSS_TEMPO_FILES");
+  const char* out = std::getenv("HMR_HPSS_TEMPO_OUT");
+  if (!files || !out)
+    GTEST_SKIP() << "set HMR_HPSS_TEMPO_FILES and HMR_HPSS_TEMPO_OUT (bench/audio/hpss_tempo_parity.py)";
+  auto cpu = hmr::make_cpu_backend();
+  std::ifstream in(files);
+  std::ofstream csv(out);
+  csv << "path,harmony_mean,harmony_var,perceptr_mean,perceptr_var,tempo,hpss_s,tempo_s\n";
+  csv.precision(17);
+  std::string path;
+  while (std::getline(in, path)) {
+    if (path.empty()) continue;
+    const ha::AudioClip clip = ha::load_audio(path);
+    const std::vector<std::span<const float>> clips = {std::span<const float>(clip.samples)};
+    const auto t0 = std::chrono::steady_clock::now();
+    const ha::HpssStats s = ha::hpss_stats(*cpu, clips)[0];
+    const auto t1 = std::chrono::steady_clock::now();
+    const double tempo = ha::beat_tempo(*cpu, clips)[0];
+    const auto t2 = std::chrono::steady_clock::now();
+    csv << path << ',' << s.harmony_mean << ',' << s.harmony_var << ',' << s.perceptr_mean << ',' << s.perceptr_var
+        << ',' << tempo << ',' << std::chrono::duration<double>(t1 - t0).count() << ','
+        << std::chrono::duration<double>(t2 - t1).count() << '\n';
+  }
+}
 
 }  // namespace
