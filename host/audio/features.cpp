@@ -206,7 +206,9 @@ FeatureResult features_files(Backend& backend, const std::vector<fs::path>& path
   Stopwatch total;
   const int chunk = o.chunk > 0 ? o.chunk : backend.is_cuda() ? 64 : 8 * std::max(1, cpu_threads());
   const int dthreads = o.decode_threads > 0 ? o.decode_threads : std::max(1, cpu_threads() / 4);
-  DecodePool pool(paths, LoadOptions{p.sample_rate, o.offset, o.duration}, dthreads, 2 * chunk);
+  // One chunk decoded ahead of the one being computed: at most two chunks of clips in memory
+  // (full-length songs are ~20 MB each at 22050 Hz).
+  DecodePool pool(paths, LoadOptions{p.sample_rate, o.offset, o.duration}, dthreads, chunk);
 
   // Rows are gathered per input index, then assembled in input order.
   std::vector<std::vector<float>> whole(paths.size()), segs(paths.size());
