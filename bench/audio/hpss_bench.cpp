@@ -49,8 +49,6 @@ std::vector<std::span<const float>> clips(std::size_t n) {
 void rates(benchmark::State& state, std::size_t n) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
   state.counters["files/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["ms/clip"] = benchmark::Counter(
-      1e3 / static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void BM_HpssStats(benchmark::State& state, const char* device) {

@@ -1,16 +1,17 @@
 // audio/hpss.cpp — librosa 0.10 effects.hpss on the cpu (see hpss.h for the definition), and the
 // dispatch to the cuda backend (hpss_cuda.cpp).
 //
-// Per clip, on one thread (threads take whole clips, so the result does not depend on the thread
-// count): blocks of kBlock frames are framed, windowed and transformed by one batched FFTW r2c
-// plan straight into the clip's complex spectrogram (frame-major); each frame's magnitudes go
-// to a bin-major copy and, while the frame is in cache, through the percussive median (along
-// bins). The harmonic median then runs along each bin's (contiguous) row. Resynthesis takes the
-// blocks again: masks, magphase, two batched c2r transforms, the Hann window and the overlap-add
-// into two padded float32 buffers, then the window sum-square division.
-// Medians: a sorted window of k values slides along the line; each step replaces the value that
-// leaves by the one that enters (a binary search and a shift of at most k floats), so a step costs
-// O(k) moves instead of a sort, and the result is the exact order statistic scipy selects.
+// Per clip (hpss_clip): blocks of kBlock frames are framed, windowed and transformed by one
+// batched FFTW r2c plan straight into the clip's complex spectrogram; each frame's magnitudes go
+// to a frame-major array and, while the frame is in cache, through the percussive median (along
+// bins). The harmonic median runs along time on groups of bins gathered into contiguous lines.
+// Resynthesis takes the blocks again: masks, magphase, two batched c2r transforms, the Hann window
+// and the overlap-add into two padded float32 buffers, then the window sum-square division.
+// Threads take whole clips, or split a clip's passes when there are fewer clips than threads; the
+// operations on each value are the same either way, so results do not depend on the thread count.
+// Medians: windows of up to 32 values keep every value's rank and update them all with two
+// compares a step (vectorised, no sort); wider windows slide a sorted array (a binary search and
+// a shift of at most k floats a step). Both give the exact order statistic scipy selects.
 #include "audio/hpss.h"
 
 #include <fftw3.h>
@@ -22,6 +23,8 @@
 #include <memory>
 #include <mutex>
 #include <numbers>
+
+#include <omp.h>
 
 #include "audio/decode.h"
 #include "audio/hpss_cuda.h"
@@ -204,7 +207,10 @@ inline MagPhase magphase(float re, float im) {
 }
 
 // FFTW's planner is not thread-safe: the c2r plans are made under this lock (and before any
-// worker thread starts, see HpssPlan), kept for the process and destroyed at exit.
+// worker thread starts, see HpssPlan), kept for the process and destroyed at exit. FFTW_ESTIMATE:
+// a measured plan may pick another algorithm in the next process (timings vary on a busy
+// machine) and move the signals' last bits (seen as 1e-9..1e-8 changes of the GTZAN statistics
+// between runs); the estimated plan is the same every run, and no slower here (~95 ms per clip).
 fftwf_plan c2r_plan(int n_fft) {
   struct Plans : std::vector<std::pair<int, fftwf_plan>> {
     ~Plans() {
@@ -221,7 +227,7 @@ fftwf_plan c2r_plan(int n_fft) {
   float* out = fftwf_alloc_real(static_cast<std::size_t>(kBlock) * n_fft);
   int n = n_fft;
   fftwf_plan plan = fftwf_plan_many_dft_c2r(1, &n, kBlock, in, nullptr, 1, odist, out, nullptr, 1, n_fft,
-                                            FFTW_MEASURE | FFTW_DESTROY_INPUT);
+                                            FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
   fftwf_free(in);
   fftwf_free(out);
   HMR_ASSERT(plan != nullptr, "FFTW could not plan a c2r transform of {} points", n_fft);
@@ -262,140 +268,228 @@ struct HpssPlan {
 
 // Per-thread buffers, grown to the longest clip seen and reused.
 struct HpssScratch {
-  FftwFloat frames, frames_p;
-  FftwComplex spec, block_h, block_p;
+  FftwComplex spec;
   std::size_t spec_frames = 0;
-  std::vector<float> mag_t, harm_t, perc_t, magrow, percrow, ext, win, out_h, out_p, wss;
+  FftwFloat inv_h, inv_p;  // inner mode: the inverse transforms of every frame, [frames][n_fft]
+  std::size_t inv_size = 0;
+  std::vector<float> mag_t, harm_t, perc_t, out_h, out_p, wss;
   std::int64_t wss_frames = -1;
-  explicit HpssScratch(const HpssPlan& c)
-      : frames(fftwf_alloc_real(static_cast<std::size_t>(kBlock) * c.p.n_fft)),
-        frames_p(fftwf_alloc_real(static_cast<std::size_t>(kBlock) * c.p.n_fft)),
-        block_h(fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * c.odist)),
-        block_p(fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * c.odist)) {}
   void reserve_spec(std::size_t n_frames_padded, int odist) {
     if (spec_frames >= n_frames_padded) return;
     spec.reset(fftwf_alloc_complex(n_frames_padded * static_cast<std::size_t>(odist)));
     spec_frames = n_frames_padded;
   }
+  void reserve_inverse(std::size_t n) {
+    if (inv_size >= n) return;
+    inv_h.reset(fftwf_alloc_real(n));
+    inv_p.reset(fftwf_alloc_real(n));
+    inv_size = n;
+  }
 };
 
 std::int64_t hpss_frames(std::int64_t samples, const HpssParams& p) { return 1 + samples / p.hop_length; }
 
-// The whole per-clip computation; the signals are left in s.out_h / s.out_p (padded: the clip's
-// sample i is at index i + n_fft / 2). Magnitudes and both medians are frame-major [T][nb], so the
-// percussive median and the resynthesis read contiguous rows; the harmonic median gathers groups
-// of kGroup bins into bin-major lines (one cache line per frame and group) and scatters them back.
+// The per-clip computation in four passes; the signals are left in s.out_h / s.out_p (padded: the
+// clip's sample i is at index i + n_fft / 2). Magnitudes and both medians are frame-major [T][nb],
+// so the percussive median and the resynthesis read contiguous rows; the harmonic median gathers
+// groups of kGroup bins into bin-major lines (one cache line per frame and group) and scatters
+// them back. Every pass works on independent pieces (blocks of frames, groups of bins), so a clip
+// alone can also be split over the threads (`inner`): then the inverse transforms of all frames are
+// kept and each output sample gathers its frames in increasing order, the same additions in the
+// same order as the one-thread scatter, so both give the same bits.
 constexpr int kGroup = 16;
 
-// AVX2 clone where the cpu has it (no FMA: the same roundings, the same bits as the default clone).
-__attribute__((target_clones("avx2", "default"))) void hpss_clip(const HpssPlan& c, HpssScratch& s,
-                                                                 std::span<const float> y) {
+// Per-thread buffers of the passes (the inner mode gives each thread its own).
+struct PassBufs {
+  FftwFloat frames, frames_p;
+  FftwComplex block_h, block_p;
+  std::vector<float> magrow, percrow, ext, win;
+  explicit PassBufs(const HpssPlan& c)
+      : frames(fftwf_alloc_real(static_cast<std::size_t>(kBlock) * c.p.n_fft)),
+        frames_p(fftwf_alloc_real(static_cast<std::size_t>(kBlock) * c.p.n_fft)),
+        block_h(fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * c.odist)),
+        block_p(fftwf_alloc_complex(static_cast<std::size_t>(kBlock) * c.odist)) {}
+};
+
+struct ClipView {
+  std::int64_t len, T, blocks;
+};
+
+// Pass 1, one block of frames: framing, r2c into the spectrogram, magnitudes, percussive median.
+__attribute__((target_clones("avx2", "default"))) void stft_block(const HpssPlan& c, PassBufs& t, HpssScratch& s,
+                                                                  std::span<const float> y, const ClipView& v,
+                                                                  std::int64_t b) {
   const HpssParams& p = c.p;
-  const std::int64_t len = static_cast<std::int64_t>(y.size());
-  const std::int64_t T = hpss_frames(len, p);
-  const std::int64_t blocks = (T + kBlock - 1) / kBlock;
-  const int nb = c.nb, n_fft = p.n_fft, pad = n_fft / 2, k = p.kernel_size;
-  s.reserve_spec(static_cast<std::size_t>(blocks * kBlock), c.odist);
-  const auto nt = static_cast<std::size_t>(T);
-  s.mag_t.resize(static_cast<std::size_t>(nb) * nt);
-  s.harm_t.resize(s.mag_t.size());
-  s.perc_t.resize(s.mag_t.size());
-  s.magrow.resize(static_cast<std::size_t>(kGroup) * nt);
-  s.percrow.resize(static_cast<std::size_t>(kGroup) * nt);
+  const int nb = c.nb, n_fft = p.n_fft, pad = n_fft / 2;
   auto* spec = reinterpret_cast<std::complex<float>*>(s.spec.get());
-  float* fr = s.frames.get();
-  float* const mag = s.mag_t.data();
-  float* const harm = s.harm_t.data();
-  float* const perc = s.perc_t.data();
-  // STFT, magnitudes and the percussive median (along bins) per frame.
-  for (std::int64_t b = 0; b < blocks; ++b) {
-    const std::int64_t f0 = b * kBlock;
-    for (int r = 0; r < kBlock; ++r) {
-      float* row = fr + static_cast<std::size_t>(r) * n_fft;
-      const std::int64_t start = (f0 + r) * p.hop_length - pad;
-      if (f0 + r >= T) {
-        std::fill(row, row + n_fft, 0.0f);
-        continue;
-      }
-      const std::int64_t j0 = std::clamp<std::int64_t>(-start, 0, n_fft);
-      const std::int64_t j1 = std::clamp<std::int64_t>(len - start, j0, n_fft);
-      std::fill(row, row + j0, 0.0f);
-      for (std::int64_t j = j0; j < j1; ++j)
-        row[j] = y[static_cast<std::size_t>(start + j)] * c.window[static_cast<std::size_t>(j)];
-      std::fill(row + j1, row + n_fft, 0.0f);
+  float* fr = t.frames.get();
+  const std::int64_t f0 = b * kBlock;
+  for (int r = 0; r < kBlock; ++r) {
+    float* row = fr + static_cast<std::size_t>(r) * n_fft;
+    const std::int64_t start = (f0 + r) * p.hop_length - pad;
+    if (f0 + r >= v.T) {
+      std::fill(row, row + n_fft, 0.0f);
+      continue;
     }
-    fftwf_execute_dft_r2c(c.r2c, fr, reinterpret_cast<fftwf_complex*>(spec + f0 * c.odist));
-    for (std::int64_t f = f0; f < std::min(T, f0 + kBlock); ++f) {
-      const std::complex<float>* X = spec + f * c.odist;
-      float* m = mag + static_cast<std::size_t>(f) * nb;
-      for (int q = 0; q < nb; ++q) m[q] = std::hypot(X[q].real(), X[q].imag());
-      median_line(m, nb, 1, perc + static_cast<std::size_t>(f) * nb, 1, k, s.ext, s.win);
-    }
+    const std::int64_t j0 = std::clamp<std::int64_t>(-start, 0, n_fft);
+    const std::int64_t j1 = std::clamp<std::int64_t>(v.len - start, j0, n_fft);
+    std::fill(row, row + j0, 0.0f);
+    for (std::int64_t j = j0; j < j1; ++j)
+      row[j] = y[static_cast<std::size_t>(start + j)] * c.window[static_cast<std::size_t>(j)];
+    std::fill(row + j1, row + n_fft, 0.0f);
   }
-  // Harmonic median along time, kGroup bins at a time.
-  for (int q0 = 0; q0 < nb; q0 += kGroup) {
-    const int g = std::min(kGroup, nb - q0);
-    for (std::size_t t = 0; t < nt; ++t)
-      for (int i = 0; i < g; ++i) s.magrow[static_cast<std::size_t>(i) * nt + t] = mag[t * nb + q0 + i];
-    for (int i = 0; i < g; ++i)
-      median_line(s.magrow.data() + static_cast<std::size_t>(i) * nt, T, 1,
-                  s.percrow.data() + static_cast<std::size_t>(i) * nt, 1, k, s.ext, s.win);
-    for (std::size_t t = 0; t < nt; ++t)
-      for (int i = 0; i < g; ++i) harm[t * nb + q0 + i] = s.percrow[static_cast<std::size_t>(i) * nt + t];
+  fftwf_execute_dft_r2c(c.r2c, fr, reinterpret_cast<fftwf_complex*>(spec + f0 * c.odist));
+  for (std::int64_t f = f0; f < std::min(v.T, f0 + kBlock); ++f) {
+    const std::complex<float>* X = spec + f * c.odist;
+    float* m = s.mag_t.data() + static_cast<std::size_t>(f) * nb;
+    for (int q = 0; q < nb; ++q) m[q] = std::hypot(X[q].real(), X[q].imag());
+    median_line(m, nb, 1, s.perc_t.data() + static_cast<std::size_t>(f) * nb, 1, p.kernel_size, t.ext, t.win);
   }
-  // Resynthesis.
-  const std::int64_t padded = T * p.hop_length + n_fft;
-  s.out_h.assign(static_cast<std::size_t>(padded), 0.0f);
-  s.out_p.assign(static_cast<std::size_t>(padded), 0.0f);
+}
+
+// Pass 2, one group of bins: the harmonic median along time.
+void harm_group(const HpssPlan& c, PassBufs& t, HpssScratch& s, const ClipView& v, int q0) {
+  const int nb = c.nb, g = std::min(kGroup, nb - q0);
+  const auto nt = static_cast<std::size_t>(v.T);
+  t.magrow.resize(static_cast<std::size_t>(kGroup) * nt);
+  t.percrow.resize(t.magrow.size());
+  for (std::size_t f = 0; f < nt; ++f)
+    for (int i = 0; i < g; ++i) t.magrow[static_cast<std::size_t>(i) * nt + f] = s.mag_t[f * nb + q0 + i];
+  for (int i = 0; i < g; ++i)
+    median_line(t.magrow.data() + static_cast<std::size_t>(i) * nt, v.T, 1,
+                t.percrow.data() + static_cast<std::size_t>(i) * nt, 1, c.p.kernel_size, t.ext, t.win);
+  for (std::size_t f = 0; f < nt; ++f)
+    for (int i = 0; i < g; ++i) s.harm_t[f * nb + q0 + i] = t.percrow[static_cast<std::size_t>(i) * nt + f];
+}
+
+// Pass 3, one block of frames: both masked spectra, then their c2r transforms into out_h / out_p
+// ([kBlock][n_fft] each: the thread's buffers, or the block's rows of the clip-wide ones).
+__attribute__((target_clones("avx2", "default"))) void mask_block(const HpssPlan& c, PassBufs& t, HpssScratch& s,
+                                                                  const ClipView& v, std::int64_t b, float* out_h,
+                                                                  float* out_p) {
+  const HpssParams& p = c.p;
+  const int nb = c.nb;
+  const auto* spec = reinterpret_cast<const std::complex<float>*>(s.spec.get());
+  auto* bh = reinterpret_cast<std::complex<float>*>(t.block_h.get());
+  auto* bp = reinterpret_cast<std::complex<float>*>(t.block_p.get());
   const float margin = static_cast<float>(p.margin);
-  auto* bh = reinterpret_cast<std::complex<float>*>(s.block_h.get());
-  auto* bp = reinterpret_cast<std::complex<float>*>(s.block_p.get());
+  const std::int64_t f0 = b * kBlock, f1 = std::min(v.T, f0 + kBlock);
+  for (std::int64_t f = f0; f < f1; ++f) {
+    const std::complex<float>* X = spec + f * c.odist;
+    std::complex<float>* H = bh + (f - f0) * c.odist;
+    std::complex<float>* P = bp + (f - f0) * c.odist;
+    const float* m = s.mag_t.data() + static_cast<std::size_t>(f) * nb;
+    const float* hr = s.harm_t.data() + static_cast<std::size_t>(f) * nb;
+    const float* pr = s.perc_t.data() + static_cast<std::size_t>(f) * nb;
+    for (int q = 0; q < nb; ++q) {
+      const float mh = softmask_inline(hr[q], pr[q] * margin, p.power, c.split_zeros);
+      const float mp = softmask_inline(pr[q], hr[q] * margin, p.power, c.split_zeros);
+      const float mq = m[q];  // |X|, as magphase computes it
+      const float re = mq == 0.0f ? 1.0f : X[q].real() / mq, im = mq == 0.0f ? 0.0f : X[q].imag() / mq;
+      const float ah = mq * mh, ap = mq * mp;
+      H[q] = {ah * re, ah * im};
+      P[q] = {ap * re, ap * im};
+    }
+  }
+  fftwf_execute_dft_c2r(c.c2r, t.block_h.get(), out_h);
+  fftwf_execute_dft_c2r(c.c2r, t.block_p.get(), out_p);
+}
+
+// Pass 4 (one thread): overlap-add of one block's frames into the padded signals, frame by frame.
+__attribute__((target_clones("avx2", "default"))) void ola_block(const HpssPlan& c, HpssScratch& s, const ClipView& v,
+                                                                 std::int64_t b, const float* th0, const float* tp0) {
+  const int n_fft = c.p.n_fft;
   const float inv_n = 1.0f / static_cast<float>(n_fft);
   const double* __restrict__ wd = c.window_d.data();
-  for (std::int64_t b = 0; b < blocks; ++b) {
-    const std::int64_t f0 = b * kBlock, f1 = std::min(T, f0 + kBlock);
-    for (std::int64_t f = f0; f < f1; ++f) {
-      const std::complex<float>* X = spec + f * c.odist;
-      std::complex<float>* H = bh + (f - f0) * c.odist;
-      std::complex<float>* P = bp + (f - f0) * c.odist;
-      const float* m = mag + static_cast<std::size_t>(f) * nb;
-      const float* hr = harm + static_cast<std::size_t>(f) * nb;
-      const float* pr = perc + static_cast<std::size_t>(f) * nb;
-      for (int q = 0; q < nb; ++q) {
-        const float mh = softmask_inline(hr[q], pr[q] * margin, p.power, c.split_zeros);
-        const float mp = softmask_inline(pr[q], hr[q] * margin, p.power, c.split_zeros);
-        const float mq = m[q];  // |X|, as magphase computes it
-        const float re = mq == 0.0f ? 1.0f : X[q].real() / mq, im = mq == 0.0f ? 0.0f : X[q].imag() / mq;
-        const float ah = mq * mh, ap = mq * mp;
-        H[q] = {ah * re, ah * im};
-        P[q] = {ap * re, ap * im};
-      }
+  const std::int64_t f0 = b * kBlock, f1 = std::min(v.T, f0 + kBlock);
+  for (std::int64_t f = f0; f < f1; ++f) {
+    const float* __restrict__ th = th0 + (f - f0) * n_fft;
+    const float* __restrict__ tp = tp0 + (f - f0) * n_fft;
+    float* __restrict__ oh = s.out_h.data() + f * c.p.hop_length;
+    float* __restrict__ op = s.out_p.data() + f * c.p.hop_length;
+    // numpy's irfft (float32, 1/n inside), times the float64 window, added into float32.
+    for (int j = 0; j < n_fft; ++j) {
+      oh[j] = static_cast<float>(static_cast<double>(oh[j]) + wd[j] * static_cast<double>(th[j] * inv_n));
+      op[j] = static_cast<float>(static_cast<double>(op[j]) + wd[j] * static_cast<double>(tp[j] * inv_n));
     }
-    fftwf_execute_dft_c2r(c.c2r, s.block_h.get(), s.frames.get());
-    fftwf_execute_dft_c2r(c.c2r, s.block_p.get(), s.frames_p.get());
-    for (std::int64_t f = f0; f < f1; ++f) {
-      const float* __restrict__ th = s.frames.get() + (f - f0) * n_fft;
-      const float* __restrict__ tp = s.frames_p.get() + (f - f0) * n_fft;
-      float* __restrict__ oh = s.out_h.data() + f * p.hop_length;
-      float* __restrict__ op = s.out_p.data() + f * p.hop_length;
-      // numpy's irfft (float32, 1/n inside), times the float64 window, added into float32.
-      for (int j = 0; j < n_fft; ++j) {
-        oh[j] = static_cast<float>(static_cast<double>(oh[j]) + wd[j] * static_cast<double>(th[j] * inv_n));
-        op[j] = static_cast<float>(static_cast<double>(op[j]) + wd[j] * static_cast<double>(tp[j] * inv_n));
-      }
+  }
+}
+
+// Pass 4 (inner mode): padded samples [i0, i1) each gather the frames that cover them, in order.
+void ola_gather(const HpssPlan& c, HpssScratch& s, const ClipView& v, std::int64_t i0, std::int64_t i1) {
+  const int n_fft = c.p.n_fft, hop = c.p.hop_length;
+  const float inv_n = 1.0f / static_cast<float>(n_fft);
+  const double* wd = c.window_d.data();
+  for (std::int64_t i = i0; i < i1; ++i) {
+    const std::int64_t lo = i - n_fft + 1 <= 0 ? 0 : (i - n_fft + 1 + hop - 1) / hop;
+    const std::int64_t hi = std::min(v.T - 1, i / hop);
+    float ah = 0.0f, ap = 0.0f;
+    for (std::int64_t f = lo; f <= hi; ++f) {
+      const auto j = static_cast<std::size_t>(i - f * hop);
+      const std::size_t at = static_cast<std::size_t>(f) * n_fft + j;
+      ah = static_cast<float>(static_cast<double>(ah) + wd[j] * static_cast<double>(s.inv_h.get()[at] * inv_n));
+      ap = static_cast<float>(static_cast<double>(ap) + wd[j] * static_cast<double>(s.inv_p.get()[at] * inv_n));
+    }
+    s.out_h[static_cast<std::size_t>(i)] = ah;
+    s.out_p[static_cast<std::size_t>(i)] = ap;
+  }
+}
+
+void hpss_clip(const HpssPlan& c, HpssScratch& s, std::span<const float> y, bool inner) {
+  const HpssParams& p = c.p;
+  ClipView v;
+  v.len = static_cast<std::int64_t>(y.size());
+  v.T = hpss_frames(v.len, p);
+  v.blocks = (v.T + kBlock - 1) / kBlock;
+  const int nb = c.nb, n_fft = p.n_fft, pad = n_fft / 2;
+  s.reserve_spec(static_cast<std::size_t>(v.blocks * kBlock), c.odist);
+  s.mag_t.resize(static_cast<std::size_t>(nb) * static_cast<std::size_t>(v.T));
+  s.harm_t.resize(s.mag_t.size());
+  s.perc_t.resize(s.mag_t.size());
+  const std::int64_t padded = v.T * p.hop_length + n_fft;
+  s.out_h.assign(static_cast<std::size_t>(padded), 0.0f);
+  s.out_p.assign(static_cast<std::size_t>(padded), 0.0f);
+  if (!inner) {
+    thread_local std::unique_ptr<PassBufs> bufs;
+    thread_local int bufs_for = 0;
+    if (!bufs || bufs_for != n_fft) bufs = std::make_unique<PassBufs>(c), bufs_for = n_fft;
+    PassBufs& t = *bufs;
+    for (std::int64_t b = 0; b < v.blocks; ++b) stft_block(c, t, s, y, v, b);
+    for (int q0 = 0; q0 < nb; q0 += kGroup) harm_group(c, t, s, v, q0);
+    for (std::int64_t b = 0; b < v.blocks; ++b) {
+      mask_block(c, t, s, v, b, t.frames.get(), t.frames_p.get());
+      ola_block(c, s, v, b, t.frames.get(), t.frames_p.get());
+    }
+  } else {
+    s.reserve_inverse(static_cast<std::size_t>(v.blocks * kBlock) * n_fft);
+#pragma omp parallel
+    {
+      PassBufs t(c);
+#pragma omp for schedule(dynamic, 2)
+      for (std::int64_t b = 0; b < v.blocks; ++b) stft_block(c, t, s, y, v, b);
+#pragma omp for schedule(dynamic, 2)
+      for (int q0 = 0; q0 < nb; q0 += kGroup) harm_group(c, t, s, v, q0);
+#pragma omp for schedule(dynamic, 2)
+      for (std::int64_t b = 0; b < v.blocks; ++b)
+        mask_block(c, t, s, v, b, s.inv_h.get() + b * kBlock * n_fft, s.inv_p.get() + b * kBlock * n_fft);
+      constexpr std::int64_t kChunk = 4096;
+#pragma omp for schedule(dynamic, 2)
+      for (std::int64_t i0 = pad; i0 < pad + v.len; i0 += kChunk)
+        ola_gather(c, s, v, i0, std::min(pad + v.len, i0 + kChunk));
     }
   }
   // window_sumsquare over the same frames (float32 accumulation, frames in order), cached per T.
-  if (s.wss_frames != T) {
+  const double* wd = c.window_d.data();
+  if (s.wss_frames != v.T) {
     s.wss.assign(static_cast<std::size_t>(padded), 0.0f);
-    for (std::int64_t f = 0; f < T; ++f)
+    for (std::int64_t f = 0; f < v.T; ++f)
       for (int j = 0; j < n_fft; ++j) {
-        float& v = s.wss[static_cast<std::size_t>(f * p.hop_length + j)];
-        v = static_cast<float>(static_cast<double>(v) + wd[j] * wd[j]);
+        float& w = s.wss[static_cast<std::size_t>(f * p.hop_length + j)];
+        w = static_cast<float>(static_cast<double>(w) + wd[j] * wd[j]);
       }
-    s.wss_frames = T;
+    s.wss_frames = v.T;
   }
-  for (std::int64_t i = pad; i < pad + len; ++i) {
+  for (std::int64_t i = pad; i < pad + v.len; ++i) {
     const float w = s.wss[static_cast<std::size_t>(i)];
     if (w > FLT_MIN) {
       s.out_h[static_cast<std::size_t>(i)] /= w;
@@ -411,18 +505,43 @@ void check_clip(std::span<const float> y, std::size_t i) {
       HMR_REQUIRE(std::isfinite(y[j]), "hpss: clip {} has a non-finite sample at index {}", i, j);
 }
 
-// Runs hpss_clip on every clip (threads across clips) and hands each result to `take` on the
-// thread that computed it.
+// Scratch one thread needs for a clip of `samples` (spectrogram, magnitudes, medians, signals):
+// ~32 MB for 30 s at the defaults, growing linearly.
+std::int64_t scratch_bytes(std::int64_t samples, const HpssPlan& c) {
+  const std::int64_t T = hpss_frames(samples, c.p) + kBlock;
+  return T * (static_cast<std::int64_t>(c.odist) * 8 + static_cast<std::int64_t>(c.nb) * 12) +
+         2 * (T * c.p.hop_length + c.p.n_fft) * 4 * 2;
+}
+
+// Thread scratch is capped at about kScratchBudget in all: long clips (whole songs) run on fewer
+// threads rather than asking for gigabytes. Only the speed depends on it.
+constexpr std::int64_t kScratchBudget = std::int64_t{2} << 30;
+
+// Runs hpss_clip on every clip and hands each result to `take`: threads across clips, or, with
+// fewer clips than threads, each clip split over the threads (the same bits either way).
 template <class Take>
 void for_each_clip(const std::vector<std::span<const float>>& clips, const HpssParams& p, Take&& take) {
   const HpssPlan c(p);  // plans made here, before the threads start
   const auto n = static_cast<std::int64_t>(clips.size());
-#pragma omp parallel if (n > 1)
+  std::int64_t longest = 0;
+  for (const auto& y : clips) longest = std::max(longest, static_cast<std::int64_t>(y.size()));
+  const int max_threads = omp_get_max_threads();
+  if (n < max_threads) {  // fewer clips than threads: each clip's passes split over the threads
+    HpssScratch s;
+    for (std::int64_t i = 0; i < n; ++i) {
+      hpss_clip(c, s, clips[static_cast<std::size_t>(i)], true);
+      take(static_cast<std::size_t>(i), s);
+    }
+    return;
+  }
+  const int threads = static_cast<int>(
+      std::clamp<std::int64_t>(kScratchBudget / scratch_bytes(longest, c), 1, std::min<std::int64_t>(n, max_threads)));
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    HpssScratch s(c);
+    HpssScratch s;
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t i = 0; i < n; ++i) {
-      hpss_clip(c, s, clips[static_cast<std::size_t>(i)]);
+      hpss_clip(c, s, clips[static_cast<std::size_t>(i)], false);
       take(static_cast<std::size_t>(i), s);
     }
   }

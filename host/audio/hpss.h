@@ -15,7 +15,7 @@
 // Sources: librosa 0.10 effects.hpss, decompose.hpss, util.softmask, core.stft/istft,
 // filters.window_sumsquare; scipy.ndimage.median_filter; D. FitzGerald, "Harmonic/percussive
 // separation using median filtering", DAFx 2010.
-// Backends: cpu (FFTW float plans made once, sliding-window medians, threads across clips) and
+// Backends: cpu (FFTW float plans made once, sliding-window medians, threads across or within clips) and
 // cuda (cuFFT R2C/C2R, median, mask and overlap-add kernels), chosen by the Backend passed in.
 #pragma once
 
@@ -44,9 +44,14 @@ void check_params(const HpssParams& p);
 struct HpssSignals {
   std::vector<float> harmonic, percussive;
 };
-// One call per batch of clips; cpu: threads across clips (results independent of thread count).
+// One call per batch of clips; cpu: threads across clips, or within each clip when there are fewer
+// clips than threads (results independent of the thread count either way).
 // An empty clip or a non-finite sample is an input error; clips shorter than n_fft are handled as
-// librosa handles them (zero padding, 1 + len/hop frames).
+// librosa handles them (zero padding, 1 + len/hop frames). Clips of fewer than kernel_size/2 + 1
+// frames (under 16 frames, 0.35 s at the defaults): the reflection is defined for any length
+// here (period 2n), while scipy 1.17 fills the window with values from outside the line when half
+// of it exceeds the axis (seen: denormal garbage such as 1.6e-322 inside the window), so
+// librosa's result there is not defined and hmr does not try to match it.
 std::vector<HpssSignals> hpss(Backend& backend, const std::vector<std::span<const float>>& clips,
                               const HpssParams& p = {});
 

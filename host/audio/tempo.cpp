@@ -13,6 +13,8 @@
 #include <cmath>
 #include <numbers>
 
+#include <omp.h>
+
 #include "audio/decode.h"
 #include "audio/mfcc.h"
 #include "audio/mfcc_cpu.h"
@@ -67,10 +69,10 @@ void onset_from_db(int n_mels, std::int64_t T, const Db& db, const TempoParams& 
 
 // The onset envelope of one clip through the MFCC stage's mel tiles.
 void onset_clip(const mfcc_detail::CpuPlan& c, std::span<const float> y, const TempoParams& p, OnsetAggregate agg,
-                std::vector<float>& mel, std::vector<float>& flux, std::vector<float>& out) {
+                bool inner, std::vector<float>& mel, std::vector<float>& flux, std::vector<float>& out) {
   using mfcc_detail::kBlock;
   const std::int64_t T = frame_count(static_cast<std::int64_t>(y.size()), c.p);
-  mfcc_detail::clip_mel(c, y, T, false, mel);
+  mfcc_detail::clip_mel(c, y, T, inner, mel);
   const int nm = c.p.n_mels;
   // power_to_db(ref=1, amin=1e-10, top_db=80) in float32, the clip's peak as the floor's anchor.
   float peak = -INFINITY;
@@ -96,31 +98,31 @@ void check_clip(std::span<const float> y, std::size_t i) {
       HMR_REQUIRE(std::isfinite(y[j]), "tempo: clip {} has a non-finite sample at index {}", i, j);
 }
 
+// Runs the onset envelope of every clip and hands it to take(i, env, inner): threads across
+// clips, or, with fewer clips than threads, each clip's mel blocks (and the tempogram's frames)
+// split over the threads (inner; the same bits either way).
 template <class Take>
 void for_each_onset(const std::vector<std::span<const float>>& clips, const TempoParams& p, OnsetAggregate agg,
                     Take&& take) {
   const mfcc_detail::CpuPlan c(onset_mel_params(p));  // FFTW plan made here, before the threads
   const auto n = static_cast<std::int64_t>(clips.size());
-#pragma omp parallel if (n > 1)
+  if (n < omp_get_max_threads()) {
+    std::vector<float> mel, flux, env;
+    for (std::int64_t i = 0; i < n; ++i) {
+      onset_clip(c, clips[static_cast<std::size_t>(i)], p, agg, true, mel, flux, env);
+      take(static_cast<std::size_t>(i), env, true);
+    }
+    return;
+  }
+#pragma omp parallel
   {
     std::vector<float> mel, flux, env;
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t i = 0; i < n; ++i) {
-      onset_clip(c, clips[static_cast<std::size_t>(i)], p, agg, mel, flux, env);
-      take(static_cast<std::size_t>(i), env);
+      onset_clip(c, clips[static_cast<std::size_t>(i)], p, agg, false, mel, flux, env);
+      take(static_cast<std::size_t>(i), env, false);
     }
   }
-}
-
-// sum_j a[j] b[j] in 8 interleaved partial sums combined in a fixed order: vectorised (4 doubles
-// with AVX2, 2 without) yet the same bits on every cpu.
-__attribute__((target_clones("avx2", "default"))) double lagged_dot(const double* a, const double* b, int n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += a[j + l] * b[j + l];
-  for (int l = 0; j < n; ++j, ++l) acc[l] += a[j] * b[j];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 }  // namespace
@@ -173,7 +175,48 @@ std::vector<float> onset_strength_cpu(std::span<const float> y, const TempoParam
   return onset_from_mel_cpu(melspectrogram_cpu(y, onset_mel_params(p)), p, agg);
 }
 
-std::vector<double> mean_tempogram_cpu(std::span<const float> onset, const TempoParams& p) {
+namespace {
+
+// sum_j a[j] b[j] in 8 interleaved partial sums combined in a fixed order: vectorised (4 doubles
+// with AVX2, 2 without) yet the same bits on every cpu.
+__attribute__((target_clones("avx2", "default"))) double lagged_dot(const double* a, const double* b, int n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[j + l] * b[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] += a[j] * b[j];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// The normalised autocorrelation of frame t (x, ac: [win] scratch) into row; false for an
+// all-zero frame (normalize leaves it unscaled: it adds nothing).
+bool tempogram_frame(const std::vector<float>& padded, const std::vector<double>& w, std::int64_t t, int win,
+                     std::vector<double>& x, double* row) {
+  // Frames start at padded[t], t < n (util.frame truncated to the envelope's length); a frame
+  // past the padded end (n + 2 half - win + 1 < n only when win is odd) reads zeros.
+  const auto total = static_cast<std::int64_t>(padded.size());
+  bool any = false;
+  for (int j = 0; j < win; ++j) {
+    const std::int64_t i = t + j;
+    const double v = i < total ? static_cast<double>(padded[static_cast<std::size_t>(i)]) : 0.0;
+    x[static_cast<std::size_t>(j)] = v * w[static_cast<std::size_t>(j)];
+    any = any || v != 0.0;
+  }
+  if (!any) return false;
+  double mx = 0.0;
+  for (int lag = 0; lag < win; ++lag) {
+    const double s = lagged_dot(x.data(), x.data() + lag, win - lag);
+    row[lag] = s;
+    mx = std::max(mx, std::abs(s));
+  }
+  const double scale = mx < DBL_MIN ? 1.0 : 1.0 / mx;
+  for (int lag = 0; lag < win; ++lag) row[lag] *= scale;
+  return true;
+}
+
+// librosa's tempogram averaged over frames; `inner`: frames over the threads, rows kept and
+// summed in frame order afterwards (the same additions as the one-thread loop).
+std::vector<double> mean_tempogram(std::span<const float> onset, const TempoParams& p, bool inner) {
   const int win = tempo_win_length(p), half = win / 2;
   const auto n = static_cast<std::int64_t>(onset.size());
   std::vector<double> acc(static_cast<std::size_t>(win), 0.0);
@@ -187,31 +230,43 @@ std::vector<double> mean_tempogram_cpu(std::span<const float> onset, const Tempo
     padded[static_cast<std::size_t>(n + 2 * half - 1 - i)] = static_cast<float>(e1 * i / half);
   }
   std::copy(onset.begin(), onset.end(), padded.begin() + half);
-  std::vector<double> w(static_cast<std::size_t>(win)), x(static_cast<std::size_t>(win)), ac(w.size());
+  std::vector<double> w(static_cast<std::size_t>(win));
   for (int j = 0; j < win; ++j) w[static_cast<std::size_t>(j)] = 0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * j / win);
-  // Frames start at padded[t], t < n (util.frame truncated to the envelope's length); a frame
-  // past the padded end (n + 2 half - win + 1 < n only when win is odd) reads zeros.
-  const auto total = static_cast<std::int64_t>(padded.size());
-  for (std::int64_t t = 0; t < n; ++t) {
-    bool any = false;
-    for (int j = 0; j < win; ++j) {
-      const std::int64_t i = t + j;
-      const double v = i < total ? static_cast<double>(padded[static_cast<std::size_t>(i)]) : 0.0;
-      x[static_cast<std::size_t>(j)] = v * w[static_cast<std::size_t>(j)];
-      any = any || v != 0.0;
+  if (!inner) {
+    std::vector<double> x(w.size()), row(w.size());
+    for (std::int64_t t = 0; t < n; ++t)
+      if (tempogram_frame(padded, w, t, win, x, row.data()))
+        for (int lag = 0; lag < win; ++lag) acc[static_cast<std::size_t>(lag)] += row[static_cast<std::size_t>(lag)];
+  } else {
+    std::vector<double> rows(static_cast<std::size_t>(n) * win);
+    std::vector<char> used(static_cast<std::size_t>(n));
+#pragma omp parallel
+    {
+      std::vector<double> x(w.size());
+#pragma omp for schedule(dynamic, 2)
+      for (std::int64_t t = 0; t < n; ++t)
+        used[static_cast<std::size_t>(t)] =
+            tempogram_frame(padded, w, t, win, x, rows.data() + static_cast<std::size_t>(t) * win) ? 1 : 0;
     }
-    if (!any) continue;  // an all-zero frame adds zeros (normalize leaves it unscaled)
-    double mx = 0.0;
-    for (int lag = 0; lag < win; ++lag) {
-      const double s = lagged_dot(x.data(), x.data() + lag, win - lag);
-      ac[static_cast<std::size_t>(lag)] = s;
-      mx = std::max(mx, std::abs(s));
-    }
-    const double scale = mx < DBL_MIN ? 1.0 : 1.0 / mx;
-    for (int lag = 0; lag < win; ++lag) acc[static_cast<std::size_t>(lag)] += ac[static_cast<std::size_t>(lag)] * scale;
+    for (std::int64_t t = 0; t < n; ++t)
+      if (used[static_cast<std::size_t>(t)])
+        for (int lag = 0; lag < win; ++lag)
+          acc[static_cast<std::size_t>(lag)] += rows[static_cast<std::size_t>(t) * win + static_cast<std::size_t>(lag)];
   }
   for (double& v : acc) v /= static_cast<double>(n);
   return acc;
+}
+
+double tempo_from_onset(std::span<const float> onset, const TempoParams& p, bool inner) {
+  if (std::none_of(onset.begin(), onset.end(), [](float v) { return v != 0.0f; })) return 0.0;
+  const std::vector<double> tg = mean_tempogram(onset, p, inner);
+  return tempo_from_tempogram(tg, p);
+}
+
+}  // namespace
+
+std::vector<double> mean_tempogram_cpu(std::span<const float> onset, const TempoParams& p) {
+  return mean_tempogram(onset, p, false);
 }
 
 double tempo_from_tempogram(std::span<const double> tg, const TempoParams& p) {
@@ -234,9 +289,7 @@ double tempo_from_tempogram(std::span<const double> tg, const TempoParams& p) {
 }
 
 double tempo_from_onset_cpu(std::span<const float> onset, const TempoParams& p) {
-  if (std::none_of(onset.begin(), onset.end(), [](float v) { return v != 0.0f; })) return 0.0;
-  const std::vector<double> tg = mean_tempogram_cpu(onset, p);
-  return tempo_from_tempogram(tg, p);
+  return tempo_from_onset(onset, p, false);
 }
 
 // ---- dispatch -----------------------------------------------------------------------------
@@ -250,7 +303,7 @@ std::vector<std::vector<float>> onset_strength(Backend& b, const std::vector<std
   if (clips.empty()) return {};
   if (b.is_cuda()) return HMR_CUDA_CALL(b, onset_strength_cuda(b, clips, p, agg));
   std::vector<std::vector<float>> out(clips.size());
-  for_each_onset(clips, p, agg, [&](std::size_t i, const std::vector<float>& env) { out[i] = env; });
+  for_each_onset(clips, p, agg, [&](std::size_t i, const std::vector<float>& env, bool) { out[i] = env; });
   return out;
 }
 
@@ -262,8 +315,9 @@ std::vector<double> beat_tempo(Backend& b, const std::vector<std::span<const flo
   if (clips.empty()) return {};
   if (b.is_cuda()) return HMR_CUDA_CALL(b, beat_tempo_cuda(b, clips, p));
   std::vector<double> out(clips.size());
-  for_each_onset(clips, p, OnsetAggregate::median,
-                 [&](std::size_t i, const std::vector<float>& env) { out[i] = tempo_from_onset_cpu(env, p); });
+  for_each_onset(clips, p, OnsetAggregate::median, [&](std::size_t i, const std::vector<float>& env, bool inner) {
+    out[i] = tempo_from_onset(env, p, inner);
+  });
   return out;
 }
 

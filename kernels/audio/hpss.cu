@@ -56,8 +56,8 @@ __device__ __forceinline__ float select_rank(const float* w, int k, int rank) {
 }
 
 __global__ void __launch_bounds__(kElemThreads)
-    magnitude_kernel(const float2* __restrict__ spec, int odist, std::int64_t rows, int n_bins,
-                     float* __restrict__ mag) {
+    hpss_magnitude_kernel(const float2* __restrict__ spec, int odist, std::int64_t rows, int n_bins,
+                          float* __restrict__ mag) {
   const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * n_bins) return;
   const std::int64_t f = i / n_bins;
@@ -67,7 +67,8 @@ __global__ void __launch_bounds__(kElemThreads)
 }
 
 __global__ void __launch_bounds__(kMedX* kMedY)
-    median_bins_kernel(const float* __restrict__ mag, std::int64_t rows, int n_bins, int k, float* __restrict__ out) {
+    hpss_median_bins_kernel(const float* __restrict__ mag, std::int64_t rows, int n_bins, int k,
+                            float* __restrict__ out) {
   GPU_DYNAMIC_SHARED(float, sh);  // [kMedY][k][kMedX]
   const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
   const int q = static_cast<int>(blockIdx.x) * kMedX + tx;
@@ -80,8 +81,8 @@ __global__ void __launch_bounds__(kMedX* kMedY)
 }
 
 __global__ void __launch_bounds__(kMedX* kMedY)
-    median_frames_kernel(const float* __restrict__ mag, const std::int64_t* __restrict__ frame_start, int n_clips,
-                         std::int64_t rows, int n_bins, int k, float* __restrict__ out) {
+    hpss_median_frames_kernel(const float* __restrict__ mag, const std::int64_t* __restrict__ frame_start, int n_clips,
+                              std::int64_t rows, int n_bins, int k, float* __restrict__ out) {
   GPU_DYNAMIC_SHARED(float, sh);  // [kMedY][k][kMedX]
   const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
   const int q = static_cast<int>(blockIdx.x) * kMedX + tx;
@@ -115,9 +116,9 @@ __device__ __forceinline__ float softmask(float x, float ref, float power, int s
 }
 
 __global__ void __launch_bounds__(kElemThreads)
-    mask_kernel(const float2* __restrict__ spec, int odist, std::int64_t rows, int n_bins,
-                const float* __restrict__ harm, const float* __restrict__ perc, float power, float margin,
-                int split_zeros, float2* __restrict__ out_h, float2* __restrict__ out_p) {
+    hpss_mask_kernel(const float2* __restrict__ spec, int odist, std::int64_t rows, int n_bins,
+                     const float* __restrict__ harm, const float* __restrict__ perc, float power, float margin,
+                     int split_zeros, float2* __restrict__ out_h, float2* __restrict__ out_p) {
   const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * n_bins) return;
   const std::int64_t f = i / n_bins;
@@ -137,9 +138,9 @@ __global__ void __launch_bounds__(kElemThreads)
 }
 
 __global__ void __launch_bounds__(kOlaThreads)
-    overlap_add_kernel(const float* __restrict__ frames, const std::int64_t* __restrict__ clip_start,
-                       const std::int64_t* __restrict__ frame_start, int n_clips, std::int64_t samples,
-                       const double* __restrict__ window, int n_fft, int hop, float* __restrict__ out) {
+    hpss_overlap_add_kernel(const float* __restrict__ frames, const std::int64_t* __restrict__ clip_start,
+                            const std::int64_t* __restrict__ frame_start, int n_clips, std::int64_t samples,
+                            const double* __restrict__ window, int n_fft, int hop, float* __restrict__ out) {
   const std::int64_t s = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (s >= samples) return;
   const int c = segment_of(clip_start, n_clips, s);
@@ -164,7 +165,7 @@ void launch_hpss_magnitude(const float2* spec, int odist, std::int64_t rows, int
                            cudaStream_t stream) {
   if (rows <= 0 || n_bins <= 0) return;
   HMR_LAUNCHER_ASSERT(odist >= n_bins, "hpss_magnitude: rows shorter than n_bins");
-  HMR_LAUNCH(magnitude_kernel, gpu::div_up(static_cast<std::size_t>(rows * n_bins), kElemThreads), kElemThreads, 0,
+  HMR_LAUNCH(hpss_magnitude_kernel, gpu::div_up(static_cast<std::size_t>(rows * n_bins), kElemThreads), kElemThreads, 0,
              stream, spec, odist, rows, n_bins, mag);
 }
 
@@ -175,7 +176,7 @@ void launch_median_bins(const float* mag, std::int64_t rows, int n_bins, int k, 
   const dim3 grid(gpu::div_up(static_cast<std::size_t>(n_bins), kMedX),
                   gpu::div_up(static_cast<std::size_t>(rows), kMedY));
   const std::size_t smem = static_cast<std::size_t>(kMedY) * k * kMedX * sizeof(float);
-  HMR_LAUNCH(median_bins_kernel, grid, dim3(kMedX, kMedY), smem, stream, mag, rows, n_bins, k, out);
+  HMR_LAUNCH(hpss_median_bins_kernel, grid, dim3(kMedX, kMedY), smem, stream, mag, rows, n_bins, k, out);
 }
 
 void launch_median_frames(const float* mag, const std::int64_t* frame_start, int n_clips, std::int64_t rows, int n_bins,
@@ -186,8 +187,8 @@ void launch_median_frames(const float* mag, const std::int64_t* frame_start, int
   const dim3 grid(gpu::div_up(static_cast<std::size_t>(n_bins), kMedX),
                   gpu::div_up(static_cast<std::size_t>(rows), kMedY));
   const std::size_t smem = static_cast<std::size_t>(kMedY) * k * kMedX * sizeof(float);
-  HMR_LAUNCH(median_frames_kernel, grid, dim3(kMedX, kMedY), smem, stream, mag, frame_start, n_clips, rows, n_bins, k,
-             out);
+  HMR_LAUNCH(hpss_median_frames_kernel, grid, dim3(kMedX, kMedY), smem, stream, mag, frame_start, n_clips, rows, n_bins,
+             k, out);
 }
 
 void launch_hpss_mask(const float2* spec, int odist, std::int64_t rows, int n_bins, const float* harm,
@@ -195,8 +196,8 @@ void launch_hpss_mask(const float2* spec, int odist, std::int64_t rows, int n_bi
                       cudaStream_t stream) {
   if (rows <= 0 || n_bins <= 0) return;
   HMR_LAUNCHER_ASSERT(odist >= n_bins, "hpss_mask: rows shorter than n_bins");
-  HMR_LAUNCH(mask_kernel, gpu::div_up(static_cast<std::size_t>(rows * n_bins), kElemThreads), kElemThreads, 0, stream,
-             spec, odist, rows, n_bins, harm, perc, power, margin, split_zeros, out_h, out_p);
+  HMR_LAUNCH(hpss_mask_kernel, gpu::div_up(static_cast<std::size_t>(rows * n_bins), kElemThreads), kElemThreads, 0,
+             stream, spec, odist, rows, n_bins, harm, perc, power, margin, split_zeros, out_h, out_p);
 }
 
 void launch_overlap_add(const float* frames, const std::int64_t* clip_start, const std::int64_t* frame_start,
@@ -204,8 +205,8 @@ void launch_overlap_add(const float* frames, const std::int64_t* clip_start, con
                         cudaStream_t stream) {
   if (samples <= 0 || n_clips <= 0) return;
   HMR_LAUNCHER_ASSERT(n_fft > 0 && hop > 0 && hop <= n_fft, "overlap_add: bad shape");
-  HMR_LAUNCH(overlap_add_kernel, gpu::div_up(static_cast<std::size_t>(samples), kOlaThreads), kOlaThreads, 0, stream,
-             frames, clip_start, frame_start, n_clips, samples, window, n_fft, hop, out);
+  HMR_LAUNCH(hpss_overlap_add_kernel, gpu::div_up(static_cast<std::size_t>(samples), kOlaThreads), kOlaThreads, 0,
+             stream, frames, clip_start, frame_start, n_clips, samples, window, n_fft, hop, out);
 }
 
 }  // namespace hmr::HMR_CUDA_NS::kern

@@ -120,6 +120,37 @@ TEST(AudioHpss, ReferencePathMatchesLibrosa) {
   }
 }
 
+TEST(AudioHpss, NonDefaultParametersMatchLibrosa) {
+  ha::HpssParams p;
+  p.kernel_size = 16;  // even: scipy's window [i - 8, i + 7], the upper middle value
+  p.power = 1.0;
+  p.margin = 2.0;  // split_zeros off
+  p.n_fft = 1024;
+  p.hop_length = 384;
+  auto cpu = hmr::make_cpu_backend();
+  const std::vector<float> y = ts::hpss_signal("toneclick");
+  const ha::HpssSignals s = ha::hpss(*cpu, {std::span<const float>(y)}, p)[0];
+  expect_signal_close(s.harmonic, 8, load("hpss_toneclick_k16_harm.npy").vec(), "harmonic");
+  expect_signal_close(s.percussive, 8, load("hpss_toneclick_k16_perc.npy").vec(), "percussive");
+  const ha::HpssSignals r = ha::hpss_cpu(y, p);
+  EXPECT_TRUE(hmr::test::bitwise_equal(s.harmonic, r.harmonic));
+  EXPECT_TRUE(hmr::test::bitwise_equal(s.percussive, r.percussive));
+}
+
+// A clip alone is split over the threads; in a batch of at least as many clips as threads each
+// clip runs on one thread: the same bits.
+TEST(AudioHpss, ClipAloneAndInABatchGiveTheSameBits) {
+  auto cpu = hmr::make_cpu_backend();
+  const std::vector<float> y = ts::hpss_signal("toneclick");
+  std::vector<std::vector<float>> batch(static_cast<std::size_t>(std::max(2, hmr::cpu_threads())), ts::noise(5000, 9));
+  batch[1] = y;
+  const std::vector<std::span<const float>> clips(batch.begin(), batch.end());
+  const ha::HpssSignals alone = ha::hpss(*cpu, {std::span<const float>(y)})[0];
+  const ha::HpssSignals in_batch = ha::hpss(*cpu, clips)[1];
+  EXPECT_TRUE(hmr::test::bitwise_equal(alone.harmonic, in_batch.harmonic));
+  EXPECT_TRUE(hmr::test::bitwise_equal(alone.percussive, in_batch.percussive));
+}
+
 // Clips under 16 frames: librosa's harmonic median reads scipy's uninitialised border (hpss.h),
 // so there is no reference; the masks sum to 1 (margin 1), so the two signals add up to the clip.
 TEST(AudioHpss, ShortClipSignalsAddUpToTheClip) {
@@ -227,7 +258,7 @@ struct SmallSpec {
 };
 
 TEST(EmuHpss, MagnitudeAndMediansMatchCpuTwins) {
-  hmr::test::ExpectLaunches launched{"magnitude_kernel", "median_bins_kernel", "median_frames_kernel"};
+  hmr::test::ExpectLaunches launched{"hpss_magnitude_kernel", "hpss_median_bins_kernel", "hpss_median_frames_kernel"};
   using namespace hmr::cuda_emu;
   const SmallSpec t;
   for (int k : {5, 8, 31}) {
@@ -261,7 +292,7 @@ TEST(EmuHpss, MagnitudeAndMediansMatchCpuTwins) {
 }
 
 TEST(EmuHpss, MaskMatchesCpuTwin) {
-  hmr::test::ExpectLaunches launched{"mask_kernel"};
+  hmr::test::ExpectLaunches launched{"hpss_mask_kernel"};
   using namespace hmr::cuda_emu;
   const SmallSpec t;
   const hmr::Matrix m = t.clip(0);
@@ -304,7 +335,7 @@ TEST(EmuHpss, MaskMatchesCpuTwin) {
 }
 
 TEST(EmuHpss, OverlapAddMatchesCpuTwin) {
-  hmr::test::ExpectLaunches launched{"overlap_add_kernel"};
+  hmr::test::ExpectLaunches launched{"hpss_overlap_add_kernel"};
   using namespace hmr::cuda_emu;
   const int n_fft = 64, hop = 16;
   const std::vector<std::int64_t> lens = {100, 7, 64};  // a clip shorter than a hop, one of n_fft
