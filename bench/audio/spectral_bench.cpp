@@ -1,7 +1,8 @@
 // Spectral features throughput, cpu vs cuda: librosa's chroma_stft (with estimate_tuning), rms,
 // spectral centroid / bandwidth / rolloff and zero_crossing_rate (the Kaggle GTZAN set), and the
 // same plus spectral_contrast, of a batch of 30 s clips already in memory (files/s and ms per clip;
-// the STFT is made once per clip for all series). Inputs are synthesised (tones, a glide and noise).
+// the STFT is made once per clip for all series; the cpu float64 STFT by default, the float32 one
+// as cpu_kaggle_float32_stft). Inputs are synthesised (tones, a glide and noise).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -43,7 +44,7 @@ const std::vector<std::vector<float>>& clips() {
   return c;
 }
 
-void BM_SpectralClips(benchmark::State& state, const char* device, bool contrast) {
+void BM_SpectralClips(benchmark::State& state, const char* device, bool contrast, bool f64 = true) {
   auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   const auto n = static_cast<std::size_t>(state.range(0));
@@ -51,9 +52,11 @@ void BM_SpectralClips(benchmark::State& state, const char* device, bool contrast
   for (std::size_t i = 0; i < n; ++i) spans.emplace_back(clips()[i % clips().size()]);
   ha::SpectralWhat what;
   what.contrast = contrast;
-  ha::spectral_frames(*b, spans, {}, what);  // warm-up: plans, device buffers
+  ha::SpectralParams p;
+  p.stft_float64 = f64;
+  ha::spectral_frames(*b, spans, p, what);  // warm-up: plans, device buffers
   for (auto _ : state) {
-    auto r = ha::spectral_frames(*b, spans, {}, what);
+    auto r = ha::spectral_frames(*b, spans, p, what);
     benchmark::DoNotOptimize(r.front().rms.data());
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
@@ -76,6 +79,10 @@ void BM_Delta(benchmark::State& state) {
 
 BENCHMARK_CAPTURE(BM_SpectralClips, cpu_kaggle, "cpu", false)
     ->Arg(1)
+    ->Arg(16)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_SpectralClips, cpu_kaggle_float32_stft, "cpu", false, false)
     ->Arg(16)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

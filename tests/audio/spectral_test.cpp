@@ -142,9 +142,26 @@ SignalCase signal_case(const std::string& name) {
   return {name == "a440" || name == "chirp", name == "impulses" || name == "one"};
 }
 
-// Compares rows [row0, row0 + rows) and reports the worst element.
-void expect_feature_close(const hmr::Matrix& got, const hmr::Matrix& want, const Tol& t, const std::string& what) {
+// Compares rows [row0, row0 + rows). rolloff per frame (a bin frequency) may move by one bin
+// (bin_hz) where the running sum crosses its threshold within the STFTs' round-off: at most one
+// bin, in at most 2% of the frames (exact on every committed fixture in this build; FFTW's measured
+// plans may round differently elsewhere).
+void expect_feature_close(const hmr::Matrix& got, const hmr::Matrix& want, const Tol& t, const std::string& what,
+                          double bin_hz = 22050.0 / 2048) {
   ASSERT_EQ(got.cols(), want.cols()) << what << " " << t.name << ": frame count";
+  if (std::string(t.name) == "rolloff" && t.rtol < 1e-9) {
+    int moved = 0;
+    for (std::int64_t c = 0; c < want.cols(); ++c) {
+      const double d = std::abs(static_cast<double>(got(t.row0, c)) - want(t.row0, c));
+      EXPECT_LE(d, bin_hz * 1.0001) << what << " rolloff frame " << c << ": " << got(t.row0, c) << " vs "
+                                    << want(t.row0, c);
+      moved += d > 1e-3 ? 1 : 0;
+    }
+    EXPECT_LE(moved, std::max<std::int64_t>(1, want.cols() / 50))
+        << what << ": rolloff moved by a bin in " << moved << " of " << want.cols() << " frames";
+    if (std::getenv("HMR_SPECTRAL_VERBOSE")) std::cout << what << " rolloff: " << moved << " frames moved by a bin\n";
+    return;
+  }
   double scale = 0.0;
   for (int r = t.row0; r < t.row0 + t.rows; ++r)
     for (std::int64_t c = 0; c < want.cols(); ++c) scale = std::max(scale, static_cast<double>(std::abs(want(r, c))));
@@ -215,18 +232,23 @@ TEST(AudioSpectral, MatrixBuildingBlocksGiveTheBatchResults) {
   const hmr::Matrix power = ha::spectrogram_cpu(y, mp);
   hmr::Matrix mag(power.rows(), power.cols());
   for (std::size_t i = 0; i < power.size(); ++i) mag.vec()[i] = std::sqrt(power.vec()[i]);
-  ha::SpectralWhat all;
-  all.contrast = true;
-  const ha::SpectralFrames want = ha::spectral_frames_cpu(y, {}, all);
+  ha::SpectralParams f32;
+  f32.stft_float64 = false;  // the STFT of spectrogram_cpu
+  const ha::SpectralFrames want = ha::spectral_frames_cpu(y, f32, {});
   ha::SpectralFrames got;
   ha::chroma_from_power(power, {}, got);
+  ha::SpectralWhat all;
+  all.contrast = true;
   ha::spectral_shape_from_magnitude(mag, {}, all, got);
+  // the batch's default float64 STFT: within the per-frame tolerances of the float32 one
+  ha::SpectralFrames with_contrast = ha::spectral_frames_cpu(y, {}, all);
+  EXPECT_ALLCLOSE(std::span<const float>(got.contrast.vec()), std::span<const float>(with_contrast.contrast.vec()),
+                  1e-3, 2e-3);
   EXPECT_EQ(got.tuning, want.tuning);
   EXPECT_EQ(ha::estimate_tuning(power, ts::kSr, 2048), want.tuning);
   EXPECT_EQ(want.tuning, load_f8("spectral_tuning.npy")[1]);  // sharp30: librosa's 0.33
   EXPECT_TRUE(hmr::test::bitwise_equal(got.chroma.vec(), want.chroma.vec()));
   EXPECT_TRUE(hmr::test::bitwise_equal(got.rolloff, want.rolloff));
-  EXPECT_TRUE(hmr::test::bitwise_equal(got.contrast.vec(), want.contrast.vec()));
   EXPECT_ALLCLOSE(std::span<const float>(got.centroid), std::span<const float>(want.centroid), 0.0, 1e-7);
   EXPECT_ALLCLOSE(std::span<const float>(got.bandwidth), std::span<const float>(want.bandwidth), 0.0, 1e-7);
   EXPECT_THROW(ha::chroma_from_power(hmr::Matrix(100, 4), {}, got), hmr::Error);  // rows != 1 + n_fft/2
@@ -267,32 +289,45 @@ TEST(AudioSpectral, RejectsBadParametersAndInput) {
 
 class ConfSpectral : public hmr::test::BackendTest {};
 
-TEST_P(ConfSpectral, SynthesisedSignalsMatchLibrosa) {
+// One backend and STFT precision against librosa on every synthetic signal. f64: the cpu's default
+// float64 STFT (librosa's precision: no allowances); else the float32 one (cuda, or the cpu's
+// stft_float64 = false), with the SignalCase allowances; contrast is asked for when `contrast`.
+void expect_synthetic_parity(hmr::Backend& b, bool f64, bool contrast, const std::string& label) {
   const std::vector<double> tunings = load_f8("spectral_tuning.npy");
-  ha::SpectralWhat all;
-  all.contrast = true;
+  ha::SpectralWhat what;
+  what.contrast = contrast;
   for (std::size_t i = 0; i < std::size(kNames); ++i) {
     const std::string name = kNames[i];
     const Signal s = make_signal(name);
-    const SignalCase sc = signal_case(name);
+    const SignalCase sc = f64 ? SignalCase{} : signal_case(name);
     ha::SpectralParams p;
     p.sample_rate = s.sr;
+    p.stft_float64 = f64;
     if (sc.flat) p.tuning = tunings[i];
-    const auto got = ha::spectral_frames(backend(), {s.y}, p, all);
+    const auto got = ha::spectral_frames(b, {s.y}, p, what);
     ASSERT_EQ(got.size(), 1u);
     // The tuning is a histogram bin (0.01 wide): it must be librosa's, or chroma moves.
-    EXPECT_NEAR(got[0].tuning, tunings[i], 1e-12) << name << ": estimated tuning";
-    const hmr::Matrix g = stack(got[0]), w = load_fixture("spectral_" + name + ".npy");
+    EXPECT_NEAR(got[0].tuning, tunings[i], 1e-12) << label << " " << name << ": estimated tuning";
+    hmr::audio::SpectralFrames f = got[0];
+    if (!contrast) f.contrast = hmr::Matrix(7, static_cast<std::int64_t>(f.rms.size()));
+    const hmr::Matrix g = stack(f), w = load_fixture("spectral_" + name + ".npy");
     for (Tol t : kTol) {
-      const std::string f = t.name;
-      if (sc.pure && f == "contrast") {
-        std::cout << name << ": contrast not compared (a pure tone: see SignalCase)\n";
-        continue;
-      }
-      if (sc.pure && f == "bandwidth") t.atol_scale = 5e-3;
-      if (sc.flat && f == "contrast") t.abs_atol = 0.01;  // dB; the reference is ~0
-      expect_feature_close(g, w, t, name);
+      const std::string feature = t.name;
+      if (feature == "contrast" && (!contrast || sc.pure)) continue;  // pure tones: see SignalCase
+      if (sc.pure && feature == "bandwidth") t.atol_scale = 5e-3;
+      if (feature == "contrast" && signal_case(name).flat) t.abs_atol = f64 ? 1e-5 : 0.01;  // dB; the reference is ~0
+      expect_feature_close(g, w, t, label + " " + name, s.sr / 2048.0);
     }
+  }
+}
+
+TEST_P(ConfSpectral, SynthesisedSignalsMatchLibrosa) {
+  if (GetParam() == "cpu") {
+    expect_synthetic_parity(backend(), true, true, "cpu");
+    // the float32 STFT (the Kaggle set: contrast would take the float64 one)
+    expect_synthetic_parity(backend(), false, false, "cpu float32 stft");
+  } else {
+    expect_synthetic_parity(backend(), false, true, GetParam());
   }
 }
 
@@ -353,8 +388,6 @@ TEST_P(ConfSpectralReal, GtzanClipsMatchLibrosa) {
   }
 }
 
-HMR_INSTANTIATE_BACKENDS(ConfSpectralReal);
-
 // ---- cuda against the cpu backend (mixed batches, other parameters) ------------------------------
 
 std::vector<std::vector<float>> mixed_clips() {
@@ -370,8 +403,8 @@ std::vector<std::vector<float>> mixed_clips() {
   return ys;
 }
 
-void expect_frames_close(const ha::SpectralFrames& g, const ha::SpectralFrames& w, const std::string& what,
-                         double rtol) {
+void expect_frames_close(const ha::SpectralFrames& g, const ha::SpectralFrames& w, const std::string& what, double rtol,
+                         double bin_hz = 22050.0 / 2048) {
   EXPECT_EQ(g.tuning, w.tuning) << what << ": tuning";
   const auto vec_close = [&](const std::vector<float>& a, const std::vector<float>& b, const char* name, double atol,
                              double rt = -1.0) {
@@ -382,7 +415,17 @@ void expect_frames_close(const ha::SpectralFrames& g, const ha::SpectralFrames& 
   vec_close(g.rms, w.rms, "rms", 1e-9);
   vec_close(g.centroid, w.centroid, "centroid", 1e-6);
   vec_close(g.bandwidth, w.bandwidth, "bandwidth", 1e-6);
-  vec_close(g.rolloff, w.rolloff, "rolloff", 1e-6);
+  // rolloff is a bin frequency: where the running sum crosses 85% of the total in a frame, the
+  // two STFTs' round-off can move it by one bin; at most one bin, in at most 2% of the frames
+  ASSERT_EQ(g.rolloff.size(), w.rolloff.size()) << what;
+  std::size_t moved = 0;
+  for (std::size_t t = 0; t < g.rolloff.size(); ++t) {
+    const double d = std::abs(static_cast<double>(g.rolloff[t]) - w.rolloff[t]);
+    EXPECT_LE(d, bin_hz + 1e-3) << what << " rolloff frame " << t << ": " << g.rolloff[t] << " vs " << w.rolloff[t];
+    moved += d > 1e-3 ? 1 : 0;
+  }
+  EXPECT_LE(moved, std::max<std::size_t>(1, g.rolloff.size() / 50))
+      << what << ": rolloff moved in " << moved << " of " << g.rolloff.size() << " frames";
   vec_close(g.zcr, w.zcr, "zcr", 0.0);
   // The two STFTs round differently (cpu: the Hann applied in the frequency domain; cuda: windowed
   // frames), which the band minima of contrast amplify, as against librosa (kTol).
@@ -390,6 +433,27 @@ void expect_frames_close(const ha::SpectralFrames& g, const ha::SpectralFrames& 
   EXPECT_EQ(g.chroma.cols(), w.chroma.cols()) << what;
   EXPECT_EQ(g.contrast.rows(), w.contrast.rows()) << what;
 }
+
+// The emulator cannot take 30 s clips in the suite's time: 2 s of each real clip on the cuda path
+// against the cpu backend (whose full clips meet librosa above).
+TEST_P(ConfSpectralReal, GtzanExcerptsMatchTheCpuBackend) {
+  HMR_SKIP_CPU_INSTANCE("ConfSpectralReal.GtzanClipsMatchLibrosa");
+  std::vector<std::vector<float>> ys;
+  for (const char* genre : {"blues", "classical", "metal"}) {
+    const std::string clip = hmr::test::shared_data(fmt::format("gtzan/genres/{0}/{0}.00000.wav", genre));
+    if (clip.empty()) GTEST_SKIP() << "../shared/data/gtzan is absent";
+    const ha::AudioClip a = ha::load_audio(clip, 22050, 10.0, 2.0);  // 2 s from 10 s in
+    ys.push_back(a.samples);
+  }
+  const std::vector<std::span<const float>> spans(ys.begin(), ys.end());
+  ha::SpectralWhat all;
+  all.contrast = true;
+  const auto want = ha::spectral_frames(cpu(), spans, {}, all);
+  const auto got = ha::spectral_frames(backend(), spans, {}, all);
+  for (std::size_t i = 0; i < ys.size(); ++i) expect_frames_close(got[i], want[i], fmt::format("excerpt {}", i), 1e-4);
+}
+
+HMR_INSTANTIATE_BACKENDS(ConfSpectralReal);
 
 TEST_P(ConfSpectral, MatchesTheCpuBackendOnMixedBatches) {
   HMR_SKIP_CPU_INSTANCE("ConfSpectral.SynthesisedSignalsMatchLibrosa");
@@ -444,7 +508,7 @@ TEST_P(ConfSpectral, OtherParametersMatchTheCpuBackend) {
   const auto want = ha::spectral_frames(cpu(), spans, p, w);
   const auto got = ha::spectral_frames(backend(), spans, p, w);
   for (std::size_t i = 0; i < spans.size(); ++i) {
-    expect_frames_close(got[i], want[i], fmt::format("clip {}", i), 1e-4);
+    expect_frames_close(got[i], want[i], fmt::format("clip {}", i), 1e-4, 16000.0 / 1024);
     EXPECT_TRUE(got[i].zcr.empty());
     EXPECT_EQ(got[i].chroma.rows(), 24);
     EXPECT_EQ(got[i].contrast.rows(), 5);
