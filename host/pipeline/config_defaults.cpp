@@ -204,8 +204,11 @@ constexpr std::string_view hard_0 = R"hmrtoml(# hmr hard — defaults. A GTZAN-l
 )hmrtoml";
 constexpr std::string_view hard_1 = R"hmrtoml(k = 0                          # 0: the number of genres
 
-[features]                     # Kaggle-layout CSV (--features)
-columns = "_mean$|_var$|^tempo$"  # regex over the header: all 57 Kaggle features ("mfcc": the 40 MFCC columns)
+[features]
+set = "mfcc"                   # --gtzan: features computed from the audio: mfcc (40 MFCC means + variances)
+                               # | kaggle57 (the Kaggle table's 57: chroma, rms, spectral, zcr, HPSS, tempo,
+                               # MFCC; as `hmr features`); default chosen by measurement (docs/experiments.md)
+columns = "_mean$|_var$|^tempo$"  # --features CSV: regex over the header: all 57 Kaggle features ("mfcc": the 40 MFCC columns)
 label_column = "label"
 id_column = "filename"
 log_variance = false           # replace every *_var column v by ln(v + 1e-6) (both inputs)

@@ -1,7 +1,8 @@
 // pipeline/hard.cpp — hmr hard: genre structure from per-clip audio features.
 //   input   a GTZAN-layout folder (label = folder; MFCC summaries computed here, librosa parity)
 //           or a Kaggle-layout features CSV (feature columns chosen by a regex, default all 57)
-//   rows    [n x d] features (d = 40 for 20 MFCC means + variances), genre labels
+//   rows    [n x d] features, genre labels; --gtzan: features.set = mfcc (d = 40: 20 MFCC means +
+//           variances) or kaggle57 (the Kaggle table's 57 columns, audio/features.h)
 //   segments (--gtzan, features.segment_seconds > 0) the same summaries of every whole segment of
 //           each clip (3 s by default): the VAEs train on the segments, and a track's latent is
 //           the mean of its segments' mu (more, and more local, training rows than one per clip)
@@ -17,6 +18,7 @@
 #include <map>
 #include <set>
 
+#include "audio/features.h"
 #include "audio/mfcc.h"
 #include "audio/segments.h"
 #include "audio/sources.h"
@@ -62,20 +64,64 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
               "--gtzan {}: only one genre folder ('{}'); genre clustering needs at least 2 genres", root.string(),
               set.label_names.empty() ? std::string("?") : set.label_names.front());
   const audio::MfccParams p = mfcc_params(c);
-  audio::MfccOptions mo;
   const double seg_s = c.get_double("features.segment_seconds");
   HMR_REQUIRE(seg_s >= 0.0 && std::isfinite(seg_s), "features.segment_seconds = {}: must be >= 0 (0 = whole clips)",
               seg_s);
-  mo.keep_frames = seg_s > 0.0;
-  mo.offset = c.get_double("mfcc.offset");
-  mo.duration = c.get_double("mfcc.duration");
-  audio::MfccResult r;
-  {
-    ScopedStage st(&timings, "mfcc");
-    Progress bar("mfcc", static_cast<std::int64_t>(set.paths.size()), "file");
-    mo.progress = [&bar](std::size_t done, std::size_t) { bar.update(static_cast<std::int64_t>(done)); };
-    r = audio::mfcc_files(b, set.paths, p, mo);
+  const std::string feature_set = c.get_string("features.set");
+  // Both sets give: rows of the readable clips (input positions in r.index), skipped files, and
+  // with segments their rows (seg, seg_of).
+  struct Computed {
+    Matrix summaries, seg;
+    std::vector<std::size_t> index;
+    std::vector<audio::SkippedFile> skipped;
+    std::vector<std::int64_t> seg_of;
+    std::vector<std::string> columns;
+  } r;
+  std::int64_t seg_frames = 0;
+  if (feature_set == "kaggle57") {
+    // The Kaggle table's 57 features (audio/features.h); segments are cut from the samples and
+    // computed on their own, as features_3_sec.csv is.
+    audio::FeatureParams fp;
+    fp.sample_rate = p.sample_rate;
+    fp.n_fft = p.n_fft;
+    fp.hop_length = p.hop_length;
+    fp.n_mels = p.n_mels;
+    fp.n_mfcc = p.n_mfcc;
+    audio::FeatureOptions fo;
+    fo.segment_seconds = seg_s;
+    fo.offset = c.get_double("mfcc.offset");
+    fo.duration = c.get_double("mfcc.duration");
+    ScopedStage st(&timings, "features");
+    Progress bar("features", static_cast<std::int64_t>(set.paths.size()), "file");
+    fo.progress = [&bar](std::size_t done, std::size_t) { bar.update(static_cast<std::int64_t>(done)); };
+    audio::FeatureResult f = audio::features_files(b, set.paths, fp, fo);
     bar.finish();
+    r = {std::move(f.rows),    std::move(f.seg_rows), std::move(f.index),
+         std::move(f.skipped), std::move(f.seg_of),   std::move(f.columns)};
+  } else {
+    audio::MfccOptions mo;
+    mo.keep_frames = seg_s > 0.0;
+    mo.offset = c.get_double("mfcc.offset");
+    mo.duration = c.get_double("mfcc.duration");
+    audio::MfccResult m;
+    {
+      ScopedStage st(&timings, "mfcc");
+      Progress bar("mfcc", static_cast<std::int64_t>(set.paths.size()), "file");
+      mo.progress = [&bar](std::size_t done, std::size_t) { bar.update(static_cast<std::int64_t>(done)); };
+      m = audio::mfcc_files(b, set.paths, p, mo);
+      bar.finish();
+    }
+    r.summaries = std::move(m.summaries);
+    r.index = std::move(m.index);
+    r.skipped = std::move(m.skipped);
+    r.columns = audio::summary_columns(p.n_mfcc);
+    if (seg_s > 0.0) {
+      ScopedStage st(&timings, "segments");
+      seg_frames = audio::segment_frames(seg_s, p.sample_rate, p.hop_length);
+      audio::Segments segs = audio::segment_summaries(m.frames, seg_frames);
+      r.seg = std::move(segs.rows);
+      r.seg_of = std::move(segs.of);
+    }
   }
   for (const auto& s : r.skipped) {
     // excluded.txt names the file (what the user fixes); results.csv the clip's id as ids.txt
@@ -128,22 +174,36 @@ HardData load_gtzan(Backend& b, const fs::path& root, const Config& c, StageTimi
   for (std::size_t g = 0; g < set.label_names.size(); ++g)
     if (!present.count(static_cast<std::int32_t>(g)))
       dropped += fmt::format("{}'{}'", dropped.empty() ? "" : ", ", set.label_names[g]);
-  d.columns = audio::summary_columns(p.n_mfcc);
-  d.input_line = fmt::format(
-      "GTZAN folder `{}`: {} clips in {} genre folders, {} read, {} genres with readable clips{}; MFCC summaries "
-      "(librosa 0.10 defaults, {} coefficients: mean + variance = {} features)",
-      root.string(), set.size(), set.label_names.size(), d.x.rows(), d.genre.names.size(),
-      dropped.empty() ? "" : fmt::format(" (none readable in {})", dropped), p.n_mfcc, d.x.cols());
+  d.columns = std::move(r.columns);
+  const std::string what =
+      feature_set == "kaggle57"
+          ? fmt::format(
+                "features.set = kaggle57: the Kaggle GTZAN table's {} features computed from the audio "
+                "(chroma, rms, spectral centroid/bandwidth/roll-off, zero-crossing rate, HPSS, tempo, "
+                "{} MFCC means + variances; librosa 0.10 parity)",
+                d.columns.size(), p.n_mfcc)
+          : fmt::format(
+                "features.set = mfcc: MFCC summaries (librosa 0.10 defaults, {} coefficients: mean + "
+                "variance = {} features)",
+                p.n_mfcc, d.columns.size());
+  d.input_line =
+      fmt::format("GTZAN folder `{}`: {} clips in {} genre folders, {} read, {} genres with readable clips{}; {}",
+                  root.string(), set.size(), set.label_names.size(), d.x.rows(), d.genre.names.size(),
+                  dropped.empty() ? "" : fmt::format(" (none readable in {})", dropped), what);
   if (seg_s > 0.0) {
-    ScopedStage st(&timings, "segments");
-    const std::int64_t seg = audio::segment_frames(seg_s, p.sample_rate, p.hop_length);
-    audio::Segments segs = audio::segment_summaries(r.frames, seg);
-    d.seg = std::move(segs.rows);
-    d.seg_of = std::move(segs.of);
-    d.input_line += fmt::format(
-        "; the VAEs train on {} segments of {} frames ({:g} s; the same summaries), a track's latent is the mean "
-        "of its segments' mu; the baselines use the whole-clip summaries",
-        d.seg.rows(), seg, seg_s);
+    d.seg = std::move(r.seg);
+    d.seg_of = std::move(r.seg_of);
+    d.input_line +=
+        feature_set == "kaggle57"
+            ? fmt::format(
+                  "; the VAEs train on {} segments of {:g} s (each segment's own {} features, as Kaggle's "
+                  "features_3_sec.csv), a track's latent is the mean of its segments' mu; the baselines use "
+                  "the whole-clip rows",
+                  d.seg.rows(), seg_s, d.columns.size())
+            : fmt::format(
+                  "; the VAEs train on {} segments of {} frames ({:g} s; the same summaries), a track's latent "
+                  "is the mean of its segments' mu; the baselines use the whole-clip summaries",
+                  d.seg.rows(), seg_frames, seg_s);
   }
   return d;
 }

@@ -212,6 +212,7 @@ void Config::validate() const {
       throw Error(e.kind(), "plot.width/plot.height/plot.dpi: " + std::string(e.what()).substr(6));
     }
   }
+  check_choice(*this, "features.set", {"mfcc", "kaggle57"});
   check_choice(*this, "pca.solver", {"auto", "full", "exact", "covariance_eigh", "randomized"});
   check_choice(*this, "tsne.init", {"pca", "random"});
   for (const char* section : {"vae", "text_vae", "audio_vae"}) check_vae(*this, section);

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "audio/features.h"
 #include "core/error.h"
 #include "io/csv.h"
 #include "io/npy.h"
@@ -381,6 +382,34 @@ TEST(E2ePipelineRepeat, SameSeedSameBackendSameMetrics) {
   EXPECT_EQ(slurp(a / "labels_vae_kmeans.npy"), slurp(b / "labels_vae_kmeans.npy"));
   fs::remove_all(a);
   fs::remove_all(b);
+}
+
+// features.set = kaggle57: the Kaggle table's 57 features from the audio (audio/features.h),
+// segments cut from the samples; the report says which set was used.
+TEST(E2ePipelineKaggle57, HardComputesTheKaggleFeaturesFromAudio) {
+  NEED_SAMPLE();
+  auto cpu = hmr::make_cpu_backend();
+  std::vector<std::string> sets = small(Task::hard);
+  sets.push_back("tsne.enabled=false");
+  sets.push_back("features.set=kaggle57");
+  const Config c = Config::resolve(Task::hard, {}, sets, 42);
+  const fs::path out = fresh_dir("hard_kaggle57");
+  const auto r = hmr::pipeline::run_hard(*cpu, {sample() / "gtzan", {}}, c, out);
+  std::string columns;
+  for (const auto& name : hmr::audio::kaggle_feature_columns()) columns += name + "\n";
+  EXPECT_EQ(slurp(out / "feature_columns.txt"), columns);
+  EXPECT_EQ(hmr::io::read_matrix(out / "features.npy").cols(), 57);
+  // Two whole 3 s segments per 6 s clip, each with its own 57 features.
+  EXPECT_EQ(hmr::io::read_matrix(out / "features_segments.npy").rows(), 2 * r.n_samples);
+  EXPECT_NE(slurp(out / "report.md").find("features.set = kaggle57"), std::string::npos);
+  EXPECT_NE(slurp(out / "config.toml").find("set = 'kaggle57'"), std::string::npos);
+  const auto j = nlohmann::json::parse(slurp(out / "metrics.json"));
+  EXPECT_GE(j["results"]["raw_kmeans"]["ari"].get<double>(), 0.9);
+  fs::remove_all(out);
+  // An unknown set is one line naming the choices.
+  const std::string msg =
+      input_error_of([&] { Config::resolve(Task::hard, {}, {"features.set=mfcc40"}, 42).validate(); });
+  EXPECT_NE(msg.find("mfcc, kaggle57"), std::string::npos) << msg;
 }
 
 // ---- errors: one clear line, exit code 2, nothing half-written ----
