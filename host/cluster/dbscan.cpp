@@ -1,0 +1,242 @@
+// cluster/dbscan.cpp — DBSCAN with scikit-learn's semantics (see dbscan.h): blocked brute-force
+// eps-neighbourhoods on threads (two passes: counts, then CSR fill, each row writing only its own
+// segment, so the result is the same at any thread count), then sklearn's dbscan_inner DFS.
+// Memory: O(n * d) for x + 4 bytes per neighbour pair (the CSR, as sklearn's neighbourhood arrays);
+// never an n x n matrix. Time: 2 * n^2 * d distance terms.
+#include "cluster/dbscan.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace hmr::cluster {
+namespace {
+
+constexpr std::int64_t kBlock = 64;  // rows per block: a block of rows stays in cache while columns stream
+
+void check_input(ConstMatrixView x, const char* what) {
+  HMR_REQUIRE(x.rows > 0 && x.cols > 0, "{}: empty input ({} x {})", what, x.rows, x.cols);
+  for (std::int64_t i = 0; i < x.rows; ++i)
+    for (std::int64_t c = 0; c < x.cols; ++c)
+      HMR_REQUIRE(std::isfinite(x.data[i * x.ld + c]), "{}: non-finite value at row {}, column {}", what, i, c);
+}
+
+std::vector<double> row_norms(ConstMatrixView x, DbscanMetric m) {
+  std::vector<double> n(static_cast<std::size_t>(x.rows), 0.0);
+  if (m != DbscanMetric::cosine) return n;
+  for (std::int64_t i = 0; i < x.rows; ++i) {
+    double s = 0.0;
+    for (std::int64_t c = 0; c < x.cols; ++c) s += static_cast<double>(x.data[i * x.ld + c]) * x.data[i * x.ld + c];
+    n[static_cast<std::size_t>(i)] = std::sqrt(s);
+  }
+  return n;
+}
+
+// The comparison is done on the metric's own scale for manhattan and cosine, and on squared
+// distances for euclidean (sqrt is monotone, as sklearn's kd-tree compares reduced distances).
+struct Within {
+  DbscanMetric m;
+  double eps, eps2;
+  bool operator()(double dist) const { return m == DbscanMetric::euclidean ? dist <= eps2 : dist <= eps; }
+};
+
+double reduced_distance(const float* a, const float* b, std::int64_t d, DbscanMetric m, double na, double nb) {
+  double s = 0.0;
+  switch (m) {
+    case DbscanMetric::euclidean:
+      for (std::int64_t c = 0; c < d; ++c) {
+        const double v = static_cast<double>(a[c]) - b[c];
+        s += v * v;
+      }
+      return s;
+    case DbscanMetric::manhattan:
+      for (std::int64_t c = 0; c < d; ++c) s += std::fabs(static_cast<double>(a[c]) - b[c]);
+      return s;
+    case DbscanMetric::cosine: {
+      if (na == 0.0 || nb == 0.0) return 1.0;
+      for (std::int64_t c = 0; c < d; ++c) s += static_cast<double>(a[c]) * b[c];
+      return std::clamp(1.0 - s / (na * nb), 0.0, 2.0);
+    }
+  }
+  return s;
+}
+
+// Calls f(i, j) for every pair within eps, rows i of each block in parallel, j increasing.
+template <class F>
+void for_each_neighbour(ConstMatrixView x, double eps, DbscanMetric m, F&& f) {
+  const std::int64_t n = x.rows, d = x.cols;
+  const auto norms = row_norms(x, m);
+  const Within within{m, eps, eps * eps};
+  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    const std::int64_t i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
+    for (std::int64_t j0 = 0; j0 < n; j0 += kBlock) {
+      const std::int64_t j1 = std::min(n, j0 + kBlock);
+      for (std::int64_t i = i0; i < i1; ++i) {
+        const float* xi = x.data + i * x.ld;
+        const double ni = norms[static_cast<std::size_t>(i)];
+        for (std::int64_t j = j0; j < j1; ++j) {
+          const double r =
+              i == j ? 0.0 : reduced_distance(xi, x.data + j * x.ld, d, m, ni, norms[static_cast<std::size_t>(j)]);
+          if (within(r)) f(i, j);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+DbscanMetric dbscan_metric(const std::string& name) {
+  if (name == "euclidean" || name == "l2") return DbscanMetric::euclidean;
+  if (name == "manhattan" || name == "cityblock" || name == "l1") return DbscanMetric::manhattan;
+  if (name == "cosine") return DbscanMetric::cosine;
+  input_error("dbscan: unknown metric '{}' (known: euclidean, manhattan, cosine)", name);
+}
+
+const char* dbscan_metric_name(DbscanMetric m) {
+  switch (m) {
+    case DbscanMetric::euclidean:
+      return "euclidean";
+    case DbscanMetric::manhattan:
+      return "manhattan";
+    case DbscanMetric::cosine:
+      return "cosine";
+  }
+  return "?";
+}
+
+double dbscan_distance(const float* a, const float* b, std::int64_t d, DbscanMetric m, double na, double nb) {
+  const double r = reduced_distance(a, b, d, m, na, nb);
+  return m == DbscanMetric::euclidean ? std::sqrt(r) : r;
+}
+
+std::vector<std::int32_t> dbscan_counts_cpu(ConstMatrixView x, double eps, DbscanMetric m) {
+  std::vector<std::int32_t> counts(static_cast<std::size_t>(x.rows), 0);
+  // Each row belongs to one block and one thread: plain increments are race-free.
+  for_each_neighbour(x, eps, m, [&](std::int64_t i, std::int64_t) { ++counts[static_cast<std::size_t>(i)]; });
+  return counts;
+}
+
+void dbscan_neighbourhoods_cpu(ConstMatrixView x, double eps, DbscanMetric m, const std::vector<std::int32_t>& counts,
+                               std::vector<std::int64_t>& off, std::vector<std::int32_t>& idx) {
+  const std::int64_t n = x.rows;
+  off.assign(static_cast<std::size_t>(n + 1), 0);
+  for (std::int64_t i = 0; i < n; ++i)
+    off[static_cast<std::size_t>(i + 1)] = off[static_cast<std::size_t>(i)] + counts[static_cast<std::size_t>(i)];
+  idx.assign(static_cast<std::size_t>(off.back()), 0);
+  std::vector<std::int64_t> pos(off.begin(), off.end() - 1);
+  for_each_neighbour(x, eps, m, [&](std::int64_t i, std::int64_t j) {
+    idx[static_cast<std::size_t>(pos[static_cast<std::size_t>(i)]++)] = static_cast<std::int32_t>(j);
+  });
+}
+
+std::vector<std::int32_t> dbscan_expand(const std::vector<std::uint8_t>& is_core, const std::vector<std::int64_t>& off,
+                                        const std::vector<std::int32_t>& idx) {
+  const std::int64_t n = static_cast<std::int64_t>(is_core.size());
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(n), -1);
+  std::vector<std::int32_t> stack;
+  std::int32_t label_num = 0;
+  for (std::int64_t start = 0; start < n; ++start) {
+    if (labels[static_cast<std::size_t>(start)] != -1 || !is_core[static_cast<std::size_t>(start)]) continue;
+    // dbscan_inner: depth-first search from `start`, expanding only core points.
+    std::int64_t i = start;
+    for (;;) {
+      const auto ui = static_cast<std::size_t>(i);
+      if (labels[ui] == -1) {
+        labels[ui] = label_num;
+        if (is_core[ui])
+          for (std::int64_t p = off[ui]; p < off[ui + 1]; ++p)
+            if (labels[static_cast<std::size_t>(idx[static_cast<std::size_t>(p)])] == -1)
+              stack.push_back(idx[static_cast<std::size_t>(p)]);
+      }
+      if (stack.empty()) break;
+      i = stack.back();
+      stack.pop_back();
+    }
+    ++label_num;
+  }
+  return labels;
+}
+
+DbscanResult dbscan(Backend& backend, ConstMatrixView x, const DbscanOptions& opt) {
+  HMR_REQUIRE(std::isfinite(opt.eps) && opt.eps > 0.0, "dbscan: eps must be a finite number > 0 (got {})", opt.eps);
+  HMR_REQUIRE(opt.min_samples >= 1, "dbscan: min_samples must be >= 1 (got {})", opt.min_samples);
+  HMR_REQUIRE(x.rows < (std::int64_t{1} << 31), "dbscan: at most 2^31 - 1 points (got {})", x.rows);
+  check_input(x, "dbscan");
+  if (backend.is_cuda()) spdlog::info("dbscan: neighbourhoods computed on the cpu (no cuda twin yet)");
+  const auto counts = dbscan_counts_cpu(x, opt.eps, opt.metric);
+  std::vector<std::int64_t> off;
+  std::vector<std::int32_t> idx;
+  dbscan_neighbourhoods_cpu(x, opt.eps, opt.metric, counts, off, idx);
+  DbscanResult r;
+  std::vector<std::uint8_t> is_core(counts.size());
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    is_core[i] = counts[i] >= opt.min_samples;
+    if (is_core[i]) r.core_sample_indices.push_back(static_cast<std::int64_t>(i));
+  }
+  r.labels = dbscan_expand(is_core, off, idx);
+  for (auto l : r.labels) {
+    if (l < 0) ++r.n_noise;
+    r.n_clusters = std::max(r.n_clusters, l + 1);
+  }
+  return r;
+}
+
+EpsProposal dbscan_propose_eps(ConstMatrixView x, int min_samples, DbscanMetric metric) {
+  HMR_REQUIRE(min_samples >= 2, "dbscan --eps auto: min_samples must be >= 2 (k = min_samples - 1; got {})",
+              min_samples);
+  HMR_REQUIRE(x.rows >= min_samples, "dbscan --eps auto: needs at least min_samples = {} points (got {})", min_samples,
+              x.rows);
+  check_input(x, "dbscan --eps auto");
+  const std::int64_t n = x.rows, d = x.cols;
+  const auto norms = row_norms(x, metric);
+  const auto k = static_cast<std::size_t>(min_samples - 1);
+  EpsProposal p;
+  p.sorted_kdist.assign(static_cast<std::size_t>(n), 0.0);
+#pragma omp parallel
+  {
+    std::vector<double> row(static_cast<std::size_t>(n));
+#pragma omp for schedule(dynamic, 16)
+    for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t j = 0; j < n; ++j)
+        row[static_cast<std::size_t>(j)] =
+            i == j ? 0.0
+                   : dbscan_distance(x.data + i * x.ld, x.data + j * x.ld, d, metric,
+                                     norms[static_cast<std::size_t>(i)], norms[static_cast<std::size_t>(j)]);
+      // The point itself is the 0th neighbour (distance 0), the k-th other point is element k.
+      std::nth_element(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(k), row.end());
+      p.sorted_kdist[static_cast<std::size_t>(i)] = row[k];
+    }
+  }
+  auto& v = p.sorted_kdist;
+  std::sort(v.begin(), v.end());
+  const double lo = v.front(), hi = v.back();
+  if (n < 3 || hi <= lo) {
+    p.knee_rank = n - 1;
+    p.eps = hi;
+    return p;
+  }
+  // Scaled points (t, y) with t = r / (n-1), y = (v - lo) / (hi - lo); the chord is y = t. For a
+  // convex increasing curve the knee lies below the chord: maximise t - y (the distance to the
+  // chord up to the constant 1/sqrt(2)).
+  double best = -1.0;
+  for (std::int64_t r = 0; r < n; ++r) {
+    const double t = static_cast<double>(r) / static_cast<double>(n - 1);
+    const double y = (v[static_cast<std::size_t>(r)] - lo) / (hi - lo);
+    if (t - y > best) {
+      best = t - y;
+      p.knee_rank = r;
+    }
+  }
+  p.eps = v[static_cast<std::size_t>(p.knee_rank)];
+  if (!(p.eps > 0.0)) p.eps = hi;  // duplicates below the knee: a zero eps is not a valid DBSCAN radius
+  return p;
+}
+
+}  // namespace hmr::cluster
