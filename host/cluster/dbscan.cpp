@@ -1,6 +1,7 @@
 // cluster/dbscan.cpp — DBSCAN with scikit-learn's semantics (see dbscan.h): blocked brute-force
 // eps-neighbourhoods on threads (two passes: counts, then CSR fill, each row writing only its own
-// segment, so the result is the same at any thread count), then sklearn's dbscan_inner DFS.
+// segment, so the result is the same at any thread count), then sklearn's dbscan_inner DFS. The
+// cuda backend computes the same counts and CSR with kernels (dbscan_cuda.cpp) and expands here.
 // Memory: O(n * d) for x + 4 bytes per neighbour pair (the CSR, as sklearn's neighbourhood arrays);
 // never an n x n matrix. Time: 2 * n^2 * d distance terms.
 #include "cluster/dbscan.h"
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cluster/dbscan_cuda.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -169,11 +171,17 @@ DbscanResult dbscan(Backend& backend, ConstMatrixView x, const DbscanOptions& op
   HMR_REQUIRE(opt.min_samples >= 1, "dbscan: min_samples must be >= 1 (got {})", opt.min_samples);
   HMR_REQUIRE(x.rows < (std::int64_t{1} << 31), "dbscan: at most 2^31 - 1 points (got {})", x.rows);
   check_input(x, "dbscan");
-  if (backend.is_cuda()) spdlog::info("dbscan: neighbourhoods computed on the cpu (no cuda twin yet)");
-  const auto counts = dbscan_counts_cpu(x, opt.eps, opt.metric);
+  std::vector<std::int32_t> counts;
   std::vector<std::int64_t> off;
   std::vector<std::int32_t> idx;
-  dbscan_neighbourhoods_cpu(x, opt.eps, opt.metric, counts, off, idx);
+  if (backend.is_cuda() && x.cols <= 8192 && x.ld == x.cols) {
+    const auto norms = opt.metric == DbscanMetric::cosine ? row_norms(x, opt.metric) : std::vector<double>{};
+    HMR_CUDA_CALL(backend, dbscan_neighbourhoods(backend, x, norms, opt.metric, opt.eps, counts, off, idx));
+  } else {
+    if (backend.is_cuda()) spdlog::info("dbscan: {} features (> 8192): neighbourhoods on the cpu", x.cols);
+    counts = dbscan_counts_cpu(x, opt.eps, opt.metric);
+    dbscan_neighbourhoods_cpu(x, opt.eps, opt.metric, counts, off, idx);
+  }
   DbscanResult r;
   std::vector<std::uint8_t> is_core(counts.size());
   for (std::size_t i = 0; i < counts.size(); ++i) {

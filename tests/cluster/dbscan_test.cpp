@@ -13,13 +13,18 @@
 #include <random>
 
 #include "cluster/cluster_fixtures.h"
+#include "cluster/dbscan.cuh"
 #include "cluster/dbscan.h"
+#include "cluster/dbscan_cuda.h"
 #include "core/error.h"
+#include "cuda/buffer.h"
+#include "cuda/select.h"
 #include "eval/metrics.h"
 #include "io/csv.h"
 #include "io/npy.h"
 #include "support/backends.h"
 #include "support/compare.h"
+#include "support/emu.h"
 
 namespace {
 
@@ -55,6 +60,7 @@ void expect_same_labels(const std::vector<std::int32_t>& got, const std::vector<
 class ConfDbscan : public hmr::test::BackendTest {};
 
 TEST_P(ConfDbscan, LabelsAndCoreSamplesEqualScikitLearnOnEveryCase) {
+  hmr::test::ExpectLaunches launched{GetParam() == "cuda-emu", {"dbscan_counts_kernel", "dbscan_neighbours_kernel"}};
   for (const auto& [name, c] : dbscan_ref()["cases"].items()) {
     SCOPED_TRACE(name);
     const hmr::Matrix x = hmr::io::read_matrix(hmr::test::fixture("dbscan/" + name + "_x.npy"));
@@ -88,8 +94,6 @@ TEST(Dbscan, SharedBorderPointGoesToTheClusterWithTheLowerCoreIndex) {
 
 TEST(Dbscan, ExpansionDoesNotDependOnTheOrderInsideNeighbourhoods) {
   const auto seed = hmr::test::test_seed(11);
-  auto cpu_owner = hmr::make_cpu_backend();
-  hmr::Backend& cpu = *cpu_owner;
   const auto c = dbscan_ref()["cases"]["blobs_noise"];
   const hmr::Matrix x = hmr::io::read_matrix(hmr::test::fixture("dbscan/blobs_noise_x.npy"));
   const auto o = case_options(c);
@@ -198,6 +202,78 @@ TEST(Dbscan, RealFeaturesEqualScikitLearn) {
   const auto want = hmr::io::read_labels(hmr::test::fixture("dbscan/real_labels.npy"));
   expect_same_labels(r.labels, want, "real features");
   EXPECT_EQ(r.n_clusters, ref["n_clusters"].get<int>());
+}
+
+// Each kernel against its cpu twin, every metric, in every thread order of the emulator; the
+// columns span several shared-memory tiles (d = 700 -> 11 rows per tile) in the wide case.
+TEST(EmuDbscan, CountsAndNeighbourhoodsMatchCpuTwinAcrossOrders) {
+  hmr::test::ExpectLaunches launched{"dbscan_counts_kernel", "dbscan_neighbours_kernel"};
+  using namespace hmr::cuda_emu;
+  struct Case {
+    std::string name;
+    hmr::cluster::DbscanMetric metric;
+  };
+  for (const auto& [name, metric] :
+       {Case{"blobs_noise", hmr::cluster::DbscanMetric::euclidean},
+        Case{"manhattan", hmr::cluster::DbscanMetric::manhattan}, Case{"cosine", hmr::cluster::DbscanMetric::cosine}}) {
+    SCOPED_TRACE(name);
+    const auto& c = dbscan_ref()["cases"][name];
+    const double eps = c["eps"].get<double>();
+    hmr::Matrix full = hmr::io::read_matrix(hmr::test::fixture("dbscan/" + name + "_x.npy"));
+    const std::int64_t n = std::min<std::int64_t>(full.rows(), 150), d = full.cols();
+    hmr::Matrix x(n, d);
+    std::copy_n(full.data(), n * d, x.data());
+    const auto want_counts = hmr::cluster::dbscan_counts_cpu(x, eps, metric);
+    std::vector<std::int64_t> want_off;
+    std::vector<std::int32_t> want_idx;
+    hmr::cluster::dbscan_neighbourhoods_cpu(x, eps, metric, want_counts, want_off, want_idx);
+    std::vector<double> norms(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      double s = 0.0;
+      for (std::int64_t k = 0; k < d; ++k) s += static_cast<double>(x(i, k)) * x(i, k);
+      norms[static_cast<std::size_t>(i)] = std::sqrt(s);
+    }
+    const auto got = hmr::test::in_all_orders([&] {
+      DeviceBuffer<float> dx = to_device(x.vec(), nullptr);
+      DeviceBuffer<double> dn = to_device(norms, nullptr);
+      DeviceBuffer<std::int32_t> cnt(static_cast<std::size_t>(n));
+      const double* np = metric == hmr::cluster::DbscanMetric::cosine ? dn.data() : nullptr;
+      kern::launch_dbscan_counts(dx.data(), n, static_cast<int>(d), np, static_cast<int>(metric), eps, cnt.data(),
+                                 nullptr);
+      DeviceBuffer<std::int64_t> doff = to_device(want_off, nullptr);
+      DeviceBuffer<std::int32_t> didx(want_idx.size());
+      kern::launch_dbscan_neighbours(dx.data(), n, static_cast<int>(d), np, static_cast<int>(metric), eps, doff.data(),
+                                     didx.data(), nullptr);
+      auto out = cnt.to_host(nullptr);  // counts then the CSR indices, one vector for in_all_orders
+      const auto idx = didx.to_host(nullptr);
+      out.insert(out.end(), idx.begin(), idx.end());
+      return out;
+    });
+    auto want = want_counts;
+    want.insert(want.end(), want_idx.begin(), want_idx.end());
+    EXPECT_EQ(got, want);
+  }
+}
+
+TEST(EmuDbscan, WideRowsSpanSeveralTilesAndTheSeamMatchesCpu) {
+  hmr::test::ExpectLaunches launched{"dbscan_counts_kernel", "dbscan_neighbours_kernel"};
+  const auto seed = hmr::test::test_seed(21);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  const std::int64_t n = 40, d = 700;  // 8192 / 700 = 11 rows per tile: 4 tiles
+  hmr::Matrix x(n, d);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t k = 0; k < d; ++k) x(i, k) = static_cast<float>(i % 3) * 3.0f + 0.02f * g(rng);
+  auto emu = hmr::make_backend("cuda-emu");
+  hmr::cluster::DbscanOptions o;
+  o.eps = 2.0;
+  o.min_samples = 3;
+  auto cpu = hmr::make_cpu_backend();
+  const auto want = hmr::cluster::dbscan(*cpu, x, o);
+  const auto got = hmr::cluster::dbscan(*emu, x, o);
+  EXPECT_EQ(want.n_clusters, 3);
+  EXPECT_EQ(got.labels, want.labels);
+  EXPECT_EQ(got.core_sample_indices, want.core_sample_indices);
 }
 
 }  // namespace
