@@ -1,7 +1,7 @@
 // cluster/dbscan.cpp — DBSCAN with scikit-learn's semantics (see dbscan.h): blocked brute-force
 // eps-neighbourhoods on threads (two passes: counts, then CSR fill, each row writing only its own
-// segment, so the result is the same at any thread count), then sklearn's dbscan_inner DFS. The
-// cuda backend computes the same counts and CSR with kernels (dbscan_cuda.cpp) and expands here.
+// segment, so the result is the same at any thread count; dbscan() uses the one-pass variant), then sklearn's
+// dbscan_inner DFS. The cuda backend computes the same counts and CSR with kernels (dbscan_cuda.cpp) and expands here.
 // Memory: O(n * d) for x + 4 bytes per neighbour pair (the CSR, as sklearn's neighbourhood arrays);
 // never an n x n matrix. Time: 2 * n^2 * d distance terms.
 #include "cluster/dbscan.h"
@@ -38,14 +38,6 @@ std::vector<double> row_norms(ConstMatrixView x, DbscanMetric m) {
   return n;
 }
 
-// The comparison is done on the metric's own scale for manhattan and cosine, and on squared
-// distances for euclidean (sqrt is monotone, as sklearn's kd-tree compares reduced distances).
-struct Within {
-  DbscanMetric m;
-  double eps, eps2;
-  bool operator()(double dist) const { return m == DbscanMetric::euclidean ? dist <= eps2 : dist <= eps; }
-};
-
 double reduced_distance(const float* a, const float* b, std::int64_t d, DbscanMetric m, double na, double nb) {
   double s = 0.0;
   switch (m) {
@@ -67,12 +59,34 @@ double reduced_distance(const float* a, const float* b, std::int64_t d, DbscanMe
   return s;
 }
 
-// Calls f(i, j) for every pair within eps, rows i of each block in parallel, j increasing.
+// reduced_distance(...) <= lim, with the same sums: for euclidean and manhattan the partial sums
+// of non-negative terms never decrease under round-to-nearest, so once one exceeds lim the full
+// sum does too and the pair can be dropped early (checked every 8 terms to keep the loop simple).
+bool within_limit(const float* a, const float* b, std::int64_t d, DbscanMetric m, double na, double nb, double lim) {
+  if (m == DbscanMetric::cosine) return reduced_distance(a, b, d, m, na, nb) <= lim;
+  double s = 0.0;
+  for (std::int64_t c0 = 0; c0 < d; c0 += 8) {
+    const std::int64_t c1 = std::min(d, c0 + 8);
+    if (m == DbscanMetric::euclidean) {
+      for (std::int64_t c = c0; c < c1; ++c) {
+        const double v = static_cast<double>(a[c]) - b[c];
+        s += v * v;
+      }
+    } else {
+      for (std::int64_t c = c0; c < c1; ++c) s += std::fabs(static_cast<double>(a[c]) - b[c]);
+    }
+    if (s > lim) return false;
+  }
+  return true;
+}
+
+// Calls f(b, i, j) for every pair within eps, the row blocks b (rows i) in parallel, j increasing
+// within each row.
 template <class F>
 void for_each_neighbour(ConstMatrixView x, double eps, DbscanMetric m, F&& f) {
   const std::int64_t n = x.rows, d = x.cols;
   const auto norms = row_norms(x, m);
-  const Within within{m, eps, eps * eps};
+  const double lim = m == DbscanMetric::euclidean ? eps * eps : eps;  // on reduced_distance's scale
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::int64_t b = 0; b < blocks; ++b) {
@@ -83,9 +97,8 @@ void for_each_neighbour(ConstMatrixView x, double eps, DbscanMetric m, F&& f) {
         const float* xi = x.data + i * x.ld;
         const double ni = norms[static_cast<std::size_t>(i)];
         for (std::int64_t j = j0; j < j1; ++j) {
-          const double r =
-              i == j ? 0.0 : reduced_distance(xi, x.data + j * x.ld, d, m, ni, norms[static_cast<std::size_t>(j)]);
-          if (within(r)) f(i, j);
+          if (i == j || within_limit(xi, x.data + j * x.ld, d, m, ni, norms[static_cast<std::size_t>(j)], lim))
+            f(b, i, j);
         }
       }
     }
@@ -121,7 +134,8 @@ double dbscan_distance(const float* a, const float* b, std::int64_t d, DbscanMet
 std::vector<std::int32_t> dbscan_counts_cpu(ConstMatrixView x, double eps, DbscanMetric m) {
   std::vector<std::int32_t> counts(static_cast<std::size_t>(x.rows), 0);
   // Each row belongs to one block and one thread: plain increments are race-free.
-  for_each_neighbour(x, eps, m, [&](std::int64_t i, std::int64_t) { ++counts[static_cast<std::size_t>(i)]; });
+  for_each_neighbour(x, eps, m,
+                     [&](std::int64_t, std::int64_t i, std::int64_t) { ++counts[static_cast<std::size_t>(i)]; });
   return counts;
 }
 
@@ -133,9 +147,36 @@ void dbscan_neighbourhoods_cpu(ConstMatrixView x, double eps, DbscanMetric m, co
     off[static_cast<std::size_t>(i + 1)] = off[static_cast<std::size_t>(i)] + counts[static_cast<std::size_t>(i)];
   idx.assign(static_cast<std::size_t>(off.back()), 0);
   std::vector<std::int64_t> pos(off.begin(), off.end() - 1);
-  for_each_neighbour(x, eps, m, [&](std::int64_t i, std::int64_t j) {
+  for_each_neighbour(x, eps, m, [&](std::int64_t, std::int64_t i, std::int64_t j) {
     idx[static_cast<std::size_t>(pos[static_cast<std::size_t>(i)]++)] = static_cast<std::int32_t>(j);
   });
+}
+
+void dbscan_csr_cpu(ConstMatrixView x, double eps, DbscanMetric m, std::vector<std::int32_t>& counts,
+                    std::vector<std::int64_t>& off, std::vector<std::int32_t>& idx) {
+  const std::int64_t n = x.rows;
+  // One pass: each row block (one thread) keeps its rows' lists; the CSR is assembled after.
+  std::vector<std::vector<std::vector<std::int32_t>>> lists(static_cast<std::size_t>((n + kBlock - 1) / kBlock));
+  for (std::size_t b = 0; b < lists.size(); ++b)
+    lists[b].resize(
+        static_cast<std::size_t>(std::min<std::int64_t>(kBlock, n - static_cast<std::int64_t>(b) * kBlock)));
+  for_each_neighbour(x, eps, m, [&](std::int64_t b, std::int64_t i, std::int64_t j) {
+    lists[static_cast<std::size_t>(b)][static_cast<std::size_t>(i - b * kBlock)].push_back(
+        static_cast<std::int32_t>(j));
+  });
+  counts.assign(static_cast<std::size_t>(n), 0);
+  off.assign(static_cast<std::size_t>(n + 1), 0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto& l = lists[static_cast<std::size_t>(i / kBlock)][static_cast<std::size_t>(i % kBlock)];
+    counts[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(l.size());
+    off[static_cast<std::size_t>(i + 1)] = off[static_cast<std::size_t>(i)] + static_cast<std::int64_t>(l.size());
+  }
+  idx.resize(static_cast<std::size_t>(off.back()));
+  for (std::int64_t i = 0; i < n; ++i) {
+    auto& l = lists[static_cast<std::size_t>(i / kBlock)][static_cast<std::size_t>(i % kBlock)];
+    std::copy(l.begin(), l.end(), idx.begin() + off[static_cast<std::size_t>(i)]);
+    std::vector<std::int32_t>().swap(l);  // release as we go: peak ~ 2 x the CSR
+  }
 }
 
 std::vector<std::int32_t> dbscan_expand(const std::vector<std::uint8_t>& is_core, const std::vector<std::int64_t>& off,
@@ -179,8 +220,7 @@ DbscanResult dbscan(Backend& backend, ConstMatrixView x, const DbscanOptions& op
     HMR_CUDA_CALL(backend, dbscan_neighbourhoods(backend, x, norms, opt.metric, opt.eps, counts, off, idx));
   } else {
     if (backend.is_cuda()) spdlog::info("dbscan: {} features (> 8192): neighbourhoods on the cpu", x.cols);
-    counts = dbscan_counts_cpu(x, opt.eps, opt.metric);
-    dbscan_neighbourhoods_cpu(x, opt.eps, opt.metric, counts, off, idx);
+    dbscan_csr_cpu(x, opt.eps, opt.metric, counts, off, idx);
   }
   DbscanResult r;
   std::vector<std::uint8_t> is_core(counts.size());

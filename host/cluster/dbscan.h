@@ -67,6 +67,10 @@ std::vector<std::int32_t> dbscan_counts_cpu(ConstMatrixView x, double eps, Dbsca
 // CSR neighbourhoods: row i's neighbours are idx[off[i] .. off[i+1]), increasing. off: [n+1].
 void dbscan_neighbourhoods_cpu(ConstMatrixView x, double eps, DbscanMetric m, const std::vector<std::int32_t>& counts,
                                std::vector<std::int64_t>& off, std::vector<std::int32_t>& idx);
+// The same counts and CSR in one pass (rows' lists kept per block, then assembled): what dbscan()
+// runs on the cpu.
+void dbscan_csr_cpu(ConstMatrixView x, double eps, DbscanMetric m, std::vector<std::int32_t>& counts,
+                    std::vector<std::int64_t>& off, std::vector<std::int32_t>& idx);
 // sklearn's dbscan_inner over CSR neighbourhoods: labels from core flags (stack-based DFS).
 std::vector<std::int32_t> dbscan_expand(const std::vector<std::uint8_t>& is_core, const std::vector<std::int64_t>& off,
                                         const std::vector<std::int32_t>& idx);
