@@ -65,7 +65,7 @@ double reduced_distance(const float* a, const float* b, std::int64_t d, DbscanMe
 
 // The prefilter's float sum of squared (or absolute) differences, in 8 lanes (two SSE registers:
 // the x86-64 baseline), lanes added pairwise at the end.
-float float_sum(const float* a, const float* b, std::int64_t d, bool squared) {
+[[gnu::always_inline]] inline float float_sum(const float* a, const float* b, std::int64_t d, bool squared) {
   std::int64_t c = 0;
   float tail = 0.0f;
 #if defined(__SSE2__)
@@ -95,11 +95,41 @@ float float_sum(const float* a, const float* b, std::int64_t d, bool squared) {
   return (((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))) + tail;
 }
 
+// fd[jj] = the float sum of squared (absolute) differences between xi and column jj of the
+// transposed block pt [d x kBlock], summed over features in order, 4 columns per SSE lane group.
+// Same error bound as float_sum (non-negative terms, any order).
+[[gnu::always_inline]] inline void panel_sums(const float* xi, const float* pt, std::int64_t d, bool squared,
+                                              float* fd) {
+#if defined(__SSE2__)
+  static_assert(kBlock == 64);
+  const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+  __m128 acc[16];
+  for (auto& x : acc) x = _mm_setzero_ps();
+  for (std::int64_t c = 0; c < d; ++c) {
+    const __m128 v = _mm_set1_ps(xi[c]);
+    const float* row = pt + c * kBlock;
+    for (int t = 0; t < 16; ++t) {
+      const __m128 diff = _mm_sub_ps(_mm_loadu_ps(row + 4 * t), v);
+      acc[t] = _mm_add_ps(acc[t], squared ? _mm_mul_ps(diff, diff) : _mm_and_ps(diff, abs_mask));
+    }
+  }
+  for (int t = 0; t < 16; ++t) _mm_storeu_ps(fd + 4 * t, acc[t]);
+#else
+  for (int j = 0; j < kBlock; ++j) fd[j] = 0.0f;
+  for (std::int64_t c = 0; c < d; ++c)
+    for (int j = 0; j < kBlock; ++j) {
+      const float diff = pt[c * kBlock + j] - xi[c];
+      fd[j] += squared ? diff * diff : std::fabs(diff);
+    }
+#endif
+}
+
 // reduced_distance(...) <= lim, with the same sums: for euclidean and manhattan the partial sums
 // of non-negative terms never decrease under round-to-nearest, so once one exceeds lim the full
 // sum does too and the pair can be dropped early (checked every 8 terms to keep the loop simple).
-bool within_limit(const float* a, const float* b, std::int64_t d, DbscanMetric m, double na, double nb, double lim,
-                  double reject_above, double accept_below) {
+[[gnu::always_inline]] inline bool within_limit(const float* a, const float* b, std::int64_t d, DbscanMetric m,
+                                                double na, double nb, double lim, double reject_above,
+                                                double accept_below) {
   if (m == DbscanMetric::cosine) return reduced_distance(a, b, d, m, na, nb) <= lim;
   // Float prefilter with 8 independent sums (vectorisable, no long dependency chain). Every term is
   // non-negative, so the float result is within a relative (d + 3) * 2^-24 of the exact sum (plus
@@ -141,18 +171,42 @@ void for_each_neighbour(ConstMatrixView x, double eps, DbscanMetric m, F&& f) {
   const double reject_above = lim < 1e30 && rel < 0.5 ? lim * (1.0 + rel) + abs_slack : 0.0;
   const double accept_below = reject_above > 0.0 ? lim * (1.0 - rel) - abs_slack : -1.0;
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (std::int64_t b = 0; b < blocks; ++b) {
-    const std::int64_t i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
-    for (std::int64_t j0 = 0; j0 < n; j0 += kBlock) {
-      const std::int64_t j1 = std::min(n, j0 + kBlock);
-      for (std::int64_t i = i0; i < i1; ++i) {
-        const float* xi = x.data + i * x.ld;
-        const double ni = norms[static_cast<std::size_t>(i)];
-        for (std::int64_t j = j0; j < j1; ++j) {
-          if (i == j || within_limit(xi, x.data + j * x.ld, d, m, ni, norms[static_cast<std::size_t>(j)], lim,
-                                     reject_above, accept_below))
-            f(b, i, j);
+  const bool panel = reject_above > 0.0 && m != DbscanMetric::cosine;
+#pragma omp parallel
+  {
+    // Column block transposed ([d x kBlock], zero padded): the float prefilter of one row against
+    // the kBlock columns then runs across columns in SIMD lanes, with no horizontal sums.
+    std::vector<float> pt(panel ? static_cast<std::size_t>(d * kBlock) : 0), fd(kBlock);
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
+      for (std::int64_t j0 = 0; j0 < n; j0 += kBlock) {
+        const std::int64_t j1 = std::min(n, j0 + kBlock);
+        if (panel) {
+          std::fill(pt.begin(), pt.end(), 0.0f);
+          for (std::int64_t j = j0; j < j1; ++j)
+            for (std::int64_t c = 0; c < d; ++c)
+              pt[static_cast<std::size_t>(c * kBlock + (j - j0))] = x.data[j * x.ld + c];
+          for (std::int64_t i = i0; i < i1; ++i) {
+            const float* xi = x.data + i * x.ld;
+            panel_sums(xi, pt.data(), d, m == DbscanMetric::euclidean, fd.data());
+            for (std::int64_t j = j0; j < j1; ++j) {
+              const double g = fd[static_cast<std::size_t>(j - j0)];
+              if (i == j || g < accept_below ||
+                  (g <= reject_above && reduced_distance(xi, x.data + j * x.ld, d, m, 0.0, 0.0) <= lim))
+                f(b, i, j);
+            }
+          }
+          continue;
+        }
+        for (std::int64_t i = i0; i < i1; ++i) {
+          const float* xi = x.data + i * x.ld;
+          const double ni = norms[static_cast<std::size_t>(i)];
+          for (std::int64_t j = j0; j < j1; ++j) {
+            if (i == j || within_limit(xi, x.data + j * x.ld, d, m, ni, norms[static_cast<std::size_t>(j)], lim,
+                                       reject_above, accept_below))
+              f(b, i, j);
+          }
         }
       }
     }
