@@ -9,7 +9,8 @@
 //     core neighbours (a whole cluster is expanded before the next one starts, so the order inside
 //     a neighbourhood never matters); every other point is noise, label -1.
 // Metrics: euclidean (sqrt of the summed squared differences), manhattan (summed |differences|),
-// cosine (1 - x.y / (|x||y|); a zero vector has similarity 0, as sklearn's normalize leaves it).
+// cosine (1 - x.y / (|x||y|); a zero row is at distance 1 from every
+// other row and 0 from itself, as sklearn computes it).
 // Distances are evaluated in double from the float32 data, as sklearn upcasts float32 to float64.
 #pragma once
 
