@@ -1,9 +1,12 @@
-// cluster/dbscan.cpp — DBSCAN with scikit-learn's semantics (see dbscan.h): blocked brute-force
-// eps-neighbourhoods on threads (two passes: counts, then CSR fill, each row writing only its own
-// segment, so the result is the same at any thread count; dbscan() uses the one-pass variant), then sklearn's
-// dbscan_inner DFS. The cuda backend computes the same counts and CSR with kernels (dbscan_cuda.cpp) and expands here.
-// Memory: O(n * d) for x + 4 bytes per neighbour pair (the CSR, as sklearn's neighbourhood arrays);
-// never an n x n matrix. Time: 2 * n^2 * d distance terms.
+// cluster/dbscan.cpp — DBSCAN with scikit-learn's semantics (see dbscan.h; sklearn/cluster/_dbscan.py,
+// _dbscan_inner.pyx): blocked brute-force eps-neighbourhoods on threads, then sklearn's
+// dbscan_inner DFS. dbscan() builds the CSR in one pass (each row's list written by the one thread
+// owning its block, j increasing: the same bytes at any thread count); the two-pass twins (counts,
+// then fill) mirror the cuda kernels. Pairs are screened by a float sum with a proven error bound
+// and only the narrow band around eps is decided by the double sum, so every decision is the double
+// one. The cuda backend computes the same counts and CSR with kernels (dbscan_cuda.cpp) and
+// expands here. Memory: x + 4 bytes per neighbour pair (the CSR, as sklearn's neighbourhood
+// arrays) + O(n); never an n x n matrix. Time: n^2 * d float terms.
 #include "cluster/dbscan.h"
 
 #include <omp.h>
