@@ -2,11 +2,14 @@
 // n_init = 10), exact silhouette (N = 20k, d = 32, k = 10) and PCA (2000 x 5000 -> 32, randomized
 // as sklearn's auto picks; and the exact solver); the host-only label metrics (AMI with its
 // expected mutual information, clustering accuracy's assignment) at N = 100k, 10 x 12 labels. Inputs are deterministic
-// Gaussian mixtures. bench/cluster/sklearn_compare.py runs scikit-learn on the same kind of data and prints ratios.
+// Gaussian mixtures. DBSCAN (N = 20k, d = 16, eps = 7, min_samples = 5: sklearn semantics,
+// neighbourhoods on threads vs the tiled kernels); bench/cluster/dbscan_vs_sklearn.py times sklearn.
+// bench/cluster/sklearn_compare.py runs scikit-learn on the same kind of data and prints ratios.
 #include <benchmark/benchmark.h>
 
 #include <random>
 
+#include "cluster/dbscan.h"
 #include "cluster/kmeans.h"
 #include "core/backend.h"
 #include "decomp/pca.h"
@@ -43,6 +46,22 @@ void BM_KMeans(benchmark::State& state, const char* device) {
 }
 BENCHMARK_CAPTURE(BM_KMeans, cpu, "cpu")->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_KMeans, cuda, "cuda")->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Dbscan(benchmark::State& state, const char* device) {
+  auto b = hmr::bench::backend_or_skip(state, device);
+  if (!b) return;
+  const hmr::Matrix x = mixture(state.range(0), 16, 10, nullptr);
+  hmr::cluster::DbscanOptions opt;
+  opt.eps = 7.0;
+  opt.min_samples = 5;
+  hmr::cluster::DbscanResult r;
+  for (auto _ : state) r = hmr::cluster::dbscan(*b, x, opt);
+  state.counters["clusters"] = r.n_clusters;
+  state.counters["noise"] = static_cast<double>(r.n_noise);
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK_CAPTURE(BM_Dbscan, cpu, "cpu")->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dbscan, cuda, "cuda")->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Silhouette(benchmark::State& state, const char* device) {
   auto b = hmr::bench::backend_or_skip(state, device);

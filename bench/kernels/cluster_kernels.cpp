@@ -1,8 +1,12 @@
 // bench/kernels/cluster_kernels.cpp — K-Means kernels (kernels/cluster/kmeans.cuh) beside their
 // cpu twins (host/cluster/kmeans.h): assignment, one M-step (partials + finalize) and the inertia
-// reduction, on Gaussian blobs [n x 32], 16 centres taken from the data.
+// reduction, on Gaussian blobs [n x 32], 16 centres taken from the data; DBSCAN's neighbourhood
+// kernels (kernels/cluster/dbscan.cuh: counts, CSR fill) beside host/cluster/dbscan.h's twins on
+// Gaussian blobs [n x 16], eps = 12 (about a tenth of each blob within eps of a point).
 #include <cstring>
 
+#include "cluster/dbscan.cuh"
+#include "cluster/dbscan.h"
 #include "cluster/kmeans.cuh"
 #include "cluster/kmeans.h"
 #include "harness.h"
@@ -42,6 +46,13 @@ void inertia(const Buf<float>& x, std::int64_t n, int d, const Buf<float>& c, co
              Buf<double>& partial, Buf<double>& out) {
   kern::launch_kmeans_inertia_partial(x.get(), n, d, c.get(), labels.get(), partial.get(), nullptr);
   kern::launch_sum_partials(partial.get(), chunks(n), out.get(), nullptr);
+}
+void dbscan_counts(const Buf<float>& x, std::int64_t n, int d, double eps, Buf<std::int32_t>& counts) {
+  kern::launch_dbscan_counts(x.get(), n, d, nullptr, 0, eps, counts.get(), nullptr);
+}
+void dbscan_fill(const Buf<float>& x, std::int64_t n, int d, double eps, const Buf<std::int64_t>& off,
+                 Buf<std::int32_t>& idx) {
+  kern::launch_dbscan_neighbours(x.get(), n, d, nullptr, 0, eps, off.get(), idx.get(), nullptr);
 }
 // -------------------------------------------------------------------------------------------------
 
@@ -107,6 +118,45 @@ void bench_inertia(const Problem& p, Report& r) {
   r.check("inertia", out.host(), std::vector<double>{want}, 0, 1e-8);
 }
 
+constexpr int kDbD = 16;
+constexpr double kDbEps = 12.0;
+
+std::string db_shape(std::int64_t n) { return std::to_string(n) + "x" + std::to_string(kDbD) + " eps=12"; }
+
+void bench_dbscan_counts(const Problem& p, Report& r) {
+  const hmr::Matrix x(p.n, kDbD, blobs(p.n, kDbD, 16, 3.0f, p.seed));
+  r.shape(db_shape(p.n));
+  std::vector<std::int32_t> want;
+  r.cpu_ms(time_cpu(p.repeat,
+                    [&] { want = hmr::cluster::dbscan_counts_cpu(x, kDbEps, hmr::cluster::DbscanMetric::euclidean); }));
+  Buf<float> dx(x.vec());
+  Buf<std::int32_t> counts(want.size());
+  r.device_ms(time_device(p.repeat, [&] { dbscan_counts(dx, p.n, kDbD, kDbEps, counts); }));
+  r.check("counts", counts.host(), want, 0, 0);
+}
+
+void bench_dbscan_fill(const Problem& p, Report& r) {
+  const hmr::Matrix x(p.n, kDbD, blobs(p.n, kDbD, 16, 3.0f, p.seed));
+  r.shape(db_shape(p.n));
+  const auto counts = hmr::cluster::dbscan_counts_cpu(x, kDbEps, hmr::cluster::DbscanMetric::euclidean);
+  std::vector<std::int64_t> off;
+  std::vector<std::int32_t> want;
+  r.cpu_ms(time_cpu(p.repeat, [&] {
+    hmr::cluster::dbscan_neighbourhoods_cpu(x, kDbEps, hmr::cluster::DbscanMetric::euclidean, counts, off, want);
+  }));
+  Buf<float> dx(x.vec());
+  Buf<std::int64_t> doff(off);
+  Buf<std::int32_t> idx(want.empty() ? 1 : want.size());
+  r.device_ms(time_device(p.repeat, [&] { dbscan_fill(dx, p.n, kDbD, kDbEps, doff, idx); }));
+  auto got = idx.host();
+  got.resize(want.size());
+  r.check("neighbour indices", got, want, 0, 0);
+}
+
+HMR_KERNEL_BENCH({"dbscan_counts", "launch_dbscan_counts", "points (x 16 features, euclidean)", 1500, 50000,
+                  &bench_dbscan_counts});
+HMR_KERNEL_BENCH({"dbscan_neighbours", "launch_dbscan_neighbours", "points (x 16 features, euclidean)", 1500, 50000,
+                  &bench_dbscan_fill});
 HMR_KERNEL_BENCH({"kmeans_assign", "launch_kmeans_assign", "points (x 32 features, 16 centres)", 20000, 1000000,
                   &bench_assign});
 HMR_KERNEL_BENCH({"kmeans_update", "launch_kmeans_update_partial, launch_kmeans_update_finalize",
