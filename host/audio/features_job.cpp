@@ -8,6 +8,7 @@
 #include <cmath>
 #include <ostream>
 
+#include "audio/job_output.h"
 #include "audio/mfcc.h"
 #include "audio/sources.h"
 #include "core/error.h"
@@ -24,14 +25,6 @@ std::string segment_csv_name(double seconds) { return fmt::format("features_{:g}
 
 namespace {
 
-// RFC 4180 quoting where needed (pandas and hmr's reader unquote it).
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 // Kaggle's 3 s file names: blues.00000.wav, segment 3 -> blues.00000.3.wav (the extension of the
 // id kept; an id without one gets ".<k>").
 std::string segment_id(const std::string& id, int k) {
@@ -40,13 +33,6 @@ std::string segment_id(const std::string& id, int k) {
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash) || dot == 0)
     return fmt::format("{}.{}", id, k);
   return fmt::format("{}.{}{}", id.substr(0, dot), k, id.substr(dot));
-}
-
-std::string safe_stem(const std::string& id) {
-  std::string s = fs::path(id).stem().string();
-  for (char& c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) c = '_';
-  return s.substr(0, 80);
 }
 
 void write_csv(const fs::path& file, const std::vector<std::string>& columns, const Matrix& x,
@@ -129,16 +115,14 @@ FeaturesJobReport run_features_job(Backend& backend, const FeaturesJob& job) {
   rep.processed = r.index.size();
   rep.segments = static_cast<std::size_t>(r.seg_rows.rows());
   rep.skipped = r.skipped;
-  for (const auto& s : r.skipped) spdlog::warn("skipped {}", s.reason);
-  HMR_REQUIRE(rep.processed > 0, "features: none of the {} input file(s) could be processed (first: {})", set.size(),
-              r.skipped.empty() ? std::string("?") : r.skipped.front().reason);
+  require_some_processed("features", rep.processed, set.size(), r.skipped);
 
   std::vector<std::string> ids, labels;
   for (std::size_t i : r.index) {
     ids.push_back(set.ids[i]);
     if (set.labelled()) labels.push_back(set.label_names[static_cast<std::size_t>(set.labels[i])]);
   }
-  for (std::int64_t len : r.length) rep.audio_seconds += static_cast<double>(len) / job.params.sample_rate;
+  rep.audio_seconds = audio_seconds(r.length, job.params.sample_rate);
   if (opt.whole) {
     write_csv(out / "features_30_sec.csv", r.columns, r.rows, ids, r.length, labels);
     rep.written.push_back("features_30_sec.csv");
