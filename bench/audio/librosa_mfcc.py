@@ -22,30 +22,17 @@ Prints files/s for each, the ratio, CPU seconds per file, and the worst summary 
 (relative |diff| with an absolute floor of 2e-3, as in tests/audio).
 """
 import argparse
-import glob
 import json
 import multiprocessing as mp
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-EXT = (".wav", ".au", ".aiff", ".aif", ".flac", ".ogg", ".opus", ".mp3")
-
-
-def list_files(inputs):
-    out = []
-    for x in inputs:
-        if os.path.isdir(x):
-            out += sorted(p for p in glob.glob(os.path.join(x, "**", "*"), recursive=True)
-                          if p.lower().endswith(EXT) and not os.path.basename(p).startswith("."))
-        else:
-            out.append(x)
-    return out
+from bench_io import list_files, run_hmr_timed, settle
 
 
 def librosa_summary(path):
@@ -71,23 +58,8 @@ def run_librosa(files, jobs):
     return np.stack(out), wall, cpu
 
 
-def settle():
-    # numpy's OpenBLAS threads in this process keep spinning for a while after librosa's last
-    # matrix product (OpenBLAS's thread timeout is ~2^28 cycles); a run started in that window
-    # shares the cores with them. Pausing before each timed run gives both sides idle cores.
-    time.sleep(0.5)
-
-
 def run_hmr(exe, files, device, tmp, threads):
-    cmd = [exe, "mfcc", *files, "--device", device, "--out", tmp, "-q"]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
-    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
+    wall, cpu = run_hmr_timed(exe, "mfcc", files, device, tmp, threads)
     with open(os.path.join(tmp, "mfcc_run.json")) as f:
         work = json.load(f)["timings_s"]["mfcc"]  # decoding + MFCC, inside the process
     return np.load(os.path.join(tmp, "mfcc_summary.npy")), wall, cpu, work

@@ -84,12 +84,7 @@ FeaturesJobReport run_features_job(Backend& backend, const FeaturesJob& job) {
   rep.inputs = set.size();
 
   FeatureOptions opt = job.options;
-  MfccParams mp;
-  mp.sample_rate = job.params.sample_rate;
-  mp.n_fft = job.params.n_fft;
-  mp.hop_length = job.params.hop_length;
-  mp.n_mels = job.params.n_mels;
-  mp.n_mfcc = job.params.n_mfcc;
+  const MfccParams mp = mfcc_params(job.params);
   const bool segmented = opt.segment_seconds > 0.0;
   if (job.logmel) {
     io::ensure_output_dir(out / "logmel");
