@@ -4,6 +4,7 @@ numpy's BLAS threads go idle between timed runs."""
 import os
 import resource
 import subprocess
+import sys
 import time
 
 EXT = (".wav", ".au", ".aiff", ".aif", ".flac", ".ogg", ".opus", ".mp3")
@@ -41,3 +42,24 @@ def run_hmr_timed(exe, command, files, device, out, threads):
     wall = time.perf_counter() - t0
     ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
+
+
+def add_common_args(ap, hmr_default, limit, limit_help, repeat, repeat_help):
+    """The arguments every librosa-vs-hmr script takes: inputs, --hmr, --device, --threads,
+    --limit and --repeat (defaults and wording per script)."""
+    ap.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
+    ap.add_argument("--hmr", default=hmr_default, help="the hmr executable")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="hmr --threads (0: all cores)")
+    ap.add_argument("--limit", type=int, default=limit, help=limit_help)
+    ap.add_argument("--repeat", type=int, default=repeat, help=repeat_help)
+
+
+def pick_files(inputs, limit):
+    """list_files(inputs), the first `limit` of them when limit > 0; exits when there are none."""
+    files = list_files(inputs)
+    if limit:
+        files = files[:limit]
+    if not files:
+        sys.exit("no audio files found")
+    return files

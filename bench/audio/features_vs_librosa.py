@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from bench_io import list_files, run_hmr_timed, settle
+from bench_io import add_common_args, pick_files, run_hmr_timed, settle
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "fixtures"))
@@ -89,19 +89,11 @@ def tempo_bins(bpm):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    ap.add_argument("--hmr", default="build/cpu-only/apps/hmr", help="the hmr executable")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=0, help="hmr --threads (0: all cores)")
-    ap.add_argument("--limit", type=int, default=50, help="use the first N files (0: all)")
-    ap.add_argument("--repeat", type=int, default=2, help="alternating runs of each side (best is kept)")
+    add_common_args(ap, "build/cpu-only/apps/hmr", 50, "use the first N files (0: all)", 2,
+                    "alternating runs of each side (best is kept)")
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     a = ap.parse_args()
-    files = list_files(a.inputs)
-    if a.limit:
-        files = files[: a.limit]
-    if not files:
-        sys.exit("no audio files found")
+    files = pick_files(a.inputs, a.limit)
     n = len(files)
     before = uptime()
     print(f"{n} files; {os.cpu_count()} cores; load average {before}")

@@ -26,13 +26,12 @@ import json
 import multiprocessing as mp
 import os
 import resource
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-from bench_io import list_files, run_hmr_timed, settle
+from bench_io import add_common_args, pick_files, run_hmr_timed, settle
 
 
 def librosa_summary(path):
@@ -67,19 +66,11 @@ def run_hmr(exe, files, device, tmp, threads):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    ap.add_argument("--hmr", default="build/default/apps/hmr", help="the hmr executable")
-    ap.add_argument("--device", default="cpu")
+    add_common_args(ap, "build/default/apps/hmr", 0, "use the first N files", 3,
+                    "interleaved runs of each side (best is reported)")
     ap.add_argument("--jobs", type=int, default=0, help="also run librosa in N processes (0: cores)")
-    ap.add_argument("--threads", type=int, default=0, help="hmr --threads (0: all cores)")
-    ap.add_argument("--limit", type=int, default=0, help="use the first N files")
-    ap.add_argument("--repeat", type=int, default=3, help="interleaved runs of each side (best is reported)")
     a = ap.parse_args()
-    files = list_files(a.inputs)
-    if a.limit:
-        files = files[: a.limit]
-    if not files:
-        sys.exit("no audio files found")
+    files = pick_files(a.inputs, a.limit)
     n = len(files)
     cores = os.cpu_count() or 1
     print(f"{n} files; {cores} cores; load average {os.getloadavg()[0]:.2f}")
