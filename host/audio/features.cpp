@@ -26,13 +26,11 @@ void check_params(const FeatureParams& p) {
 }
 
 MfccParams mfcc_params(const FeatureParams& p) {
-  MfccParams m;
-  m.sample_rate = p.sample_rate;
-  m.n_fft = p.n_fft;
-  m.hop_length = p.hop_length;
-  m.n_mels = p.n_mels;
-  m.n_mfcc = p.n_mfcc;
-  return m;
+  return {.sample_rate = p.sample_rate,
+          .n_fft = p.n_fft,
+          .hop_length = p.hop_length,
+          .n_mels = p.n_mels,
+          .n_mfcc = p.n_mfcc};
 }
 
 std::vector<std::string> kaggle_feature_columns(int n_mfcc) {

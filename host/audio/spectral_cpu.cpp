@@ -272,15 +272,14 @@ SpectralFrames one_clip(const CpuPlan& plan, const Consts& c, std::span<const fl
 }  // namespace
 
 MfccParams stft_params(const SpectralParams& p) {
-  MfccParams m;
-  m.sample_rate = p.sample_rate;
-  m.n_fft = p.n_fft;
-  m.hop_length = p.hop_length;
-  m.center = p.center;
-  m.power = 2.0f;
-  m.n_mels = 1;  // the plan's mel bank is not used here
-  m.n_mfcc = 1;
-  return m;
+  // n_mels = n_mfcc = 1: the plan's mel bank is not used here.
+  return {.sample_rate = p.sample_rate,
+          .n_fft = p.n_fft,
+          .hop_length = p.hop_length,
+          .center = p.center,
+          .power = 2.0f,
+          .n_mels = 1,
+          .n_mfcc = 1};
 }
 
 const Matrix& cached_chroma_filters(const SpectralParams& p, double tuning) {
