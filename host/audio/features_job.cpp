@@ -35,25 +35,6 @@ std::string segment_id(const std::string& id, int k) {
   return fmt::format("{}.{}{}", id.substr(0, dot), k, id.substr(dot));
 }
 
-void write_csv(const fs::path& file, const std::vector<std::string>& columns, const Matrix& x,
-               const std::vector<std::string>& ids, const std::vector<std::int64_t>& length,
-               const std::vector<std::string>& labels) {
-  io::write_atomically(file, [&](std::ostream& os) {
-    os << "filename,length";
-    for (const auto& c : columns) os << ',' << c;
-    if (!labels.empty()) os << ",label";
-    os << '\n';
-    for (std::int64_t r = 0; r < x.rows(); ++r) {
-      const auto u = static_cast<std::size_t>(r);
-      os << csv_field(ids[u]) << ',' << length[u];
-      // Shortest round-trip decimal of each float (what numpy and pandas print).
-      for (std::int64_t c = 0; c < x.cols(); ++c) os << ',' << fmt::format("{}", x(r, c));
-      if (!labels.empty()) os << ',' << csv_field(labels[u]);
-      os << '\n';
-    }
-  });
-}
-
 // librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr)) with its defaults (ref 1.0,
 // amin 1e-10, top_db 80 below the array's own peak), float32 [n_mels x frames].
 Matrix log_mel(std::span<const float> y, const MfccParams& mp) {
@@ -119,7 +100,7 @@ FeaturesJobReport run_features_job(Backend& backend, const FeaturesJob& job) {
   }
   rep.audio_seconds = audio_seconds(r.length, job.params.sample_rate);
   if (opt.whole) {
-    write_csv(out / "features_30_sec.csv", r.columns, r.rows, ids, r.length, labels);
+    write_rows_csv(out / "features_30_sec.csv", r.columns, r.rows, ids, r.length, labels);
     rep.written.push_back("features_30_sec.csv");
   }
   if (segmented) {
@@ -130,7 +111,7 @@ FeaturesJobReport run_features_job(Backend& backend, const FeaturesJob& job) {
       if (!labels.empty()) slabels.push_back(labels[row]);
     }
     const std::string name = segment_csv_name(opt.segment_seconds);
-    write_csv(out / name, r.columns, r.seg_rows, sids, r.seg_length, slabels);
+    write_rows_csv(out / name, r.columns, r.seg_rows, sids, r.seg_length, slabels);
     rep.written.push_back(name);
   }
 

@@ -4,8 +4,11 @@
 #include <cctype>
 #include <filesystem>
 
+#include <ostream>
+
 #include "core/error.h"
 #include "core/log.h"
+#include "io/atomic_file.h"
 
 namespace hmr::audio {
 
@@ -21,6 +24,24 @@ std::string safe_stem(const std::string& id) {
   for (char& c : s)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) c = '_';
   return s.substr(0, 80);
+}
+
+void write_rows_csv(const std::filesystem::path& file, const std::vector<std::string>& columns, const Matrix& x,
+                    const std::vector<std::string>& ids, const std::vector<std::int64_t>& length,
+                    const std::vector<std::string>& labels) {
+  io::write_atomically(file, [&](std::ostream& os) {
+    os << "filename,length";
+    for (const auto& c : columns) os << ',' << csv_field(c);
+    if (!labels.empty()) os << ",label";
+    os << '\n';
+    for (std::int64_t r = 0; r < x.rows(); ++r) {
+      const auto u = static_cast<std::size_t>(r);
+      os << csv_field(ids[u]) << ',' << length[u];
+      for (std::int64_t c = 0; c < x.cols(); ++c) os << ',' << fmt::format("{}", x(r, c));
+      if (!labels.empty()) os << ',' << csv_field(labels[u]);
+      os << '\n';
+    }
+  });
 }
 
 void require_some_processed(const char* command, std::size_t processed, std::size_t inputs,

@@ -5,10 +5,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "audio/mfcc.h"
+#include "core/matrix.h"
 
 namespace hmr::audio {
 
@@ -17,6 +19,13 @@ std::string csv_field(const std::string& s);
 
 // The stem of an id with anything but [A-Za-z0-9._-] replaced by '_', at most 80 characters.
 std::string safe_stem(const std::string& id);
+
+// A feature table as CSV (written atomically): filename,length,<columns>[,label], one row of x per
+// id, each float as its shortest round-trip decimal (what numpy and pandas print); labels empty:
+// no label column.
+void write_rows_csv(const std::filesystem::path& file, const std::vector<std::string>& columns, const Matrix& x,
+                    const std::vector<std::string>& ids, const std::vector<std::int64_t>& length,
+                    const std::vector<std::string>& labels);
 
 // Logs each skipped file; an input error naming the first when none of the inputs gave a row.
 void require_some_processed(const char* command, std::size_t processed, std::size_t inputs,

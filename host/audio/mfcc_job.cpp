@@ -27,26 +27,13 @@ FramesOutput parse_frames_output(const std::string& s) {
 
 namespace {
 
-// Shortest round-trip decimal for a float (what numpy/pandas print).
-std::string num(float v) { return fmt::format("{}", v); }
-
 void write_outputs(const fs::path& out, const std::vector<std::string>& ids, const std::vector<std::int64_t>& length,
                    const Matrix& x, const std::vector<std::string>& columns, const std::vector<std::int32_t>& labels,
                    const std::vector<std::string>& label_names) {
   io::write_npy(out / "mfcc_summary.npy", x);
-  io::write_atomically(out / "mfcc_features.csv", [&](std::ostream& os) {
-    os << "filename,length";
-    for (const auto& c : columns) os << ',' << csv_field(c);
-    if (!labels.empty()) os << ",label";
-    os << '\n';
-    for (std::int64_t r = 0; r < x.rows(); ++r) {
-      os << csv_field(ids[static_cast<std::size_t>(r)]) << ',' << length[static_cast<std::size_t>(r)];
-      for (std::int64_t c = 0; c < x.cols(); ++c) os << ',' << num(x(r, c));
-      if (!labels.empty())
-        os << ',' << csv_field(label_names[static_cast<std::size_t>(labels[static_cast<std::size_t>(r)])]);
-      os << '\n';
-    }
-  });
+  std::vector<std::string> label_of;
+  for (std::int32_t l : labels) label_of.push_back(label_names[static_cast<std::size_t>(l)]);
+  write_rows_csv(out / "mfcc_features.csv", columns, x, ids, length, label_of);
   if (!labels.empty()) {
     io::write_npy(out / "labels.npy", labels);
     io::write_atomically(out / "label_names.txt", [&](std::ostream& os) {
