@@ -7,6 +7,7 @@
 
 #include "audio/mfcc.h"
 #include "audio/mfcc_job.h"
+#include "audio_cli.h"
 #include "checks.h"
 #include "cli.h"
 #include "core/error.h"
@@ -35,11 +36,10 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   auto a = std::make_shared<MfccArgs>();
   auto& p = a->job.params;
   auto& o = a->job.options;
-  sub.add_option("inputs", a->inputs,
-                 "a GTZAN folder (ROOT/<label>/*.wav|au|...), a manifest CSV (id,audio[,label,...]), audio files, "
-                 "or a Kaggle features CSV")
-      ->required();
-  sub.add_option("--label-column", a->job.label_column, "manifest column holding the label (default: 'label' if any)");
+  hmr::app::add_audio_inputs(sub, a->inputs,
+                             "a GTZAN folder (ROOT/<label>/*.wav|au|...), a manifest CSV (id,audio[,label,...]), "
+                             "audio files, or a Kaggle features CSV",
+                             a->job.label_column);
   sub.add_option("--columns", a->job.feature_regex, "features CSV input: regex selecting the columns")
       ->capture_default_str();
   hmr::app::add_choice(sub, "--frames", a->frames,
@@ -49,24 +49,7 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
   sub.add_option("--threads", o.decode_threads, "decoder threads (0 = all cores)")
       ->check(hmr::app::int_range(0, 4096))
       ->capture_default_str();
-  sub.add_option("--offset", o.offset, "seconds skipped at the start of each file (librosa offset)")
-      ->check(hmr::app::real_range(0, false))
-      ->capture_default_str();
-  sub.add_option("--duration", o.duration, "seconds read from each file (librosa duration; < 0 = all)")
-      ->capture_default_str();
-  sub.add_option("--sr,--sample-rate", p.sample_rate, "target sample rate (soxr HQ resampling)")
-      ->check(hmr::app::int_range(1000, 768000))
-      ->capture_default_str();
-  sub.add_option("--n-mfcc", p.n_mfcc, "MFCC coefficients (<= n_mels)")
-      ->check(hmr::app::int_range(1, 4096))
-      ->capture_default_str();
-  sub.add_option("--n-mels", p.n_mels, "mel bands (no empty filter)")
-      ->check(hmr::app::int_range(1, 4096))
-      ->capture_default_str();
-  sub.add_option("--n-fft", p.n_fft, "FFT length")->check(hmr::app::int_range(2, 65536))->capture_default_str();
-  sub.add_option("--hop-length", p.hop_length, "hop between frames")
-      ->check(hmr::app::int_range(1, 65536))
-      ->capture_default_str();
+  hmr::app::add_librosa_flags(sub, o, p, {"mel bands (no empty filter)", "FFT length", "hop between frames"});
   sub.add_option("--win-length", p.win_length, "Hann window length (0 = n_fft)")
       ->check(hmr::app::int_range(0, 65536))
       ->capture_default_str();
@@ -106,28 +89,20 @@ void setup(CLI::App& sub, hmr::app::Common& common) {
     // Settings that depend on each other (n_mfcc <= n_mels, fmin < fmax, no empty mel filter)
     // before any file is opened.
     hmr::audio::check_params(job.params);
-    HMR_REQUIRE(job.options.duration != 0.0 && std::isfinite(job.options.duration),
-                "--duration: must be > 0 seconds, or < 0 for whole files (got {})", job.options.duration);
+    hmr::app::check_duration(job.options.duration);
     auto backend = common.backend();
-    std::unique_ptr<hmr::Progress> bar;
-    job.options.progress = [&bar](std::size_t done, std::size_t total) {
-      if (!bar) bar = std::make_unique<hmr::Progress>("mfcc", static_cast<std::int64_t>(total), "file");
-      bar->update(static_cast<std::int64_t>(done));
-    };
+    hmr::app::FileProgress bar("mfcc");
+    job.options.progress = bar.callback();
     const auto r = hmr::audio::run_mfcc_job(*backend, job);
     out.commit();
-    if (bar) bar->finish();
+    bar.finish();
     if (r.source == "features-csv") {
       std::printf("mfcc: %zu rows read from the features CSV (no audio decoded); outputs in %s\n", r.processed,
                   common.out.c_str());
       return;
     }
-    std::printf("mfcc: %zu of %zu files (%s source), %.1f s of audio in %.2f s: %.1f files/s on %s\n", r.processed,
-                r.inputs, r.source.c_str(), r.audio_seconds, r.seconds, r.files_per_s, backend->description().c_str());
-    if (!r.skipped.empty()) {
-      std::printf("skipped %zu file(s):\n", r.skipped.size());
-      for (const auto& s : r.skipped) std::printf("  %s\n", s.reason.c_str());
-    }
+    hmr::app::print_files_line("mfcc", r, backend->description());
+    hmr::app::print_skipped(r);
     std::printf("outputs in %s\n", common.out.c_str());
   });
 }

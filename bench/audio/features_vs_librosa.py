@@ -26,31 +26,19 @@ import argparse
 import csv
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
+from bench_io import add_common_args, pick_files, run_hmr_timed, settle
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "fixtures"))
 from gen_features import KAGGLE, kaggle_row  # noqa: E402  (the notebook's feature code)
 
-EXT = (".wav", ".au", ".aiff", ".aif", ".flac", ".ogg", ".opus", ".mp3")
 SR, HOP = 22050, 512
-
-
-def list_files(inputs):
-    out = []
-    for x in inputs:
-        if os.path.isdir(x):
-            for d, _, fs in sorted(os.walk(x)):
-                out += sorted(os.path.join(d, f) for f in fs if f.lower().endswith(EXT) and not f.startswith("."))
-        else:
-            out.append(x)
-    return out
 
 
 def librosa_rows(files):
@@ -70,20 +58,8 @@ def uptime():
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def settle():
-    time.sleep(0.5)  # numpy's BLAS threads spin a while after librosa's last product
-
-
 def run_hmr(exe, files, device, out, threads):
-    cmd = [exe, "features", *files, "--device", device, "--out", out, "-q"]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
-    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
+    wall, cpu = run_hmr_timed(exe, "features", files, device, out, threads)
     with open(os.path.join(out, "features_run.json")) as f:
         run = json.load(f)
     with open(os.path.join(out, "features_30_sec.csv"), newline="") as f:
@@ -113,19 +89,11 @@ def tempo_bins(bpm):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    ap.add_argument("--hmr", default="build/cpu-only/apps/hmr", help="the hmr executable")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=0, help="hmr --threads (0: all cores)")
-    ap.add_argument("--limit", type=int, default=50, help="use the first N files (0: all)")
-    ap.add_argument("--repeat", type=int, default=2, help="alternating runs of each side (best is kept)")
+    add_common_args(ap, "build/cpu-only/apps/hmr", 50, "use the first N files (0: all)", 2,
+                    "alternating runs of each side (best is kept)")
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     a = ap.parse_args()
-    files = list_files(a.inputs)
-    if a.limit:
-        files = files[: a.limit]
-    if not files:
-        sys.exit("no audio files found")
+    files = pick_files(a.inputs, a.limit)
     n = len(files)
     before = uptime()
     print(f"{n} files; {os.cpu_count()} cores; load average {before}")

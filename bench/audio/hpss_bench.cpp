@@ -51,31 +51,27 @@ void rates(benchmark::State& state, std::size_t n) {
   state.counters["files/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_HpssStats(benchmark::State& state, const char* device) {
+// One stage over n clips per iteration (n = the benchmark's argument), reported as files/s.
+template <class Stage>
+void run_stage(benchmark::State& state, const char* device, Stage&& stage) {
   auto b = hmr::bench::backend_or_skip(state, device);
   if (!b) return;
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto c = clips(n);
-  for (auto _ : state) benchmark::DoNotOptimize(ha::hpss_stats(*b, c));
+  for (auto _ : state) benchmark::DoNotOptimize(stage(*b, c));
   rates(state, n);
+}
+
+void BM_HpssStats(benchmark::State& state, const char* device) {
+  run_stage(state, device, [](auto& b, const auto& c) { return ha::hpss_stats(b, c); });
 }
 
 void BM_BeatTempo(benchmark::State& state, const char* device) {
-  auto b = hmr::bench::backend_or_skip(state, device);
-  if (!b) return;
-  const auto n = static_cast<std::size_t>(state.range(0));
-  const auto c = clips(n);
-  for (auto _ : state) benchmark::DoNotOptimize(ha::beat_tempo(*b, c));
-  rates(state, n);
+  run_stage(state, device, [](auto& b, const auto& c) { return ha::beat_tempo(b, c); });
 }
 
 void BM_OnsetStrength(benchmark::State& state, const char* device) {
-  auto b = hmr::bench::backend_or_skip(state, device);
-  if (!b) return;
-  const auto n = static_cast<std::size_t>(state.range(0));
-  const auto c = clips(n);
-  for (auto _ : state) benchmark::DoNotOptimize(ha::onset_strength(*b, c));
-  rates(state, n);
+  run_stage(state, device, [](auto& b, const auto& c) { return ha::onset_strength(b, c); });
 }
 
 }  // namespace

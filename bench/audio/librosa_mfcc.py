@@ -22,30 +22,16 @@ Prints files/s for each, the ratio, CPU seconds per file, and the worst summary 
 (relative |diff| with an absolute floor of 2e-3, as in tests/audio).
 """
 import argparse
-import glob
 import json
 import multiprocessing as mp
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-EXT = (".wav", ".au", ".aiff", ".aif", ".flac", ".ogg", ".opus", ".mp3")
-
-
-def list_files(inputs):
-    out = []
-    for x in inputs:
-        if os.path.isdir(x):
-            out += sorted(p for p in glob.glob(os.path.join(x, "**", "*"), recursive=True)
-                          if p.lower().endswith(EXT) and not os.path.basename(p).startswith("."))
-        else:
-            out.append(x)
-    return out
+from bench_io import add_common_args, pick_files, run_hmr_timed, settle
 
 
 def librosa_summary(path):
@@ -71,23 +57,8 @@ def run_librosa(files, jobs):
     return np.stack(out), wall, cpu
 
 
-def settle():
-    # numpy's OpenBLAS threads in this process keep spinning for a while after librosa's last
-    # matrix product (OpenBLAS's thread timeout is ~2^28 cycles); a run started in that window
-    # shares the cores with them. Pausing before each timed run gives both sides idle cores.
-    time.sleep(0.5)
-
-
 def run_hmr(exe, files, device, tmp, threads):
-    cmd = [exe, "mfcc", *files, "--device", device, "--out", tmp, "-q"]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
-    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
+    wall, cpu = run_hmr_timed(exe, "mfcc", files, device, tmp, threads)
     with open(os.path.join(tmp, "mfcc_run.json")) as f:
         work = json.load(f)["timings_s"]["mfcc"]  # decoding + MFCC, inside the process
     return np.load(os.path.join(tmp, "mfcc_summary.npy")), wall, cpu, work
@@ -95,19 +66,11 @@ def run_hmr(exe, files, device, tmp, threads):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    ap.add_argument("--hmr", default="build/default/apps/hmr", help="the hmr executable")
-    ap.add_argument("--device", default="cpu")
+    add_common_args(ap, "build/default/apps/hmr", 0, "use the first N files", 3,
+                    "interleaved runs of each side (best is reported)")
     ap.add_argument("--jobs", type=int, default=0, help="also run librosa in N processes (0: cores)")
-    ap.add_argument("--threads", type=int, default=0, help="hmr --threads (0: all cores)")
-    ap.add_argument("--limit", type=int, default=0, help="use the first N files")
-    ap.add_argument("--repeat", type=int, default=3, help="interleaved runs of each side (best is reported)")
     a = ap.parse_args()
-    files = list_files(a.inputs)
-    if a.limit:
-        files = files[: a.limit]
-    if not files:
-        sys.exit("no audio files found")
+    files = pick_files(a.inputs, a.limit)
     n = len(files)
     cores = os.cpu_count() or 1
     print(f"{n} files; {cores} cores; load average {os.getloadavg()[0]:.2f}")

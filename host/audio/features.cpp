@@ -22,13 +22,15 @@ void check_params(const FeatureParams& p) {
   HMR_REQUIRE(p.n_fft >= 2, "n_fft = {}: must be >= 2", p.n_fft);
   HMR_REQUIRE(p.hop_length >= 1, "hop_length = {}: must be >= 1", p.hop_length);
   HMR_REQUIRE(p.n_bands >= 1 && p.n_bands <= 32, "n_bands = {}: must be in [1, 32]", p.n_bands);
-  MfccParams m;
-  m.sample_rate = p.sample_rate;
-  m.n_fft = p.n_fft;
-  m.hop_length = p.hop_length;
-  m.n_mels = p.n_mels;
-  m.n_mfcc = p.n_mfcc;
-  check_params(m);
+  check_params(mfcc_params(p));
+}
+
+MfccParams mfcc_params(const FeatureParams& p) {
+  return {.sample_rate = p.sample_rate,
+          .n_fft = p.n_fft,
+          .hop_length = p.hop_length,
+          .n_mels = p.n_mels,
+          .n_mfcc = p.n_mfcc};
 }
 
 std::vector<std::string> kaggle_feature_columns(int n_mfcc) {
@@ -107,12 +109,7 @@ Matrix feature_rows(Backend& backend, const std::vector<std::span<const float>>&
   for (std::size_t i = 0; i < clips.size(); ++i)
     HMR_REQUIRE(!clips[i].empty(), "features: clip {} is empty (0 samples)", i);
 
-  MfccParams mp;
-  mp.sample_rate = p.sample_rate;
-  mp.n_fft = p.n_fft;
-  mp.hop_length = p.hop_length;
-  mp.n_mels = p.n_mels;
-  mp.n_mfcc = p.n_mfcc;
+  const MfccParams mp = mfcc_params(p);
   SpectralParams sp;
   sp.sample_rate = p.sample_rate;
   sp.n_fft = p.n_fft;

@@ -51,6 +51,9 @@ struct FeatureParams {
 // Input error (exit 2) naming the bad parameter.
 void check_params(const FeatureParams& p);
 
+// The MFCC (and log-mel) settings of p: its rate, STFT and mel sizes, librosa's defaults otherwise.
+MfccParams mfcc_params(const FeatureParams& p);
+
 // The 57 Kaggle feature names (n_mfcc = 20) in Kaggle order, without filename, length and label.
 std::vector<std::string> kaggle_feature_columns(int n_mfcc = 20);
 // The columns of a feature row for p: the Kaggle ones, then the extras p asks for.

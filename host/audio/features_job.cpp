@@ -8,6 +8,7 @@
 #include <cmath>
 #include <ostream>
 
+#include "audio/job_output.h"
 #include "audio/mfcc.h"
 #include "audio/sources.h"
 #include "core/error.h"
@@ -24,14 +25,6 @@ std::string segment_csv_name(double seconds) { return fmt::format("features_{:g}
 
 namespace {
 
-// RFC 4180 quoting where needed (pandas and hmr's reader unquote it).
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 // Kaggle's 3 s file names: blues.00000.wav, segment 3 -> blues.00000.3.wav (the extension of the
 // id kept; an id without one gets ".<k>").
 std::string segment_id(const std::string& id, int k) {
@@ -40,32 +33,6 @@ std::string segment_id(const std::string& id, int k) {
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash) || dot == 0)
     return fmt::format("{}.{}", id, k);
   return fmt::format("{}.{}{}", id.substr(0, dot), k, id.substr(dot));
-}
-
-std::string safe_stem(const std::string& id) {
-  std::string s = fs::path(id).stem().string();
-  for (char& c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) c = '_';
-  return s.substr(0, 80);
-}
-
-void write_csv(const fs::path& file, const std::vector<std::string>& columns, const Matrix& x,
-               const std::vector<std::string>& ids, const std::vector<std::int64_t>& length,
-               const std::vector<std::string>& labels) {
-  io::write_atomically(file, [&](std::ostream& os) {
-    os << "filename,length";
-    for (const auto& c : columns) os << ',' << c;
-    if (!labels.empty()) os << ",label";
-    os << '\n';
-    for (std::int64_t r = 0; r < x.rows(); ++r) {
-      const auto u = static_cast<std::size_t>(r);
-      os << csv_field(ids[u]) << ',' << length[u];
-      // Shortest round-trip decimal of each float (what numpy and pandas print).
-      for (std::int64_t c = 0; c < x.cols(); ++c) os << ',' << fmt::format("{}", x(r, c));
-      if (!labels.empty()) os << ',' << csv_field(labels[u]);
-      os << '\n';
-    }
-  });
 }
 
 // librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr)) with its defaults (ref 1.0,
@@ -98,12 +65,7 @@ FeaturesJobReport run_features_job(Backend& backend, const FeaturesJob& job) {
   rep.inputs = set.size();
 
   FeatureOptions opt = job.options;
-  MfccParams mp;
-  mp.sample_rate = job.params.sample_rate;
-  mp.n_fft = job.params.n_fft;
-  mp.hop_length = job.params.hop_length;
-  mp.n_mels = job.params.n_mels;
-  mp.n_mfcc = job.params.n_mfcc;
+  const MfccParams mp = mfcc_params(job.params);
   const bool segmented = opt.segment_seconds > 0.0;
   if (job.logmel) {
     io::ensure_output_dir(out / "logmel");
@@ -129,18 +91,16 @@ FeaturesJobReport run_features_job(Backend& backend, const FeaturesJob& job) {
   rep.processed = r.index.size();
   rep.segments = static_cast<std::size_t>(r.seg_rows.rows());
   rep.skipped = r.skipped;
-  for (const auto& s : r.skipped) spdlog::warn("skipped {}", s.reason);
-  HMR_REQUIRE(rep.processed > 0, "features: none of the {} input file(s) could be processed (first: {})", set.size(),
-              r.skipped.empty() ? std::string("?") : r.skipped.front().reason);
+  require_some_processed("features", rep.processed, set.size(), r.skipped);
 
   std::vector<std::string> ids, labels;
   for (std::size_t i : r.index) {
     ids.push_back(set.ids[i]);
     if (set.labelled()) labels.push_back(set.label_names[static_cast<std::size_t>(set.labels[i])]);
   }
-  for (std::int64_t len : r.length) rep.audio_seconds += static_cast<double>(len) / job.params.sample_rate;
+  rep.audio_seconds = audio_seconds(r.length, job.params.sample_rate);
   if (opt.whole) {
-    write_csv(out / "features_30_sec.csv", r.columns, r.rows, ids, r.length, labels);
+    write_rows_csv(out / "features_30_sec.csv", r.columns, r.rows, ids, r.length, labels);
     rep.written.push_back("features_30_sec.csv");
   }
   if (segmented) {
@@ -151,7 +111,7 @@ FeaturesJobReport run_features_job(Backend& backend, const FeaturesJob& job) {
       if (!labels.empty()) slabels.push_back(labels[row]);
     }
     const std::string name = segment_csv_name(opt.segment_seconds);
-    write_csv(out / name, r.columns, r.seg_rows, sids, r.seg_length, slabels);
+    write_rows_csv(out / name, r.columns, r.seg_rows, sids, r.seg_length, slabels);
     rep.written.push_back(name);
   }
 

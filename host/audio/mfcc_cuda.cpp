@@ -16,6 +16,7 @@
 #include "audio/mfcc.cuh"
 #include "audio/mfcc.h"
 #include "audio/mfcc_cuda.h"
+#include "audio/stft_batches.h"
 #include "core/error.h"
 #include "core/nvtx.h"
 #include "core/timer.h"
@@ -28,16 +29,9 @@ namespace {
 
 using audio::MfccParams;
 
-constexpr std::int64_t kBatchSamples = std::int64_t{1} << 24;  // ~12.7 min of audio at 22050 Hz
-constexpr std::size_t kBatchClips = 256;
-constexpr int kMaxChunk = 4096;  // frames per cuFFT batch
-constexpr int kMinChunk = 16;
-
-int chunk_rows(std::int64_t frames) {
-  int c = kMinChunk;
-  while (c < kMaxChunk && c < frames) c *= 2;
-  return c;
-}
+using audio::stft_batches::chunk_rows;
+using audio::stft_batches::kBatchClips;
+using audio::stft_batches::kBatchSamples;
 
 // Results of one batch, filled asynchronously into pinned memory.
 struct BatchHost {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ostream>
 
+#include "audio/job_output.h"
 #include "audio/sources.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -26,47 +27,19 @@ FramesOutput parse_frames_output(const std::string& s) {
 
 namespace {
 
-// RFC 4180 quoting where needed.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
-// Shortest round-trip decimal for a float (what numpy/pandas print).
-std::string num(float v) { return fmt::format("{}", v); }
-
 void write_outputs(const fs::path& out, const std::vector<std::string>& ids, const std::vector<std::int64_t>& length,
                    const Matrix& x, const std::vector<std::string>& columns, const std::vector<std::int32_t>& labels,
                    const std::vector<std::string>& label_names) {
   io::write_npy(out / "mfcc_summary.npy", x);
-  io::write_atomically(out / "mfcc_features.csv", [&](std::ostream& os) {
-    os << "filename,length";
-    for (const auto& c : columns) os << ',' << csv_field(c);
-    if (!labels.empty()) os << ",label";
-    os << '\n';
-    for (std::int64_t r = 0; r < x.rows(); ++r) {
-      os << csv_field(ids[static_cast<std::size_t>(r)]) << ',' << length[static_cast<std::size_t>(r)];
-      for (std::int64_t c = 0; c < x.cols(); ++c) os << ',' << num(x(r, c));
-      if (!labels.empty())
-        os << ',' << csv_field(label_names[static_cast<std::size_t>(labels[static_cast<std::size_t>(r)])]);
-      os << '\n';
-    }
-  });
+  std::vector<std::string> label_of;
+  for (std::int32_t l : labels) label_of.push_back(label_names[static_cast<std::size_t>(l)]);
+  write_rows_csv(out / "mfcc_features.csv", columns, x, ids, length, label_of);
   if (!labels.empty()) {
     io::write_npy(out / "labels.npy", labels);
     io::write_atomically(out / "label_names.txt", [&](std::ostream& os) {
       for (const auto& n : label_names) os << n << '\n';
     });
   }
-}
-
-std::string safe_stem(const std::string& id) {
-  std::string s = fs::path(id).stem().string();
-  for (char& c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) c = '_';
-  return s.substr(0, 80);
 }
 
 }  // namespace
@@ -108,9 +81,7 @@ MfccJobReport run_mfcc_job(Backend& backend, const MfccJob& job) {
   const MfccResult r = mfcc_files(backend, set.paths, job.params, opt);
   rep.processed = r.index.size();
   rep.skipped = r.skipped;
-  for (const auto& s : r.skipped) spdlog::warn("skipped {}", s.reason);
-  HMR_REQUIRE(rep.processed > 0, "mfcc: none of the {} input file(s) could be processed (first: {})", set.size(),
-              r.skipped.empty() ? std::string("?") : r.skipped.front().reason);
+  require_some_processed("mfcc", rep.processed, set.size(), r.skipped);
 
   std::vector<std::string> ids;
   std::vector<std::int32_t> labels;
@@ -118,7 +89,7 @@ MfccJobReport run_mfcc_job(Backend& backend, const MfccJob& job) {
     ids.push_back(set.ids[i]);
     if (set.labelled()) labels.push_back(set.labels[i]);
   }
-  for (std::int64_t len : r.length) rep.audio_seconds += static_cast<double>(len) / job.params.sample_rate;
+  rep.audio_seconds = audio_seconds(r.length, job.params.sample_rate);
   write_outputs(out, ids, r.length, r.summaries, summary_columns(job.params.n_mfcc), labels, set.label_names);
 
   if (job.frames == FramesOutput::npy) {

@@ -29,18 +29,6 @@ using mfcc_detail::CpuPlan;
 using mfcc_detail::kBlock;
 using mfcc_detail::Scratch;
 
-MfccParams stft_params(const SpectralParams& p) {
-  MfccParams m;
-  m.sample_rate = p.sample_rate;
-  m.n_fft = p.n_fft;
-  m.hop_length = p.hop_length;
-  m.center = p.center;
-  m.power = 2.0f;
-  m.n_mels = 1;  // the plan's mel bank is not used here
-  m.n_mfcc = 1;
-  return m;
-}
-
 // The float64 STFT (SpectralParams::stft_float64): librosa's arithmetic, frames of float32 samples
 // times scipy's float64 periodic Hann (0.5 + 0.5 cos of linspace(-pi, pi, n + 1)), a double r2c
 // FFT, each bin rounded to complex64 as librosa stores it, then |X|^2 in float32. One plan per
@@ -282,6 +270,17 @@ SpectralFrames one_clip(const CpuPlan& plan, const Consts& c, std::span<const fl
   return out;
 }
 }  // namespace
+
+MfccParams stft_params(const SpectralParams& p) {
+  // n_mels = n_mfcc = 1: the plan's mel bank is not used here.
+  return {.sample_rate = p.sample_rate,
+          .n_fft = p.n_fft,
+          .hop_length = p.hop_length,
+          .center = p.center,
+          .power = 2.0f,
+          .n_mels = 1,
+          .n_mfcc = 1};
+}
 
 const Matrix& cached_chroma_filters(const SpectralParams& p, double tuning) {
   struct Key {

@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "audio/mfcc.h"
 #include "audio/spectral.h"
 
 namespace hmr::audio::spectral_detail {
@@ -72,6 +73,9 @@ void clip_from_power(const Consts& c, const SpectralWhat& what, const float* pw,
 // The chroma filter bank of a tuning, cached per thread (a clip's estimated tuning is one of ~100
 // values).
 const Matrix& cached_chroma_filters(const SpectralParams& p, double tuning);
+
+// The STFT settings of p as the MFCC plans take them (power spectrum; their mel bank is not used).
+MfccParams stft_params(const SpectralParams& p);
 
 // Input checks of a batch (parameters, empty clips, too short without centring, non-finite samples).
 void check_clips(const std::vector<std::span<const float>>& clips, const SpectralParams& p);

@@ -15,6 +15,7 @@
 #include "audio/spectral.cuh"
 #include "audio/spectral_cpu.h"
 #include "audio/spectral_cuda.h"
+#include "audio/stft_batches.h"
 #include "core/error.h"
 #include "core/nvtx.h"
 #include "cuda/context.h"
@@ -28,27 +29,9 @@ using audio::SpectralFrames;
 using audio::SpectralParams;
 using audio::SpectralWhat;
 
-constexpr std::int64_t kBatchSamples = std::int64_t{1} << 24;
-constexpr std::size_t kBatchClips = 256;
-constexpr int kMaxChunk = 4096;  // frames per cuFFT batch
-constexpr int kMinChunk = 16;
-
-int chunk_rows(std::int64_t frames) {
-  int c = kMinChunk;
-  while (c < kMaxChunk && c < frames) c *= 2;
-  return c;
-}
-
-audio::MfccParams stft_params(const SpectralParams& p) {
-  audio::MfccParams m;
-  m.sample_rate = p.sample_rate;
-  m.n_fft = p.n_fft;
-  m.hop_length = p.hop_length;
-  m.center = p.center;
-  m.n_mels = 1;
-  m.n_mfcc = 1;
-  return m;
-}
+using audio::stft_batches::chunk_rows;
+using audio::stft_batches::kBatchClips;
+using audio::stft_batches::kBatchSamples;
 
 std::int64_t series_count(std::int64_t len, const SpectralParams& p) {
   const std::int64_t padded = len + (p.center ? 2 * (p.frame_length / 2) : 0);
@@ -70,7 +53,7 @@ void run_batch(Context& ctx, const audio::spectral_detail::Consts& c, const Spec
   const SpectralParams& p = c.p;
   cudaStream_t s = ctx.stream();
   const int n = static_cast<int>(last - first), nb = c.nb;
-  const audio::MfccParams sp = stft_params(p);
+  const audio::MfccParams sp = audio::spectral_detail::stft_params(p);
   std::vector<std::int64_t> clip_start{0}, frame_start{0}, series_start{0};
   for (std::size_t i = first; i < last; ++i) {
     const auto len = static_cast<std::int64_t>(clips[i].size());

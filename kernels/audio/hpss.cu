@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "gpu/check.h"
+#include "gpu/segments.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -18,18 +19,7 @@ constexpr int kElemThreads = 256;
 constexpr int kMedX = 32, kMedY = 4;  // median blocks: 32 bins (or bins of 32 frames) x 4 lines
 constexpr int kOlaThreads = 256;
 
-// The last c with starts[c] <= g.
-__device__ __forceinline__ int segment_of(const std::int64_t* starts, int n, std::int64_t g) {
-  int lo = 0, hi = n - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (starts[mid] <= g)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  return lo;
-}
+using gpu::segment_of;
 
 // scipy.ndimage "reflect" (d c b a | a b c d | d c b a), period 2n.
 __device__ __forceinline__ std::int64_t reflect_index(std::int64_t j, std::int64_t n) {

@@ -11,6 +11,7 @@
 
 #include "gpu/check.h"
 #include "gpu/reduce.cuh"
+#include "gpu/segments.cuh"
 
 namespace hmr::HMR_CUDA_NS::kern {
 namespace {
@@ -19,17 +20,7 @@ constexpr int kFluxThreads = 128;
 constexpr int kTgThreads = 256;
 constexpr int kMeanThreads = 128;
 
-__device__ __forceinline__ int segment_of(const std::int64_t* starts, int n, std::int64_t g) {
-  int lo = 0, hi = n - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (starts[mid] <= g)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  return lo;
-}
+using gpu::segment_of;
 
 __global__ void __launch_bounds__(kFluxThreads)
     onset_flux_kernel(const float* __restrict__ logmel, const std::int64_t* __restrict__ frame_start, int n_clips,

@@ -3,13 +3,16 @@
 // signals.h's noise and short clip; double precision cast to float32, as the generator does.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
 #include <string>
 #include <vector>
 
+#include "audio/decode.h"
 #include "signals.h"
+#include "support/compare.h"
 
 namespace hmr::test::audio {
 
@@ -60,6 +63,23 @@ inline const std::vector<std::string>& hpss_signal_names() {
   static const std::vector<std::string> names = {"click75",   "click96", "click120", "click143", "click170",
                                                  "toneclick", "noise",   "silence",  "short"};
   return names;
+}
+
+// The GTZAN clips of the hpss and tempo real-data fixtures (gen_hpss.py), decoded, with the id
+// their fixture files carry ("blues00000"). Only when shared_data("gtzan") exists.
+struct GtzanFixtureClip {
+  std::string id;
+  hmr::audio::AudioClip clip;
+};
+inline std::vector<GtzanFixtureClip> gtzan_fixture_clips() {
+  std::vector<GtzanFixtureClip> out;
+  for (const std::string rel : {"blues/blues.00000.wav", "disco/disco.00001.wav", "classical/classical.00002.wav"}) {
+    std::string id = rel.substr(rel.find('/') + 1);
+    id = id.substr(0, id.size() - 4);
+    id.erase(std::remove(id.begin(), id.end(), '.'), id.end());
+    out.push_back({id, hmr::audio::load_audio(hmr::test::shared_data("gtzan/genres/" + rel))});
+  }
+  return out;
 }
 
 }  // namespace hmr::test::audio

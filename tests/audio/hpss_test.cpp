@@ -215,11 +215,7 @@ class ConfHpssReal : public hmr::test::BackendTest {};
 TEST_P(ConfHpssReal, GtzanClipsMatchLibrosa) {
   if (hmr::test::shared_data("gtzan").empty()) GTEST_SKIP() << "../shared/data/gtzan is absent";
   if (backend().kind() == hmr::BackendKind::cuda_emu) GTEST_SKIP() << "30 s clips are too slow for the emulator";
-  for (const std::string rel : {"blues/blues.00000.wav", "disco/disco.00001.wav", "classical/classical.00002.wav"}) {
-    const ha::AudioClip clip = ha::load_audio(hmr::test::shared_data("gtzan/genres/" + rel));
-    std::string id = rel.substr(rel.find('/') + 1);
-    id = id.substr(0, id.size() - 4);
-    id.erase(std::remove(id.begin(), id.end(), '.'), id.end());
+  for (const auto& [id, clip] : ts::gtzan_fixture_clips()) {
     const auto st = ha::hpss_stats(backend(), {std::span<const float>(clip.samples)});
     expect_stats_close(st[0], load("hpss_gtzan_" + id + "_stats.npy").vec(), id);
   }

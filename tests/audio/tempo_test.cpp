@@ -144,11 +144,7 @@ TEST_P(ConfTempoReal, GtzanClipsMatchLibrosa) {
   if (hmr::test::shared_data("gtzan").empty()) GTEST_SKIP() << "../shared/data/gtzan is absent";
   if (backend().kind() == hmr::BackendKind::cuda_emu) GTEST_SKIP() << "30 s clips are too slow for the emulator";
   const ha::TempoParams p;
-  for (const std::string rel : {"blues/blues.00000.wav", "disco/disco.00001.wav", "classical/classical.00002.wav"}) {
-    const ha::AudioClip clip = ha::load_audio(hmr::test::shared_data("gtzan/genres/" + rel));
-    std::string id = rel.substr(rel.find('/') + 1);
-    id = id.substr(0, id.size() - 4);
-    id.erase(std::remove(id.begin(), id.end(), '.'), id.end());
+  for (const auto& [id, clip] : ts::gtzan_fixture_clips()) {
     const std::vector<std::span<const float>> clips = {std::span<const float>(clip.samples)};
     const double want = load("tempo_gtzan_" + id + ".npy").vec()[0];
     const double got = ha::beat_tempo(backend(), clips, p)[0];

@@ -29,6 +29,7 @@
 #include "support/backends.h"
 #include "support/compare.h"
 #include "support/emu.h"
+#include "support/npy.h"
 #include "support/run.h"
 
 namespace {
@@ -40,11 +41,7 @@ std::string fx(const std::string& name) { return test::fixture("embed/" + name);
 
 template <class T>
 std::vector<T> load_vec(const std::string& name) {
-  const io::NpyArray a = io::read_npy(fx(name));
-  std::vector<T> v(static_cast<std::size_t>(a.count()));
-  EXPECT_EQ(a.bytes.size(), v.size() * sizeof(T)) << name << " has dtype " << a.dtype;
-  std::memcpy(v.data(), a.bytes.data(), std::min(a.bytes.size(), v.size() * sizeof(T)));
-  return v;
+  return test::npy_vec<T>(fx(name));
 }
 
 Matrix load_matrix(const std::string& name) { return io::read_matrix(fx(name)); }
