@@ -388,10 +388,15 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 Matrix as_matrix(const NpyArray& a, const std::string& where, bool allow_nonfinite, std::vector<std::string>* notes) {
   HMR_REQUIRE(!a.shape.empty(), "{}: expected an array of samples, got a 0-D scalar", where);
   const std::int64_t rows = a.shape[0];
-  // Trailing dimensions join into features, in C order, as X.reshape(len(X), -1) does; the
-  // product cannot overflow: it divides the element count, checked when the file was read.
+  // Trailing dimensions join into features, in C order, as X.reshape(len(X), -1) does. The
+  // element count was checked against the file when it was read, but with 0 rows that count is 0
+  // whatever the other dimensions say, so their product is checked here (a fuzzer's find).
   std::int64_t cols = 1;
-  for (std::size_t j = 1; j < a.shape.size(); ++j) cols *= a.shape[j];
+  for (std::size_t j = 1; j < a.shape.size(); ++j)
+    HMR_REQUIRE(!__builtin_mul_overflow(cols, a.shape[j], &cols) && cols <= (std::int64_t{1} << 40),
+                "{}: shape {} has more features per sample than hmr can hold (the trailing dimensions multiply "
+                "past 2^40)",
+                where, shape_text(a.shape));
   // (10^18, 0) holds no bytes, so the size checks pass, but every consumer loops over the rows.
   HMR_REQUIRE(cols > 0 || rows == 0, "{}: the array has {} rows of 0 columns (no features)", where, rows);
   Matrix out(rows, cols);
